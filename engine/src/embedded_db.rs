@@ -1,0 +1,580 @@
+//! The single-process database behind the embedded log and store.
+//!
+//! Both adapters live in one fjall database so they share one journal: a shard
+//! commit that consumed a log record is written to the journal after that
+//! record, so it cannot become durable without it.
+//!
+//! Every write goes through one dedicated OS thread. fjall holds its journal
+//! lock while it fsyncs, so a writer on a tokio worker would stall that worker
+//! and every task queued behind it; and an fsync costs 0.15–1.2 ms, so one
+//! fsync per write would cap throughput. The writer thread instead takes every
+//! job that is queued, applies each as its own atomic batch, fsyncs once for the
+//! whole group and only then completes the jobs. Reads go straight to fjall from
+//! the caller's thread.
+
+use std::cell::Cell;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode, Readable, Slice};
+use parking_lot::{Mutex, RwLock};
+
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum EmbeddedDbError {
+    #[error("embedded database failed: {0}")]
+    Storage(String),
+    #[error("the embedded database is shut down")]
+    Closed,
+}
+
+impl From<fjall::Error> for EmbeddedDbError {
+    fn from(error: fjall::Error) -> Self {
+        EmbeddedDbError::Storage(error.to_string())
+    }
+}
+
+/// The keyspaces of the embedded adapters. Key layouts are documented where
+/// each adapter builds its keys.
+#[derive(Clone)]
+pub(crate) struct Tables {
+    pub log: Keyspace,
+    pub meta: Keyspace,
+    pub shards: Keyspace,
+    pub executions: Keyspace,
+    pub current_runs: Keyspace,
+    pub history: Keyspace,
+    pub timers: Keyspace,
+    pub outbox: Keyspace,
+    pub namespaces: Keyspace,
+    pub namespace_ids: Keyspace,
+    pub visibility: Keyspace,
+    pub visibility_by_start: Keyspace,
+    pub consumer_offsets: Keyspace,
+}
+
+impl Tables {
+    fn open(database: &Database) -> fjall::Result<Tables> {
+        let open = |name: &str| database.keyspace(name, KeyspaceCreateOptions::default);
+        Ok(Tables {
+            log: open("log")?,
+            meta: open("meta")?,
+            shards: open("shards")?,
+            executions: open("executions")?,
+            current_runs: open("current_runs")?,
+            history: open("history")?,
+            timers: open("timers")?,
+            outbox: open("outbox")?,
+            namespaces: open("namespaces")?,
+            namespace_ids: open("namespace_ids")?,
+            visibility: open("visibility")?,
+            visibility_by_start: open("visibility_by_start")?,
+            consumer_offsets: open("consumer_offsets")?,
+        })
+    }
+}
+
+/// What the writer thread hands a job: the tables, reads of the latest
+/// state (every earlier job's batch is applied), and batch commits.
+pub(crate) struct Writer {
+    database: Database,
+    tables: Tables,
+    /// Whether the current group wrote anything, so a group of refused jobs
+    /// costs no fsync.
+    wrote: Cell<bool>,
+}
+
+impl Writer {
+    pub fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    pub fn batch(&self) -> Batch {
+        Batch::new(&self.database)
+    }
+
+    pub fn get(&self, table: &Keyspace, key: &[u8]) -> Result<Option<Slice>, EmbeddedDbError> {
+        Ok(table.get(key)?)
+    }
+
+    /// Every key in `range`.
+    pub fn keys_in(
+        &self,
+        table: &Keyspace,
+        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+    ) -> Result<Vec<Slice>, EmbeddedDbError> {
+        table.range(range).map(|guard| guard.key().map_err(EmbeddedDbError::from)).collect()
+    }
+
+    /// The greatest key starting with `prefix`.
+    pub fn last_key_with_prefix(&self, table: &Keyspace, prefix: &[u8]) -> Result<Option<Slice>, EmbeddedDbError> {
+        table.prefix(prefix).next_back().map(|guard| guard.key()).transpose().map_err(Into::into)
+    }
+
+    /// Applies a batch atomically. It is visible to readers at once and
+    /// durable once the job's group is persisted.
+    pub fn commit(&self, batch: Batch) -> Result<(), EmbeddedDbError> {
+        if let Some(len) = batch.refused_key_len {
+            return Err(EmbeddedDbError::Storage(format!(
+                "a key of {len} bytes cannot be stored (keys hold 1 to {MAX_KEY_LEN} bytes); an id is empty or too long"
+            )));
+        }
+        if batch.inner.is_empty() {
+            return Ok(());
+        }
+        batch.inner.commit()?;
+        self.wrote.set(true);
+        Ok(())
+    }
+}
+
+/// fjall panics on an empty key or one longer than this, so such a key fails
+/// its batch instead.
+const MAX_KEY_LEN: usize = u16::MAX as usize;
+
+/// A fjall write batch that refuses keys fjall cannot store.
+pub(crate) struct Batch {
+    inner: OwnedWriteBatch,
+    refused_key_len: Option<usize>,
+}
+
+impl Batch {
+    fn new(database: &Database) -> Batch {
+        Batch { inner: database.batch(), refused_key_len: None }
+    }
+
+    pub fn insert(&mut self, table: &Keyspace, key: Vec<u8>, value: impl Into<Slice>) {
+        if self.accepts(&key) {
+            self.inner.insert(table, key, value.into());
+        }
+    }
+
+    pub fn remove(&mut self, table: &Keyspace, key: impl Into<Slice> + AsRef<[u8]>) {
+        if self.accepts(key.as_ref()) {
+            self.inner.remove(table, key.into());
+        }
+    }
+
+    fn accepts(&mut self, key: &[u8]) -> bool {
+        let storable = (1..=MAX_KEY_LEN).contains(&key.len());
+        if !storable {
+            self.refused_key_len.get_or_insert(key.len());
+        }
+        storable
+    }
+}
+
+/// Runs on the writer thread and returns what to do once the group it ran in
+/// is durable (or failed to become so).
+type Job = Box<dyn FnOnce(&Writer) -> Completion + Send>;
+type Completion = Box<dyn FnOnce(Result<(), EmbeddedDbError>) + Send>;
+
+/// One fjall database shared by the embedded log and store, and the thread
+/// that performs all of its writes.
+pub struct EmbeddedDb {
+    jobs: RwLock<Option<mpsc::Sender<Job>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    log_open: AtomicBool,
+    path: PathBuf,
+    // Declared in drop order: keyspace handles before the database, and the
+    // database (which stops fjall's threads) before its directory is removed.
+    tables: Tables,
+    database: Database,
+    _temporary_dir: Option<tempfile::TempDir>,
+}
+
+impl EmbeddedDb {
+    /// Opens (or creates) the database in `path`.
+    pub fn open(path: &Path) -> Result<Arc<EmbeddedDb>, EmbeddedDbError> {
+        Self::open_in(path, None)
+    }
+
+    /// Opens a database in a fresh temporary directory, removed when the
+    /// database is dropped.
+    pub fn open_temporary() -> Result<Arc<EmbeddedDb>, EmbeddedDbError> {
+        let dir = tempfile::Builder::new()
+            .prefix("temper-")
+            .tempdir()
+            .map_err(|e| EmbeddedDbError::Storage(format!("creating a temporary directory: {e}")))?;
+        let path = dir.path().to_path_buf();
+        Self::open_in(&path, Some(dir))
+    }
+
+    fn open_in(path: &Path, temporary_dir: Option<tempfile::TempDir>) -> Result<Arc<EmbeddedDb>, EmbeddedDbError> {
+        let opening_failed = |e: fjall::Error| EmbeddedDbError::Storage(format!("opening {}: {e}", path.display()));
+        // Manual persistence: the writer thread decides when the journal is
+        // flushed and synced, once per group.
+        let database = Database::builder(path).manual_journal_persist(true).open().map_err(opening_failed)?;
+        let tables = Tables::open(&database).map_err(opening_failed)?;
+        let (jobs, queue) = mpsc::channel();
+        let writer = Writer { database: database.clone(), tables: tables.clone(), wrote: Cell::new(false) };
+        let writer_thread = std::thread::Builder::new()
+            .name("temper-db-writer".into())
+            .spawn(move || run_writer(writer, queue))
+            .map_err(|e| EmbeddedDbError::Storage(format!("starting the writer thread: {e}")))?;
+        Ok(Arc::new(EmbeddedDb {
+            jobs: RwLock::new(Some(jobs)),
+            writer_thread: Mutex::new(Some(writer_thread)),
+            log_open: AtomicBool::new(false),
+            path: path.to_path_buf(),
+            tables,
+            database,
+            _temporary_dir: temporary_dir,
+        }))
+    }
+
+    /// The directory the database lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Lets queued writes finish, persists them and stops the writer thread.
+    /// Later writes fail with [`EmbeddedDbError::Closed`]. Also done on drop.
+    pub fn shutdown(&self) {
+        // Dropping the only sender ends the writer's loop once the queue is drained.
+        drop(self.jobs.write().take());
+        if let Some(thread) = self.writer_thread.lock().take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the embedded database's writer thread panicked");
+        }
+    }
+
+    pub(crate) fn tables(&self) -> &Tables {
+        &self.tables
+    }
+
+    /// A batch to fill on the caller's thread and commit in a job, so encoding
+    /// stays off the writer thread.
+    pub(crate) fn batch(&self) -> Batch {
+        Batch::new(&self.database)
+    }
+
+    /// Reads one key as of the latest applied batch.
+    pub(crate) fn get(&self, table: &Keyspace, key: &[u8]) -> Result<Option<Slice>, EmbeddedDbError> {
+        Ok(self.database.snapshot().get(table, key)?)
+    }
+
+    /// Up to `limit` entries of `range`, in key order, from one snapshot so a
+    /// scan never sees half of a batch.
+    pub(crate) fn scan(
+        &self,
+        table: &Keyspace,
+        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        limit: usize,
+    ) -> Result<Vec<(Slice, Slice)>, EmbeddedDbError> {
+        self.database
+            .snapshot()
+            .range(table, range)
+            .take(limit)
+            .map(|guard| guard.into_inner().map_err(EmbeddedDbError::from))
+            .collect()
+    }
+
+    /// Runs `job` on the writer thread and resolves with its result once what
+    /// it wrote is durable.
+    pub(crate) async fn write<T, E>(&self, job: impl FnOnce(&Writer) -> Result<T, E> + Send + 'static) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<EmbeddedDbError> + Send + 'static,
+    {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.submit(job, move |result| {
+            // The caller may have stopped waiting; the write stands regardless.
+            let _ = reply.send(result);
+        })?;
+        outcome.await.map_err(|_| E::from(EmbeddedDbError::Closed))?
+    }
+
+    /// [`EmbeddedDb::write`] for synchronous callers (opening an adapter).
+    /// Blocks the calling thread for one fsync.
+    pub(crate) fn write_blocking<T, E>(
+        &self,
+        job: impl FnOnce(&Writer) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: From<EmbeddedDbError> + Send + 'static,
+    {
+        let (reply, outcome) = mpsc::sync_channel(1);
+        self.submit(job, move |result| {
+            let _ = reply.send(result);
+        })?;
+        outcome.recv().map_err(|_| E::from(EmbeddedDbError::Closed))?
+    }
+
+    fn submit<T, E>(
+        &self,
+        job: impl FnOnce(&Writer) -> Result<T, E> + Send + 'static,
+        reply: impl FnOnce(Result<T, E>) + Send + 'static,
+    ) -> Result<(), EmbeddedDbError>
+    where
+        T: Send + 'static,
+        E: From<EmbeddedDbError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |writer| {
+            let outcome = job(writer);
+            Box::new(move |durable| reply(outcome.and_then(|value| durable.map(|()| value).map_err(E::from))))
+        });
+        let jobs = self.jobs.read();
+        let sender = jobs.as_ref().ok_or(EmbeddedDbError::Closed)?;
+        sender.send(job).map_err(|_| EmbeddedDbError::Closed)
+    }
+
+    /// Marks the log as open; false if it already is. Two logs on one
+    /// database would assign the same offsets twice.
+    pub(crate) fn claim_log(&self) -> bool {
+        !self.log_open.swap(true, Ordering::AcqRel)
+    }
+
+    pub(crate) fn release_log(&self) {
+        self.log_open.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for EmbeddedDb {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The writer thread: group commit until every sender is gone. A job that
+/// panics ends the thread; later writes then fail with `Closed` rather than
+/// run against in-memory state the panic may have left half-updated.
+fn run_writer(writer: Writer, queue: mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let group: Vec<Job> = std::iter::once(first).chain(queue.try_iter()).collect();
+        let completions: Vec<Completion> = group.into_iter().map(|job| job(&writer)).collect();
+        let durable = persist_group(&writer);
+        for complete in completions {
+            complete(durable.clone());
+        }
+    }
+    if let Err(error) = writer.database.persist(PersistMode::SyncAll) {
+        tracing::error!(%error, "persisting the embedded database at shutdown failed");
+    }
+}
+
+fn persist_group(writer: &Writer) -> Result<(), EmbeddedDbError> {
+    if !writer.wrote.replace(false) {
+        return Ok(());
+    }
+    Ok(writer.database.persist(PersistMode::SyncData)?)
+}
+
+/// Key encoding shared by the embedded adapters.
+///
+/// Keys are concatenated components. Integers are big-endian (signed ones with
+/// the sign bit flipped) so byte order is numeric order. Variable-length
+/// strings are length-prefixed (u32 BE) so any string, NUL bytes included, is
+/// unambiguous; where a string's *order* is part of a contract it is encoded
+/// with [`Key::ordered_str`] instead, and a string that ends the key may be
+/// stored raw.
+pub(crate) mod keys {
+    use std::ops::Bound;
+
+    #[derive(Default)]
+    pub struct Key(Vec<u8>);
+
+    impl Key {
+        pub fn new() -> Key {
+            Key::default()
+        }
+
+        pub fn str(mut self, value: &str) -> Key {
+            let len = u32::try_from(value.len()).expect("key components are far below 4 GiB");
+            self.0.extend_from_slice(&len.to_be_bytes());
+            self.0.extend_from_slice(value.as_bytes());
+            self
+        }
+
+        /// A string that sorts like the string itself: NUL is escaped as
+        /// `00 FF` and the end marked by `00 00`, which sorts below any
+        /// continuation.
+        pub fn ordered_str(mut self, value: &str) -> Key {
+            for &byte in value.as_bytes() {
+                self.0.push(byte);
+                if byte == 0 {
+                    self.0.push(0xFF);
+                }
+            }
+            self.0.extend_from_slice(&[0, 0]);
+            self
+        }
+
+        /// A final component, stored as is.
+        pub fn raw(mut self, value: &[u8]) -> Key {
+            self.0.extend_from_slice(value);
+            self
+        }
+
+        pub fn u32(mut self, value: u32) -> Key {
+            self.0.extend_from_slice(&value.to_be_bytes());
+            self
+        }
+
+        pub fn u64(mut self, value: u64) -> Key {
+            self.0.extend_from_slice(&value.to_be_bytes());
+            self
+        }
+
+        pub fn i64(self, value: i64) -> Key {
+            self.u64(ordered_i64(value))
+        }
+
+        /// Sorts larger values first.
+        pub fn i64_descending(self, value: i64) -> Key {
+            self.u64(!ordered_i64(value))
+        }
+
+        pub fn into_bytes(self) -> Vec<u8> {
+            self.0
+        }
+    }
+
+    fn ordered_i64(value: i64) -> u64 {
+        (value as u64) ^ (1 << 63)
+    }
+
+    /// Reads back keys built with [`Key`]; `None` if the key is too short.
+    pub struct KeyReader<'a>(&'a [u8]);
+
+    impl<'a> KeyReader<'a> {
+        pub fn new(key: &'a [u8]) -> KeyReader<'a> {
+            KeyReader(key)
+        }
+
+        fn take<const N: usize>(&mut self) -> Option<[u8; N]> {
+            let (head, rest) = self.0.split_first_chunk::<N>()?;
+            self.0 = rest;
+            Some(*head)
+        }
+
+        pub fn skip_str(&mut self) -> Option<()> {
+            let len = u32::from_be_bytes(self.take()?) as usize;
+            self.0 = self.0.get(len..)?;
+            Some(())
+        }
+
+        pub fn u32(&mut self) -> Option<u32> {
+            self.take().map(u32::from_be_bytes)
+        }
+
+        pub fn u64(&mut self) -> Option<u64> {
+            self.take().map(u64::from_be_bytes)
+        }
+
+        pub fn i64(&mut self) -> Option<i64> {
+            self.u64().map(|value| (value ^ (1 << 63)) as i64)
+        }
+
+        pub fn rest(self) -> &'a [u8] {
+            self.0
+        }
+    }
+
+    /// Every key starting with `prefix`.
+    pub fn with_prefix(prefix: Vec<u8>) -> (Bound<Vec<u8>>, Bound<Vec<u8>>) {
+        let end = past_prefix(&prefix);
+        (Bound::Included(prefix), end)
+    }
+
+    /// The bound just past every key starting with `prefix`.
+    pub fn past_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
+        let mut end = prefix.to_vec();
+        while let Some(last) = end.pop() {
+            if last < u8::MAX {
+                end.push(last + 1);
+                return Bound::Excluded(end);
+            }
+        }
+        Bound::Unbounded
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn length_prefixes_keep_components_apart() {
+            let a = Key::new().str("a").str("bc").into_bytes();
+            let b = Key::new().str("ab").str("c").into_bytes();
+            let nul = Key::new().str("a\0").str("").into_bytes();
+            assert_ne!(a, b);
+            assert_ne!(Key::new().str("a").str("\0").into_bytes(), nul);
+        }
+
+        #[test]
+        fn signed_integers_sort_numerically() {
+            let values = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+            let keys: Vec<Vec<u8>> = values.iter().map(|&v| Key::new().i64(v).into_bytes()).collect();
+            assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+            let descending: Vec<Vec<u8>> = values.iter().map(|&v| Key::new().i64_descending(v).into_bytes()).collect();
+            assert!(descending.windows(2).all(|pair| pair[0] > pair[1]));
+            for (value, key) in values.iter().zip(&keys) {
+                assert_eq!(KeyReader::new(key).i64(), Some(*value));
+            }
+        }
+
+        #[test]
+        fn ordered_strings_sort_like_strings() {
+            let mut strings = ["", "a", "a\0", "a\0b", "aa", "ab", "b", "\u{1F600}"];
+            strings.sort();
+            let keys: Vec<Vec<u8>> = strings.iter().map(|s| Key::new().ordered_str(s).str("x").into_bytes()).collect();
+            assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        }
+
+        #[test]
+        fn past_prefix_bounds_exactly_the_prefixed_keys() {
+            assert_eq!(past_prefix(&[1, 0xFF]), Bound::Excluded(vec![2]));
+            assert_eq!(past_prefix(&[0xFF]), Bound::Unbounded);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temporary_database_removes_its_directory_when_dropped() {
+        let db = EmbeddedDb::open_temporary().expect("open_temporary");
+        let path = db.path().to_path_buf();
+        assert!(path.exists());
+        drop(db);
+        assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn writes_after_shutdown_fail_as_closed() {
+        let db = EmbeddedDb::open_temporary().expect("open_temporary");
+        db.shutdown();
+        let result: Result<(), EmbeddedDbError> = db.write(|_| Ok(())).await;
+        assert!(matches!(result, Err(EmbeddedDbError::Closed)), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn keys_fjall_cannot_store_fail_their_batch() {
+        let db = EmbeddedDb::open_temporary().expect("open_temporary");
+        for key in [Vec::new(), vec![b'k'; MAX_KEY_LEN + 1]] {
+            let len = key.len();
+            let result: Result<(), EmbeddedDbError> = db
+                .write(move |writer| {
+                    let mut batch = writer.batch();
+                    batch.insert(&writer.tables().meta, key, b"v".to_vec());
+                    writer.commit(batch)
+                })
+                .await;
+            let refused = format!("a key of {len} bytes cannot be stored");
+            assert!(
+                matches!(&result, Err(EmbeddedDbError::Storage(message)) if message.starts_with(&refused)),
+                "{result:?}"
+            );
+        }
+        let still_writable: Result<(), EmbeddedDbError> = db.write(|writer| writer.commit(writer.batch())).await;
+        assert!(still_writable.is_ok(), "{still_writable:?}");
+    }
+}

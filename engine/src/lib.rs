@@ -1,0 +1,16 @@
+//! Temper's engine: consumers of the `commands` log that own shards and apply
+//! each command to the pure workflow state machine, committing the result to
+//! the store one shard at a time.
+
+pub mod embedded_db;
+pub mod engine;
+pub mod log;
+pub mod notify;
+pub mod partitioning;
+pub mod replies;
+mod shard;
+pub mod state_machine;
+pub mod store;
+pub mod time;
+
+pub use engine::{Engine, EngineConfig};

@@ -1,0 +1,184 @@
+//! One batch of a shard's work: the runs it touched, and everything their
+//! transitions produced, until it is committed as one shard write.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use temper_proto::api::history::v1::HistoryEvent;
+use temper_proto::records::outbox_record::Record;
+use temper_proto::records::{CurrentRun, OutboxRecord, ReplyTo, TimerTask, WorkflowMutableState};
+
+use super::ShardContext;
+use crate::notify::RunProgress;
+use crate::replies::CommandResult;
+use crate::state_machine::{Effect, Transition};
+use crate::store::{RunKey, ShardCommit, StoreResult, TimerKey, WorkflowKey};
+
+#[derive(Default)]
+pub(super) struct Batch {
+    states: HashMap<RunKey, WorkflowMutableState>,
+    dirty: Vec<RunKey>,
+    dirty_set: HashSet<RunKey>,
+    current_runs: HashMap<WorkflowKey, Option<String>>,
+    changed_current_runs: Vec<WorkflowKey>,
+    history: Vec<(RunKey, Vec<HistoryEvent>)>,
+    history_index: HashMap<RunKey, usize>,
+    /// Timer changes, the last one per key winning: `Some` arms, `None` disarms.
+    timer_changes: HashMap<TimerKey, Option<TimerTask>>,
+    pub outbox: Vec<OutboxRecord>,
+    pub replies: Vec<(ReplyTo, CommandResult)>,
+}
+
+/// What the shard does once the batch is durable.
+pub(super) struct Committed {
+    pub replies: Vec<(ReplyTo, CommandResult)>,
+    pub timers_added: Vec<(TimerKey, TimerTask)>,
+    pub timers_deleted: Vec<TimerKey>,
+    pub outbox: Vec<(i64, OutboxRecord)>,
+    pub progress: Vec<(RunKey, RunProgress)>,
+    pub states: Vec<(RunKey, WorkflowMutableState)>,
+    /// Runs the batch read but did not change; they go back to the cache.
+    pub unchanged_states: Vec<(RunKey, WorkflowMutableState)>,
+    pub current_runs: Vec<(WorkflowKey, String)>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.dirty.is_empty() && self.changed_current_runs.is_empty() && self.timer_changes.is_empty()
+    }
+
+    pub fn arm_timer(&mut self, key: TimerKey, task: TimerTask) {
+        self.timer_changes.insert(key, Some(task));
+    }
+
+    pub fn disarm_timer(&mut self, key: TimerKey) {
+        self.timer_changes.insert(key, None);
+    }
+
+    /// The workflow's current run id, loading it on first use.
+    pub async fn current_run(&mut self, context: &ShardContext, workflow: &WorkflowKey) -> StoreResult<Option<String>> {
+        if let Some(run_id) = self.current_runs.get(workflow) {
+            return Ok(run_id.clone());
+        }
+        let run_id = match context.current_run_cache.get(workflow) {
+            Some(run_id) => Some(run_id),
+            None => context.store.get_current_run(context.shard_id, workflow).await?.map(|c| c.run_id),
+        };
+        self.current_runs.insert(workflow.clone(), run_id.clone());
+        Ok(run_id)
+    }
+
+    /// A run's state for changing, loading it on first use.
+    pub async fn state(&mut self, context: &ShardContext, run: &RunKey) -> StoreResult<Option<&mut WorkflowMutableState>> {
+        if !self.states.contains_key(run) {
+            let loaded = match context.state_cache.remove(run) {
+                Some(cached) => Some(Arc::unwrap_or_clone(cached)),
+                None => context.store.get_execution(context.shard_id, run).await?,
+            };
+            match loaded {
+                Some(state) => {
+                    self.states.insert(run.clone(), state);
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(self.states.get_mut(run))
+    }
+
+    pub fn insert_new_run(&mut self, run: RunKey, state: WorkflowMutableState) {
+        let workflow = run.workflow();
+        self.current_runs.insert(workflow.clone(), Some(run.run_id.clone()));
+        self.changed_current_runs.push(workflow);
+        self.states.insert(run.clone(), state);
+        self.mark_dirty(&run);
+    }
+
+    pub fn mark_dirty(&mut self, run: &RunKey) {
+        if self.dirty_set.insert(run.clone()) {
+            self.dirty.push(run.clone());
+        }
+    }
+
+    /// Takes in what a transition of `run` produced.
+    pub fn record(&mut self, run: &RunKey, transition: Transition) {
+        self.mark_dirty(run);
+        if !transition.events.is_empty() {
+            let index = *self.history_index.entry(run.clone()).or_insert_with(|| {
+                self.history.push((run.clone(), Vec::new()));
+                self.history.len() - 1
+            });
+            self.history[index].1.extend(transition.events);
+        }
+        for effect in transition.effects {
+            match effect {
+                Effect::DispatchTask(task) => self.outbox.push(OutboxRecord { record: Some(Record::Task(task)) }),
+                Effect::Visibility(record) => self.outbox.push(OutboxRecord { record: Some(Record::Visibility(record)) }),
+                Effect::AddTimer(key, task) => self.arm_timer(key, task),
+                Effect::DeleteTimer(key) => self.disarm_timer(key),
+            }
+        }
+    }
+
+    pub fn reply(&mut self, to: Option<ReplyTo>, result: CommandResult) {
+        if let Some(to) = to {
+            self.replies.push((to, result));
+        }
+    }
+
+    /// Splits the batch into the store write and what follows it.
+    pub fn into_commit(mut self, context: &ShardContext, epoch: i64, applied_offset: i64, next_outbox_seq: &mut i64) -> (ShardCommit, Committed) {
+        let mut timers_to_add = Vec::new();
+        let mut timers_to_delete = Vec::new();
+        for (key, change) in self.timer_changes {
+            match change {
+                Some(task) => timers_to_add.push((key, task)),
+                None => timers_to_delete.push(key),
+            }
+        }
+        let first_seq = *next_outbox_seq;
+        *next_outbox_seq += self.outbox.len() as i64;
+        let outbox: Vec<(i64, OutboxRecord)> = self.outbox.into_iter().enumerate().map(|(i, r)| (first_seq + i as i64, r)).collect();
+        let states: Vec<(RunKey, WorkflowMutableState)> =
+            self.dirty.iter().filter_map(|run| self.states.remove(run).map(|state| (run.clone(), state))).collect();
+        let progress = states
+            .iter()
+            .filter(|(run, _)| self.history_index.contains_key(run))
+            .map(|(run, state)| {
+                let info = state.info.as_ref();
+                let progress = RunProgress {
+                    next_event_id: info.map(|i| i.next_event_id).unwrap_or_default(),
+                    closed: info.is_some_and(|i| i.close_time.is_some()),
+                };
+                (run.clone(), progress)
+            })
+            .collect();
+        let current_runs: Vec<(WorkflowKey, String)> = self
+            .changed_current_runs
+            .iter()
+            .filter_map(|workflow| self.current_runs.get(workflow).cloned().flatten().map(|run_id| (workflow.clone(), run_id)))
+            .collect();
+        let commit = ShardCommit {
+            shard_id: context.shard_id,
+            epoch,
+            applied_offset,
+            next_outbox_seq: *next_outbox_seq,
+            history: self.history,
+            executions: states.clone(),
+            current_runs: current_runs.iter().map(|(w, run_id)| (w.clone(), CurrentRun { run_id: run_id.clone() })).collect(),
+            timers_to_add: timers_to_add.clone(),
+            timers_to_delete: timers_to_delete.clone(),
+            outbox: outbox.clone(),
+        };
+        let committed = Committed {
+            replies: self.replies,
+            timers_added: timers_to_add,
+            timers_deleted: timers_to_delete,
+            outbox,
+            progress,
+            states,
+            unchanged_states: self.states.into_iter().collect(),
+            current_runs,
+        };
+        (commit, committed)
+    }
+}

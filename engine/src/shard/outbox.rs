@@ -1,0 +1,101 @@
+//! Publishes a shard's outbox: task dispatches to the `tasks` log and run
+//! summaries to the `visibility` log, then forgets what was published. What a
+//! crash interrupts is published again on restart; consumers tolerate
+//! duplicates (a task is validated when started, a summary carries a version).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use prost::Message;
+use temper_proto::records::OutboxRecord;
+use temper_proto::records::outbox_record::Record;
+use tokio::sync::mpsc;
+
+use crate::log::{Log, LogName};
+use crate::partitioning::{shard_of, task_partition_of};
+use crate::store::{ShardId, Store};
+
+const READ_LIMIT: usize = 1000;
+
+pub(super) struct OutboxPublisher {
+    pub shard_id: ShardId,
+    pub log: Arc<dyn Log>,
+    pub store: Arc<dyn Store>,
+}
+
+impl OutboxPublisher {
+    /// Publishes what an earlier owner left, then whatever arrives on `records`.
+    pub async fn run(self, mut records: mpsc::UnboundedReceiver<Vec<(i64, OutboxRecord)>>) {
+        self.publish_leftovers().await;
+        while let Some(mut batch) = records.recv().await {
+            while let Ok(more) = records.try_recv() {
+                batch.extend(more);
+            }
+            self.publish_until_done(batch).await;
+        }
+    }
+
+    async fn publish_leftovers(&self) {
+        let mut from = 0;
+        loop {
+            let leftovers = match self.store.read_outbox(self.shard_id, from, READ_LIMIT).await {
+                Ok(records) => records,
+                Err(error) => {
+                    tracing::error!(shard = self.shard_id, %error, "reading the outbox failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            let Some((last, _)) = leftovers.last() else { return };
+            from = last + 1;
+            self.publish_until_done(leftovers).await;
+        }
+    }
+
+    async fn publish_until_done(&self, batch: Vec<(i64, OutboxRecord)>) {
+        let Some(through) = batch.iter().map(|(seq, _)| *seq).max() else { return };
+        let grouped = self.group_by_partition(batch);
+        loop {
+            match self.publish(&grouped, through).await {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::error!(shard = self.shard_id, %error, "publishing the outbox failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    /// Records per destination partition, in outbox order.
+    fn group_by_partition(&self, batch: Vec<(i64, OutboxRecord)>) -> BTreeMap<(LogName, u32), Vec<Bytes>> {
+        let layout = self.log.layout();
+        let mut grouped: BTreeMap<(LogName, u32), Vec<Bytes>> = BTreeMap::new();
+        for (_, record) in batch {
+            let (destination, payload) = match record.record {
+                Some(Record::Task(task)) => (
+                    (LogName::Tasks, task_partition_of(&task.namespace_id, &task.task_queue, layout.tasks)),
+                    task.encode_to_vec(),
+                ),
+                Some(Record::Visibility(summary)) => (
+                    (LogName::Visibility, shard_of(&summary.namespace_id, &summary.workflow_id, layout.visibility)),
+                    summary.encode_to_vec(),
+                ),
+                None => continue,
+            };
+            grouped.entry(destination).or_default().push(Bytes::from(payload));
+        }
+        grouped
+    }
+
+    async fn publish(&self, grouped: &BTreeMap<(LogName, u32), Vec<Bytes>>, through: i64) -> Result<(), String> {
+        let appends = grouped
+            .iter()
+            .map(|((log, partition), records)| self.log.append(*log, *partition, records.clone()));
+        for result in futures::future::join_all(appends).await {
+            result.map_err(|e| e.to_string())?;
+        }
+        self.store.delete_outbox(self.shard_id, through).await.map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,168 @@
+//! One module per command of the `commands` log, plus the durable timers.
+
+mod cancel_activity_task;
+mod complete_activity_task;
+mod complete_workflow_task;
+mod fail_activity_task;
+mod fail_workflow_task;
+mod fire_timer;
+mod record_activity_task_heartbeat;
+mod record_activity_task_started;
+mod record_workflow_task_started;
+mod request_cancel_workflow;
+mod reset_sticky_task_queue;
+mod signal_with_start_workflow;
+mod signal_workflow;
+mod start_workflow;
+mod terminate_workflow;
+
+#[cfg(test)]
+mod tests;
+
+pub use fire_timer::apply as fire_timer;
+pub use signal_with_start_workflow::apply as signal_with_start_workflow;
+pub use start_workflow::{StartOutcome, apply as start_workflow};
+
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{TaskToken, WorkflowMutableState};
+
+pub use super::activity::ActivityTaskStarted;
+pub use super::workflow_task::WorkflowTaskStarted;
+use super::{Clock, CommandError, Transition};
+use crate::time::timestamp_nanos;
+
+/// The outcome a waiting gateway request gets.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    /// A run was started, or an earlier start with the same request id is answered again.
+    Started { run_id: String, started: bool },
+    Accepted,
+    WorkflowTaskStarted(WorkflowTaskStarted),
+    /// The next workflow task, started already when the worker asked for it.
+    WorkflowTaskCompleted { new_task: Option<WorkflowTaskStarted> },
+    ActivityTaskStarted(ActivityTaskStarted),
+    Heartbeat { cancel_requested: bool },
+}
+
+/// A command's outcome on a run: the reply (which may be an error even
+/// though the state changed, as when a workflow task completion is refused
+/// and the task fails) and the transition to commit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Applied {
+    pub reply: Result<Reply, CommandError>,
+    pub transition: Transition,
+}
+
+impl Applied {
+    fn ok((reply, transition): (Reply, Transition)) -> Self {
+        Applied { reply: Ok(reply), transition }
+    }
+}
+
+/// Which run of a workflow a command is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The workflow's newest run (possibly created by the command).
+    CurrentRun,
+    Run(String),
+}
+
+/// The run a command addresses; an empty run id means the current run.
+pub fn target_of(command: &Command) -> Target {
+    let run_id = match command {
+        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) => return Target::CurrentRun,
+        Command::SignalWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
+        Command::RequestCancelWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
+        Command::TerminateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
+        Command::RecordWorkflowTaskStarted(c) => c.run_id.clone(),
+        Command::RecordActivityTaskStarted(c) => c.run_id.clone(),
+        Command::ResetStickyTaskQueue(c) => c.run_id.clone(),
+        Command::CompleteWorkflowTask(c) => token_run_id(c.token.as_ref()),
+        Command::FailWorkflowTask(c) => token_run_id(c.token.as_ref()),
+        Command::CompleteActivityTask(c) => token_run_id(c.token.as_ref()),
+        Command::FailActivityTask(c) => token_run_id(c.token.as_ref()),
+        Command::CancelActivityTask(c) => token_run_id(c.token.as_ref()),
+        Command::RecordActivityTaskHeartbeat(c) => token_run_id(c.token.as_ref()),
+    };
+    if run_id.is_empty() { Target::CurrentRun } else { Target::Run(run_id) }
+}
+
+fn execution_run_id(execution: Option<&temper_proto::api::common::v1::WorkflowExecution>) -> String {
+    execution.map(|e| e.run_id.clone()).unwrap_or_default()
+}
+
+fn token_run_id(token: Option<&TaskToken>) -> String {
+    token.map(|t| t.run_id.clone()).unwrap_or_default()
+}
+
+/// Whether a command is answered with "task not found" rather than "workflow
+/// not found" when its run is missing: workers hold tokens of runs that may
+/// be gone.
+pub fn addresses_a_task(command: &Command) -> bool {
+    !matches!(
+        command,
+        Command::StartWorkflow(_)
+            | Command::SignalWithStartWorkflow(_)
+            | Command::SignalWorkflow(_)
+            | Command::RequestCancelWorkflow(_)
+            | Command::TerminateWorkflow(_)
+    )
+}
+
+/// Applies a command to an existing run. Start commands go through
+/// [`start_workflow`] and [`signal_with_start_workflow`] instead.
+/// An `Err` means the command was refused and the state is unchanged.
+pub fn apply_to_run(state: &mut WorkflowMutableState, command: &Command, clock: Clock<'_>) -> Result<Applied, CommandError> {
+    match command {
+        Command::CompleteWorkflowTask(c) => complete_workflow_task::apply(state, c, clock),
+        Command::SignalWorkflow(c) => signal_workflow::apply(state, c, clock).map(Applied::ok),
+        Command::RequestCancelWorkflow(c) => request_cancel_workflow::apply(state, c, clock).map(Applied::ok),
+        Command::TerminateWorkflow(c) => terminate_workflow::apply(state, c, clock).map(Applied::ok),
+        Command::RecordWorkflowTaskStarted(c) => record_workflow_task_started::apply(state, c, clock).map(Applied::ok),
+        Command::FailWorkflowTask(c) => fail_workflow_task::apply(state, c, clock).map(Applied::ok),
+        Command::RecordActivityTaskStarted(c) => record_activity_task_started::apply(state, c, clock).map(Applied::ok),
+        Command::CompleteActivityTask(c) => complete_activity_task::apply(state, c, clock).map(Applied::ok),
+        Command::FailActivityTask(c) => fail_activity_task::apply(state, c, clock).map(Applied::ok),
+        Command::CancelActivityTask(c) => cancel_activity_task::apply(state, c, clock).map(Applied::ok),
+        Command::RecordActivityTaskHeartbeat(c) => {
+            record_activity_task_heartbeat::apply(state, c, clock).map(Applied::ok)
+        }
+        Command::ResetStickyTaskQueue(c) => reset_sticky_task_queue::apply(state, c, clock).map(Applied::ok),
+        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) => {
+            Err(CommandError::InvalidArgument("start commands create a run; they are not applied to one".into()))
+        }
+    }
+}
+
+fn is_running(state: &WorkflowMutableState) -> bool {
+    state.info.as_ref().is_some_and(|info| info.close_time.is_none())
+}
+
+fn require_running(state: &WorkflowMutableState) -> Result<(), CommandError> {
+    if is_running(state) { Ok(()) } else { Err(CommandError::WorkflowCompleted) }
+}
+
+/// The running workflow task a worker's token refers to, if it still is.
+fn started_workflow_task<'s>(
+    state: &'s WorkflowMutableState,
+    token: Option<&TaskToken>,
+) -> Result<&'s temper_proto::records::WorkflowTaskInfo, CommandError> {
+    require_running(state)?;
+    let token = token.ok_or(CommandError::WorkflowTaskNotFound)?;
+    let wft = state.workflow_task.as_ref().ok_or(CommandError::WorkflowTaskNotFound)?;
+    let matches = wft.scheduled_event_id == token.scheduled_event_id
+        && wft.started_event_id != 0
+        && wft.started_event_id == token.started_event_id
+        && wft.attempt == token.attempt;
+    if matches { Ok(wft) } else { Err(CommandError::WorkflowTaskNotFound) }
+}
+
+/// The started activity attempt a worker's token refers to, if it still is.
+fn started_activity(state: &WorkflowMutableState, token: Option<&TaskToken>) -> Result<i64, CommandError> {
+    require_running(state)?;
+    let token = token.ok_or(CommandError::ActivityTaskNotFound)?;
+    let activity = state.activities.get(&token.scheduled_event_id).ok_or(CommandError::ActivityTaskNotFound)?;
+    let started_nanos = activity.started_time.as_ref().map(timestamp_nanos);
+    let matches = activity.attempt == token.attempt && started_nanos == Some(token.started_time_nanos);
+    if matches { Ok(token.scheduled_event_id) } else { Err(CommandError::ActivityTaskNotFound) }
+}

@@ -1,0 +1,32 @@
+//! RecordActivityTaskStarted: matching hands an activity attempt to a poller.
+//! The same poll asking again gets the same answer; any other poll learns the
+//! task is taken.
+
+use temper_proto::records::{RecordActivityTaskStarted, WorkflowMutableState};
+
+use super::{Reply, require_running};
+use crate::state_machine::activity::started_info;
+use crate::state_machine::history::RunMutation;
+use crate::state_machine::{Clock, CommandError, Transition};
+
+pub fn apply(
+    state: &mut WorkflowMutableState,
+    command: &RecordActivityTaskStarted,
+    clock: Clock<'_>,
+) -> Result<(Reply, Transition), CommandError> {
+    require_running(state)?;
+    let activity = state
+        .activities
+        .get(&command.scheduled_event_id)
+        .filter(|activity| activity.attempt == command.attempt && !activity.backing_off)
+        .ok_or(CommandError::ActivityTaskNotFound)?;
+    if activity.started_time.is_some() {
+        if activity.started_request_id == command.request_id {
+            return Ok((Reply::ActivityTaskStarted(started_info(activity)), Transition::default()));
+        }
+        return Err(CommandError::TaskAlreadyStarted);
+    }
+    let mut mutation = RunMutation::new(state, clock);
+    let started = mutation.start_activity(command.scheduled_event_id, &command.request_id, &command.identity);
+    Ok((Reply::ActivityTaskStarted(started), mutation.finish()))
+}

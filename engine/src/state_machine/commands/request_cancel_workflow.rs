@@ -1,0 +1,35 @@
+//! RequestCancelWorkflowExecution: asks the workflow to cancel itself; its
+//! code decides how (it usually cancels its activities and then the run).
+
+use temper_proto::api::history::v1::history_event::Attributes;
+use temper_proto::api::history::v1::WorkflowExecutionCancelRequestedEventAttributes;
+use temper_proto::records::{RequestCancelWorkflow, WorkflowMutableState};
+
+use super::{Reply, require_running};
+use crate::state_machine::history::RunMutation;
+use crate::state_machine::{Clock, CommandError, Transition};
+
+pub fn apply(
+    state: &mut WorkflowMutableState,
+    command: &RequestCancelWorkflow,
+    clock: Clock<'_>,
+) -> Result<(Reply, Transition), CommandError> {
+    require_running(state)?;
+    let request = command.request.clone().unwrap_or_default();
+    let info = state.info.as_ref().expect("a run always has execution info");
+    if info.cancel_requested {
+        // Asking again changes nothing, as in Temporal.
+        return Ok((Reply::Accepted, Transition::default()));
+    }
+    let mut mutation = RunMutation::new(state, clock);
+    let info = mutation.info_mut();
+    info.cancel_requested = true;
+    info.cancel_request_id = request.request_id.clone();
+    mutation.add_event(Attributes::from(WorkflowExecutionCancelRequestedEventAttributes {
+        cause: request.reason,
+        identity: request.identity,
+        ..Default::default()
+    }));
+    mutation.schedule_workflow_task();
+    Ok((Reply::Accepted, mutation.finish()))
+}

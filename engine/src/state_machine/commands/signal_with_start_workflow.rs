@@ -1,0 +1,92 @@
+//! SignalWithStartWorkflowExecution: signals the running run, or starts a new
+//! run with the signal as its first event after the start.
+
+use temper_proto::api::enums::v1::WorkflowIdConflictPolicy;
+use temper_proto::api::workflowservice::v1::{
+    SignalWithStartWorkflowExecutionRequest, SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+};
+use temper_proto::records::{SignalWithStartWorkflow, WorkflowMutableState};
+
+use super::start_workflow::{Resolution, RunSpec, create_run, resolve_existing_run};
+use super::{Reply, StartOutcome, is_running};
+use crate::state_machine::history::RunMutation;
+use crate::state_machine::{Clock, CommandError};
+
+pub fn apply(
+    namespace_id: &str,
+    current: Option<&mut WorkflowMutableState>,
+    command: &SignalWithStartWorkflow,
+    clock: Clock<'_>,
+) -> Result<StartOutcome, CommandError> {
+    let request = command
+        .request
+        .as_ref()
+        .ok_or_else(|| CommandError::InvalidArgument("signal-with-start request is missing".into()))?;
+    let start = start_request(request);
+    let signal = signal_request(request);
+    let previous_run = match current {
+        Some(current) if is_running(current) && start.workflow_id_conflict_policy() != WorkflowIdConflictPolicy::TerminateExisting => {
+            return Ok(signal_running_run(current, signal, clock));
+        }
+        Some(current) => match resolve_existing_run(current, &start, clock)? {
+            Resolution::Answer(reply) => return Ok(StartOutcome { reply, new_run: None, previous_run: None }),
+            Resolution::StartNew(previous) => previous,
+        },
+        None => None,
+    };
+    let spec = RunSpec::from_start_request(namespace_id, &start, &command.run_id);
+    let new_run = create_run(spec, clock, |mutation| mutation.add_signal(signal));
+    Ok(StartOutcome {
+        reply: Reply::Started { run_id: command.run_id.clone(), started: true },
+        new_run: Some(new_run),
+        previous_run,
+    })
+}
+
+fn signal_running_run(current: &mut WorkflowMutableState, signal: SignalWorkflowExecutionRequest, clock: Clock<'_>) -> StartOutcome {
+    let run_id = current.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default();
+    let mut mutation = RunMutation::new(current, clock);
+    mutation.add_signal(signal);
+    mutation.schedule_workflow_task();
+    StartOutcome {
+        reply: Reply::Started { run_id, started: false },
+        new_run: None,
+        previous_run: Some(mutation.finish()),
+    }
+}
+
+fn start_request(request: &SignalWithStartWorkflowExecutionRequest) -> StartWorkflowExecutionRequest {
+    StartWorkflowExecutionRequest {
+        namespace: request.namespace.clone(),
+        workflow_id: request.workflow_id.clone(),
+        workflow_type: request.workflow_type.clone(),
+        task_queue: request.task_queue.clone(),
+        input: request.input.clone(),
+        workflow_execution_timeout: request.workflow_execution_timeout,
+        workflow_run_timeout: request.workflow_run_timeout,
+        workflow_task_timeout: request.workflow_task_timeout,
+        identity: request.identity.clone(),
+        request_id: request.request_id.clone(),
+        workflow_id_reuse_policy: request.workflow_id_reuse_policy,
+        workflow_id_conflict_policy: request.workflow_id_conflict_policy,
+        retry_policy: request.retry_policy.clone(),
+        memo: request.memo.clone(),
+        search_attributes: request.search_attributes.clone(),
+        header: request.header.clone(),
+        user_metadata: request.user_metadata.clone(),
+        priority: request.priority.clone(),
+        ..Default::default()
+    }
+}
+
+fn signal_request(request: &SignalWithStartWorkflowExecutionRequest) -> SignalWorkflowExecutionRequest {
+    SignalWorkflowExecutionRequest {
+        namespace: request.namespace.clone(),
+        signal_name: request.signal_name.clone(),
+        input: request.signal_input.clone(),
+        identity: request.identity.clone(),
+        request_id: request.request_id.clone(),
+        header: request.header.clone(),
+        ..Default::default()
+    }
+}

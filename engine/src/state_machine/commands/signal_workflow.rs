@@ -1,0 +1,48 @@
+//! SignalWorkflowExecution: delivers a signal to a running run; a retried
+//! request with the same request id is applied once.
+
+use temper_proto::api::history::v1::history_event::Attributes;
+use temper_proto::api::history::v1::WorkflowExecutionSignaledEventAttributes;
+use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
+use temper_proto::records::{SignalWorkflow, WorkflowMutableState};
+
+use super::{Reply, require_running};
+use crate::state_machine::history::RunMutation;
+use crate::state_machine::{Clock, CommandError, Transition};
+
+pub fn apply(
+    state: &mut WorkflowMutableState,
+    command: &SignalWorkflow,
+    clock: Clock<'_>,
+) -> Result<(Reply, Transition), CommandError> {
+    require_running(state)?;
+    let request = command.request.clone().unwrap_or_default();
+    if already_signaled(state, &request.request_id) {
+        return Ok((Reply::Accepted, Transition::default()));
+    }
+    let mut mutation = RunMutation::new(state, clock);
+    mutation.add_signal(request);
+    mutation.schedule_workflow_task();
+    Ok((Reply::Accepted, mutation.finish()))
+}
+
+fn already_signaled(state: &WorkflowMutableState, request_id: &str) -> bool {
+    !request_id.is_empty() && state.signal_request_ids.iter().any(|id| id == request_id)
+}
+
+impl RunMutation<'_> {
+    /// Records a signal; shared with signal-with-start.
+    pub(super) fn add_signal(&mut self, request: SignalWorkflowExecutionRequest) {
+        if !request.request_id.is_empty() {
+            self.state.signal_request_ids.push(request.request_id.clone());
+        }
+        self.add_event(Attributes::from(WorkflowExecutionSignaledEventAttributes {
+            signal_name: request.signal_name,
+            input: request.input,
+            identity: request.identity,
+            header: request.header,
+            request_id: request.request_id,
+            ..Default::default()
+        }));
+    }
+}

@@ -1,0 +1,44 @@
+//! Server-side defaults the state machine applies where a request leaves a
+//! value unset. Defaults match Temporal's.
+
+use super::Nanos;
+
+const SECOND: Nanos = 1_000_000_000;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// Workflow task start-to-close timeout when the start request sets none.
+    pub default_workflow_task_timeout: Nanos,
+    /// Upper bound on a workflow task's start-to-close timeout.
+    pub max_workflow_task_timeout: Nanos,
+    /// Retry policy values filled in where an activity's policy leaves them unset.
+    pub activity_retry: RetryDefaults,
+    /// Largest payload a workflow may record (activity input, result, ...).
+    pub max_payload_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RetryDefaults {
+    pub initial_interval: Nanos,
+    pub backoff_coefficient: f64,
+    /// The maximum interval is this many initial intervals.
+    pub maximum_interval_coefficient: f64,
+    /// 0 means unlimited.
+    pub maximum_attempts: i32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            default_workflow_task_timeout: 10 * SECOND,
+            max_workflow_task_timeout: 120 * SECOND,
+            activity_retry: RetryDefaults {
+                initial_interval: SECOND,
+                backoff_coefficient: 2.0,
+                maximum_interval_coefficient: 100.0,
+                maximum_attempts: 0,
+            },
+            max_payload_bytes: 2 * 1024 * 1024,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The pure workflow state machine.
+//!
+//! `(mutable state, command, now) -> (history events, state changes, effects)`:
+//! nothing here does I/O, reads a clock or draws a random number. The shard
+//! processor feeds it commands from the `commands` log and timers from the
+//! store, and commits what it returns. Handlers mutate the state in place and
+//! never leave it half-changed: they validate before they mutate, or work on a
+//! copy when validation is interleaved with changes (workflow task completion).
+
+mod activity;
+pub mod commands;
+mod config;
+mod errors;
+mod history;
+mod lifecycle;
+mod retry;
+mod timers;
+mod workflow_task;
+mod workflow_task_commands;
+
+pub use config::{Config, RetryDefaults};
+pub use errors::CommandError;
+pub use timers::{timer_key, timers_of_run};
+
+use temper_proto::api::history::v1::HistoryEvent;
+use temper_proto::records::{TaskRecord, TimerTask, VisibilityRecord, WorkflowMutableState};
+
+use crate::store::TimerKey;
+
+/// What a transition asks the engine to do once its commit is durable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Publish a task to the `tasks` log for matching to hand to a worker.
+    DispatchTask(TaskRecord),
+    /// Arm a durable timer.
+    AddTimer(TimerKey, TimerTask),
+    /// Disarm a timer that no longer applies.
+    DeleteTimer(TimerKey),
+    /// Publish the run's summary to the `visibility` log.
+    Visibility(VisibilityRecord),
+}
+
+/// The output of applying one command or timer to one run.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transition {
+    /// New history events, ids contiguous from the run's previous next event id.
+    pub events: Vec<HistoryEvent>,
+    pub effects: Vec<Effect>,
+}
+
+impl Transition {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.effects.is_empty()
+    }
+}
+
+/// A newly created run: its state and the transition that created it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewRun {
+    pub state: WorkflowMutableState,
+    pub transition: Transition,
+}
+
+pub type Nanos = i64;
+
+/// The moment and the settings a command is applied with.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock<'a> {
+    pub now: Nanos,
+    pub config: &'a Config,
+}

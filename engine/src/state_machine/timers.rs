@@ -1,0 +1,187 @@
+//! Durable timers. Which timers a run has armed is a function of its state;
+//! arming and disarming is done by comparing that set before and after a
+//! change, so no handler has to remember which timers it created.
+
+use std::collections::HashSet;
+
+use temper_proto::api::enums::v1::TimeoutType;
+use temper_proto::records::timer_task::Kind;
+use temper_proto::records::{
+    ActivityInfo, ActivityRetry, ActivityTimeout, TimerInfo, TimerTask, UserTimerFired, WorkflowMutableState,
+    WorkflowRunTimeout, WorkflowTaskInfo, WorkflowTaskTimeout,
+};
+
+use super::Effect;
+use super::history::RunMutation;
+use crate::store::{RunKey, TimerKey};
+use crate::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+
+/// The key a timer is stored under: its fire time, and an id naming what it
+/// is for, unique within the shard.
+pub fn timer_key(task: &TimerTask) -> TimerKey {
+    let run = format!("{}/{}/{}", task.namespace_id, task.workflow_id, task.run_id);
+    let what = match &task.kind {
+        Some(Kind::UserTimer(t)) => format!("timer/{}/{}", t.started_event_id, t.timer_id),
+        Some(Kind::ActivityTimeout(t)) => {
+            format!("activity/{}/{}/{}", t.scheduled_event_id, t.attempt, t.timeout_type)
+        }
+        Some(Kind::ActivityRetry(t)) => format!("retry/{}/{}", t.scheduled_event_id, t.attempt),
+        Some(Kind::WorkflowTaskTimeout(t)) => {
+            format!("workflow-task/{}/{}/{}", t.scheduled_event_id, t.attempt, t.timeout_type)
+        }
+        Some(Kind::WorkflowRunTimeout(_)) => "run".to_string(),
+        None => "none".to_string(),
+    };
+    TimerKey {
+        fire_time_nanos: task.fire_time.as_ref().map(timestamp_nanos).unwrap_or_default(),
+        id: format!("{run}/{what}"),
+    }
+}
+
+fn task(run: &RunKey, fire_time_nanos: i64, kind: Kind) -> TimerTask {
+    TimerTask {
+        namespace_id: run.namespace_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        run_id: run.run_id.clone(),
+        fire_time: Some(timestamp_from_nanos(fire_time_nanos)),
+        kind: Some(kind),
+    }
+}
+
+pub fn user_timer(run: &RunKey, timer: &TimerInfo) -> TimerTask {
+    let fire = timer.expiry_time.as_ref().map(timestamp_nanos).unwrap_or_default();
+    task(
+        run,
+        fire,
+        Kind::UserTimer(UserTimerFired { timer_id: timer.timer_id.clone(), started_event_id: timer.started_event_id }),
+    )
+}
+
+/// Timers guarding a workflow task: schedule-to-start on a sticky queue, and
+/// start-to-close once started.
+pub fn workflow_task_timers(run: &RunKey, wft: &WorkflowTaskInfo, sticky_schedule_to_start: i64) -> Vec<TimerTask> {
+    let timeout = |timeout_type: TimeoutType, fire: i64| {
+        task(
+            run,
+            fire,
+            Kind::WorkflowTaskTimeout(WorkflowTaskTimeout {
+                scheduled_event_id: wft.scheduled_event_id,
+                attempt: wft.attempt,
+                timeout_type: timeout_type as i32,
+            }),
+        )
+    };
+    if wft.started_event_id != 0 {
+        let started = wft.started_time.as_ref().map(timestamp_nanos).unwrap_or_default();
+        let start_to_close = duration_nanos(wft.start_to_close_timeout.as_ref());
+        vec![timeout(TimeoutType::StartToClose, started + start_to_close)]
+    } else if wft.sticky && sticky_schedule_to_start > 0 {
+        let scheduled = wft.scheduled_time.as_ref().map(timestamp_nanos).unwrap_or_default();
+        vec![timeout(TimeoutType::ScheduleToStart, scheduled + sticky_schedule_to_start)]
+    } else {
+        Vec::new()
+    }
+}
+
+/// Timers guarding an activity in its current phase: the retry backoff, or
+/// schedule-to-start while it waits for a worker, or start-to-close and
+/// heartbeat while it runs; schedule-to-close throughout.
+pub fn activity_timers(run: &RunKey, activity: &ActivityInfo) -> Vec<TimerTask> {
+    let timeout = |timeout_type: TimeoutType, fire: i64| {
+        task(
+            run,
+            fire,
+            Kind::ActivityTimeout(ActivityTimeout {
+                scheduled_event_id: activity.scheduled_event_id,
+                attempt: activity.attempt,
+                timeout_type: timeout_type as i32,
+            }),
+        )
+    };
+    let at = |t: &Option<prost_types::Timestamp>| t.as_ref().map(timestamp_nanos).unwrap_or_default();
+    let mut timers = Vec::new();
+    if activity.backing_off {
+        timers.push(task(
+            run,
+            at(&activity.scheduled_time),
+            Kind::ActivityRetry(ActivityRetry {
+                scheduled_event_id: activity.scheduled_event_id,
+                attempt: activity.attempt,
+            }),
+        ));
+    } else if activity.started_time.is_none() {
+        let schedule_to_start = duration_nanos(activity.schedule_to_start_timeout.as_ref());
+        if schedule_to_start > 0 {
+            timers.push(timeout(TimeoutType::ScheduleToStart, at(&activity.scheduled_time) + schedule_to_start));
+        }
+    } else {
+        let start_to_close = duration_nanos(activity.start_to_close_timeout.as_ref());
+        if start_to_close > 0 {
+            timers.push(timeout(TimeoutType::StartToClose, at(&activity.started_time) + start_to_close));
+        }
+        if activity.heartbeat_timer_nanos > 0 {
+            timers.push(timeout(TimeoutType::Heartbeat, activity.heartbeat_timer_nanos));
+        }
+    }
+    let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
+    if schedule_to_close > 0 {
+        timers.push(timeout(TimeoutType::ScheduleToClose, at(&activity.first_scheduled_time) + schedule_to_close));
+    }
+    timers
+}
+
+fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<TimerTask> {
+    let info = state.info.as_ref()?;
+    let run_timeout = duration_nanos(info.run_timeout.as_ref());
+    if run_timeout == 0 {
+        return None;
+    }
+    let start = info.execution_time.as_ref().or(info.start_time.as_ref()).map(timestamp_nanos).unwrap_or_default();
+    Some(task(run, start + run_timeout, Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
+}
+
+/// Every timer a run has armed in its current state.
+pub fn timers_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
+    let Some(info) = state.info.as_ref() else { return Vec::new() };
+    if info.close_time.is_some() {
+        return Vec::new();
+    }
+    let run = RunKey {
+        namespace_id: info.namespace_id.clone(),
+        workflow_id: info.workflow_id.clone(),
+        run_id: info.run_id.clone(),
+    };
+    let sticky_schedule_to_start = duration_nanos(info.sticky_schedule_to_start_timeout.as_ref());
+    let mut timers: Vec<TimerTask> = run_timeout_timer(&run, state).into_iter().collect();
+    if let Some(wft) = &state.workflow_task {
+        timers.extend(workflow_task_timers(&run, wft, sticky_schedule_to_start));
+    }
+    for activity in state.activities.values() {
+        timers.extend(activity_timers(&run, activity));
+    }
+    for timer in state.timers.values() {
+        timers.push(user_timer(&run, timer));
+    }
+    timers
+}
+
+impl RunMutation<'_> {
+    /// Arms the timers of the current state that `before` lacked and disarms
+    /// those of `before` that no longer apply.
+    pub(super) fn rearm_timers(&mut self, before: &[TimerTask]) {
+        let after = timers_of_run(self.state);
+        let before_keys: HashSet<TimerKey> = before.iter().map(timer_key).collect();
+        let after_keys: Vec<TimerKey> = after.iter().map(timer_key).collect();
+        let after_set: HashSet<&TimerKey> = after_keys.iter().collect();
+        let mut disarmed: Vec<&TimerKey> = before_keys.iter().filter(|key| !after_set.contains(key)).collect();
+        disarmed.sort();
+        for key in disarmed {
+            self.effect(Effect::DeleteTimer(key.clone()));
+        }
+        for (key, timer) in after_keys.iter().zip(after) {
+            if !before_keys.contains(key) {
+                self.effect(Effect::AddTimer(key.clone(), timer));
+            }
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! FailWorkflowExecution: the workflow raised.
+
+use temper_proto::api::command::v1::FailWorkflowExecutionCommandAttributes;
+use temper_proto::api::enums::v1::{RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use temper_proto::api::history::v1::WorkflowExecutionFailedEventAttributes;
+use temper_proto::api::history::v1::history_event::Attributes;
+
+use super::{CommandContext, WorkflowTaskFailure, check_size};
+use crate::state_machine::history::RunMutation;
+
+pub(super) fn handle(
+    mutation: &mut RunMutation,
+    attributes: &FailWorkflowExecutionCommandAttributes,
+    context: &CommandContext,
+) -> Result<i64, WorkflowTaskFailure> {
+    if context.had_buffered_events {
+        return Err(WorkflowTaskFailure::unhandled_events());
+    }
+    check_size(
+        attributes.failure.as_ref(),
+        context,
+        WorkflowTaskFailedCause::BadFailWorkflowExecutionAttributes,
+        "FailWorkflowExecutionCommandAttributes.Failure",
+    )?;
+    let event_id = mutation.add_event(Attributes::from(WorkflowExecutionFailedEventAttributes {
+        failure: attributes.failure.clone(),
+        // Runs with a retry policy are refused at start until workflow retries exist.
+        retry_state: RetryState::RetryPolicyNotSet as i32,
+        workflow_task_completed_event_id: context.completed_event_id,
+        new_execution_run_id: String::new(),
+    }));
+    mutation.close_run(WorkflowExecutionStatus::Failed, event_id);
+    Ok(event_id)
+}

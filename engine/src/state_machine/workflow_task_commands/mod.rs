@@ -1,0 +1,173 @@
+//! The commands a worker sends when it completes a workflow task, one module
+//! each. A command the workflow got wrong fails the whole workflow task: the
+//! caller then discards every change the earlier commands made.
+
+mod cancel_timer;
+mod cancel_workflow;
+mod complete_workflow;
+mod fail_workflow;
+mod record_marker;
+mod request_cancel_activity;
+mod schedule_activity;
+mod start_timer;
+
+use prost::Message;
+use temper_proto::api::command::v1::Command;
+use temper_proto::api::command::v1::command::Attributes;
+use temper_proto::api::enums::v1::{CommandType, WorkflowTaskFailedCause};
+
+use super::history::RunMutation;
+
+/// Why a workflow task completion is refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowTaskFailure {
+    pub cause: WorkflowTaskFailedCause,
+    pub message: String,
+    /// Too large to keep: Temporal terminates the run instead of retrying.
+    pub terminate: bool,
+}
+
+impl WorkflowTaskFailure {
+    fn new(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> Self {
+        WorkflowTaskFailure { cause, message: message.into(), terminate: false }
+    }
+
+    fn terminating(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> Self {
+        WorkflowTaskFailure { cause, message: message.into(), terminate: true }
+    }
+
+    fn unhandled_events() -> Self {
+        WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::UnhandledCommand,
+            "new events arrived while the workflow task ran; the workflow must see them before it closes",
+        )
+    }
+}
+
+/// What the commands of one completion did, beyond their events.
+#[derive(Default)]
+pub(super) struct CommandsOutcome {
+    /// A not-yet-started activity was cancelled at once: the workflow has a
+    /// new event to react to.
+    pub activity_cancelled_before_start: bool,
+}
+
+/// Context every command handler needs.
+pub(super) struct CommandContext {
+    pub completed_event_id: i64,
+    /// Events arrived while the task ran, so the workflow may not close yet.
+    pub had_buffered_events: bool,
+    pub identity: String,
+    pub max_payload_bytes: usize,
+}
+
+/// Rejects sequences Temporal rejects outright: a command after the one that
+/// closes the workflow.
+pub(super) fn validate_sequence(commands: &[Command]) -> Result<(), String> {
+    let closing = commands.iter().position(|command| closes_workflow(command.command_type()));
+    match closing {
+        Some(index) if index + 1 < commands.len() => Err(format!(
+            "invalid command sequence: {} must be the last command, but {} more follow it",
+            command_name(commands[index].command_type()),
+            commands.len() - index - 1
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn closes_workflow(command_type: CommandType) -> bool {
+    matches!(
+        command_type,
+        CommandType::CompleteWorkflowExecution
+            | CommandType::FailWorkflowExecution
+            | CommandType::CancelWorkflowExecution
+            | CommandType::ContinueAsNewWorkflowExecution
+    )
+}
+
+pub(super) fn handle_commands(
+    mutation: &mut RunMutation,
+    commands: &[Command],
+    context: &CommandContext,
+) -> Result<CommandsOutcome, WorkflowTaskFailure> {
+    let mut outcome = CommandsOutcome::default();
+    for command in commands {
+        let event_id = handle_command(mutation, command, context, &mut outcome)?;
+        if event_id > 0 && command.user_metadata.is_some() {
+            mutation.set_user_metadata(event_id, command.user_metadata.clone());
+        }
+    }
+    Ok(outcome)
+}
+
+/// Applies one command; returns the id of the event it wrote (0 if none).
+fn handle_command(
+    mutation: &mut RunMutation,
+    command: &Command,
+    context: &CommandContext,
+    outcome: &mut CommandsOutcome,
+) -> Result<i64, WorkflowTaskFailure> {
+    let command_type = command.command_type();
+    match &command.attributes {
+        Some(Attributes::ScheduleActivityTaskCommandAttributes(a)) => schedule_activity::handle(mutation, a, context),
+        Some(Attributes::RequestCancelActivityTaskCommandAttributes(a)) => {
+            request_cancel_activity::handle(mutation, a, context, outcome)
+        }
+        Some(Attributes::StartTimerCommandAttributes(a)) => start_timer::handle(mutation, a, context),
+        Some(Attributes::CancelTimerCommandAttributes(a)) => cancel_timer::handle(mutation, a, context),
+        Some(Attributes::CompleteWorkflowExecutionCommandAttributes(a)) => complete_workflow::handle(mutation, a, context),
+        Some(Attributes::FailWorkflowExecutionCommandAttributes(a)) => fail_workflow::handle(mutation, a, context),
+        Some(Attributes::CancelWorkflowExecutionCommandAttributes(a)) => cancel_workflow::handle(mutation, a, context),
+        Some(Attributes::RecordMarkerCommandAttributes(a)) => record_marker::handle(mutation, a, context),
+        None => Err(WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::Unspecified,
+            format!("{} command has no attributes", command_name(command_type)),
+        )),
+        Some(_) => Err(WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::Unspecified,
+            format!("{} is not supported by Temper yet", command_name(command_type)),
+        )),
+    }
+}
+
+/// Temporal's name of a command type, for messages.
+pub fn command_name(command_type: CommandType) -> &'static str {
+    match command_type {
+        CommandType::ScheduleActivityTask => "ScheduleActivityTask",
+        CommandType::RequestCancelActivityTask => "RequestCancelActivityTask",
+        CommandType::StartTimer => "StartTimer",
+        CommandType::CompleteWorkflowExecution => "CompleteWorkflowExecution",
+        CommandType::FailWorkflowExecution => "FailWorkflowExecution",
+        CommandType::CancelTimer => "CancelTimer",
+        CommandType::CancelWorkflowExecution => "CancelWorkflowExecution",
+        CommandType::RequestCancelExternalWorkflowExecution => "RequestCancelExternalWorkflowExecution",
+        CommandType::RecordMarker => "RecordMarker",
+        CommandType::ContinueAsNewWorkflowExecution => "ContinueAsNewWorkflowExecution",
+        CommandType::StartChildWorkflowExecution => "StartChildWorkflowExecution",
+        CommandType::SignalExternalWorkflowExecution => "SignalExternalWorkflowExecution",
+        CommandType::UpsertWorkflowSearchAttributes => "UpsertWorkflowSearchAttributes",
+        CommandType::ProtocolMessage => "ProtocolMessage",
+        CommandType::ModifyWorkflowProperties => "ModifyWorkflowProperties",
+        CommandType::ScheduleNexusOperation => "ScheduleNexusOperation",
+        CommandType::RequestCancelNexusOperation => "RequestCancelNexusOperation",
+        _ => "an unknown command",
+    }
+}
+
+/// Refuses a payload over the size limit; Temporal terminates the run rather
+/// than retrying a task that can never succeed.
+fn check_size<M: Message>(
+    payload: Option<&M>,
+    context: &CommandContext,
+    cause: WorkflowTaskFailedCause,
+    what: &str,
+) -> Result<(), WorkflowTaskFailure> {
+    let size = payload.map(|p| p.encoded_len()).unwrap_or_default();
+    if size > context.max_payload_bytes {
+        return Err(WorkflowTaskFailure::terminating(
+            cause,
+            format!("{what} is {size} bytes, over the {} byte limit", context.max_payload_bytes),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,551 @@
+//! The behaviour every [`Store`] adapter must show.
+//!
+//! An adapter's tests provide a [`StoreFactory`] and either call [`run_all`]
+//! or list the checks below as separate tests:
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn store_a_stale_commit_is_refused_and_applies_nothing() {
+//!     conformance::a_stale_commit_is_refused_and_applies_nothing(&MyStoreFactory::new()).await;
+//! }
+//! ```
+//!
+//! Each check expects a factory of its own, whose store starts empty.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use temper_proto::api::history::v1::HistoryEvent;
+use temper_proto::records::{
+    CurrentRun, ExecutionInfo, NamespaceRecord, OutboxRecord, ShardInfo, TaskRecord, TimerTask, VisibilityRecord,
+    WorkflowMutableState, outbox_record,
+};
+
+use super::{RunKey, ShardCommit, ShardId, Store, StoreError, TimerKey, VisibilityCursor};
+use crate::log::LogName;
+use crate::log::conformance::run_check;
+use crate::time::timestamp_from_nanos;
+
+#[async_trait]
+pub trait StoreFactory: Send + Sync {
+    /// Opens the store under test. The first call sees an empty store; a
+    /// later call, made once every handle from the previous one is dropped,
+    /// must see the same data (that is how durability is checked).
+    async fn open(&self) -> Arc<dyn Store>;
+}
+
+/// Runs every check, each with a fresh factory from `new_factory`.
+pub async fn run_all<F: StoreFactory>(new_factory: impl Fn() -> F) {
+    macro_rules! run {
+        ($($check:ident),* $(,)?) => {
+            $(run_check("store", stringify!($check), $check(&new_factory())).await;)*
+        };
+    }
+    run!(
+        init_shards_refuses_a_different_count,
+        acquire_shard_raises_the_epoch,
+        a_commit_applies_every_part,
+        a_stale_commit_is_refused_and_applies_nothing,
+        history_reads_ranges_and_rewrites_are_idempotent,
+        ids_never_collide_whatever_their_characters,
+        timers_load_earliest_first_before_the_bound,
+        outbox_reads_from_a_sequence_and_deletes_through_one,
+        namespaces_are_unique_by_name_and_listed_by_name,
+        visibility_keeps_the_highest_version,
+        visibility_lists_newest_start_first_in_pages,
+        consumer_offsets_are_kept_per_consumer_log_and_partition,
+        everything_survives_reopen,
+        concurrent_commits_to_different_shards_all_succeed,
+    );
+}
+
+pub async fn init_shards_refuses_a_different_count(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(4).await.expect("first init_shards");
+    store.init_shards(4).await.expect("init_shards with the same count again");
+    match store.init_shards(5).await {
+        Err(StoreError::ShardCountMismatch { stored: 4, requested: 5 }) => {}
+        other => panic!("init_shards(5) after init_shards(4): expected ShardCountMismatch, got {other:?}"),
+    }
+}
+
+pub async fn acquire_shard_raises_the_epoch(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(4).await.expect("init_shards");
+    let fresh = ShardInfo { shard_id: 2, epoch: 1, applied_offset: -1, next_outbox_seq: 0 };
+    assert_eq!(acquire(&store, 2).await, fresh, "a new shard starts at epoch 0 with nothing applied");
+    assert_eq!(acquire(&store, 2).await.epoch, 2);
+    assert_eq!(acquire(&store, 3).await.epoch, 1, "epochs are per shard");
+    match store.acquire_shard(4).await {
+        Err(StoreError::NoSuchShard(4)) => {}
+        other => panic!("acquiring shard 4 of 4: expected NoSuchShard, got {other:?}"),
+    }
+}
+
+pub async fn a_commit_applies_every_part(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(4).await.expect("init_shards");
+    let epoch = acquire(&store, 1).await.epoch;
+    let sample = Sample::new("ns", "wf", "run-1");
+    commit(&store, sample.commit(1, epoch)).await;
+    sample.assert_committed(&store, 1).await;
+
+    assert_eq!(store.get_execution(0, &sample.run).await.expect("get_execution"), None, "executions are per shard");
+    let shard = acquire(&store, 1).await;
+    assert_eq!((shard.applied_offset, shard.next_outbox_seq), (7, 2), "the shard row records the commit");
+}
+
+pub async fn a_stale_commit_is_refused_and_applies_nothing(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(4).await.expect("init_shards");
+    let stale = acquire(&store, 1).await.epoch;
+    let current = acquire(&store, 1).await.epoch;
+    let sample = Sample::new("ns", "wf", "run-1");
+    match store.commit(sample.commit(1, stale)).await {
+        Err(StoreError::ShardOwnershipLost { shard_id: 1, expected, current: found })
+            if expected == stale && found == current => {}
+        other => panic!(
+            "a commit with epoch {stale} while {current} owns the shard: expected ShardOwnershipLost, got {other:?}"
+        ),
+    }
+    assert_eq!(store.get_execution(1, &sample.run).await.expect("get_execution"), None);
+    assert_eq!(store.get_current_run(1, &sample.run.workflow()).await.expect("get_current_run"), None);
+    assert!(store.load_timers(1, i64::MAX, 100).await.expect("load_timers").is_empty());
+    assert!(store.read_outbox(1, 0, 100).await.expect("read_outbox").is_empty());
+    let shard = acquire(&store, 1).await;
+    assert_eq!((shard.applied_offset, shard.next_outbox_seq), (-1, 0), "a refused commit leaves the shard row alone");
+
+    match store.commit(Sample::new("ns", "wf", "run-9").commit(9, 1)).await {
+        Err(StoreError::NoSuchShard(9)) => {}
+        other => panic!("a commit to shard 9 of 4: expected NoSuchShard, got {other:?}"),
+    }
+}
+
+pub async fn history_reads_ranges_and_rewrites_are_idempotent(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(1).await.expect("init_shards");
+    let epoch = acquire(&store, 0).await.epoch;
+    let run = run_key("ns", "wf", "run");
+    // Shares a prefix with `run`'s id: must not leak into its history.
+    let longer = run_key("ns", "wf", "run-2");
+    let history = vec![(run.clone(), events(1..=10)), (longer.clone(), events(1..=3))];
+    commit(&store, ShardCommit { shard_id: 0, epoch, applied_offset: 0, history, ..ShardCommit::default() }).await;
+
+    assert_eq!(event_ids(&store, &run, 1, 100).await, (1..=10).collect::<Vec<_>>());
+    assert_eq!(event_ids(&store, &run, 4, 3).await, [4, 5, 6]);
+    assert_eq!(event_ids(&store, &run, 10, 5).await, [10]);
+    assert!(event_ids(&store, &run, 11, 5).await.is_empty());
+    assert_eq!(event_ids(&store, &longer, 0, 100).await, [1, 2, 3]);
+
+    let rewrite = vec![(run.clone(), events(8..=12))];
+    commit(&store, ShardCommit { shard_id: 0, epoch, applied_offset: 1, history: rewrite, ..ShardCommit::default() })
+        .await;
+    let all = store.read_history(&run, 1, 100).await.expect("read_history");
+    assert_eq!(all, events(1..=12), "events written twice with the same ids are kept once");
+}
+
+pub async fn ids_never_collide_whatever_their_characters(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(1).await.expect("init_shards");
+    let epoch = acquire(&store, 0).await.epoch;
+    let samples = [
+        Sample::new("ns", "a", "bc"),
+        Sample::new("ns", "ab", "c"),
+        Sample::new("ns", "a\0b", "c"),
+        Sample::new("ns\0a", "b", "c"),
+        Sample::new("ns", "ünïcødé ☃ 工作流", "c"),
+    ];
+    for (i, sample) in samples.iter().enumerate() {
+        let commit_ = ShardCommit {
+            shard_id: 0,
+            epoch,
+            applied_offset: i as i64,
+            history: vec![(sample.run.clone(), sample.history.clone())],
+            executions: vec![(sample.run.clone(), sample.execution.clone())],
+            current_runs: vec![(sample.run.workflow(), sample.current.clone())],
+            ..ShardCommit::default()
+        };
+        commit(&store, commit_).await;
+    }
+    for sample in &samples {
+        let what = format!("{:?}", sample.run);
+        assert_eq!(
+            store.get_execution(0, &sample.run).await.expect("get_execution"),
+            Some(sample.execution.clone()),
+            "{what}"
+        );
+        assert_eq!(
+            store.get_current_run(0, &sample.run.workflow()).await.expect("get_current_run"),
+            Some(sample.current.clone()),
+            "{what}"
+        );
+        assert_eq!(store.read_history(&sample.run, 1, 100).await.expect("read_history"), sample.history, "{what}");
+    }
+}
+
+pub async fn timers_load_earliest_first_before_the_bound(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(2).await.expect("init_shards");
+    let epoch = acquire(&store, 0).await.epoch;
+    let other_epoch = acquire(&store, 1).await.epoch;
+    let run = run_key("ns", "wf", "run");
+    let keys = [
+        timer_key(100, "b"),
+        timer_key(-5_000_000_000, "before-1970"),
+        timer_key(100, "a"),
+        timer_key(50, "c"),
+        timer_key(200, "d"),
+    ];
+    let timers_to_add = keys.iter().map(|key| (key.clone(), timer_task(&run, key))).collect();
+    commit(&store, ShardCommit { shard_id: 0, epoch, timers_to_add, ..ShardCommit::default() }).await;
+    let elsewhere = vec![(timer_key(10, "other-shard"), timer_task(&run, &timer_key(10, "other-shard")))];
+    commit(&store, ShardCommit { shard_id: 1, epoch: other_epoch, timers_to_add: elsewhere, ..ShardCommit::default() })
+        .await;
+
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    assert_eq!(timer_keys(&store, 0, 150, 100).await, sorted[..4], "earliest first, then by id; only before the bound");
+    assert_eq!(timer_keys(&store, 0, 100, 100).await, sorted[..2], "a timer firing at the bound is excluded");
+    assert_eq!(timer_keys(&store, 0, i64::MAX, 3).await, sorted[..3], "at most `limit`");
+    let loaded = store.load_timers(0, 75, 10).await.expect("load_timers");
+    assert_eq!(loaded[1].1, timer_task(&run, &timer_key(50, "c")), "each timer comes with its task");
+
+    let delete = vec![timer_key(50, "c"), timer_key(100, "b")];
+    commit(&store, ShardCommit { shard_id: 0, epoch, timers_to_delete: delete, ..ShardCommit::default() }).await;
+    let remaining = vec![timer_key(-5_000_000_000, "before-1970"), timer_key(100, "a"), timer_key(200, "d")];
+    assert_eq!(timer_keys(&store, 0, i64::MAX, 100).await, remaining, "deleted timers are gone");
+    assert_eq!(timer_keys(&store, 1, i64::MAX, 100).await, [timer_key(10, "other-shard")], "timers are per shard");
+}
+
+pub async fn outbox_reads_from_a_sequence_and_deletes_through_one(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(2).await.expect("init_shards");
+    let epoch = acquire(&store, 0).await.epoch;
+    let other_epoch = acquire(&store, 1).await.epoch;
+    let outbox: Vec<_> = (0..5).map(|seq| (seq, task_outbox(&format!("queue-{seq}")))).collect();
+    commit(
+        &store,
+        ShardCommit { shard_id: 0, epoch, next_outbox_seq: 5, outbox: outbox.clone(), ..ShardCommit::default() },
+    )
+    .await;
+    let elsewhere = vec![(0, task_outbox("other-shard"))];
+    commit(
+        &store,
+        ShardCommit {
+            shard_id: 1,
+            epoch: other_epoch,
+            next_outbox_seq: 1,
+            outbox: elsewhere.clone(),
+            ..ShardCommit::default()
+        },
+    )
+    .await;
+
+    assert_eq!(store.read_outbox(0, 0, 100).await.expect("read_outbox"), outbox);
+    assert_eq!(store.read_outbox(0, 2, 2).await.expect("read_outbox"), outbox[2..4]);
+    store.delete_outbox(0, 2).await.expect("delete_outbox");
+    assert_eq!(store.read_outbox(0, 0, 100).await.expect("read_outbox"), outbox[3..], "deleted through seq 2");
+    assert_eq!(store.read_outbox(1, 0, 100).await.expect("read_outbox"), elsewhere, "outboxes are per shard");
+}
+
+pub async fn namespaces_are_unique_by_name_and_listed_by_name(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    for (id, name) in [("id-b", "beta"), ("id-a", "alpha"), ("id-g", "gamma")] {
+        store.create_namespace(namespace(id, name)).await.expect("create_namespace");
+    }
+    match store.create_namespace(namespace("id-other", "beta")).await {
+        Err(StoreError::NamespaceAlreadyExists(name)) if name == "beta" => {}
+        other => panic!("creating `beta` twice: expected NamespaceAlreadyExists, got {other:?}"),
+    }
+    let names: Vec<String> =
+        store.list_namespaces().await.expect("list_namespaces").into_iter().map(|n| n.name).collect();
+    assert_eq!(names, ["alpha", "beta", "gamma"]);
+    assert_eq!(store.get_namespace_by_name("beta").await.expect("by name"), Some(namespace("id-b", "beta")));
+    assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(namespace("id-a", "alpha")));
+    assert_eq!(store.get_namespace_by_id("id-other").await.expect("by id"), None, "a refused create stores nothing");
+    assert_eq!(store.get_namespace_by_name("delta").await.expect("by name"), None);
+}
+
+pub async fn visibility_keeps_the_highest_version(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let get = || store.get_visibility("ns", "wf", "run");
+    let upsert = |records: Vec<VisibilityRecord>| store.upsert_visibility(records);
+    upsert(vec![visibility("ns", "wf", "run", 100, 2, 20)]).await.expect("upsert");
+    upsert(vec![visibility("ns", "wf", "run", 100, 1, 10)]).await.expect("upsert");
+    assert_eq!(
+        get().await.expect("get"),
+        Some(visibility("ns", "wf", "run", 100, 2, 20)),
+        "a lower version is ignored"
+    );
+    upsert(vec![visibility("ns", "wf", "run", 100, 2, 21)]).await.expect("upsert");
+    assert_eq!(get().await.expect("get"), Some(visibility("ns", "wf", "run", 100, 2, 21)), "an equal version replaces");
+    upsert(vec![visibility("ns", "wf", "run", 100, 5, 50), visibility("ns", "wf", "run", 100, 4, 40)])
+        .await
+        .expect("upsert");
+    assert_eq!(
+        get().await.expect("get"),
+        Some(visibility("ns", "wf", "run", 100, 5, 50)),
+        "the highest in one call wins"
+    );
+    let listed = store.list_visibility("ns", None, 100).await.expect("list_visibility");
+    assert_eq!(listed, [visibility("ns", "wf", "run", 100, 5, 50)], "the listing holds one record per run");
+    assert_eq!(store.get_visibility("ns", "wf", "other-run").await.expect("get"), None);
+}
+
+pub async fn visibility_lists_newest_start_first_in_pages(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let records = vec![
+        visibility("ns", "wf-1", "run-b", 300, 1, 0),
+        visibility("ns", "wf-2", "run-a-longer", 300, 1, 0),
+        visibility("ns", "wf-3", "run-c", 200, 1, 0),
+        visibility("ns", "wf-4", "run-d", 100, 1, 0),
+        visibility("ns", "wf-5", "run-e", 400, 1, 0),
+        visibility("ns", "wf-6", "run-f", -50, 1, 0),
+        visibility("other-ns", "wf-7", "run-g", 500, 1, 0),
+    ];
+    store.upsert_visibility(records).await.expect("upsert");
+    let expected = ["run-e", "run-a-longer", "run-b", "run-c", "run-d", "run-f"];
+    assert_eq!(list_run_ids(&store, "ns", 100).await, expected, "newest start first, equal starts by run id");
+    assert_eq!(list_run_ids(&store, "ns", 2).await, expected, "paging with the cursor yields the same order");
+
+    store.upsert_visibility(vec![visibility("ns", "wf-4", "run-d", 450, 2, 0)]).await.expect("upsert");
+    let moved = ["run-d", "run-e", "run-a-longer", "run-b", "run-c", "run-f"];
+    assert_eq!(list_run_ids(&store, "ns", 100).await, moved, "a newer version moves its run, leaving no copy behind");
+}
+
+pub async fn consumer_offsets_are_kept_per_consumer_log_and_partition(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    assert_eq!(store.get_consumer_offset("matching", LogName::Tasks, 0).await.expect("get"), None);
+    let offsets = [
+        ("matching", LogName::Tasks, 0, 5),
+        ("matching", LogName::Tasks, 1, 7),
+        ("projection", LogName::Tasks, 0, 9),
+        ("matching", LogName::Visibility, 0, 3),
+        ("matching", LogName::Tasks, 0, 6),
+    ];
+    for (consumer, log, partition, offset) in offsets {
+        store.set_consumer_offset(consumer, log, partition, offset).await.expect("set_consumer_offset");
+    }
+    for (consumer, log, partition, offset) in offsets.into_iter().skip(1) {
+        let stored = store.get_consumer_offset(consumer, log, partition).await.expect("get_consumer_offset");
+        assert_eq!(stored, Some(offset), "{consumer} {log}/{partition}");
+    }
+}
+
+pub async fn everything_survives_reopen(factory: &impl StoreFactory) {
+    let sample = Sample::new("ns", "wf", "run-1");
+    let visibility_record = visibility("ns", "wf", "run-1", 100, 3, 30);
+    let store = factory.open().await;
+    store.init_shards(2).await.expect("init_shards");
+    let epoch = acquire(&store, 1).await.epoch;
+    commit(&store, sample.commit(1, epoch)).await;
+    store.create_namespace(namespace("id-a", "alpha")).await.expect("create_namespace");
+    store.upsert_visibility(vec![visibility_record.clone()]).await.expect("upsert_visibility");
+    store.set_consumer_offset("matching", LogName::Tasks, 1, 42).await.expect("set_consumer_offset");
+    drop(store);
+
+    let store = factory.open().await;
+    sample.assert_committed(&store, 1).await;
+    let shard = acquire(&store, 1).await;
+    assert_eq!((shard.epoch, shard.applied_offset, shard.next_outbox_seq), (epoch + 1, 7, 2));
+    assert!(matches!(store.init_shards(3).await, Err(StoreError::ShardCountMismatch { stored: 2, requested: 3 })));
+    assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(namespace("id-a", "alpha")));
+    assert_eq!(
+        store.get_visibility("ns", "wf", "run-1").await.expect("get_visibility"),
+        Some(visibility_record.clone())
+    );
+    assert_eq!(store.list_visibility("ns", None, 10).await.expect("list_visibility"), [visibility_record]);
+    assert_eq!(store.get_consumer_offset("matching", LogName::Tasks, 1).await.expect("get"), Some(42));
+}
+
+pub async fn concurrent_commits_to_different_shards_all_succeed(factory: &impl StoreFactory) {
+    const SHARDS: u32 = 8;
+    const COMMITS_PER_SHARD: i64 = 25;
+    let store = factory.open().await;
+    store.init_shards(SHARDS).await.expect("init_shards");
+    let committers: Vec<_> = (0..SHARDS)
+        .map(|shard_id| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let epoch = acquire(&store, shard_id).await.epoch;
+                for seq in 0..COMMITS_PER_SHARD {
+                    let run = run_key("ns", &format!("wf-{shard_id}-{seq}"), "run");
+                    let commit_ = ShardCommit {
+                        shard_id,
+                        epoch,
+                        applied_offset: seq,
+                        next_outbox_seq: seq + 1,
+                        history: vec![(run.clone(), events(1..=1))],
+                        executions: vec![(run.clone(), execution(&run, 2))],
+                        outbox: vec![(seq, task_outbox(&run.workflow_id))],
+                        ..ShardCommit::default()
+                    };
+                    commit(&store, commit_).await;
+                }
+            })
+        })
+        .collect();
+    for committer in committers {
+        committer.await.expect("a committing task panicked");
+    }
+    for shard_id in 0..SHARDS {
+        let shard = acquire(&store, shard_id).await;
+        assert_eq!((shard.applied_offset, shard.next_outbox_seq), (COMMITS_PER_SHARD - 1, COMMITS_PER_SHARD));
+        let outbox = store.read_outbox(shard_id, 0, 100).await.expect("read_outbox");
+        assert_eq!(outbox.len() as i64, COMMITS_PER_SHARD, "shard {shard_id}'s outbox");
+        let run = run_key("ns", &format!("wf-{shard_id}-0"), "run");
+        assert_eq!(store.get_execution(shard_id, &run).await.expect("get_execution"), Some(execution(&run, 2)));
+    }
+}
+
+/// One run's worth of everything a commit writes.
+struct Sample {
+    run: RunKey,
+    history: Vec<HistoryEvent>,
+    execution: WorkflowMutableState,
+    current: CurrentRun,
+    timers: Vec<(TimerKey, TimerTask)>,
+    outbox: Vec<(i64, OutboxRecord)>,
+}
+
+impl Sample {
+    fn new(namespace_id: &str, workflow_id: &str, run_id: &str) -> Sample {
+        let run = run_key(namespace_id, workflow_id, run_id);
+        let timers = [timer_key(2_000, "timeout"), timer_key(1_000, "retry")]
+            .into_iter()
+            .map(|key| {
+                let task = timer_task(&run, &key);
+                (key, task)
+            })
+            .collect();
+        Sample {
+            history: events(1..=3),
+            execution: execution(&run, 4),
+            current: CurrentRun { run_id: run_id.to_string() },
+            timers,
+            outbox: vec![(0, task_outbox("queue-a")), (1, task_outbox("queue-b"))],
+            run,
+        }
+    }
+
+    fn commit(&self, shard_id: ShardId, epoch: i64) -> ShardCommit {
+        ShardCommit {
+            shard_id,
+            epoch,
+            applied_offset: 7,
+            next_outbox_seq: 2,
+            history: vec![(self.run.clone(), self.history.clone())],
+            executions: vec![(self.run.clone(), self.execution.clone())],
+            current_runs: vec![(self.run.workflow(), self.current.clone())],
+            timers_to_add: self.timers.clone(),
+            timers_to_delete: Vec::new(),
+            outbox: self.outbox.clone(),
+        }
+    }
+
+    async fn assert_committed(&self, store: &Arc<dyn Store>, shard_id: ShardId) {
+        let execution = store.get_execution(shard_id, &self.run).await.expect("get_execution");
+        assert_eq!(execution, Some(self.execution.clone()), "the execution");
+        let current = store.get_current_run(shard_id, &self.run.workflow()).await.expect("get_current_run");
+        assert_eq!(current, Some(self.current.clone()), "the current run");
+        let history = store.read_history(&self.run, 1, 100).await.expect("read_history");
+        assert_eq!(history, self.history, "the history");
+        let mut timers = self.timers.clone();
+        timers.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(store.load_timers(shard_id, i64::MAX, 100).await.expect("load_timers"), timers, "the timers");
+        assert_eq!(store.read_outbox(shard_id, 0, 100).await.expect("read_outbox"), self.outbox, "the outbox");
+    }
+}
+
+async fn acquire(store: &Arc<dyn Store>, shard_id: ShardId) -> ShardInfo {
+    store.acquire_shard(shard_id).await.unwrap_or_else(|e| panic!("acquire_shard({shard_id}): {e}"))
+}
+
+async fn commit(store: &Arc<dyn Store>, commit: ShardCommit) {
+    let shard_id = commit.shard_id;
+    store.commit(commit).await.unwrap_or_else(|e| panic!("commit to shard {shard_id}: {e}"));
+}
+
+async fn event_ids(store: &Arc<dyn Store>, run: &RunKey, first: i64, max: usize) -> Vec<i64> {
+    let events = store.read_history(run, first, max).await.expect("read_history");
+    events.into_iter().map(|event| event.event_id).collect()
+}
+
+async fn timer_keys(store: &Arc<dyn Store>, shard_id: ShardId, before_nanos: i64, limit: usize) -> Vec<TimerKey> {
+    let timers = store.load_timers(shard_id, before_nanos, limit).await.expect("load_timers");
+    timers.into_iter().map(|(key, _)| key).collect()
+}
+
+/// Every run id of a namespace's listing, fetched `page_size` at a time.
+async fn list_run_ids(store: &Arc<dyn Store>, namespace_id: &str, page_size: usize) -> Vec<String> {
+    let mut run_ids = Vec::new();
+    let mut cursor: Option<VisibilityCursor> = None;
+    loop {
+        let page = store.list_visibility(namespace_id, cursor.as_ref(), page_size).await.expect("list_visibility");
+        assert!(page.len() <= page_size, "a page holds at most `limit` records");
+        let Some(last) = page.last() else { return run_ids };
+        cursor = Some(VisibilityCursor::of(last));
+        run_ids.extend(page.into_iter().map(|record| record.run_id));
+    }
+}
+
+fn run_key(namespace_id: &str, workflow_id: &str, run_id: &str) -> RunKey {
+    RunKey { namespace_id: namespace_id.into(), workflow_id: workflow_id.into(), run_id: run_id.into() }
+}
+
+fn events(ids: std::ops::RangeInclusive<i64>) -> Vec<HistoryEvent> {
+    ids.map(|event_id| HistoryEvent { event_id, task_id: event_id * 10, ..HistoryEvent::default() }).collect()
+}
+
+fn execution(run: &RunKey, next_event_id: i64) -> WorkflowMutableState {
+    let info = ExecutionInfo {
+        namespace_id: run.namespace_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        run_id: run.run_id.clone(),
+        next_event_id,
+        ..ExecutionInfo::default()
+    };
+    WorkflowMutableState { info: Some(info), ..WorkflowMutableState::default() }
+}
+
+fn timer_key(fire_time_nanos: i64, id: &str) -> TimerKey {
+    TimerKey { fire_time_nanos, id: id.to_string() }
+}
+
+fn timer_task(run: &RunKey, key: &TimerKey) -> TimerTask {
+    TimerTask {
+        namespace_id: run.namespace_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        run_id: run.run_id.clone(),
+        fire_time: Some(timestamp_from_nanos(key.fire_time_nanos)),
+        kind: None,
+    }
+}
+
+fn task_outbox(task_queue: &str) -> OutboxRecord {
+    let task = TaskRecord { task_queue: task_queue.to_string(), ..TaskRecord::default() };
+    OutboxRecord { record: Some(outbox_record::Record::Task(task)) }
+}
+
+fn namespace(id: &str, name: &str) -> NamespaceRecord {
+    NamespaceRecord { id: id.to_string(), name: name.to_string(), ..NamespaceRecord::default() }
+}
+
+fn visibility(
+    namespace_id: &str,
+    workflow_id: &str,
+    run_id: &str,
+    start_nanos: i64,
+    version: i64,
+    history_length: i64,
+) -> VisibilityRecord {
+    VisibilityRecord {
+        namespace_id: namespace_id.to_string(),
+        workflow_id: workflow_id.to_string(),
+        run_id: run_id.to_string(),
+        start_time: Some(timestamp_from_nanos(start_nanos)),
+        version,
+        history_length,
+        ..VisibilityRecord::default()
+    }
+}

@@ -1,0 +1,448 @@
+//! The store in the embedded database, for single-process deployments.
+//!
+//! Key layouts (see [`crate::embedded_db::keys`] for the encoding):
+//! - `meta`: "shard_count" -> u32
+//! - `shards`: shard -> ShardInfo
+//! - `executions`: shard, namespace id, workflow id, run id -> WorkflowMutableState
+//! - `current_runs`: shard, namespace id, workflow id -> CurrentRun
+//! - `history`: namespace id, workflow id, run id, event id -> HistoryEvent
+//! - `timers`: shard, fire time, timer id -> TimerTask
+//! - `outbox`: shard, sequence number -> OutboxRecord
+//! - `namespaces`: name -> NamespaceRecord; `namespace_ids`: id -> name
+//! - `visibility`: namespace id, workflow id, run id -> VisibilityRecord
+//! - `visibility_by_start`: namespace id, start time descending, run id,
+//!   workflow id -> VisibilityRecord (a copy, so a page is one scan)
+//! - `consumer_offsets`: consumer, log name, partition -> offset
+//!
+//! A shard commit is one fjall batch, history included, so it is stronger than
+//! the contract asks: nothing of a fenced commit is written at all.
+//!
+//! Every write runs on the database's writer thread; checks that must be
+//! atomic with a write (the epoch, a taken namespace name, a visibility
+//! version) run there too. Encoding happens on the caller's thread.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Bound;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use fjall::{Keyspace, Slice};
+use prost::Message;
+use temper_proto::api::history::v1::HistoryEvent;
+use temper_proto::records::{
+    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, VisibilityRecord, WorkflowMutableState,
+};
+
+use super::{
+    ConsumerOffsetStore, ExecutionStore, HistoryStore, NamespaceStore, OutboxStore, RunKey, ShardCommit, ShardId,
+    ShardStore, StoreError, StoreResult, TimerKey, TimerStore, VisibilityCursor, VisibilityStore, WorkflowKey,
+};
+use crate::embedded_db::keys::{Key, KeyReader, past_prefix, with_prefix};
+use crate::embedded_db::{Batch, EmbeddedDb, EmbeddedDbError, Writer};
+use crate::log::{LogName, Offset};
+
+impl From<EmbeddedDbError> for StoreError {
+    fn from(error: EmbeddedDbError) -> Self {
+        StoreError::Storage(error.to_string())
+    }
+}
+
+/// A [`super::Store`] kept in an [`EmbeddedDb`].
+pub struct EmbeddedStore {
+    db: Arc<EmbeddedDb>,
+}
+
+impl EmbeddedStore {
+    pub fn new(db: Arc<EmbeddedDb>) -> EmbeddedStore {
+        EmbeddedStore { db }
+    }
+
+    fn get<M: Message + Default>(&self, table: &Keyspace, key: &[u8], what: &str) -> StoreResult<Option<M>> {
+        self.db.get(table, key)?.map(|value| decode(what, &value)).transpose()
+    }
+
+    fn scan<M: Message + Default>(
+        &self,
+        table: &Keyspace,
+        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
+        limit: usize,
+        what: &str,
+    ) -> StoreResult<Vec<(Slice, M)>> {
+        let entries = self.db.scan(table, range, limit)?;
+        entries.into_iter().map(|(key, value)| Ok((key, decode(what, &value)?))).collect()
+    }
+
+    /// Everything a commit writes if its epoch holds, encoded up front.
+    fn commit_batch(&self, commit: &ShardCommit) -> Batch {
+        let tables = self.db.tables();
+        let mut batch = self.db.batch();
+        for (run, events) in &commit.history {
+            for event in events {
+                batch.insert(&tables.history, history_key(run, event.event_id), event.encode_to_vec());
+            }
+        }
+        for (run, state) in &commit.executions {
+            batch.insert(&tables.executions, execution_key(commit.shard_id, run), state.encode_to_vec());
+        }
+        for (workflow, current) in &commit.current_runs {
+            batch.insert(&tables.current_runs, current_run_key(commit.shard_id, workflow), current.encode_to_vec());
+        }
+        // A timer both deleted and added ends up present, as the commit's new
+        // state wants; leaving both in one batch would let fjall's internals
+        // decide which write wins.
+        let added: HashSet<&TimerKey> = commit.timers_to_add.iter().map(|(key, _)| key).collect();
+        for key in commit.timers_to_delete.iter().filter(|key| !added.contains(key)) {
+            batch.remove(&tables.timers, timer_key(commit.shard_id, key));
+        }
+        for (key, timer) in &commit.timers_to_add {
+            batch.insert(&tables.timers, timer_key(commit.shard_id, key), timer.encode_to_vec());
+        }
+        for (seq, record) in &commit.outbox {
+            batch.insert(&tables.outbox, outbox_key(commit.shard_id, *seq), record.encode_to_vec());
+        }
+        let shard = ShardInfo {
+            shard_id: commit.shard_id,
+            epoch: commit.epoch,
+            applied_offset: commit.applied_offset,
+            next_outbox_seq: commit.next_outbox_seq,
+        };
+        batch.insert(&tables.shards, shard_key(commit.shard_id), shard.encode_to_vec());
+        batch
+    }
+}
+
+#[async_trait]
+impl ShardStore for EmbeddedStore {
+    async fn init_shards(&self, shard_count: u32) -> StoreResult<()> {
+        self.db.write(move |writer| init_shards_in_writer(writer, shard_count)).await
+    }
+
+    async fn acquire_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo> {
+        self.db
+            .write(move |writer| {
+                let mut shard = stored_shard(writer, shard_id)?;
+                shard.epoch += 1;
+                let mut batch = writer.batch();
+                batch.insert(&writer.tables().shards, shard_key(shard_id), shard.encode_to_vec());
+                writer.commit(batch)?;
+                Ok(shard)
+            })
+            .await
+    }
+
+    async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
+        let batch = self.commit_batch(&commit);
+        let ShardCommit { shard_id, epoch, .. } = commit;
+        self.db
+            .write(move |writer| {
+                let current = stored_shard(writer, shard_id)?.epoch;
+                if current != epoch {
+                    return Err(StoreError::ShardOwnershipLost { shard_id, expected: epoch, current });
+                }
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+}
+
+fn init_shards_in_writer(writer: &Writer, shard_count: u32) -> StoreResult<()> {
+    let tables = writer.tables();
+    let count_key = shard_count_key();
+    if let Some(stored) = writer.get(&tables.meta, &count_key)? {
+        let stored = KeyReader::new(&stored).u32().ok_or_else(|| StoreError::Corrupt("stored shard count".into()))?;
+        return if stored == shard_count {
+            Ok(())
+        } else {
+            Err(StoreError::ShardCountMismatch { stored, requested: shard_count })
+        };
+    }
+    let mut batch = writer.batch();
+    batch.insert(&tables.meta, count_key, shard_count.to_be_bytes().to_vec());
+    for shard_id in 0..shard_count {
+        let shard = ShardInfo { shard_id, epoch: 0, applied_offset: -1, next_outbox_seq: 0 };
+        batch.insert(&tables.shards, shard_key(shard_id), shard.encode_to_vec());
+    }
+    Ok(writer.commit(batch)?)
+}
+
+fn stored_shard(writer: &Writer, shard_id: ShardId) -> StoreResult<ShardInfo> {
+    let value = writer.get(&writer.tables().shards, &shard_key(shard_id))?.ok_or(StoreError::NoSuchShard(shard_id))?;
+    decode("shard", &value)
+}
+
+#[async_trait]
+impl ExecutionStore for EmbeddedStore {
+    async fn get_current_run(&self, shard_id: ShardId, workflow: &WorkflowKey) -> StoreResult<Option<CurrentRun>> {
+        self.get(&self.db.tables().current_runs, &current_run_key(shard_id, workflow), "current run")
+    }
+
+    async fn get_execution(&self, shard_id: ShardId, run: &RunKey) -> StoreResult<Option<WorkflowMutableState>> {
+        self.get(&self.db.tables().executions, &execution_key(shard_id, run), "execution")
+    }
+}
+
+#[async_trait]
+impl HistoryStore for EmbeddedStore {
+    async fn read_history(
+        &self,
+        run: &RunKey,
+        first_event_id: i64,
+        max_events: usize,
+    ) -> StoreResult<Vec<HistoryEvent>> {
+        let prefix = history_prefix(run).into_bytes();
+        let range = (Bound::Included(history_key(run, first_event_id)), past_prefix(&prefix));
+        let events = self.scan(&self.db.tables().history, range, max_events, "history event")?;
+        Ok(events.into_iter().map(|(_, event)| event).collect())
+    }
+}
+
+#[async_trait]
+impl TimerStore for EmbeddedStore {
+    async fn load_timers(
+        &self,
+        shard_id: ShardId,
+        before_nanos: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(TimerKey, TimerTask)>> {
+        let range = (
+            Bound::Included(Key::new().u32(shard_id).into_bytes()),
+            Bound::Excluded(Key::new().u32(shard_id).i64(before_nanos).into_bytes()),
+        );
+        let timers = self.scan(&self.db.tables().timers, range, limit, "timer")?;
+        timers.into_iter().map(|(key, timer)| Ok((timer_key_of(&key)?, timer))).collect()
+    }
+}
+
+#[async_trait]
+impl OutboxStore for EmbeddedStore {
+    async fn read_outbox(
+        &self,
+        shard_id: ShardId,
+        from_seq: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(i64, OutboxRecord)>> {
+        let range = (Bound::Included(outbox_key(shard_id, from_seq)), past_prefix(&shard_key(shard_id)));
+        let records = self.scan(&self.db.tables().outbox, range, limit, "outbox record")?;
+        records.into_iter().map(|(key, record)| Ok((outbox_seq_of(&key)?, record))).collect()
+    }
+
+    async fn delete_outbox(&self, shard_id: ShardId, through_seq: i64) -> StoreResult<()> {
+        self.db
+            .write(move |writer| {
+                let outbox = &writer.tables().outbox;
+                let range = (Bound::Included(shard_key(shard_id)), Bound::Included(outbox_key(shard_id, through_seq)));
+                let mut batch = writer.batch();
+                for key in writer.keys_in(outbox, range)? {
+                    batch.remove(outbox, key);
+                }
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl NamespaceStore for EmbeddedStore {
+    async fn create_namespace(&self, namespace: NamespaceRecord) -> StoreResult<()> {
+        let encoded = namespace.encode_to_vec();
+        self.db
+            .write(move |writer| {
+                let tables = writer.tables();
+                if writer.get(&tables.namespaces, namespace.name.as_bytes())?.is_some() {
+                    return Err(StoreError::NamespaceAlreadyExists(namespace.name));
+                }
+                let mut batch = writer.batch();
+                batch.insert(&tables.namespaces, namespace.name.as_bytes().to_vec(), encoded);
+                batch.insert(&tables.namespace_ids, namespace.id.into_bytes(), namespace.name.into_bytes());
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+
+    async fn get_namespace_by_name(&self, name: &str) -> StoreResult<Option<NamespaceRecord>> {
+        self.get(&self.db.tables().namespaces, name.as_bytes(), "namespace")
+    }
+
+    async fn get_namespace_by_id(&self, id: &str) -> StoreResult<Option<NamespaceRecord>> {
+        match self.db.get(&self.db.tables().namespace_ids, id.as_bytes())? {
+            Some(name) => self.get(&self.db.tables().namespaces, &name, "namespace"),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_namespaces(&self) -> StoreResult<Vec<NamespaceRecord>> {
+        // Keyed by the raw name, so key order is name order.
+        let all = (Bound::Unbounded, Bound::Unbounded);
+        let namespaces = self.scan(&self.db.tables().namespaces, all, usize::MAX, "namespace")?;
+        Ok(namespaces.into_iter().map(|(_, namespace)| namespace).collect())
+    }
+}
+
+#[async_trait]
+impl VisibilityStore for EmbeddedStore {
+    async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()> {
+        self.db.write(move |writer| upsert_visibility_in_writer(writer, records)).await
+    }
+
+    async fn get_visibility(
+        &self,
+        namespace_id: &str,
+        workflow_id: &str,
+        run_id: &str,
+    ) -> StoreResult<Option<VisibilityRecord>> {
+        let key = visibility_key(namespace_id, workflow_id, run_id);
+        self.get(&self.db.tables().visibility, &key, "visibility record")
+    }
+
+    async fn list_visibility(
+        &self,
+        namespace_id: &str,
+        after: Option<&VisibilityCursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<VisibilityRecord>> {
+        let (start, end) = with_prefix(Key::new().str(namespace_id).into_bytes());
+        let start = match after {
+            Some(cursor) => past_prefix(&visibility_position(namespace_id, cursor).into_bytes()),
+            None => start,
+        };
+        let records = self.scan(&self.db.tables().visibility_by_start, (start, end), limit, "visibility record")?;
+        Ok(records.into_iter().map(|(_, record)| record).collect())
+    }
+}
+
+/// Decides each run's record first (the stored one or the highest version in
+/// `records`), so the batch writes every key at most once.
+fn upsert_visibility_in_writer(writer: &Writer, records: Vec<VisibilityRecord>) -> StoreResult<()> {
+    let tables = writer.tables();
+    // Per run: the record stored before this call, and the one to keep.
+    let mut decided: BTreeMap<Vec<u8>, (Option<VisibilityRecord>, VisibilityRecord)> = BTreeMap::new();
+    for record in records {
+        let key = visibility_key(&record.namespace_id, &record.workflow_id, &record.run_id);
+        let (stored, current) = match decided.remove(&key) {
+            Some((stored, current)) => (stored, Some(current)),
+            None => {
+                let stored = stored_visibility(writer, &key)?;
+                (stored.clone(), stored)
+            }
+        };
+        let keep = match current {
+            Some(current) if current.version > record.version => current,
+            _ => record,
+        };
+        decided.insert(key, (stored, keep));
+    }
+    let mut batch = writer.batch();
+    for (key, (stored, keep)) in decided {
+        let index_key = visibility_index_key(&keep);
+        let stale_index_key = stored.map(|stored| visibility_index_key(&stored)).filter(|old| *old != index_key);
+        if let Some(stale_index_key) = stale_index_key {
+            batch.remove(&tables.visibility_by_start, stale_index_key);
+        }
+        let encoded = keep.encode_to_vec();
+        batch.insert(&tables.visibility_by_start, index_key, encoded.clone());
+        batch.insert(&tables.visibility, key, encoded);
+    }
+    Ok(writer.commit(batch)?)
+}
+
+fn stored_visibility(writer: &Writer, key: &[u8]) -> StoreResult<Option<VisibilityRecord>> {
+    writer.get(&writer.tables().visibility, key)?.map(|value| decode("visibility record", &value)).transpose()
+}
+
+#[async_trait]
+impl ConsumerOffsetStore for EmbeddedStore {
+    async fn get_consumer_offset(&self, consumer: &str, log: LogName, partition: u32) -> StoreResult<Option<Offset>> {
+        let key = consumer_offset_key(consumer, log, partition);
+        match self.db.get(&self.db.tables().consumer_offsets, &key)? {
+            Some(value) => KeyReader::new(&value).u64().map(Some).ok_or_else(|| corrupt("consumer offset", &value)),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_consumer_offset(
+        &self,
+        consumer: &str,
+        log: LogName,
+        partition: u32,
+        offset: Offset,
+    ) -> StoreResult<()> {
+        let key = consumer_offset_key(consumer, log, partition);
+        self.db
+            .write(move |writer| {
+                let mut batch = writer.batch();
+                batch.insert(&writer.tables().consumer_offsets, key, offset.to_be_bytes().to_vec());
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+}
+
+fn decode<M: Message + Default>(what: &str, value: &[u8]) -> StoreResult<M> {
+    M::decode(value).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
+}
+
+fn corrupt(what: &str, bytes: &[u8]) -> StoreError {
+    StoreError::Corrupt(format!("malformed {what} {bytes:?}"))
+}
+
+fn shard_count_key() -> Vec<u8> {
+    Key::new().str("shard_count").into_bytes()
+}
+
+fn shard_key(shard_id: ShardId) -> Vec<u8> {
+    Key::new().u32(shard_id).into_bytes()
+}
+
+fn execution_key(shard_id: ShardId, run: &RunKey) -> Vec<u8> {
+    Key::new().u32(shard_id).str(&run.namespace_id).str(&run.workflow_id).str(&run.run_id).into_bytes()
+}
+
+fn current_run_key(shard_id: ShardId, workflow: &WorkflowKey) -> Vec<u8> {
+    Key::new().u32(shard_id).str(&workflow.namespace_id).str(&workflow.workflow_id).into_bytes()
+}
+
+fn history_prefix(run: &RunKey) -> Key {
+    Key::new().str(&run.namespace_id).str(&run.workflow_id).str(&run.run_id)
+}
+
+fn history_key(run: &RunKey, event_id: i64) -> Vec<u8> {
+    history_prefix(run).i64(event_id).into_bytes()
+}
+
+/// The id ends the key, so it is stored raw: equal fire times then order by id.
+fn timer_key(shard_id: ShardId, key: &TimerKey) -> Vec<u8> {
+    Key::new().u32(shard_id).i64(key.fire_time_nanos).raw(key.id.as_bytes()).into_bytes()
+}
+
+fn timer_key_of(key: &[u8]) -> StoreResult<TimerKey> {
+    let mut reader = KeyReader::new(key);
+    let fire_time_nanos = reader.u32().and_then(|_shard| reader.i64()).ok_or_else(|| corrupt("timer key", key))?;
+    let id = std::str::from_utf8(reader.rest()).map_err(|_| corrupt("timer key", key))?;
+    Ok(TimerKey { fire_time_nanos, id: id.to_string() })
+}
+
+fn outbox_key(shard_id: ShardId, seq: i64) -> Vec<u8> {
+    Key::new().u32(shard_id).i64(seq).into_bytes()
+}
+
+fn outbox_seq_of(key: &[u8]) -> StoreResult<i64> {
+    let mut reader = KeyReader::new(key);
+    reader.u32().and_then(|_shard| reader.i64()).ok_or_else(|| corrupt("outbox key", key))
+}
+
+fn visibility_key(namespace_id: &str, workflow_id: &str, run_id: &str) -> Vec<u8> {
+    Key::new().str(namespace_id).str(workflow_id).str(run_id).into_bytes()
+}
+
+/// Newest start first, then run id in string order (hence `ordered_str`).
+fn visibility_position(namespace_id: &str, cursor: &VisibilityCursor) -> Key {
+    Key::new().str(namespace_id).i64_descending(cursor.start_time_nanos).ordered_str(&cursor.run_id)
+}
+
+fn visibility_index_key(record: &VisibilityRecord) -> Vec<u8> {
+    visibility_position(&record.namespace_id, &VisibilityCursor::of(record)).str(&record.workflow_id).into_bytes()
+}
+
+fn consumer_offset_key(consumer: &str, log: LogName, partition: u32) -> Vec<u8> {
+    Key::new().str(consumer).str(log.as_str()).u32(partition).into_bytes()
+}

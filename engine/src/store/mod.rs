@@ -1,0 +1,205 @@
+//! Where the engine keeps its state, split per table.
+//!
+//! Shaped for Cassandra/Scylla: everything a shard commit touches
+//! (shard row, mutable states, current-run pointers, timers, outbox) lives in
+//! that shard's partition, so one commit is one conditional batch fenced by the
+//! shard's ownership epoch. History events are immutable and keyed by run; a
+//! commit writes them idempotently *before* the conditional batch that
+//! references them, so a fenced commit leaves at most unreferenced events that
+//! the next owner overwrites with the same ids.
+//!
+//! Every adapter must pass [`conformance`].
+
+pub mod conformance;
+pub mod embedded;
+
+use async_trait::async_trait;
+use temper_proto::api::history::v1::HistoryEvent;
+use temper_proto::records::{
+    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, VisibilityRecord, WorkflowMutableState,
+};
+
+use crate::log::{LogName, Offset};
+
+pub type ShardId = u32;
+
+/// A workflow id within a namespace: what the current-run pointer is keyed by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct WorkflowKey {
+    pub namespace_id: String,
+    pub workflow_id: String,
+}
+
+/// One run of a workflow.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunKey {
+    pub namespace_id: String,
+    pub workflow_id: String,
+    pub run_id: String,
+}
+
+impl RunKey {
+    pub fn workflow(&self) -> WorkflowKey {
+        WorkflowKey { namespace_id: self.namespace_id.clone(), workflow_id: self.workflow_id.clone() }
+    }
+}
+
+/// Orders a shard's timers by when they fire; `id` makes the key unique and is
+/// derived from what the timer is for, so writing it twice is harmless.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerKey {
+    pub fire_time_nanos: i64,
+    pub id: String,
+}
+
+/// Everything one shard commit writes. Applied all or nothing, and only if the
+/// shard's stored epoch still equals `epoch`.
+#[derive(Clone, Debug, Default)]
+pub struct ShardCommit {
+    pub shard_id: ShardId,
+    pub epoch: i64,
+    /// The new applied offset of the shard's `commands` partition.
+    pub applied_offset: i64,
+    pub next_outbox_seq: i64,
+    /// Written first, idempotently, outside the conditional batch.
+    pub history: Vec<(RunKey, Vec<HistoryEvent>)>,
+    pub executions: Vec<(RunKey, WorkflowMutableState)>,
+    pub current_runs: Vec<(WorkflowKey, CurrentRun)>,
+    /// No key is both added and deleted in one commit.
+    pub timers_to_add: Vec<(TimerKey, TimerTask)>,
+    pub timers_to_delete: Vec<TimerKey>,
+    pub outbox: Vec<(i64, OutboxRecord)>,
+}
+
+impl ShardCommit {
+    pub fn is_empty(&self) -> bool {
+        self.history.is_empty()
+            && self.executions.is_empty()
+            && self.current_runs.is_empty()
+            && self.timers_to_add.is_empty()
+            && self.timers_to_delete.is_empty()
+            && self.outbox.is_empty()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("shard {shard_id} is owned by epoch {current}, not {expected}")]
+    ShardOwnershipLost { shard_id: ShardId, expected: i64, current: i64 },
+    #[error("the store was created with {stored} shards but {requested} were configured; the shard count cannot change")]
+    ShardCountMismatch { stored: u32, requested: u32 },
+    #[error("shard {0} does not exist")]
+    NoSuchShard(ShardId),
+    #[error("namespace `{0}` already exists")]
+    NamespaceAlreadyExists(String),
+    #[error("stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store failed: {0}")]
+    Storage(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait ShardStore: Send + Sync + 'static {
+    /// Records the shard count on first use and refuses a different one later.
+    async fn init_shards(&self, shard_count: u32) -> StoreResult<()>;
+
+    /// Takes ownership of a shard: raises its epoch and returns the new row.
+    async fn acquire_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo>;
+
+    /// Applies a commit if the shard's epoch is still `commit.epoch`.
+    async fn commit(&self, commit: ShardCommit) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait ExecutionStore: Send + Sync + 'static {
+    async fn get_current_run(&self, shard_id: ShardId, workflow: &WorkflowKey) -> StoreResult<Option<CurrentRun>>;
+    async fn get_execution(&self, shard_id: ShardId, run: &RunKey) -> StoreResult<Option<WorkflowMutableState>>;
+}
+
+#[async_trait]
+pub trait HistoryStore: Send + Sync + 'static {
+    /// Events of a run with ids at or above `first_event_id`, ascending, at most `max_events`.
+    async fn read_history(&self, run: &RunKey, first_event_id: i64, max_events: usize)
+    -> StoreResult<Vec<HistoryEvent>>;
+}
+
+#[async_trait]
+pub trait TimerStore: Send + Sync + 'static {
+    /// Timers of a shard that fire before `before_nanos`, earliest first, at most `limit`.
+    async fn load_timers(&self, shard_id: ShardId, before_nanos: i64, limit: usize)
+    -> StoreResult<Vec<(TimerKey, TimerTask)>>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Outbox records of a shard with sequence numbers at or above `from_seq`, ascending.
+    async fn read_outbox(&self, shard_id: ShardId, from_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxRecord)>>;
+    /// Removes the records with sequence numbers up to and including `through_seq`, once published.
+    async fn delete_outbox(&self, shard_id: ShardId, through_seq: i64) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait NamespaceStore: Send + Sync + 'static {
+    /// Creates a namespace; fails with `NamespaceAlreadyExists` if the name is taken.
+    async fn create_namespace(&self, namespace: NamespaceRecord) -> StoreResult<()>;
+    async fn get_namespace_by_name(&self, name: &str) -> StoreResult<Option<NamespaceRecord>>;
+    async fn get_namespace_by_id(&self, id: &str) -> StoreResult<Option<NamespaceRecord>>;
+    /// All namespaces, ordered by name.
+    async fn list_namespaces(&self) -> StoreResult<Vec<NamespaceRecord>>;
+}
+
+#[async_trait]
+pub trait VisibilityStore: Send + Sync + 'static {
+    /// Stores each record unless a record of the same run with a higher
+    /// `version` is already stored.
+    async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()>;
+    async fn get_visibility(&self, namespace_id: &str, workflow_id: &str, run_id: &str)
+    -> StoreResult<Option<VisibilityRecord>>;
+    /// Records of a namespace, newest start first, after `after` (a cursor
+    /// returned by an earlier page), at most `limit`.
+    async fn list_visibility(&self, namespace_id: &str, after: Option<&VisibilityCursor>, limit: usize)
+    -> StoreResult<Vec<VisibilityRecord>>;
+}
+
+/// Position in a namespace's visibility listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisibilityCursor {
+    pub start_time_nanos: i64,
+    pub run_id: String,
+}
+
+impl VisibilityCursor {
+    pub fn of(record: &VisibilityRecord) -> Self {
+        VisibilityCursor {
+            start_time_nanos: record.start_time.as_ref().map(crate::time::timestamp_nanos).unwrap_or_default(),
+            run_id: record.run_id.clone(),
+        }
+    }
+}
+
+/// How far a named consumer (matching, a projection) got in a log partition.
+#[async_trait]
+pub trait ConsumerOffsetStore: Send + Sync + 'static {
+    async fn get_consumer_offset(&self, consumer: &str, log: LogName, partition: u32) -> StoreResult<Option<Offset>>;
+    async fn set_consumer_offset(&self, consumer: &str, log: LogName, partition: u32, offset: Offset)
+    -> StoreResult<()>;
+}
+
+pub trait Store:
+    ShardStore + ExecutionStore + HistoryStore + TimerStore + OutboxStore + NamespaceStore + VisibilityStore + ConsumerOffsetStore
+{
+}
+
+impl<T> Store for T where
+    T: ShardStore
+        + ExecutionStore
+        + HistoryStore
+        + TimerStore
+        + OutboxStore
+        + NamespaceStore
+        + VisibilityStore
+        + ConsumerOffsetStore
+{
+}

@@ -1,0 +1,144 @@
+"""Shared plumbing for the compatibility scenarios (see __init__.py for how to run them).
+
+Only plumbing lives here: argument parsing, connecting, unique ids, assertions
+with clear messages, waiting for conditions and reading histories. The
+Temporal-facing code of each scenario (workflows, activities, client calls)
+stays in the scenario file, written the way a Temporal user would write it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+from typing import Any, Awaitable, Callable
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import History
+from temporalio.client import Client
+
+
+class ScenarioFailure(AssertionError):
+    """A check of the scenario did not hold."""
+
+
+def check(condition: Any, message: str) -> None:
+    if not condition:
+        raise ScenarioFailure(message)
+
+
+def check_eq(actual: Any, expected: Any, what: str) -> None:
+    if actual != expected:
+        raise ScenarioFailure(f"{what}: expected {expected!r}, got {actual!r}")
+
+
+def new_id(prefix: str) -> str:
+    """A random id, so scenarios never collide (task queues, workflow ids)."""
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def error_chain(err: BaseException | None) -> str:
+    """`WorkflowFailureError('...') <- ActivityError('...') <- ...` for messages."""
+    parts = []
+    while err is not None:
+        parts.append(f"{type(err).__name__}({str(err)!r})")
+        err = err.__cause__
+    return " <- ".join(parts) if parts else "<no error>"
+
+
+def event_type_name(event_type: int) -> str:
+    """EVENT_TYPE_WORKFLOW_EXECUTION_STARTED -> WorkflowExecutionStarted."""
+    name = EventType.Name(event_type)
+    name = name.removeprefix("EVENT_TYPE_")
+    return "".join(word.capitalize() for word in name.split("_"))
+
+
+def event_types(history: History) -> list[str]:
+    return [event_type_name(e.event_type) for e in history.events]
+
+
+async def wait_for(
+    condition: Callable[[], Awaitable[bool]],
+    what: str,
+    timeout: float = 20.0,
+    interval: float = 0.05,
+) -> None:
+    """Poll `condition` until it returns True; fail clearly after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if await condition():
+            return
+        if time.monotonic() > deadline:
+            raise ScenarioFailure(f"timed out after {timeout}s waiting for: {what}")
+        await asyncio.sleep(interval)
+
+
+async def connect(args: argparse.Namespace) -> Client:
+    return await Client.connect(args.address, namespace=args.namespace)
+
+
+def run_scenario(
+    main: Callable[[argparse.Namespace], Awaitable[None]],
+    description: str,
+    timeout: float = 60.0,
+    add_arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> None:
+    """Parse the common arguments, run `main(args)` with an overall timeout, exit.
+
+    Exit status 0 and a final `SCENARIO PASSED` line on success; exit status 1,
+    the traceback and a `SCENARIO FAILED: ...` line otherwise.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--address", required=True, help="frontend gRPC address, HOST:PORT"
+    )
+    parser.add_argument("--namespace", default="default")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=timeout,
+        help=f"overall time limit in seconds (default {timeout})",
+    )
+    if add_arguments is not None:
+        add_arguments(parser)
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    name = os.path.basename(sys.argv[0])
+    log(f"{name}: {description} (server {args.address}, namespace {args.namespace})")
+    code = 0
+    try:
+        asyncio.run(asyncio.wait_for(main(args), args.timeout))
+    except asyncio.TimeoutError:
+        traceback.print_exc()
+        print(
+            f"SCENARIO FAILED: {name} did not finish within {args.timeout}s",
+            flush=True,
+        )
+        code = 1
+    except BaseException as err:  # noqa: BLE001 - report everything, then exit 1
+        traceback.print_exc()
+        print(f"SCENARIO FAILED: {name}: {error_chain(err)}", flush=True)
+        code = 1
+    else:
+        print(f"SCENARIO PASSED: {name}", flush=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # os._exit instead of a normal interpreter exit: with temporalio 1.35 the
+    # SDK's native (Rust) threads occasionally crash the interpreter while it
+    # finalizes (SIGSEGV / "PyGILState_Release: thread state ... must be
+    # current"), which would turn a passed scenario into a failed one. The
+    # scenario's work, output and checks are all complete at this point.
+    os._exit(code)

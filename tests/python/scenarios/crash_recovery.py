@@ -1,0 +1,212 @@
+"""Scenario 14: the server is killed with SIGKILL mid-flight and restarted.
+
+Driven by the Rust test (tests/tests/crash_recovery.rs), which owns the
+server: with a worker running, this script starts COUNT workflows, each doing
+activity -> 2 s timer -> activity. Once all are started and some first
+activities have completed, it prints a line starting with CRASH_POINT. The
+Rust side then kills the server with SIGKILL, restarts it on the same port
+and database file, and writes "RESTARTED" to this script's stdin
+(--crash-handshake). The script then collects every result.
+
+Like a real user program, the script retries its own RPCs (start, result,
+describe, fetch_history) while the server answers UNAVAILABLE; the SDK's
+worker keeps polling by itself. No check is weakened: every workflow must
+complete exactly once with the right result, its history must hold exactly
+one WorkflowExecutionStarted and one WorkflowExecutionCompleted event (and
+describe() must show COMPLETED on the original run). Activities are
+at-least-once: an activity whose completion was lost in the crash may run
+again; the script reports how many did.
+
+Without --crash-handshake it runs the same workload with no crash, which is
+how to try it by hand.
+"""
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+
+from _common import check, check_eq, connect, event_types, log, new_id, run_scenario
+
+COUNT = 100
+TIMER_SECONDS = 2.0
+# First activities that must have completed before the crash point.
+FIRST_ACTIVITIES_BEFORE_CRASH = 20
+# How long the script keeps retrying an RPC the server answers UNAVAILABLE.
+RPC_RETRY_WINDOW = 120.0
+# Only these mean "the server is not there right now": retry them.
+RETRYABLE = (RPCStatusCode.UNAVAILABLE,)
+
+# Activity executions, per (workflow id, activity name), in this process.
+EXECUTIONS: Counter = Counter()
+
+
+@activity.defn
+async def reserve(order: int) -> str:
+    EXECUTIONS[(activity.info().workflow_id, "reserve")] += 1
+    return f"reserved-{order}"
+
+
+@activity.defn
+async def ship(reservation: str) -> str:
+    EXECUTIONS[(activity.info().workflow_id, "ship")] += 1
+    return f"shipped-{reservation}"
+
+
+@workflow.defn
+class OrderWorkflow:
+    @workflow.run
+    async def run(self, order: int) -> str:
+        reservation = await workflow.execute_activity(
+            reserve, order, start_to_close_timeout=timedelta(seconds=10)
+        )
+        await workflow.sleep(timedelta(seconds=TIMER_SECONDS))
+        return await workflow.execute_activity(
+            ship, reservation, start_to_close_timeout=timedelta(seconds=10)
+        )
+
+
+def expected_result(order: int) -> str:
+    return f"shipped-reserved-{order}"
+
+
+def count_executions(name: str) -> int:
+    return sum(1 for (_, activity_name) in EXECUTIONS if activity_name == name)
+
+
+RETRIES: Counter = Counter()
+
+
+async def retrying(what: str, call):
+    """Run `call()`, retrying while the server is unavailable (as a user would)."""
+    deadline = time.monotonic() + RPC_RETRY_WINDOW
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except RPCError as err:
+            if err.status not in RETRYABLE or time.monotonic() > deadline:
+                raise
+            if RETRIES[what] == 0:
+                log(f"{what}: {err.status.name} ({err.message}); retrying until it works")
+            RETRIES[what] += 1
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def read_stdin_line() -> str:
+    return (await asyncio.to_thread(sys.stdin.readline)).strip()
+
+
+async def main(args) -> None:
+    client = await connect(args)
+    task_queue = new_id("crash-tq")
+    prefix = new_id("crash-wf")
+    async with Worker(
+        client, task_queue=task_queue, workflows=[OrderWorkflow], activities=[reserve, ship]
+    ):
+        handles: list[WorkflowHandle] = await asyncio.gather(
+            *(
+                retrying(
+                    f"start {prefix}-{n}",
+                    lambda n=n: client.start_workflow(
+                        OrderWorkflow.run, n, id=f"{prefix}-{n}", task_queue=task_queue
+                    ),
+                )
+                for n in range(COUNT)
+            )
+        )
+        log(f"started {COUNT} workflows")
+
+        # Collect results concurrently from now on; they can only arrive after
+        # each workflow's timer.
+        results = [
+            asyncio.create_task(retrying(f"result {h.id}", h.result)) for h in handles
+        ]
+
+        while count_executions("reserve") < FIRST_ACTIVITIES_BEFORE_CRASH:
+            await asyncio.sleep(0.01)
+        completed_before = sum(1 for r in results if r.done())
+        shipped_before = count_executions("ship")
+        print(
+            f"CRASH_POINT started={COUNT} reserve_done={count_executions('reserve')} "
+            f"ship_done={shipped_before} workflows_done={completed_before}",
+            flush=True,
+        )
+        check(
+            completed_before < COUNT,
+            "all workflows finished before the crash point; the crash tests nothing",
+        )
+        if args.crash_handshake:
+            line = await read_stdin_line()
+            check_eq(line, "RESTARTED", "line from the test driver on stdin")
+            log("driver says the server was killed and restarted")
+
+        values = await asyncio.gather(*results)
+        log(f"all {COUNT} workflows returned")
+
+    wrong = [(n, v) for n, v in enumerate(values) if v != expected_result(n)]
+    check(not wrong, f"{len(wrong)} workflows returned wrong results, e.g. {wrong[:5]}")
+
+    async def verify(n: int, handle: WorkflowHandle) -> None:
+        history = await retrying(f"history {handle.id}", handle.fetch_history)
+        types = event_types(history)
+        check_eq(
+            types.count("WorkflowExecutionStarted"), 1, f"{handle.id}: WorkflowExecutionStarted events"
+        )
+        check_eq(
+            types.count("WorkflowExecutionCompleted"),
+            1,
+            f"{handle.id}: WorkflowExecutionCompleted events",
+        )
+        check_eq(types[-1], "WorkflowExecutionCompleted", f"{handle.id}: last event")
+        check_eq(
+            [e.event_id for e in history.events],
+            list(range(1, len(types) + 1)),
+            f"{handle.id}: event ids",
+        )
+        completed = history.events[-1].workflow_execution_completed_event_attributes
+        check_eq(
+            [p.data.decode() for p in completed.result.payloads],
+            [f'"{expected_result(n)}"'],
+            f"{handle.id}: result recorded in the history",
+        )
+        description = await retrying(f"describe {handle.id}", handle.describe)
+        check_eq(description.status, WorkflowExecutionStatus.COMPLETED, f"{handle.id}: status")
+        check_eq(
+            description.run_id, handle.first_execution_run_id, f"{handle.id}: run id (no new run)"
+        )
+
+    await asyncio.gather(*(verify(n, h) for n, h in enumerate(handles)))
+    repeated = {key: n for key, n in EXECUTIONS.items() if n > 1}
+    log(
+        f"verified {COUNT} histories; activity executions: reserve={count_executions('reserve')} "
+        f"ship={count_executions('ship')}; re-executed after the crash: {len(repeated)} "
+        f"{sorted(repeated.items())[:5]}; RPCs the script had to retry itself: "
+        f"{len(RETRIES)} ({sum(RETRIES.values())} retries)"
+    )
+    check_eq(count_executions("reserve"), COUNT, "workflows whose reserve activity ran")
+    check_eq(count_executions("ship"), COUNT, "workflows whose ship activity ran")
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument(
+        "--crash-handshake",
+        action="store_true",
+        help="after printing CRASH_POINT, wait for a RESTARTED line on stdin",
+    )
+
+
+if __name__ == "__main__":
+    run_scenario(
+        main,
+        f"{COUNT} workflows survive a SIGKILL of the server and a restart",
+        timeout=240.0,
+        add_arguments=add_arguments,
+    )

