@@ -1,1 +1,15 @@
+//! Temper's gateway: validates Temporal API requests, turns writes into
+//! commands on the `commands` log and waits for the engine's answer, serves
+//! reads from the store, and matches tasks to polling workers.
 
+mod bus;
+pub mod cli;
+mod deadline;
+mod errors;
+mod gateway;
+mod matching;
+mod namespaces;
+pub mod server;
+mod service;
+mod tokens;
+mod validation;

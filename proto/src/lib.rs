@@ -26,3 +26,4 @@ pub mod service {
 
 pub use temporalio_protos::temporal::api;
 pub use temper::v1 as records;
+pub use temporalio_protos::google::rpc as google_rpc;

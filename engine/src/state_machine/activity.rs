@@ -40,6 +40,7 @@ pub struct ActivityTaskStarted {
     pub started_time_nanos: i64,
     pub heartbeat_details: Option<Payloads>,
     pub activity_info: ActivityInfo,
+    pub workflow_type: Option<temper_proto::api::common::v1::WorkflowType>,
 }
 
 const SERVER_SOURCE: &str = "Server";
@@ -83,6 +84,7 @@ impl RunMutation<'_> {
     /// Starts the current attempt for a worker; heartbeat timing starts now.
     pub(super) fn start_activity(&mut self, scheduled_event_id: i64, request_id: &str, identity: &str) -> ActivityTaskStarted {
         let now = self.now();
+        let workflow_type = self.info().workflow_type.clone();
         let activity = self.state.activities.get_mut(&scheduled_event_id).expect("starting a pending activity");
         activity.started_time = Some(timestamp_from_nanos(now));
         activity.started_request_id = request_id.to_string();
@@ -90,7 +92,7 @@ impl RunMutation<'_> {
         activity.last_worker_identity = identity.to_string();
         let heartbeat = duration_nanos(activity.heartbeat_timeout.as_ref());
         activity.heartbeat_timer_nanos = if heartbeat > 0 { now + heartbeat } else { 0 };
-        started_info(activity)
+        started_info(activity, workflow_type)
     }
 
     /// Ends an activity: writes its (late) started event and its closing
@@ -238,7 +240,10 @@ fn with_timeout_context(failure: &mut Failure, details: Option<Payloads>, cause:
     failure.cause = cause.map(Box::new);
 }
 
-pub(super) fn started_info(activity: &ActivityInfo) -> ActivityTaskStarted {
+pub(super) fn started_info(
+    activity: &ActivityInfo,
+    workflow_type: Option<temper_proto::api::common::v1::WorkflowType>,
+) -> ActivityTaskStarted {
     ActivityTaskStarted {
         scheduled_event_id: activity.scheduled_event_id,
         attempt: activity.attempt,
@@ -248,5 +253,6 @@ pub(super) fn started_info(activity: &ActivityInfo) -> ActivityTaskStarted {
         started_time_nanos: at(&activity.started_time),
         heartbeat_details: activity.heartbeat_details.clone(),
         activity_info: activity.clone(),
+        workflow_type,
     }
 }

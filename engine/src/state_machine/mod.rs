@@ -20,6 +20,7 @@ mod workflow_task_commands;
 
 pub use config::{Config, RetryDefaults};
 pub use errors::CommandError;
+pub use history::visibility_record;
 pub use timers::{timer_key, timers_of_run};
 
 use temper_proto::api::history::v1::HistoryEvent;

@@ -134,7 +134,8 @@ pub fn apply_to_run(state: &mut WorkflowMutableState, command: &Command, clock: 
     }
 }
 
-fn is_running(state: &WorkflowMutableState) -> bool {
+/// Whether the run is still open.
+pub fn is_running(state: &WorkflowMutableState) -> bool {
     state.info.as_ref().is_some_and(|info| info.close_time.is_none())
 }
 

@@ -22,7 +22,8 @@ pub fn apply(
         .ok_or(CommandError::ActivityTaskNotFound)?;
     if activity.started_time.is_some() {
         if activity.started_request_id == command.request_id {
-            return Ok((Reply::ActivityTaskStarted(started_info(activity)), Transition::default()));
+            let workflow_type = state.info.as_ref().and_then(|info| info.workflow_type.clone());
+            return Ok((Reply::ActivityTaskStarted(started_info(activity, workflow_type)), Transition::default()));
         }
         return Err(CommandError::TaskAlreadyStarted);
     }

@@ -1,0 +1,104 @@
+//! The `temper` command line.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::server::{DevServerConfig, run_dev_server};
+
+#[derive(Parser)]
+#[command(name = "temper", version, about = "A durable workflow server that speaks Temporal's API")]
+struct Cli {
+    #[command(subcommand)]
+    command: TopCommand,
+}
+
+#[derive(Subcommand)]
+enum TopCommand {
+    /// Run the server.
+    #[command(subcommand)]
+    Server(ServerCommand),
+}
+
+#[derive(Subcommand)]
+enum ServerCommand {
+    /// Run every role in one process on the embedded store.
+    StartDev(StartDevArgs),
+}
+
+#[derive(clap::Args)]
+struct StartDevArgs {
+    /// IP address to serve the gRPC API on.
+    #[arg(long, default_value = "127.0.0.1")]
+    ip: IpAddr,
+    /// Port of the gRPC API.
+    #[arg(short, long, default_value_t = 7233)]
+    port: u16,
+    /// Data directory, kept across restarts; without it data lives in a
+    /// temporary directory and is lost on exit.
+    #[arg(short = 'f', long = "db-filename")]
+    db_filename: Option<PathBuf>,
+    /// Another namespace to create at start (may repeat); `default` always exists.
+    #[arg(short, long = "namespace")]
+    namespaces: Vec<String>,
+    /// Shards workflows are spread over; fixed once data exists.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    shards: u32,
+    /// Largest payload (input, result, details) a request may carry, in bytes.
+    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    max_payload_bytes: usize,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "warn")]
+    log_level: String,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        TopCommand::Server(ServerCommand::StartDev(args)) => start_dev(args),
+    }
+}
+
+fn start_dev(args: StartDevArgs) -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new("warn"))
+        .expect("a valid default filter");
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let config = DevServerConfig {
+        address: SocketAddr::new(args.ip, args.port),
+        db_path: args.db_filename,
+        namespaces: args.namespaces,
+        shards: args.shards,
+        max_payload_bytes: args.max_payload_bytes,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("temper: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_dev_server(config, shutdown_signal())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("temper: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

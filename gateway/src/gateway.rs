@@ -1,0 +1,70 @@
+//! What every RPC handler works with, and the reads they share.
+
+use std::sync::Arc;
+
+use temper_engine::notify::HistoryNotifier;
+use temper_engine::partitioning::shard_of;
+use temper_engine::store::{RunKey, Store, WorkflowKey};
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::history::v1::HistoryEvent;
+use temper_proto::records::WorkflowMutableState;
+
+use crate::bus::CommandBus;
+use crate::errors::{ApiError, ApiResult};
+use crate::matching::Matching;
+use crate::namespaces::NamespaceRegistry;
+
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest payload (input, result, details) a request may carry.
+    pub max_payload_bytes: usize,
+}
+
+pub struct Gateway {
+    pub store: Arc<dyn Store>,
+    pub bus: CommandBus,
+    pub notifier: Arc<HistoryNotifier>,
+    pub namespaces: NamespaceRegistry,
+    pub matching: Arc<Matching>,
+    pub limits: Limits,
+    pub shard_count: u32,
+}
+
+impl Gateway {
+    /// The run an execution names (its current run when the run id is empty)
+    /// and its state.
+    pub async fn load_run(&self, namespace_id: &str, execution: Option<&WorkflowExecution>) -> ApiResult<(RunKey, WorkflowMutableState)> {
+        let execution = execution.ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
+        crate::validation::require_id(&execution.workflow_id, "WorkflowId")?;
+        let shard = shard_of(namespace_id, &execution.workflow_id, self.shard_count);
+        let run_id = if execution.run_id.is_empty() {
+            let workflow = WorkflowKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone() };
+            match self.store.get_current_run(shard, &workflow).await? {
+                Some(current) => current.run_id,
+                None => return Err(workflow_not_found(&execution.workflow_id)),
+            }
+        } else {
+            execution.run_id.clone()
+        };
+        let run = RunKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone(), run_id };
+        match self.store.get_execution(shard, &run).await? {
+            Some(state) => Ok((run, state)),
+            None => Err(workflow_not_found(&execution.workflow_id)),
+        }
+    }
+
+    /// Stored events of a run from `first` up to (not including) `end`, at most `max`.
+    pub async fn read_events(&self, run: &RunKey, first: i64, end: i64, max: usize) -> ApiResult<Vec<HistoryEvent>> {
+        if first >= end {
+            return Ok(Vec::new());
+        }
+        let wanted = ((end - first) as usize).min(max);
+        let mut events = self.store.read_history(run, first, wanted).await?;
+        events.retain(|event| event.event_id < end);
+        Ok(events)
+    }
+}
+
+pub fn workflow_not_found(workflow_id: &str) -> ApiError {
+    ApiError::NotFound(format!("workflow not found for ID: {workflow_id}"))
+}

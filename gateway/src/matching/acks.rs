@@ -1,0 +1,53 @@
+//! Which `tasks` log records matching is done with. A partition's ack level
+//! is the lowest offset still outstanding; after a restart matching reads
+//! again from there, and tasks it had already handed out are refused by the
+//! engine as started, so nothing is lost and nothing runs twice.
+
+use std::collections::BTreeSet;
+
+#[derive(Default)]
+pub struct AckTracker {
+    outstanding: BTreeSet<u64>,
+    /// The offset after the last record read.
+    read_up_to: u64,
+}
+
+impl AckTracker {
+    pub fn starting_at(offset: u64) -> Self {
+        AckTracker { outstanding: BTreeSet::new(), read_up_to: offset }
+    }
+
+    pub fn read(&mut self, offset: u64) {
+        self.outstanding.insert(offset);
+        self.read_up_to = self.read_up_to.max(offset + 1);
+    }
+
+    pub fn done(&mut self, offset: u64) {
+        self.outstanding.remove(&offset);
+    }
+
+    pub fn ack_level(&self) -> u64 {
+        self.outstanding.first().copied().unwrap_or(self.read_up_to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ack_level_waits_for_the_oldest_outstanding_task() {
+        let mut acks = AckTracker::starting_at(10);
+        assert_eq!(acks.ack_level(), 10);
+        for offset in 10..14 {
+            acks.read(offset);
+        }
+        acks.done(11);
+        acks.done(12);
+        assert_eq!(acks.ack_level(), 10);
+        acks.done(10);
+        assert_eq!(acks.ack_level(), 13);
+        acks.done(13);
+        assert_eq!(acks.ack_level(), 14);
+    }
+}

@@ -1,0 +1,154 @@
+//! Task-queue matching: consumes the `tasks` log, keeps each task queue's
+//! backlog and waiting pollers, and delivers queries. Handing a task to a
+//! poller is confirmed by the engine (RecordWorkflowTaskStarted /
+//! RecordActivityTaskStarted) before the poller gets it; see the poll handlers.
+
+mod acks;
+pub mod queries;
+mod queue;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use prost::Message;
+use temper_engine::log::{Log, LogName};
+use temper_engine::store::Store;
+use temper_engine::time::now_nanos;
+use temper_proto::records::{TaskKind, TaskRecord};
+use tokio::sync::watch;
+
+use acks::AckTracker;
+pub use queries::{QueryAnswer, QueryTask, Queries};
+pub use queue::{Dispatch, PendingTask, TaskQueue};
+
+/// The consumer name under which matching's ack levels are stored.
+const CONSUMER: &str = "matching";
+const READ_BATCH: usize = 1000;
+const ACK_INTERVAL: Duration = Duration::from_secs(2);
+const RETRY_PAUSE: Duration = Duration::from_millis(500);
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct QueueKey {
+    pub namespace_id: String,
+    pub name: String,
+    pub kind: TaskKind,
+}
+
+pub struct Matching {
+    queues: DashMap<QueueKey, Arc<TaskQueue>>,
+    acks: Vec<Mutex<AckTracker>>,
+    pub queries: Queries,
+    log: Arc<dyn Log>,
+    store: Arc<dyn Store>,
+}
+
+impl Matching {
+    /// Resumes every `tasks` partition from its stored ack level and keeps
+    /// consuming until `shutdown` turns true.
+    pub async fn start(log: Arc<dyn Log>, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Result<Arc<Matching>, temper_engine::store::StoreError> {
+        let partitions = log.layout().tasks;
+        let mut acks = Vec::new();
+        for partition in 0..partitions {
+            let level = store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await?.unwrap_or(0);
+            acks.push(Mutex::new(AckTracker::starting_at(level)));
+        }
+        let matching = Arc::new(Matching { queues: DashMap::new(), acks, queries: Queries::default(), log, store });
+        for partition in 0..partitions {
+            tokio::spawn(matching.clone().consume(partition, shutdown.clone()));
+        }
+        tokio::spawn(matching.clone().maintain(shutdown));
+        Ok(matching)
+    }
+
+    pub fn queue(&self, key: QueueKey) -> Arc<TaskQueue> {
+        self.queues.entry(key).or_default().clone()
+    }
+
+    pub fn existing_queue(&self, key: &QueueKey) -> Option<Arc<TaskQueue>> {
+        self.queues.get(key).map(|queue| queue.clone())
+    }
+
+    /// Matching is done with a task: handed out, refused as stale, or expired.
+    pub fn done(&self, task: &PendingTask) {
+        if let Some(acks) = self.acks.get(task.partition as usize) {
+            acks.lock().done(task.offset);
+        }
+    }
+
+    async fn consume(self: Arc<Self>, partition: u32, mut shutdown: watch::Receiver<bool>) {
+        let mut next = self.acks[partition as usize].lock().ack_level();
+        loop {
+            let records = tokio::select! {
+                _ = shutdown.changed() => return,
+                records = self.log.read(LogName::Tasks, partition, next, READ_BATCH) => records,
+            };
+            let records = match records {
+                Ok(records) => records,
+                Err(error) => {
+                    tracing::error!(partition, %error, "reading the tasks log failed; retrying");
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                    continue;
+                }
+            };
+            for record in records {
+                next = record.offset + 1;
+                match TaskRecord::decode(record.payload.as_ref()) {
+                    Ok(task) => self.route(PendingTask { record: task, partition, offset: record.offset }),
+                    Err(error) => tracing::error!(partition, offset = record.offset, %error, "skipping an undecodable task"),
+                }
+            }
+        }
+    }
+
+    fn route(&self, task: PendingTask) {
+        // Recorded as outstanding before a poller can possibly finish it.
+        self.acks[task.partition as usize].lock().read(task.offset);
+        if task.expired(now_nanos()) {
+            self.done(&task);
+            return;
+        }
+        let key = QueueKey {
+            namespace_id: task.record.namespace_id.clone(),
+            name: task.record.task_queue.clone(),
+            kind: task.record.kind(),
+        };
+        self.queue(key).offer(task);
+    }
+
+    /// Periodically drops expired tasks and stores how far each partition is
+    /// done, trimming the log behind it.
+    async fn maintain(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut stored: Vec<Option<u64>> = vec![None; self.acks.len()];
+        loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(ACK_INTERVAL) => {}
+            }
+            let now = now_nanos();
+            let queues: Vec<Arc<TaskQueue>> = self.queues.iter().map(|entry| entry.value().clone()).collect();
+            for queue in queues {
+                for task in queue.drain_expired(now) {
+                    self.done(&task);
+                }
+            }
+            for (partition, acks) in self.acks.iter().enumerate() {
+                let level = acks.lock().ack_level();
+                if stored[partition] == Some(level) {
+                    continue;
+                }
+                let partition_id = partition as u32;
+                match self.store.set_consumer_offset(CONSUMER, LogName::Tasks, partition_id, level).await {
+                    Ok(()) => {
+                        stored[partition] = Some(level);
+                        if let Err(error) = self.log.trim(LogName::Tasks, partition_id, level).await {
+                            tracing::warn!(partition, %error, "trimming the tasks log failed");
+                        }
+                    }
+                    Err(error) => tracing::warn!(partition, %error, "storing matching's ack level failed"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! Wires every role into one process on the embedded store: what
+//! `temper server start-dev` runs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use temper_engine::embedded_db::EmbeddedDb;
+use temper_engine::log::embedded::EmbeddedLog;
+use temper_engine::log::{Log, LogLayout};
+use temper_engine::notify::HistoryNotifier;
+use temper_engine::replies::LocalReplies;
+use temper_engine::store::Store;
+use temper_engine::store::embedded::EmbeddedStore;
+use temper_engine::{Engine, EngineConfig};
+use temper_proto::service::operatorservice::v1::operator_service_server::OperatorServiceServer;
+use temper_proto::service::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::bus::CommandBus;
+use crate::gateway::{Gateway, Limits};
+use crate::matching::Matching;
+use crate::namespaces::NamespaceRegistry;
+use crate::service::{Frontend, Operator};
+
+/// Largest gRPC message accepted or sent; payloads are limited separately
+/// (`max_payload_bytes`) so an oversized payload gets a clear error instead
+/// of a transport failure.
+const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
+/// Retention of namespaces the dev server creates, as in Temporal's dev server.
+const DEV_RETENTION_DAYS: i64 = 1;
+
+#[derive(Clone, Debug)]
+pub struct DevServerConfig {
+    pub address: SocketAddr,
+    /// Data directory; a fresh temporary one when absent.
+    pub db_path: Option<PathBuf>,
+    pub namespaces: Vec<String>,
+    pub shards: u32,
+    pub max_payload_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("opening the data directory failed: {0}")]
+    Storage(String),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: SocketAddr, source: std::io::Error },
+    #[error("the gRPC server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Runs until `shutdown` resolves, then stops every role and flushes the store.
+pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
+    let db = match &config.db_path {
+        Some(path) => EmbeddedDb::open(path),
+        None => EmbeddedDb::open_temporary(),
+    }
+    .map_err(|e| ServerError::Storage(e.to_string()))?;
+    let layout = LogLayout { commands: config.shards, tasks: config.shards, visibility: config.shards };
+    let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?);
+    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db.clone()));
+    let replies = Arc::new(LocalReplies::new(incarnation()));
+    let notifier = Arc::new(HistoryNotifier::default());
+    let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
+    engine_config.state_machine.max_payload_bytes = config.max_payload_bytes;
+    let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
+        .await
+        .map_err(|e| ServerError::Storage(e.to_string()))?;
+    let (stop_roles, roles_stopped) = watch::channel(false);
+    let matching = Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+    let projection = tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped));
+
+    let gateway = Arc::new(Gateway {
+        store: store.clone(),
+        bus: CommandBus::new(log.clone(), replies),
+        notifier,
+        namespaces: NamespaceRegistry::new(store.clone()),
+        matching,
+        limits: Limits { max_payload_bytes: config.max_payload_bytes },
+        shard_count: config.shards,
+    });
+    let mut namespaces = vec!["default".to_string()];
+    namespaces.extend(config.namespaces.iter().cloned());
+    for namespace in &namespaces {
+        gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+    }
+
+    // Bound last: accepting a connection means every role is ready.
+    let listener = TcpListener::bind(config.address).await.map_err(|source| ServerError::Bind { address: config.address, source })?;
+    let bound = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
+    let data = config.db_path.as_ref().map_or("a temporary directory (lost on exit)".to_string(), |p| p.display().to_string());
+    println!("Temper {} ready: Temporal gRPC API on {bound}, namespaces {}, data in {data}", env!("CARGO_PKG_VERSION"), namespaces.join(", "));
+
+    let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway }))
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+        // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
+        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let served = tonic::transport::Server::builder()
+        .add_service(workflow_service)
+        .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await;
+
+    let _ = stop_roles.send(true);
+    engine.shutdown().await;
+    let _ = projection.await;
+    db.shutdown();
+    served.map_err(ServerError::from)
+}
+
+/// Distinguishes this process from earlier ones, so replies to commands an
+/// earlier process appended are not mistaken for this one's.
+fn incarnation() -> u64 {
+    let id = uuid::Uuid::new_v4();
+    u64::from_le_bytes(id.as_bytes()[..8].try_into().expect("16 bytes"))
+}

@@ -1,0 +1,182 @@
+//! PollActivityTaskQueue, RecordActivityTaskHeartbeat and the three
+//! RespondActivityTask* answers.
+
+use temper_engine::state_machine::commands::{ActivityTaskStarted, Reply};
+use temper_engine::store::RunKey;
+use temper_engine::time::timestamp_from_nanos;
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::history::v1::ActivityTaskScheduledEventAttributes;
+use temper_proto::api::history::v1::history_event::Attributes;
+use temper_proto::api::workflowservice::v1::{
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, RecordActivityTaskHeartbeatRequest,
+    RecordActivityTaskHeartbeatResponse, RespondActivityTaskCanceledRequest, RespondActivityTaskCanceledResponse,
+    RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse, RespondActivityTaskFailedRequest,
+    RespondActivityTaskFailedResponse,
+};
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{
+    CancelActivityTask, CompleteActivityTask, FailActivityTask, RecordActivityTaskHeartbeat, RecordActivityTaskStarted,
+    TaskKind, TaskToken,
+};
+use tokio::time::Instant;
+
+use super::start::unexpected;
+use super::workflow_tasks::run_of;
+use crate::errors::{ApiError, ApiResult};
+use crate::gateway::Gateway;
+use crate::matching::{Dispatch, PendingTask, QueueKey};
+use crate::tokens;
+use crate::validation::{payload_within_limit, require_id};
+
+pub async fn poll_activity_task_queue(
+    gateway: &Gateway,
+    request: PollActivityTaskQueueRequest,
+    deadline: Instant,
+) -> ApiResult<PollActivityTaskQueueResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let queue_name = request.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+    require_id(&queue_name, "TaskQueue")?;
+    let queue = gateway.matching.queue(QueueKey { namespace_id: namespace.id.clone(), name: queue_name, kind: TaskKind::Activity });
+    queue.record_poller(&request.identity);
+    loop {
+        let Some(Dispatch::Task(task)) = queue.take(deadline, |expired| gateway.matching.done(&expired)).await else {
+            return Ok(PollActivityTaskQueueResponse::default());
+        };
+        match start(gateway, &namespace.name, &task, &request.identity).await {
+            Ok(Some(response)) => {
+                gateway.matching.done(&task);
+                return Ok(response);
+            }
+            Ok(None) => gateway.matching.done(&task),
+            Err(error) => {
+                queue.return_to_front(task);
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Asks the engine to start the attempt for this poll; `None` if it is stale.
+async fn start(gateway: &Gateway, namespace: &str, task: &PendingTask, identity: &str) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+    let record = &task.record;
+    let command = Command::RecordActivityTaskStarted(RecordActivityTaskStarted {
+        run_id: record.run_id.clone(),
+        scheduled_event_id: record.scheduled_event_id,
+        attempt: record.attempt,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        identity: identity.to_string(),
+    });
+    let started = match gateway.bus.execute(&record.namespace_id, &record.workflow_id, command).await? {
+        Ok(Reply::ActivityTaskStarted(started)) => started,
+        Ok(other) => return Err(unexpected(other)),
+        Err(_) => return Ok(None),
+    };
+    let run = RunKey { namespace_id: record.namespace_id.clone(), workflow_id: record.workflow_id.clone(), run_id: record.run_id.clone() };
+    let scheduled = scheduled_event(gateway, &run, started.scheduled_event_id).await?;
+    Ok(Some(activity_task_response(namespace, &run, started, scheduled)))
+}
+
+/// The activity's input and header live in its scheduled event.
+async fn scheduled_event(gateway: &Gateway, run: &RunKey, scheduled_event_id: i64) -> ApiResult<ActivityTaskScheduledEventAttributes> {
+    let events = gateway.read_events(run, scheduled_event_id, scheduled_event_id + 1, 1).await?;
+    match events.into_iter().next().and_then(|event| event.attributes) {
+        Some(Attributes::ActivityTaskScheduledEventAttributes(attributes)) => Ok(attributes),
+        _ => Err(ApiError::Unavailable(format!("scheduled event {scheduled_event_id} of run {} is missing", run.run_id))),
+    }
+}
+
+fn activity_task_response(
+    namespace: &str,
+    run: &RunKey,
+    started: ActivityTaskStarted,
+    scheduled: ActivityTaskScheduledEventAttributes,
+) -> PollActivityTaskQueueResponse {
+    let activity = &started.activity_info;
+    let token = TaskToken {
+        namespace_id: run.namespace_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        run_id: run.run_id.clone(),
+        scheduled_event_id: started.scheduled_event_id,
+        attempt: started.attempt,
+        activity_id: started.activity_id.clone(),
+        kind: TaskKind::Activity as i32,
+        started_time_nanos: started.started_time_nanos,
+        ..Default::default()
+    };
+    PollActivityTaskQueueResponse {
+        task_token: tokens::encode(&token),
+        workflow_namespace: namespace.to_string(),
+        workflow_type: started.workflow_type.clone(),
+        workflow_execution: Some(WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }),
+        activity_type: scheduled.activity_type,
+        activity_id: started.activity_id.clone(),
+        header: scheduled.header,
+        input: scheduled.input,
+        heartbeat_details: started.heartbeat_details.clone(),
+        scheduled_time: Some(timestamp_from_nanos(started.first_scheduled_time_nanos)),
+        current_attempt_scheduled_time: Some(timestamp_from_nanos(started.current_attempt_scheduled_time_nanos)),
+        started_time: Some(timestamp_from_nanos(started.started_time_nanos)),
+        attempt: started.attempt,
+        schedule_to_close_timeout: activity.schedule_to_close_timeout,
+        start_to_close_timeout: activity.start_to_close_timeout,
+        heartbeat_timeout: activity.heartbeat_timeout,
+        retry_policy: activity.retry_policy.clone(),
+        priority: scheduled.priority,
+        ..Default::default()
+    }
+}
+
+pub async fn respond_activity_task_completed(
+    gateway: &Gateway,
+    request: RespondActivityTaskCompletedRequest,
+) -> ApiResult<RespondActivityTaskCompletedResponse> {
+    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
+    payload_within_limit(request.result.as_ref(), "Result", gateway.limits.max_payload_bytes)?;
+    let run = run_of(&token);
+    let command = Command::CompleteActivityTask(CompleteActivityTask { token: Some(token), result: request.result, identity: request.identity });
+    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    Ok(RespondActivityTaskCompletedResponse::default())
+}
+
+pub async fn respond_activity_task_failed(
+    gateway: &Gateway,
+    request: RespondActivityTaskFailedRequest,
+) -> ApiResult<RespondActivityTaskFailedResponse> {
+    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
+    payload_within_limit(request.failure.as_ref(), "Failure", gateway.limits.max_payload_bytes)?;
+    payload_within_limit(request.last_heartbeat_details.as_ref(), "LastHeartbeatDetails", gateway.limits.max_payload_bytes)?;
+    let run = run_of(&token);
+    let command = Command::FailActivityTask(FailActivityTask { token: Some(token), request: Some(request) });
+    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    Ok(RespondActivityTaskFailedResponse::default())
+}
+
+pub async fn respond_activity_task_canceled(
+    gateway: &Gateway,
+    request: RespondActivityTaskCanceledRequest,
+) -> ApiResult<RespondActivityTaskCanceledResponse> {
+    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
+    payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
+    let run = run_of(&token);
+    let command = Command::CancelActivityTask(CancelActivityTask { token: Some(token), details: request.details, identity: request.identity });
+    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    Ok(RespondActivityTaskCanceledResponse::default())
+}
+
+pub async fn record_activity_task_heartbeat(
+    gateway: &Gateway,
+    request: RecordActivityTaskHeartbeatRequest,
+) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
+    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
+    payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
+    let run = run_of(&token);
+    let command = Command::RecordActivityTaskHeartbeat(RecordActivityTaskHeartbeat {
+        token: Some(token),
+        details: request.details,
+        identity: request.identity,
+    });
+    match gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await? {
+        Reply::Heartbeat { cancel_requested } => Ok(RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }),
+        other => Err(unexpected(other)),
+    }
+}

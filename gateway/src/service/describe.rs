@@ -1,0 +1,101 @@
+//! DescribeWorkflowExecution, read from the run's mutable state.
+
+use temper_engine::state_machine::visibility_record;
+use temper_engine::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::enums::v1::{PendingActivityState, PendingWorkflowTaskState, TaskQueueKind};
+use temper_proto::api::taskqueue::v1::TaskQueue;
+use temper_proto::api::workflow::v1::{
+    PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo,
+};
+use temper_proto::api::workflowservice::v1::{DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse};
+use temper_proto::records::{ActivityInfo, WorkflowMutableState, WorkflowTaskInfo};
+
+use crate::errors::ApiResult;
+use crate::gateway::Gateway;
+
+pub async fn describe_workflow_execution(
+    gateway: &Gateway,
+    request: DescribeWorkflowExecutionRequest,
+) -> ApiResult<DescribeWorkflowExecutionResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let (_, state) = gateway.load_run(&namespace.id, request.execution.as_ref()).await?;
+    Ok(describe(&state))
+}
+
+fn describe(state: &WorkflowMutableState) -> DescribeWorkflowExecutionResponse {
+    let info = state.info.clone().unwrap_or_default();
+    let summary = visibility_record(state);
+    let mut activities: Vec<&ActivityInfo> = state.activities.values().collect();
+    activities.sort_by_key(|activity| activity.scheduled_event_id);
+    DescribeWorkflowExecutionResponse {
+        execution_config: Some(WorkflowExecutionConfig {
+            task_queue: Some(TaskQueue { name: info.task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
+            workflow_execution_timeout: info.execution_timeout,
+            workflow_run_timeout: info.run_timeout,
+            default_workflow_task_timeout: info.workflow_task_timeout,
+            user_metadata: None,
+        }),
+        workflow_execution_info: Some(WorkflowExecutionInfo {
+            execution: Some(WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() }),
+            r#type: info.workflow_type.clone(),
+            start_time: info.start_time,
+            close_time: info.close_time,
+            status: info.status,
+            history_length: summary.history_length,
+            execution_time: info.execution_time,
+            memo: info.memo.clone(),
+            search_attributes: info.search_attributes.clone(),
+            task_queue: info.task_queue.clone(),
+            state_transition_count: info.state_transition_count,
+            history_size_bytes: info.history_size_bytes,
+            execution_duration: summary.execution_duration,
+            first_run_id: info.first_run_id.clone(),
+            ..Default::default()
+        }),
+        pending_activities: activities.into_iter().map(pending_activity).collect(),
+        pending_workflow_task: state.workflow_task.as_ref().map(pending_workflow_task),
+        ..Default::default()
+    }
+}
+
+fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
+    let state = if activity.cancel_requested {
+        PendingActivityState::CancelRequested
+    } else if activity.started_time.is_some() {
+        PendingActivityState::Started
+    } else {
+        PendingActivityState::Scheduled
+    };
+    let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
+    let expiration_time = (schedule_to_close > 0).then(|| {
+        timestamp_from_nanos(activity.first_scheduled_time.as_ref().map(timestamp_nanos).unwrap_or_default() + schedule_to_close)
+    });
+    PendingActivityInfo {
+        activity_id: activity.activity_id.clone(),
+        activity_type: activity.activity_type.clone(),
+        state: state as i32,
+        heartbeat_details: activity.heartbeat_details.clone(),
+        last_heartbeat_time: activity.last_heartbeat_time,
+        last_started_time: activity.started_time,
+        attempt: activity.attempt,
+        maximum_attempts: activity.retry_policy.as_ref().map(|p| p.maximum_attempts).unwrap_or_default(),
+        scheduled_time: activity.scheduled_time,
+        expiration_time,
+        last_failure: activity.last_failure.clone(),
+        last_worker_identity: activity.last_worker_identity.clone(),
+        next_attempt_schedule_time: if activity.backing_off { activity.scheduled_time } else { None },
+        ..Default::default()
+    }
+}
+
+fn pending_workflow_task(task: &WorkflowTaskInfo) -> PendingWorkflowTaskInfo {
+    let started = task.started_event_id != 0;
+    PendingWorkflowTaskInfo {
+        state: if started { PendingWorkflowTaskState::Started } else { PendingWorkflowTaskState::Scheduled } as i32,
+        scheduled_time: task.scheduled_time,
+        original_scheduled_time: task.scheduled_time,
+        started_time: task.started_time,
+        attempt: task.attempt,
+    }
+}

@@ -1,0 +1,142 @@
+//! GetWorkflowExecutionHistory: pages of a run's stored history, a long poll
+//! for new events, and the close-event filter that `handle.result()` waits on.
+
+use prost::Message;
+use temper_engine::notify::RunProgress;
+use temper_engine::store::RunKey;
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::enums::v1::HistoryEventFilterType;
+use temper_proto::api::history::v1::{History, HistoryEvent};
+use temper_proto::api::workflowservice::v1::{GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse};
+use temper_proto::records::{HistoryPageToken, WorkflowMutableState};
+use tokio::time::Instant;
+
+use crate::errors::{ApiError, ApiResult};
+use crate::gateway::Gateway;
+
+/// Events per page when the request does not say.
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
+/// How long a history long poll waits before answering empty.
+pub const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(20);
+
+pub async fn get_workflow_execution_history(
+    gateway: &Gateway,
+    request: GetWorkflowExecutionHistoryRequest,
+    deadline: Instant,
+) -> ApiResult<GetWorkflowExecutionHistoryResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let token = decode_token(&request.next_page_token)?;
+    let mut execution = request.execution.clone().ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
+    if let Some(token) = &token {
+        execution.run_id = token.run_id.clone();
+    }
+    let (run, state) = gateway.load_run(&namespace.id, Some(&execution)).await?;
+    let page_size = if request.maximum_page_size > 0 { request.maximum_page_size as usize } else { DEFAULT_PAGE_SIZE };
+    if request.history_event_filter_type() == HistoryEventFilterType::CloseEvent {
+        return close_event(gateway, run, state, request.wait_new_event, deadline).await;
+    }
+    let token = token.unwrap_or(HistoryPageToken { run_id: run.run_id.clone(), next_event_id: 1, ..Default::default() });
+    let from = token.next_event_id.max(1);
+    let bounded = token.end_event_id > 0;
+    let mut progress = progress_of(&state);
+    if request.wait_new_event && !bounded && !progress.closed && from >= progress.next_event_id {
+        progress = wait_for(gateway, &run, deadline, |p| p.closed || p.next_event_id > from).await?;
+    }
+    let end = if bounded { token.end_event_id } else { progress.next_event_id };
+    let (history, mut next_page_token) = page(gateway, &run, from, end, token.transient_events, page_size).await?;
+    if next_page_token.is_empty() && request.wait_new_event && !bounded && !progress.closed {
+        // The client keeps polling from where this page ends.
+        next_page_token = HistoryPageToken { run_id: run.run_id.clone(), next_event_id: end, ..Default::default() }.encode_to_vec();
+    }
+    Ok(GetWorkflowExecutionHistoryResponse { history: Some(history), next_page_token, ..Default::default() })
+}
+
+/// One page of events `[from, end)`, then `transient` after the last page;
+/// the token (empty when done) resumes after this page.
+pub async fn page(
+    gateway: &Gateway,
+    run: &RunKey,
+    from: i64,
+    end: i64,
+    transient: Vec<HistoryEvent>,
+    page_size: usize,
+) -> ApiResult<(History, Vec<u8>)> {
+    let mut events = gateway.read_events(run, from, end, page_size).await?;
+    let next = events.last().map_or(from, |event| event.event_id + 1);
+    if next < end && !events.is_empty() {
+        let token = HistoryPageToken { run_id: run.run_id.clone(), next_event_id: next, end_event_id: end, transient_events: transient };
+        return Ok((History { events }, token.encode_to_vec()));
+    }
+    events.extend(transient);
+    Ok((History { events }, Vec::new()))
+}
+
+/// The close filter answers with the closing event alone, once there is one.
+async fn close_event(
+    gateway: &Gateway,
+    run: RunKey,
+    state: WorkflowMutableState,
+    wait: bool,
+    deadline: Instant,
+) -> ApiResult<GetWorkflowExecutionHistoryResponse> {
+    let mut progress = progress_of(&state);
+    if !progress.closed && wait {
+        progress = wait_for(gateway, &run, deadline, |p| p.closed).await?;
+    }
+    if !progress.closed {
+        let next_page_token = if wait {
+            HistoryPageToken { run_id: run.run_id.clone(), next_event_id: progress.next_event_id, ..Default::default() }.encode_to_vec()
+        } else {
+            Vec::new()
+        };
+        return Ok(GetWorkflowExecutionHistoryResponse { history: Some(History::default()), next_page_token, ..Default::default() });
+    }
+    let (_, state) = gateway
+        .load_run(&run.namespace_id, Some(&WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }))
+        .await?;
+    let closing = state.info.as_ref().map(|info| info.completion_event_id).unwrap_or_default();
+    let events = gateway.read_events(&run, closing, closing + 1, 1).await?;
+    Ok(GetWorkflowExecutionHistoryResponse { history: Some(History { events }), ..Default::default() })
+}
+
+fn progress_of(state: &WorkflowMutableState) -> RunProgress {
+    let info = state.info.as_ref();
+    RunProgress {
+        next_event_id: info.map(|i| i.next_event_id).unwrap_or(1),
+        closed: info.is_some_and(|i| i.close_time.is_some()),
+    }
+}
+
+/// Waits until the run's progress satisfies `done` or the deadline passes,
+/// and returns the latest progress.
+async fn wait_for(gateway: &Gateway, run: &RunKey, deadline: Instant, done: impl Fn(&RunProgress) -> bool) -> ApiResult<RunProgress> {
+    let mut changes = gateway.notifier.subscribe(run);
+    // Read after subscribing, so a commit in between is not missed.
+    let (_, state) = gateway
+        .load_run(&run.namespace_id, Some(&WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }))
+        .await?;
+    let mut progress = progress_of(&state);
+    while !done(&progress) {
+        match tokio::time::timeout_at(deadline, changes.changed()).await {
+            Ok(Ok(())) => {
+                let published = *changes.borrow_and_update();
+                if published.next_event_id >= progress.next_event_id {
+                    progress = published;
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok(progress)
+}
+
+fn decode_token(bytes: &[u8]) -> ApiResult<Option<HistoryPageToken>> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let token = HistoryPageToken::decode(bytes).map_err(|_| ApiError::invalid("Invalid NextPageToken."))?;
+    if token.run_id.is_empty() || token.next_event_id < 1 {
+        return Err(ApiError::invalid("Invalid NextPageToken."));
+    }
+    Ok(Some(token))
+}

@@ -1,0 +1,91 @@
+//! The WorkflowService and OperatorService gRPC servers. Each RPC family is
+//! a module; this file only wires RPCs to handlers and maps errors to
+//! statuses, once. RPCs not listed answer UNIMPLEMENTED with their name.
+
+mod activity_tasks;
+mod describe;
+mod history;
+mod namespace;
+mod query;
+mod signal;
+mod start;
+mod system;
+mod task_queue;
+mod workflow_tasks;
+
+use std::sync::Arc;
+
+use temper_proto::api::workflowservice::v1::*;
+use temper_proto::service::operatorservice::v1::operator_service_server::OperatorService;
+use temper_proto::service::workflowservice::v1::workflow_service_server::WorkflowService;
+use tonic::{Request, Response, Status};
+
+use crate::deadline::long_poll_deadline;
+use crate::errors::ApiResult;
+use crate::gateway::Gateway;
+
+pub struct Frontend {
+    pub gateway: Arc<Gateway>,
+}
+
+fn respond<T>(result: ApiResult<T>) -> Result<Response<T>, Status> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+macro_rules! workflow_service {
+    (
+        unary { $( $method:ident($request:ident) -> $response:ident = $handler:path; )* }
+        long_poll { $( $poll:ident($poll_request:ident) -> $poll_response:ident = $poll_handler:path, $cap:expr; )* }
+    ) => {
+        #[tonic::async_trait]
+        impl WorkflowService for Frontend {
+            $(
+                async fn $method(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
+                    respond($handler(&self.gateway, request.into_inner()).await)
+                }
+            )*
+            $(
+                async fn $poll(&self, request: Request<$poll_request>) -> Result<Response<$poll_response>, Status> {
+                    let deadline = long_poll_deadline(request.metadata(), $cap);
+                    respond($poll_handler(&self.gateway, request.into_inner(), deadline).await)
+                }
+            )*
+        }
+    };
+}
+
+workflow_service! {
+    unary {
+        get_system_info(GetSystemInfoRequest) -> GetSystemInfoResponse = system::get_system_info;
+        register_namespace(RegisterNamespaceRequest) -> RegisterNamespaceResponse = namespace::register_namespace;
+        describe_namespace(DescribeNamespaceRequest) -> DescribeNamespaceResponse = namespace::describe_namespace;
+        list_namespaces(ListNamespacesRequest) -> ListNamespacesResponse = namespace::list_namespaces;
+        start_workflow_execution(StartWorkflowExecutionRequest) -> StartWorkflowExecutionResponse = start::start_workflow_execution;
+        signal_with_start_workflow_execution(SignalWithStartWorkflowExecutionRequest) -> SignalWithStartWorkflowExecutionResponse = start::signal_with_start_workflow_execution;
+        signal_workflow_execution(SignalWorkflowExecutionRequest) -> SignalWorkflowExecutionResponse = signal::signal_workflow_execution;
+        request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest) -> RequestCancelWorkflowExecutionResponse = signal::request_cancel_workflow_execution;
+        terminate_workflow_execution(TerminateWorkflowExecutionRequest) -> TerminateWorkflowExecutionResponse = signal::terminate_workflow_execution;
+        describe_workflow_execution(DescribeWorkflowExecutionRequest) -> DescribeWorkflowExecutionResponse = describe::describe_workflow_execution;
+        respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest) -> RespondWorkflowTaskCompletedResponse = workflow_tasks::respond_workflow_task_completed;
+        respond_workflow_task_failed(RespondWorkflowTaskFailedRequest) -> RespondWorkflowTaskFailedResponse = workflow_tasks::respond_workflow_task_failed;
+        respond_activity_task_completed(RespondActivityTaskCompletedRequest) -> RespondActivityTaskCompletedResponse = activity_tasks::respond_activity_task_completed;
+        respond_activity_task_failed(RespondActivityTaskFailedRequest) -> RespondActivityTaskFailedResponse = activity_tasks::respond_activity_task_failed;
+        respond_activity_task_canceled(RespondActivityTaskCanceledRequest) -> RespondActivityTaskCanceledResponse = activity_tasks::respond_activity_task_canceled;
+        record_activity_task_heartbeat(RecordActivityTaskHeartbeatRequest) -> RecordActivityTaskHeartbeatResponse = activity_tasks::record_activity_task_heartbeat;
+        respond_query_task_completed(RespondQueryTaskCompletedRequest) -> RespondQueryTaskCompletedResponse = query::respond_query_task_completed;
+        describe_task_queue(DescribeTaskQueueRequest) -> DescribeTaskQueueResponse = task_queue::describe_task_queue;
+        reset_sticky_task_queue(ResetStickyTaskQueueRequest) -> ResetStickyTaskQueueResponse = task_queue::reset_sticky_task_queue;
+        shutdown_worker(ShutdownWorkerRequest) -> ShutdownWorkerResponse = task_queue::shutdown_worker;
+    }
+    long_poll {
+        get_workflow_execution_history(GetWorkflowExecutionHistoryRequest) -> GetWorkflowExecutionHistoryResponse = history::get_workflow_execution_history, history::LONG_POLL;
+        poll_workflow_task_queue(PollWorkflowTaskQueueRequest) -> PollWorkflowTaskQueueResponse = workflow_tasks::poll_workflow_task_queue, workflow_tasks::LONG_POLL;
+        poll_activity_task_queue(PollActivityTaskQueueRequest) -> PollActivityTaskQueueResponse = activity_tasks::poll_activity_task_queue, workflow_tasks::LONG_POLL;
+        query_workflow(QueryWorkflowRequest) -> QueryWorkflowResponse = query::query_workflow, query::QUERY_TIMEOUT;
+    }
+}
+
+/// Temporal's operator API: every RPC answers UNIMPLEMENTED, naming itself.
+pub struct Operator;
+
+impl OperatorService for Operator {}

@@ -1,0 +1,127 @@
+//! StartWorkflowExecution and SignalWithStartWorkflowExecution.
+
+use temper_engine::state_machine::commands::Reply;
+use temper_engine::time::duration_nanos;
+use temper_proto::api::common::v1::{Payloads, RetryPolicy, WorkflowType};
+use temper_proto::api::enums::v1::WorkflowExecutionStatus;
+use temper_proto::api::taskqueue::v1::TaskQueue;
+use temper_proto::api::workflowservice::v1::{
+    SignalWithStartWorkflowExecutionRequest, SignalWithStartWorkflowExecutionResponse, StartWorkflowExecutionRequest,
+    StartWorkflowExecutionResponse,
+};
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{SignalWithStartWorkflow, StartWorkflow};
+
+use crate::errors::{ApiError, ApiResult};
+use crate::gateway::Gateway;
+use crate::validation::{non_negative, payload_within_limit, request_id_or_new, require_id};
+
+pub async fn start_workflow_execution(
+    gateway: &Gateway,
+    mut request: StartWorkflowExecutionRequest,
+) -> ApiResult<StartWorkflowExecutionResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    validate_new_run(gateway, &NewRunFields {
+        workflow_id: &request.workflow_id,
+        workflow_type: request.workflow_type.as_ref(),
+        task_queue: request.task_queue.as_ref(),
+        input: request.input.as_ref(),
+        timeouts: [
+            (request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout"),
+            (request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout"),
+            (request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout"),
+        ],
+        cron_schedule: &request.cron_schedule,
+        start_delay: request.workflow_start_delay.as_ref(),
+        retry_policy: request.retry_policy.as_ref(),
+    })?;
+    if !request.completion_callbacks.is_empty() {
+        return Err(ApiError::Unimplemented("completion callbacks are not supported by Temper yet".into()));
+    }
+    request.request_id = request_id_or_new(&request.request_id)?;
+    let workflow_id = request.workflow_id.clone();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let command = Command::StartWorkflow(StartWorkflow { request: Some(request), run_id });
+    match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
+        Reply::Started { run_id, started } => Ok(StartWorkflowExecutionResponse {
+            first_execution_run_id: run_id.clone(),
+            run_id,
+            started,
+            status: WorkflowExecutionStatus::Running as i32,
+            ..Default::default()
+        }),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub async fn signal_with_start_workflow_execution(
+    gateway: &Gateway,
+    mut request: SignalWithStartWorkflowExecutionRequest,
+) -> ApiResult<SignalWithStartWorkflowExecutionResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    validate_new_run(gateway, &NewRunFields {
+        workflow_id: &request.workflow_id,
+        workflow_type: request.workflow_type.as_ref(),
+        task_queue: request.task_queue.as_ref(),
+        input: request.input.as_ref(),
+        timeouts: [
+            (request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout"),
+            (request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout"),
+            (request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout"),
+        ],
+        cron_schedule: &request.cron_schedule,
+        start_delay: request.workflow_start_delay.as_ref(),
+        retry_policy: request.retry_policy.as_ref(),
+    })?;
+    require_id(&request.signal_name, "SignalName")?;
+    payload_within_limit(request.signal_input.as_ref(), "SignalInput", gateway.limits.max_payload_bytes)?;
+    request.request_id = request_id_or_new(&request.request_id)?;
+    let workflow_id = request.workflow_id.clone();
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let command = Command::SignalWithStartWorkflow(SignalWithStartWorkflow { request: Some(request), run_id });
+    match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
+        Reply::Started { run_id, started } => Ok(SignalWithStartWorkflowExecutionResponse {
+            first_execution_run_id: run_id.clone(),
+            run_id,
+            started,
+            ..Default::default()
+        }),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// The fields a new run is validated by, shared by both starts.
+struct NewRunFields<'a> {
+    workflow_id: &'a str,
+    workflow_type: Option<&'a WorkflowType>,
+    task_queue: Option<&'a TaskQueue>,
+    input: Option<&'a Payloads>,
+    timeouts: [(Option<&'a prost_types::Duration>, &'static str); 3],
+    cron_schedule: &'a str,
+    start_delay: Option<&'a prost_types::Duration>,
+    retry_policy: Option<&'a RetryPolicy>,
+}
+
+fn validate_new_run(gateway: &Gateway, fields: &NewRunFields) -> ApiResult<()> {
+    require_id(fields.workflow_id, "WorkflowId")?;
+    require_id(fields.workflow_type.map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType")?;
+    require_id(fields.task_queue.map(|q| q.name.as_str()).unwrap_or_default(), "TaskQueue")?;
+    for (timeout, name) in fields.timeouts {
+        non_negative(timeout, name)?;
+    }
+    payload_within_limit(fields.input, "Input", gateway.limits.max_payload_bytes)?;
+    if !fields.cron_schedule.is_empty() {
+        return Err(ApiError::Unimplemented("cron schedules are not supported by Temper yet".into()));
+    }
+    if duration_nanos(fields.start_delay) > 0 {
+        return Err(ApiError::Unimplemented("workflow start delays are not supported by Temper yet".into()));
+    }
+    if fields.retry_policy.is_some_and(|policy| policy.maximum_attempts != 1) {
+        return Err(ApiError::Unimplemented("workflow retry policies are not supported by Temper yet".into()));
+    }
+    Ok(())
+}
+
+pub fn unexpected(reply: Reply) -> ApiError {
+    ApiError::Unavailable(format!("the engine gave an unexpected answer: {reply:?}"))
+}

@@ -1,0 +1,72 @@
+//! DescribeTaskQueue, ResetStickyTaskQueue, ShutdownWorker.
+
+use temper_engine::time::timestamp_from_nanos;
+use temper_proto::api::enums::v1::TaskQueueType;
+use temper_proto::api::taskqueue::v1::{PollerInfo, TaskQueueStatus};
+use temper_proto::api::workflowservice::v1::{
+    DescribeTaskQueueRequest, DescribeTaskQueueResponse, ResetStickyTaskQueueRequest, ResetStickyTaskQueueResponse,
+    ShutdownWorkerRequest, ShutdownWorkerResponse,
+};
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{ResetStickyTaskQueue, TaskKind};
+
+use crate::errors::{ApiError, ApiResult};
+use crate::gateway::Gateway;
+use crate::matching::QueueKey;
+use crate::validation::require_id;
+
+/// Pollers count as present if seen this recently (as in Temporal).
+const POLLER_RECENCY_NANOS: i64 = 5 * 60 * 1_000_000_000;
+
+pub async fn describe_task_queue(gateway: &Gateway, request: DescribeTaskQueueRequest) -> ApiResult<DescribeTaskQueueResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let name = request.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+    require_id(&name, "TaskQueue")?;
+    let kind = match request.task_queue_type() {
+        TaskQueueType::Activity => TaskKind::Activity,
+        TaskQueueType::Workflow | TaskQueueType::Unspecified => TaskKind::Workflow,
+        other => return Err(ApiError::Unimplemented(format!("describing {} task queues is not supported by Temper", other.as_str_name()))),
+    };
+    let Some(queue) = gateway.matching.existing_queue(&QueueKey { namespace_id: namespace.id, name, kind }) else {
+        return Ok(DescribeTaskQueueResponse::default());
+    };
+    let pollers = queue
+        .recent_pollers(POLLER_RECENCY_NANOS)
+        .into_iter()
+        .map(|(identity, seen)| PollerInfo {
+            last_access_time: Some(timestamp_from_nanos(seen.last_access_nanos)),
+            identity,
+            ..Default::default()
+        })
+        .collect();
+    // The legacy status is what `temporal task-queue describe` shows the backlog from.
+    #[allow(deprecated)]
+    let task_queue_status = request.include_task_queue_status.then(|| TaskQueueStatus {
+        backlog_count_hint: queue.backlog_len() as i64,
+        ..Default::default()
+    });
+    #[allow(deprecated)]
+    Ok(DescribeTaskQueueResponse { pollers, task_queue_status, ..Default::default() })
+}
+
+pub async fn reset_sticky_task_queue(gateway: &Gateway, request: ResetStickyTaskQueueRequest) -> ApiResult<ResetStickyTaskQueueResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let (run, _) = gateway.load_run(&namespace.id, request.execution.as_ref()).await?;
+    let command = Command::ResetStickyTaskQueue(ResetStickyTaskQueue { run_id: run.run_id });
+    gateway.bus.run(&namespace.id, &run.workflow_id, command).await?;
+    Ok(ResetStickyTaskQueueResponse {})
+}
+
+/// A worker is going away: its sticky queue's pollers are released at once.
+/// Tasks still on that queue move to the normal queue when their sticky
+/// schedule-to-start timeout passes.
+pub async fn shutdown_worker(gateway: &Gateway, request: ShutdownWorkerRequest) -> ApiResult<ShutdownWorkerResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    if !request.sticky_task_queue.is_empty() {
+        let key = QueueKey { namespace_id: namespace.id, name: request.sticky_task_queue, kind: TaskKind::Workflow };
+        if let Some(queue) = gateway.matching.existing_queue(&key) {
+            queue.release_pollers();
+        }
+    }
+    Ok(ShutdownWorkerResponse::default())
+}

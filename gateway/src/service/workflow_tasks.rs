@@ -1,0 +1,157 @@
+//! PollWorkflowTaskQueue, RespondWorkflowTaskCompleted, RespondWorkflowTaskFailed.
+
+use temper_engine::state_machine::commands::{Reply, WorkflowTaskStarted};
+use temper_engine::store::RunKey;
+use temper_engine::time::timestamp_from_nanos;
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::enums::v1::TaskQueueKind;
+use temper_proto::api::taskqueue::v1::TaskQueue;
+use temper_proto::api::workflowservice::v1::{
+    PollWorkflowTaskQueueRequest, PollWorkflowTaskQueueResponse, RespondWorkflowTaskCompletedRequest,
+    RespondWorkflowTaskCompletedResponse, RespondWorkflowTaskFailedRequest, RespondWorkflowTaskFailedResponse,
+};
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{CompleteWorkflowTask, FailWorkflowTask, RecordWorkflowTaskStarted, TaskKind, TaskToken};
+use tokio::time::Instant;
+
+use super::query::query_task_response;
+use super::start::unexpected;
+use crate::errors::ApiResult;
+use crate::gateway::Gateway;
+use crate::matching::{Dispatch, PendingTask, QueueKey};
+use crate::service::history::page;
+use crate::tokens;
+use crate::validation::require_id;
+
+/// History events sent with a workflow task; workers fetch the rest.
+const POLL_PAGE_SIZE: usize = 1000;
+/// How long a poll waits for a task before answering empty.
+pub const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(60);
+
+pub async fn poll_workflow_task_queue(
+    gateway: &Gateway,
+    request: PollWorkflowTaskQueueRequest,
+    deadline: Instant,
+) -> ApiResult<PollWorkflowTaskQueueResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let queue_name = request.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+    require_id(&queue_name, "TaskQueue")?;
+    let queue = gateway.matching.queue(QueueKey { namespace_id: namespace.id.clone(), name: queue_name, kind: TaskKind::Workflow });
+    queue.record_poller(&request.identity);
+    loop {
+        let Some(dispatch) = queue.take(deadline, |expired| gateway.matching.done(&expired)).await else {
+            return Ok(PollWorkflowTaskQueueResponse::default());
+        };
+        let task = match dispatch {
+            Dispatch::Query(query) => return query_task_response(gateway, &query).await,
+            Dispatch::Task(task) => task,
+        };
+        match start(gateway, &task, &request.identity).await {
+            Ok(Some(response)) => {
+                gateway.matching.done(&task);
+                return Ok(response);
+            }
+            Ok(None) => gateway.matching.done(&task),
+            Err(error) => {
+                queue.return_to_front(task);
+                return Err(error);
+            }
+        }
+    }
+}
+
+/// Asks the engine to start the task for this poll; `None` if the task is stale.
+async fn start(gateway: &Gateway, task: &PendingTask, identity: &str) -> ApiResult<Option<PollWorkflowTaskQueueResponse>> {
+    let record = &task.record;
+    let command = Command::RecordWorkflowTaskStarted(RecordWorkflowTaskStarted {
+        run_id: record.run_id.clone(),
+        scheduled_event_id: record.scheduled_event_id,
+        request_id: uuid::Uuid::new_v4().to_string(),
+        identity: identity.to_string(),
+        task_queue: Some(TaskQueue { name: record.task_queue.clone(), ..Default::default() }),
+    });
+    match gateway.bus.execute(&record.namespace_id, &record.workflow_id, command).await? {
+        Ok(Reply::WorkflowTaskStarted(started)) => {
+            let run = RunKey {
+                namespace_id: record.namespace_id.clone(),
+                workflow_id: record.workflow_id.clone(),
+                run_id: record.run_id.clone(),
+            };
+            Ok(Some(workflow_task_response(gateway, &run, started).await?))
+        }
+        Ok(other) => Err(unexpected(other)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// What a worker gets for a started workflow task: a sticky worker only the
+/// events after the last task it completed, any other the whole history.
+pub async fn workflow_task_response(gateway: &Gateway, run: &RunKey, started: WorkflowTaskStarted) -> ApiResult<PollWorkflowTaskQueueResponse> {
+    let first = if started.sticky { started.previous_started_event_id + 1 } else { 1 };
+    let (history, next_page_token) =
+        page(gateway, run, first, started.history_end_event_id, started.transient_events, POLL_PAGE_SIZE).await?;
+    let token = TaskToken {
+        namespace_id: run.namespace_id.clone(),
+        workflow_id: run.workflow_id.clone(),
+        run_id: run.run_id.clone(),
+        scheduled_event_id: started.scheduled_event_id,
+        attempt: started.attempt,
+        started_event_id: started.started_event_id,
+        kind: TaskKind::Workflow as i32,
+        started_time_nanos: started.started_time_nanos,
+        ..Default::default()
+    };
+    Ok(PollWorkflowTaskQueueResponse {
+        task_token: tokens::encode(&token),
+        workflow_execution: Some(WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }),
+        workflow_type: started.workflow_type,
+        previous_started_event_id: started.previous_started_event_id,
+        started_event_id: started.started_event_id,
+        attempt: started.attempt,
+        history: Some(history),
+        next_page_token,
+        workflow_execution_task_queue: Some(TaskQueue {
+            name: started.task_queue,
+            kind: TaskQueueKind::Normal as i32,
+            normal_name: String::new(),
+        }),
+        scheduled_time: Some(timestamp_from_nanos(started.scheduled_time_nanos)),
+        started_time: Some(timestamp_from_nanos(started.started_time_nanos)),
+        ..Default::default()
+    })
+}
+
+pub async fn respond_workflow_task_completed(
+    gateway: &Gateway,
+    request: RespondWorkflowTaskCompletedRequest,
+) -> ApiResult<RespondWorkflowTaskCompletedResponse> {
+    let token = tokens::decode(&request.task_token, TaskKind::Workflow)?;
+    let run = run_of(&token);
+    let command = Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
+    match gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await? {
+        Reply::WorkflowTaskCompleted { new_task } => {
+            let workflow_task = match new_task {
+                Some(started) => Some(workflow_task_response(gateway, &run, started).await?),
+                None => None,
+            };
+            Ok(RespondWorkflowTaskCompletedResponse { workflow_task, ..Default::default() })
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+pub async fn respond_workflow_task_failed(
+    gateway: &Gateway,
+    request: RespondWorkflowTaskFailedRequest,
+) -> ApiResult<RespondWorkflowTaskFailedResponse> {
+    let token = tokens::decode(&request.task_token, TaskKind::Workflow)?;
+    let run = run_of(&token);
+    let command = Command::FailWorkflowTask(FailWorkflowTask { token: Some(token), request: Some(request) });
+    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    Ok(RespondWorkflowTaskFailedResponse {})
+}
+
+pub fn run_of(token: &TaskToken) -> RunKey {
+    RunKey { namespace_id: token.namespace_id.clone(), workflow_id: token.workflow_id.clone(), run_id: token.run_id.clone() }
+}
+
