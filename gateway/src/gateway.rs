@@ -36,6 +36,7 @@ impl Gateway {
     pub async fn load_run(&self, namespace_id: &str, execution: Option<&WorkflowExecution>) -> ApiResult<(RunKey, WorkflowMutableState)> {
         let execution = execution.ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
         crate::validation::require_id(&execution.workflow_id, "WorkflowId")?;
+        crate::validation::optional_run_id(&execution.run_id)?;
         let shard = shard_of(namespace_id, &execution.workflow_id, self.shard_count);
         let run_id = if execution.run_id.is_empty() {
             let workflow = WorkflowKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone() };

@@ -23,6 +23,15 @@ pub fn optional_id(value: &str, what: &str) -> ApiResult<()> {
     if value.is_empty() { Ok(()) } else { require_id(value, what) }
 }
 
+/// Run ids are UUIDs; anything else cannot name a run.
+pub fn optional_run_id(run_id: &str) -> ApiResult<()> {
+    if run_id.is_empty() || uuid::Uuid::parse_str(run_id).is_ok() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid("Invalid RunId."))
+    }
+}
+
 pub fn non_negative(duration: Option<&Duration>, what: &str) -> ApiResult<()> {
     if is_negative(duration) {
         return Err(ApiError::invalid(format!("Invalid {what}: it cannot be negative.")));

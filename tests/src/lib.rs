@@ -10,9 +10,9 @@
 //!   from the test venv. This mode is kept permanently: it proves that every
 //!   expectation of the suite is what Temporal itself does.
 //! * otherwise `TEMPER_TEST_SERVER_BIN=/path/to/temper`, if set;
-//! * otherwise the `temper-under-test` shim binary of this crate
-//!   (`src/bin/temper-under-test.rs`) once it exists;
-//! * until then, the official dev server (with a note on stderr).
+//! * otherwise the `temper-under-test` binary of this crate
+//!   (`src/bin/temper-under-test.rs`: the `temper` CLI, built here because
+//!   Cargo exposes a binary's path only to its own package's tests).
 //!
 //! The Python venv is created on first use under the Cargo target directory
 //! (`<target>/temper-test-venv`) from `tests/python/requirements.txt`, and
@@ -69,16 +69,18 @@ pub fn requirements_file() -> PathBuf {
     crate_dir().join("python").join("requirements.txt")
 }
 
-/// The Cargo target directory: `CARGO_TARGET_DIR` if set, otherwise the
-/// nearest ancestor of the running test executable that holds Cargo's
-/// `CACHEDIR.TAG` (test executables live in `<target>/[<triple>/]<profile>/deps`).
+/// The Cargo target directory: `CARGO_TARGET_DIR` if set to an absolute path,
+/// otherwise the nearest ancestor of the running test executable that holds
+/// Cargo's `CACHEDIR.TAG` (test executables live in
+/// `<target>/[<triple>/]<profile>/deps`).
 pub fn target_dir() -> PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
-            let dir = PathBuf::from(dir);
-            let dir = if dir.is_absolute() { dir } else { crate_dir().join("..").join(dir) };
-            fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        // A relative CARGO_TARGET_DIR is relative to wherever cargo was run,
+        // which the test cannot know: then go by the executable's path.
+        if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from)
+            && dir.is_absolute()
+        {
             return dir;
         }
         let exe = std::env::current_exe().expect("cannot find the test executable's path");
@@ -117,13 +119,17 @@ pub struct TestDir {
 impl TestDir {
     pub fn new(label: &str) -> Self {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let path = target_dir().join("temper-test-tmp").join(format!(
             "{label}-{}-{}-{nanos}",
             std::process::id(),
             COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
-        fs::create_dir_all(&path).unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
+        fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", path.display()));
         TestDir { path }
     }
 
@@ -143,7 +149,9 @@ impl Drop for TestDir {
 }
 
 fn env_flag(name: &str) -> bool {
-    std::env::var(name).map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false")).unwrap_or(false)
+    std::env::var(name)
+        .map(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+        .unwrap_or(false)
 }
 
 // ---------------------------------------------------------------------------
@@ -179,7 +187,8 @@ fn ensure_venv() -> PathBuf {
     let requirements = fs::read_to_string(&requirements_path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", requirements_path.display()));
 
-    fs::create_dir_all(&target).unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
+    fs::create_dir_all(&target)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
     let lock_path = target.join("temper-test-venv.lock");
     let lock = File::options()
         .create(true)
@@ -187,24 +196,43 @@ fn ensure_venv() -> PathBuf {
         .write(true)
         .open(&lock_path)
         .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-    lock.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    lock.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
 
-    let up_to_date = fs::read_to_string(&marker).map(|m| m == requirements).unwrap_or(false)
+    let up_to_date = fs::read_to_string(&marker)
+        .map(|m| m == requirements)
+        .unwrap_or(false)
         && venv.join("bin").join("python").exists();
     if !up_to_date {
-        eprintln!("[harness] creating the Python venv {} from {}", venv.display(), requirements_path.display());
+        eprintln!(
+            "[harness] creating the Python venv {} from {}",
+            venv.display(),
+            requirements_path.display()
+        );
         if venv.exists() {
-            fs::remove_dir_all(&venv).unwrap_or_else(|e| panic!("cannot remove stale venv {}: {e}", venv.display()));
+            fs::remove_dir_all(&venv)
+                .unwrap_or_else(|e| panic!("cannot remove stale venv {}: {e}", venv.display()));
         }
         let python = std::env::var(PYTHON_ENV).unwrap_or_else(|_| "python3".to_string());
-        run_setup_command(Command::new(&python).arg("-m").arg("venv").arg(&venv), "creating the venv");
+        run_setup_command(
+            Command::new(&python).arg("-m").arg("venv").arg(&venv),
+            "creating the venv",
+        );
         run_setup_command(
             Command::new(venv.join("bin").join("python"))
-                .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-r"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-input",
+                    "-r",
+                ])
                 .arg(&requirements_path),
             "installing tests/python/requirements.txt",
         );
-        fs::write(&marker, &requirements).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+        fs::write(&marker, &requirements)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
         eprintln!("[harness] Python venv ready");
     }
     drop(lock); // also unlocks
@@ -250,26 +278,18 @@ impl ServerKind {
             if let Some(bin) = std::env::var_os(SERVER_BIN_ENV) {
                 return ServerKind::Temper(PathBuf::from(bin));
             }
-            if crate_dir().join("src").join("bin").join(format!("{SHIM_BIN}.rs")).exists() {
-                // Cargo exposes CARGO_BIN_EXE_* only to integration tests at
-                // compile time, not to this library: find the binary where
-                // Cargo builds it, next to the test executable's deps dir.
-                let bin = std::env::var_os(format!("CARGO_BIN_EXE_{SHIM_BIN}"))
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| profile_dir().join(format!("{SHIM_BIN}{}", std::env::consts::EXE_SUFFIX)));
-                assert!(
-                    bin.exists(),
-                    "the shim src/bin/{SHIM_BIN}.rs exists but its binary {} does not; run the \
-                     tests with `cargo test -p temper-tests` so that Cargo builds it",
-                    bin.display()
-                );
-                return ServerKind::Temper(bin);
-            }
-            eprintln!(
-                "[harness] src/bin/{SHIM_BIN}.rs does not exist yet: running against the official \
-                 Temporal dev server (as with {AGAINST_TEMPORAL_ENV}=1)"
+            // Cargo exposes CARGO_BIN_EXE_* only to integration tests at
+            // compile time, not to this library: find the binary where Cargo
+            // builds it, next to the test executable's deps directory.
+            let bin = std::env::var_os(format!("CARGO_BIN_EXE_{SHIM_BIN}"))
+                .map(PathBuf::from)
+                .unwrap_or_else(|| profile_dir().join(format!("{SHIM_BIN}{}", std::env::consts::EXE_SUFFIX)));
+            assert!(
+                bin.exists(),
+                "the server binary {} does not exist; run the tests with `cargo test -p temper-tests` so that Cargo builds it",
+                bin.display()
             );
-            ServerKind::Temporal
+            ServerKind::Temper(bin)
         })
         .clone()
     }
@@ -281,7 +301,14 @@ pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Comman
     let mut command = match kind {
         ServerKind::Temper(bin) => {
             let mut c = Command::new(bin);
-            c.args(["server", "start-dev", "--ip", "127.0.0.1", "--port", &port.to_string()]);
+            c.args([
+                "server",
+                "start-dev",
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ]);
             c
         }
         ServerKind::Temporal => {
@@ -308,14 +335,32 @@ pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Comman
 }
 
 /// A free TCP port on 127.0.0.1, never handed out twice by this process.
+///
+/// Linux randomizes ephemeral ports, and a port just released by `bind(:0)`
+/// can be handed out again at once, e.g. to one of the several internal
+/// listeners of another dev server starting in parallel. To prevent that, the
+/// port is left with a connection in TIME_WAIT on its side (the accepting end
+/// closes first): for about a minute `bind(:0)` will not pick it, while a
+/// server can still bind it explicitly thanks to SO_REUSEADDR (which Go's,
+/// std's and tokio's listeners set). This is the trick Temporal's own CLI
+/// uses for its free ports.
 pub fn free_port() -> u16 {
     static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     loop {
         let listener = TcpListener::bind("127.0.0.1:0").expect("cannot bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("no local address").port();
+        let address = listener.local_addr().expect("no local address");
+        if let Ok(client) = TcpStream::connect(address)
+            && let Ok((accepted, _)) = listener.accept()
+        {
+            drop(accepted); // the port's side closes first: it gets the TIME_WAIT
+            drop(client);
+        }
         let mut handed_out = HANDED_OUT.lock().unwrap();
-        if handed_out.get_or_insert_with(HashSet::new).insert(port) {
-            return port;
+        if handed_out
+            .get_or_insert_with(HashSet::new)
+            .insert(address.port())
+        {
+            return address.port();
         }
     }
 }
@@ -434,7 +479,11 @@ impl TestServer {
                 Err(StartFailure::Other(message)) => panic!("{message}"),
             }
         }
-        panic!("the server could not bind a free port after 5 tries; last failure:\n{last_failure}");
+        panic!(
+            "the server could not bind a free port after 5 tries (the harness reserves ports \
+             by leaving a TIME_WAIT connection on them: servers must bind with SO_REUSEADDR, as \
+             Go's, std's and tokio's listeners do); last failure:\n{last_failure}"
+        );
     }
 
     /// `127.0.0.1:PORT`, for `Client.connect` / `--address`.
@@ -462,7 +511,10 @@ impl TestServer {
     /// Kills the server with SIGKILL (no chance to flush or shut down) and
     /// waits for it to be gone. Panics if it had already exited by itself.
     pub fn kill_9(&mut self) {
-        let mut child = self.child.take().expect("kill_9: the server is not running");
+        let mut child = self
+            .child
+            .take()
+            .expect("kill_9: the server is not running");
         if let Ok(Some(status)) = child.try_wait() {
             join_readers(&mut self.readers, Duration::from_secs(2));
             panic!(
@@ -471,10 +523,18 @@ impl TestServer {
                 self.output()
             );
         }
-        child.kill().expect("kill_9: cannot send SIGKILL to the server"); // SIGKILL on Unix
+        child
+            .kill()
+            .expect("kill_9: cannot send SIGKILL to the server"); // SIGKILL on Unix
         let status = child.wait().expect("kill_9: cannot wait for the server");
         join_readers(&mut self.readers, Duration::from_secs(2));
-        self.output.push(format!("[harness] server run {} killed with SIGKILL ({status})", self.run), SERVER_OUTPUT_LINES);
+        self.output.push(
+            format!(
+                "[harness] server run {} killed with SIGKILL ({status})",
+                self.run
+            ),
+            SERVER_OUTPUT_LINES,
+        );
         eprintln!("[harness] server {} killed with SIGKILL", self.address());
     }
 
@@ -490,7 +550,10 @@ impl TestServer {
                 Ok(()) => return,
                 // The old process's port may take a moment to become free.
                 Err(StartFailure::PortTaken(message)) if Instant::now() < deadline => {
-                    eprintln!("[harness] restart: port {} still taken, retrying: {message}", self.port);
+                    eprintln!(
+                        "[harness] restart: port {} still taken, retrying: {message}",
+                        self.port
+                    );
                     thread::sleep(Duration::from_millis(200));
                 }
                 Err(StartFailure::PortTaken(message)) | Err(StartFailure::Other(message)) => {
@@ -504,10 +567,15 @@ impl TestServer {
         self.run += 1;
         let run = self.run;
         let mut command = server_command(&self.kind, self.port, self.db.as_deref());
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let description = format!("{command:?}");
         let started = Instant::now();
-        let mut child = command.spawn().map_err(|e| StartFailure::Other(format!("cannot start the server: {description}: {e}")))?;
+        let mut child = command.spawn().map_err(|e| {
+            StartFailure::Other(format!("cannot start the server: {description}: {e}"))
+        })?;
         let show = env_flag(SHOW_SERVER_OUTPUT_ENV);
         for stream in [
             Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
@@ -523,18 +591,25 @@ impl TestServer {
         }
         let address: SocketAddr = self.address().parse().unwrap();
         loop {
-            if let Some(status) = child.try_wait().map_err(|e| StartFailure::Other(format!("cannot wait for the server: {e}")))? {
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| StartFailure::Other(format!("cannot wait for the server: {e}")))?
+            {
                 join_readers(&mut self.readers, Duration::from_secs(2));
                 let output = self.output();
                 let message = format!(
                     "the server exited ({status}) before accepting connections on {address}\ncommand: {description}\n--- server output ---\n{output}"
                 );
                 let lowercase = output.to_lowercase();
-                return Err(if lowercase.contains("address already in use") || lowercase.contains("addrinuse") {
-                    StartFailure::PortTaken(message)
-                } else {
-                    StartFailure::Other(message)
-                });
+                return Err(
+                    if lowercase.contains("address already in use")
+                        || lowercase.contains("addrinuse")
+                    {
+                        StartFailure::PortTaken(message)
+                    } else {
+                        StartFailure::Other(message)
+                    },
+                );
             }
             if TcpStream::connect_timeout(&address, Duration::from_millis(250)).is_ok() {
                 eprintln!(
@@ -575,10 +650,15 @@ impl Drop for TestServer {
         };
         join_readers(&mut self.readers, Duration::from_secs(1));
         if let Some(status) = died {
-            eprintln!("[harness] NOTE: the server had exited by itself before the end of the test: {status}");
+            eprintln!(
+                "[harness] NOTE: the server had exited by itself before the end of the test: {status}"
+            );
         }
         if (thread::panicking() && was_running) || died.is_some() {
-            eprintln!("[harness] --- server output (last {SERVER_OUTPUT_LINES} lines) ---\n{}", self.output());
+            eprintln!(
+                "[harness] --- server output (last {SERVER_OUTPUT_LINES} lines) ---\n{}",
+                self.output()
+            );
         }
     }
 }
@@ -625,26 +705,34 @@ impl PythonProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         eprintln!("[harness] running {} {}", script, args.join(" "));
-        let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
         let transcript = OutputLog::default();
         let (sender, stdout_lines) = mpsc::channel();
         let mut readers = Vec::new();
         {
             let transcript = transcript.clone();
             let name = script.to_string();
-            readers.push(spawn_line_reader(child.stdout.take().unwrap(), move |line| {
-                eprintln!("[{name}] {line}");
-                transcript.push(line.clone(), usize::MAX);
-                let _ = sender.send(line);
-            }));
+            readers.push(spawn_line_reader(
+                child.stdout.take().unwrap(),
+                move |line| {
+                    eprintln!("[{name}] {line}");
+                    transcript.push(line.clone(), usize::MAX);
+                    let _ = sender.send(line);
+                },
+            ));
         }
         {
             let transcript = transcript.clone();
             let name = script.to_string();
-            readers.push(spawn_line_reader(child.stderr.take().unwrap(), move |line| {
-                eprintln!("[{name} stderr] {line}");
-                transcript.push(line, usize::MAX);
-            }));
+            readers.push(spawn_line_reader(
+                child.stderr.take().unwrap(),
+                move |line| {
+                    eprintln!("[{name} stderr] {line}");
+                    transcript.push(line, usize::MAX);
+                },
+            ));
         }
         PythonProcess {
             script: script.to_string(),
@@ -668,16 +756,24 @@ impl PythonProcess {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.stdout_lines.recv_timeout(left.min(Duration::from_millis(200))) {
+            match self
+                .stdout_lines
+                .recv_timeout(left.min(Duration::from_millis(200)))
+            {
                 Ok(line) if line.starts_with(prefix) => return line,
                 Ok(_) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.wait_exit(Duration::from_secs(10));
-                    self.fail(&format!("exited ({}) before printing a line starting with {prefix:?}", describe_status(status)));
+                    self.fail(&format!(
+                        "exited ({}) before printing a line starting with {prefix:?}",
+                        describe_status(status)
+                    ));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() >= deadline => {
                     self.kill();
-                    self.fail(&format!("printed no line starting with {prefix:?} within {timeout:?}"));
+                    self.fail(&format!(
+                        "printed no line starting with {prefix:?} within {timeout:?}"
+                    ));
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
@@ -699,7 +795,11 @@ impl PythonProcess {
         let status = self.wait_exit(timeout);
         match status {
             Some(status) if status.success() => {
-                eprintln!("[harness] {} passed in {:.1}s", self.script, self.started.elapsed().as_secs_f64());
+                eprintln!(
+                    "[harness] {} passed in {:.1}s",
+                    self.script,
+                    self.started.elapsed().as_secs_f64()
+                );
                 self.output()
             }
             Some(status) => self.fail(&format!("failed ({status})")),
@@ -744,7 +844,9 @@ impl PythonProcess {
 }
 
 fn describe_status(status: Option<ExitStatus>) -> String {
-    status.map(|s| s.to_string()).unwrap_or_else(|| "still running".to_string())
+    status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "still running".to_string())
 }
 
 impl Drop for PythonProcess {
@@ -766,4 +868,34 @@ pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {
     let mut args = vec!["--address", address.as_str(), "--namespace", "default"];
     args.extend_from_slice(extra_args);
     run_python(script, &args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_and_bindable_with_so_reuseaddr() {
+        let ports: Vec<u16> = (0..20).map(|_| free_port()).collect();
+        let distinct: HashSet<u16> = ports.iter().copied().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        // std's listener sets SO_REUSEADDR, like Go's and tokio's.
+        let listeners: Vec<TcpListener> = ports
+            .iter()
+            .map(|port| {
+                TcpListener::bind(("127.0.0.1", *port)).expect("reserved port not bindable")
+            })
+            .collect();
+        assert_eq!(listeners.len(), ports.len());
+    }
+
+    #[test]
+    fn target_dir_is_cargos() {
+        let target = target_dir();
+        assert!(
+            target.join("CACHEDIR.TAG").is_file() || std::env::var_os("CARGO_TARGET_DIR").is_some(),
+            "{}",
+            target.display()
+        );
+    }
 }

@@ -16,7 +16,13 @@ fn crash_recovery_after_sigkill() {
 
     let mut scenario = PythonProcess::spawn(
         "crash_recovery.py",
-        &["--address", &address, "--namespace", "default", "--crash-handshake"],
+        &[
+            "--address",
+            &address,
+            "--namespace",
+            "default",
+            "--crash-handshake",
+        ],
     );
     // Printed once all 100 workflows are started and some first activities
     // have completed (so work is in flight everywhere: activities, timers,

@@ -3,7 +3,7 @@
 //! An adapter's tests provide a [`LogFactory`] and either call [`run_all`] or
 //! list the checks below as separate tests:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn log_trim_discards_records_below_the_point() {
 //!     conformance::trim_discards_records_below_the_point(&MyLogFactory::new()).await;

@@ -3,7 +3,7 @@
 //! An adapter's tests provide a [`StoreFactory`] and either call [`run_all`]
 //! or list the checks below as separate tests:
 //!
-//! ```ignore
+//! ```text
 //! #[tokio::test]
 //! async fn store_a_stale_commit_is_refused_and_applies_nothing() {
 //!     conformance::a_stale_commit_is_refused_and_applies_nothing(&MyStoreFactory::new()).await;

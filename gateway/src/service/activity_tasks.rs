@@ -18,15 +18,17 @@ use temper_proto::records::{
     CancelActivityTask, CompleteActivityTask, FailActivityTask, RecordActivityTaskHeartbeat, RecordActivityTaskStarted,
     TaskKind, TaskToken,
 };
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::start::unexpected;
 use super::workflow_tasks::run_of;
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
-use crate::matching::{Dispatch, PendingTask, QueueKey};
+use crate::matching::PendingTask;
+use crate::service::polling::{Polled, poll};
 use crate::tokens;
-use crate::validation::{payload_within_limit, require_id};
+use crate::validation::payload_within_limit;
 
 pub async fn poll_activity_task_queue(
     gateway: &Gateway,
@@ -34,25 +36,13 @@ pub async fn poll_activity_task_queue(
     deadline: Instant,
 ) -> ApiResult<PollActivityTaskQueueResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    let queue_name = request.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
-    require_id(&queue_name, "TaskQueue")?;
-    let queue = gateway.matching.queue(QueueKey { namespace_id: namespace.id.clone(), name: queue_name, kind: TaskKind::Activity });
-    queue.record_poller(&request.identity);
-    loop {
-        let Some(Dispatch::Task(task)) = queue.take(deadline, |expired| gateway.matching.done(&expired)).await else {
-            return Ok(PollActivityTaskQueueResponse::default());
-        };
-        match start(gateway, &namespace.name, &task, &request.identity).await {
-            Ok(Some(response)) => {
-                gateway.matching.done(&task);
-                return Ok(response);
-            }
-            Ok(None) => gateway.matching.done(&task),
-            Err(error) => {
-                queue.return_to_front(task);
-                return Err(error);
-            }
-        }
+    let queue_name = request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default();
+    let (namespace_name, identity) = (namespace.name.as_str(), request.identity.as_str());
+    let start_task =
+        |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, namespace_name, &task, identity).await }) };
+    match poll(gateway, &namespace.id, queue_name, TaskKind::Activity, &request.identity, deadline, start_task).await? {
+        Polled::Started(response) => Ok(response),
+        Polled::Query(_) | Polled::Nothing => Ok(PollActivityTaskQueueResponse::default()),
     }
 }
 

@@ -6,6 +6,7 @@ mod activity_tasks;
 mod describe;
 mod history;
 mod namespace;
+mod polling;
 mod query;
 mod signal;
 mod start;

@@ -11,7 +11,7 @@ use temper_proto::records::{RequestCancelWorkflow, SignalWorkflow, TerminateWork
 
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
-use crate::validation::{optional_id, payload_within_limit, request_id_or_new, require_id};
+use crate::validation::{optional_run_id, payload_within_limit, request_id_or_new, require_id};
 
 pub async fn signal_workflow_execution(
     gateway: &Gateway,
@@ -54,6 +54,6 @@ pub async fn terminate_workflow_execution(
 fn target_workflow(execution: Option<&WorkflowExecution>) -> ApiResult<String> {
     let execution = execution.ok_or_else(|| ApiError::invalid("WorkflowExecution is not set on request."))?;
     require_id(&execution.workflow_id, "WorkflowId")?;
-    optional_id(&execution.run_id, "RunId")?;
+    optional_run_id(&execution.run_id)?;
     Ok(execution.workflow_id.clone())
 }

@@ -1,10 +1,8 @@
 //! StartWorkflowExecution and SignalWithStartWorkflowExecution.
 
-use temper_engine::state_machine::commands::Reply;
+use temper_engine::state_machine::commands::{Reply, start_request_of};
 use temper_engine::time::duration_nanos;
-use temper_proto::api::common::v1::{Payloads, RetryPolicy, WorkflowType};
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;
-use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflowservice::v1::{
     SignalWithStartWorkflowExecutionRequest, SignalWithStartWorkflowExecutionResponse, StartWorkflowExecutionRequest,
     StartWorkflowExecutionResponse,
@@ -21,23 +19,7 @@ pub async fn start_workflow_execution(
     mut request: StartWorkflowExecutionRequest,
 ) -> ApiResult<StartWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    validate_new_run(gateway, &NewRunFields {
-        workflow_id: &request.workflow_id,
-        workflow_type: request.workflow_type.as_ref(),
-        task_queue: request.task_queue.as_ref(),
-        input: request.input.as_ref(),
-        timeouts: [
-            (request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout"),
-            (request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout"),
-            (request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout"),
-        ],
-        cron_schedule: &request.cron_schedule,
-        start_delay: request.workflow_start_delay.as_ref(),
-        retry_policy: request.retry_policy.as_ref(),
-    })?;
-    if !request.completion_callbacks.is_empty() {
-        return Err(ApiError::Unimplemented("completion callbacks are not supported by Temper yet".into()));
-    }
+    validate_new_run(gateway, &request)?;
     request.request_id = request_id_or_new(&request.request_id)?;
     let workflow_id = request.workflow_id.clone();
     let run_id = uuid::Uuid::new_v4().to_string();
@@ -59,20 +41,7 @@ pub async fn signal_with_start_workflow_execution(
     mut request: SignalWithStartWorkflowExecutionRequest,
 ) -> ApiResult<SignalWithStartWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    validate_new_run(gateway, &NewRunFields {
-        workflow_id: &request.workflow_id,
-        workflow_type: request.workflow_type.as_ref(),
-        task_queue: request.task_queue.as_ref(),
-        input: request.input.as_ref(),
-        timeouts: [
-            (request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout"),
-            (request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout"),
-            (request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout"),
-        ],
-        cron_schedule: &request.cron_schedule,
-        start_delay: request.workflow_start_delay.as_ref(),
-        retry_policy: request.retry_policy.as_ref(),
-    })?;
+    validate_new_run(gateway, &start_request_of(&request))?;
     require_id(&request.signal_name, "SignalName")?;
     payload_within_limit(request.signal_input.as_ref(), "SignalInput", gateway.limits.max_payload_bytes)?;
     request.request_id = request_id_or_new(&request.request_id)?;
@@ -90,34 +59,26 @@ pub async fn signal_with_start_workflow_execution(
     }
 }
 
-/// The fields a new run is validated by, shared by both starts.
-struct NewRunFields<'a> {
-    workflow_id: &'a str,
-    workflow_type: Option<&'a WorkflowType>,
-    task_queue: Option<&'a TaskQueue>,
-    input: Option<&'a Payloads>,
-    timeouts: [(Option<&'a prost_types::Duration>, &'static str); 3],
-    cron_schedule: &'a str,
-    start_delay: Option<&'a prost_types::Duration>,
-    retry_policy: Option<&'a RetryPolicy>,
-}
-
-fn validate_new_run(gateway: &Gateway, fields: &NewRunFields) -> ApiResult<()> {
-    require_id(fields.workflow_id, "WorkflowId")?;
-    require_id(fields.workflow_type.map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType")?;
-    require_id(fields.task_queue.map(|q| q.name.as_str()).unwrap_or_default(), "TaskQueue")?;
-    for (timeout, name) in fields.timeouts {
-        non_negative(timeout, name)?;
-    }
-    payload_within_limit(fields.input, "Input", gateway.limits.max_payload_bytes)?;
-    if !fields.cron_schedule.is_empty() {
+/// Checks what a new run is created from; both starts share it.
+fn validate_new_run(gateway: &Gateway, request: &StartWorkflowExecutionRequest) -> ApiResult<()> {
+    require_id(&request.workflow_id, "WorkflowId")?;
+    require_id(request.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType")?;
+    require_id(request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default(), "TaskQueue")?;
+    non_negative(request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout")?;
+    non_negative(request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout")?;
+    non_negative(request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout")?;
+    payload_within_limit(request.input.as_ref(), "Input", gateway.limits.max_payload_bytes)?;
+    if !request.cron_schedule.is_empty() {
         return Err(ApiError::Unimplemented("cron schedules are not supported by Temper yet".into()));
     }
-    if duration_nanos(fields.start_delay) > 0 {
+    if duration_nanos(request.workflow_start_delay.as_ref()) > 0 {
         return Err(ApiError::Unimplemented("workflow start delays are not supported by Temper yet".into()));
     }
-    if fields.retry_policy.is_some_and(|policy| policy.maximum_attempts != 1) {
+    if request.retry_policy.as_ref().is_some_and(|policy| policy.maximum_attempts != 1) {
         return Err(ApiError::Unimplemented("workflow retry policies are not supported by Temper yet".into()));
+    }
+    if !request.completion_callbacks.is_empty() {
+        return Err(ApiError::Unimplemented("completion callbacks are not supported by Temper yet".into()));
     }
     Ok(())
 }

@@ -12,16 +12,17 @@ use temper_proto::api::workflowservice::v1::{
 };
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{CompleteWorkflowTask, FailWorkflowTask, RecordWorkflowTaskStarted, TaskKind, TaskToken};
+use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::query::query_task_response;
 use super::start::unexpected;
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
-use crate::matching::{Dispatch, PendingTask, QueueKey};
+use crate::matching::PendingTask;
+use crate::service::polling::{Polled, poll};
 use crate::service::history::page;
 use crate::tokens;
-use crate::validation::require_id;
 
 /// History events sent with a workflow task; workers fetch the rest.
 const POLL_PAGE_SIZE: usize = 1000;
@@ -34,29 +35,13 @@ pub async fn poll_workflow_task_queue(
     deadline: Instant,
 ) -> ApiResult<PollWorkflowTaskQueueResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    let queue_name = request.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
-    require_id(&queue_name, "TaskQueue")?;
-    let queue = gateway.matching.queue(QueueKey { namespace_id: namespace.id.clone(), name: queue_name, kind: TaskKind::Workflow });
-    queue.record_poller(&request.identity);
-    loop {
-        let Some(dispatch) = queue.take(deadline, |expired| gateway.matching.done(&expired)).await else {
-            return Ok(PollWorkflowTaskQueueResponse::default());
-        };
-        let task = match dispatch {
-            Dispatch::Query(query) => return query_task_response(gateway, &query).await,
-            Dispatch::Task(task) => task,
-        };
-        match start(gateway, &task, &request.identity).await {
-            Ok(Some(response)) => {
-                gateway.matching.done(&task);
-                return Ok(response);
-            }
-            Ok(None) => gateway.matching.done(&task),
-            Err(error) => {
-                queue.return_to_front(task);
-                return Err(error);
-            }
-        }
+    let queue_name = request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default();
+    let identity = request.identity.as_str();
+    let start_task = |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, &task, identity).await }) };
+    match poll(gateway, &namespace.id, queue_name, TaskKind::Workflow, &request.identity, deadline, start_task).await? {
+        Polled::Started(response) => Ok(response),
+        Polled::Query(query) => query_task_response(gateway, &query).await,
+        Polled::Nothing => Ok(PollWorkflowTaskQueueResponse::default()),
     }
 }
 

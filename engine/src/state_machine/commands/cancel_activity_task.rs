@@ -3,9 +3,8 @@
 
 use temper_proto::records::{CancelActivityTask, WorkflowMutableState};
 
-use super::{Reply, started_activity};
+use super::{Reply, close_started_activity};
 use crate::state_machine::activity::ActivityOutcome;
-use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
 pub fn apply(
@@ -13,12 +12,6 @@ pub fn apply(
     command: &CancelActivityTask,
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
-    let scheduled_event_id = started_activity(state, command.token.as_ref())?;
-    let mut mutation = RunMutation::new(state, clock);
-    mutation.close_activity(
-        scheduled_event_id,
-        ActivityOutcome::Canceled { details: command.details.clone(), identity: command.identity.clone() },
-    );
-    mutation.schedule_workflow_task();
-    Ok((Reply::Accepted, mutation.finish()))
+    let outcome = ActivityOutcome::Canceled { details: command.details.clone(), identity: command.identity.clone() };
+    close_started_activity(state, command.token.as_ref(), outcome, clock)
 }

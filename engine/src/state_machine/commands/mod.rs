@@ -20,7 +20,7 @@ mod terminate_workflow;
 mod tests;
 
 pub use fire_timer::apply as fire_timer;
-pub use signal_with_start_workflow::apply as signal_with_start_workflow;
+pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
 pub use start_workflow::{StartOutcome, apply as start_workflow};
 
 use temper_proto::records::command_record::Command;
@@ -166,4 +166,19 @@ fn started_activity(state: &WorkflowMutableState, token: Option<&TaskToken>) -> 
     let started_nanos = activity.started_time.as_ref().map(timestamp_nanos);
     let matches = activity.attempt == token.attempt && started_nanos == Some(token.started_time_nanos);
     if matches { Ok(token.scheduled_event_id) } else { Err(CommandError::ActivityTaskNotFound) }
+}
+
+/// Closes the started attempt a worker's token refers to, and lets the
+/// workflow react.
+fn close_started_activity(
+    state: &mut WorkflowMutableState,
+    token: Option<&TaskToken>,
+    outcome: super::activity::ActivityOutcome,
+    clock: Clock<'_>,
+) -> Result<(Reply, Transition), CommandError> {
+    let scheduled_event_id = started_activity(state, token)?;
+    let mut mutation = super::history::RunMutation::new(state, clock);
+    mutation.close_activity(scheduled_event_id, outcome);
+    mutation.schedule_workflow_task();
+    Ok((Reply::Accepted, mutation.finish()))
 }

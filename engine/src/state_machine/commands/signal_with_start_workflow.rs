@@ -22,7 +22,7 @@ pub fn apply(
         .request
         .as_ref()
         .ok_or_else(|| CommandError::InvalidArgument("signal-with-start request is missing".into()))?;
-    let start = start_request(request);
+    let start = start_request_of(request);
     let signal = signal_request(request);
     let previous_run = match current {
         Some(current) if is_running(current) && start.workflow_id_conflict_policy() != WorkflowIdConflictPolicy::TerminateExisting => {
@@ -55,7 +55,8 @@ fn signal_running_run(current: &mut WorkflowMutableState, signal: SignalWorkflow
     }
 }
 
-fn start_request(request: &SignalWithStartWorkflowExecutionRequest) -> StartWorkflowExecutionRequest {
+/// The start a signal-with-start performs when it creates a run.
+pub fn start_request_of(request: &SignalWithStartWorkflowExecutionRequest) -> StartWorkflowExecutionRequest {
     StartWorkflowExecutionRequest {
         namespace: request.namespace.clone(),
         workflow_id: request.workflow_id.clone(),
