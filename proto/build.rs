@@ -1,4 +1,4 @@
-//! Generates Temper's own records (temper/v1/*.proto) and the tonic server traits
+//! Generates Temper's own records (temper/v1/*.proto) and the tonic server traits and clients
 //! for Temporal's WorkflowService and OperatorService. Temporal's message types
 //! are not generated again: they come from the `temporalio-protos` crate, whose
 //! build script publishes its descriptor set.
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     tonic_prost_build::configure()
-        .build_client(false)
+        .build_client(true)
         .build_server(true)
         .generate_default_stubs(true)
         .extern_path(".temporal.api", "::temporalio_protos::temporal::api")

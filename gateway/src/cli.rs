@@ -20,6 +20,8 @@ enum TopCommand {
     /// Run the server.
     #[command(subcommand)]
     Server(ServerCommand),
+    /// Load-test a Temporal-API server (Temper's or Temporal's) as starter and worker.
+    Bench(temper_bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -58,7 +60,28 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         TopCommand::Server(ServerCommand::StartDev(args)) => start_dev(args),
+        TopCommand::Bench(args) => bench(args),
     }
+}
+
+fn bench(args: temper_bench::BenchArgs) -> ExitCode {
+    let json = args.json;
+    block_on(async move {
+        match temper_bench::run(args).await {
+            Ok(report) if json => {
+                println!("{}", serde_json::to_string_pretty(&report).expect("a report serializes"));
+                ExitCode::SUCCESS
+            }
+            Ok(report) => {
+                print!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("temper bench: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
 }
 
 fn start_dev(args: StartDevArgs) -> ExitCode {
@@ -73,17 +96,22 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
         shards: args.shards,
         max_payload_bytes: args.max_payload_bytes,
     };
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
+    block_on(async {
+        match run_dev_server(config, shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("temper: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+fn block_on(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(work),
         Err(error) => {
             eprintln!("temper: cannot start the async runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run_dev_server(config, shutdown_signal())) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("temper: {error}");
             ExitCode::FAILURE
         }
     }

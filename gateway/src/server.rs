@@ -101,7 +101,7 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
     let served = tonic::transport::Server::builder()
         .add_service(workflow_service)
         .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(incoming(listener), shutdown)
         .await;
 
     let _ = stop_roles.send(true);
@@ -109,6 +109,13 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
     let _ = projection.await;
     db.shutdown();
     served.map_err(ServerError::from)
+}
+
+/// Accepted connections without Nagle's algorithm: a reply is written in
+/// several pieces (headers, message, trailers), and delaying the last one
+/// until the client acknowledges the first costs tens of milliseconds a call.
+fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
+    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
 /// Distinguishes this process from earlier ones, so replies to commands an

@@ -8,7 +8,7 @@ pub mod temper {
     }
 }
 
-/// Server traits for Temporal's services, over the message types of `temporalio-protos`.
+/// Server traits and clients for Temporal's services, over the message types of `temporalio-protos`.
 pub mod service {
     pub mod workflowservice {
         #[allow(clippy::all)]
