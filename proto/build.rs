@@ -46,6 +46,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .generate_default_stubs(true)
         .extern_path(".temporal.api", "::temporalio_protos::temporal::api")
+        // Served with the history already encoded; see src/raw.rs.
+        .extern_path(
+            ".temporal.api.workflowservice.v1.GetWorkflowExecutionHistoryResponse",
+            "crate::raw::GetWorkflowExecutionHistoryResponse",
+        )
         .compile_fds(to_generate)?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     name_unimplemented_methods(&out_dir.join("temporal.api.workflowservice.v1.rs"), "WorkflowService")?;

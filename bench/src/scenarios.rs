@@ -22,6 +22,8 @@ pub enum Scenario {
     /// One activity, then complete.
     HelloActivity,
     /// Ten sequential activities.
+    #[value(name = "activities-10")]
+    #[serde(rename = "activities-10")]
     Activities10,
     /// A 1 s timer, then complete.
     Timer,
@@ -33,6 +35,14 @@ pub enum Scenario {
     StartOnly,
     /// Waits until GetSystemInfo succeeds and reports how long that took.
     Ready,
+}
+
+impl std::fmt::Display for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use clap::ValueEnum;
+        let name = self.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+        f.write_str(&name)
+    }
 }
 
 impl Scenario {

@@ -109,7 +109,7 @@ pub struct Report {
 
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "scenario {:?} against {} (concurrency {})", self.scenario, self.address, self.concurrency)?;
+        writeln!(f, "scenario {} against {} (concurrency {})", self.scenario, self.address, self.concurrency)?;
         writeln!(f, "  completed         {} of {} in {:.2}s", self.completed, self.started, self.elapsed_seconds)?;
         writeln!(f, "  workflows/s       {:.1}", self.workflows_per_second)?;
         writeln!(f, "  history events/s  {:.1}", self.history_events_per_second)?;

@@ -99,7 +99,8 @@ impl Worker {
                 .await
                 .map_err(|status| format!("worker: fetch history page: {:?}", status.code()))?
                 .into_inner();
-            events.extend(page.history.map(|h| h.events).unwrap_or_default());
+            let history = page.decoded_history().map_err(|e| format!("worker: undecodable history page: {e}"))?;
+            events.extend(history.events);
             token = page.next_page_token;
         }
         Ok(events)

@@ -100,15 +100,6 @@ impl Writer {
         Ok(table.get(key)?)
     }
 
-    /// Every key in `range`.
-    pub fn keys_in(
-        &self,
-        table: &Keyspace,
-        range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
-    ) -> Result<Vec<Slice>, EmbeddedDbError> {
-        table.range(range).map(|guard| guard.key().map_err(EmbeddedDbError::from)).collect()
-    }
-
     /// The greatest key starting with `prefix`.
     pub fn last_key_with_prefix(&self, table: &Keyspace, prefix: &[u8]) -> Result<Option<Slice>, EmbeddedDbError> {
         table.prefix(prefix).next_back().map(|guard| guard.key()).transpose().map_err(Into::into)

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use temper_engine::notify::HistoryNotifier;
 use temper_engine::partitioning::shard_of;
-use temper_engine::store::{RunKey, Store, WorkflowKey};
+use temper_engine::store::{RawEvent, RunKey, Store, WorkflowKey};
 use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::WorkflowMutableState;
@@ -62,6 +62,30 @@ impl Gateway {
         let wanted = ((end - first) as usize).min(max);
         let mut events = self.store.read_history(run, first, wanted).await?;
         events.retain(|event| event.event_id < end);
+        Ok(events)
+    }
+
+    /// Stored events from `first` up to (not including) `end`, as stored: at
+    /// most `max_events`, and no more once `max_bytes` are reached (but at
+    /// least one). Read in chunks so large payloads are not all loaded at once.
+    pub async fn read_raw_events(&self, run: &RunKey, first: i64, end: i64, max_events: usize, max_bytes: usize) -> ApiResult<Vec<RawEvent>> {
+        const CHUNK: usize = 256;
+        let mut events: Vec<RawEvent> = Vec::new();
+        let mut bytes = 0;
+        let mut next = first;
+        while next < end && events.len() < max_events && (bytes < max_bytes || events.is_empty()) {
+            let wanted = ((end - next) as usize).min(max_events - events.len()).min(CHUNK);
+            let chunk = self.store.read_raw_history(run, next, wanted).await?;
+            let Some(last) = chunk.last() else { break };
+            next = last.event_id + 1;
+            for event in chunk {
+                if event.event_id >= end || (bytes >= max_bytes && !events.is_empty()) {
+                    return Ok(events);
+                }
+                bytes += event.encoded.len();
+                events.push(event);
+            }
+        }
         Ok(events)
     }
 }

@@ -8,6 +8,8 @@ pub mod temper {
     }
 }
 
+pub mod raw;
+
 /// Server traits and clients for Temporal's services, over the message types of `temporalio-protos`.
 pub mod service {
     pub mod workflowservice {

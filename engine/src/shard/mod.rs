@@ -98,7 +98,7 @@ impl ShardProcessor {
                 return;
             }
             let next_timer = self.timers.next_fire_time();
-            let refill_at = self.timers.horizon() - LOOKAHEAD_NANOS / 4;
+            let refill_at = self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4);
             let wake_at = next_timer.map_or(refill_at, |t| t.min(refill_at));
             let sleep = Duration::from_nanos((wake_at - now_nanos()).max(0) as u64);
             let from = (self.applied_offset + 1) as u64;
@@ -128,7 +128,9 @@ impl ShardProcessor {
 
     async fn refill_timers(&mut self) {
         let until = now_nanos() + LOOKAHEAD_NANOS;
-        match self.context.store.load_timers(self.context.shard_id, until, LOAD_LIMIT).await {
+        // Everything before the horizon is in memory already.
+        let from = self.timers.horizon();
+        match self.context.store.load_timers(self.context.shard_id, from, until, LOAD_LIMIT).await {
             Ok(loaded) => {
                 let hit_limit = loaded.len() >= LOAD_LIMIT;
                 self.timers.refill(loaded, until, hit_limit);
@@ -139,7 +141,7 @@ impl ShardProcessor {
 
     async fn process_timers(&mut self) -> Result<(), BatchError> {
         let now = now_nanos();
-        if self.timers.horizon() - LOOKAHEAD_NANOS / 4 <= now {
+        if self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4) <= now {
             self.refill_timers().await;
         }
         let due = self.timers.take_due(now, MAX_BATCH);

@@ -55,10 +55,13 @@ impl OutboxPublisher {
     }
 
     async fn publish_until_done(&self, batch: Vec<(i64, OutboxRecord)>) {
-        let Some(through) = batch.iter().map(|(seq, _)| *seq).max() else { return };
+        let (Some(from), Some(through)) = (batch.iter().map(|(seq, _)| *seq).min(), batch.iter().map(|(seq, _)| *seq).max())
+        else {
+            return;
+        };
         let grouped = self.group_by_partition(batch);
         loop {
-            match self.publish(&grouped, through).await {
+            match self.publish(&grouped, from, through).await {
                 Ok(()) => return,
                 Err(error) => {
                     tracing::error!(shard = self.shard_id, %error, "publishing the outbox failed; retrying");
@@ -89,13 +92,15 @@ impl OutboxPublisher {
         grouped
     }
 
-    async fn publish(&self, grouped: &BTreeMap<(LogName, u32), Vec<Bytes>>, through: i64) -> Result<(), String> {
+    /// Appends every group, then forgets outbox records `from..=through`
+    /// (a batch's sequence numbers are contiguous).
+    async fn publish(&self, grouped: &BTreeMap<(LogName, u32), Vec<Bytes>>, from: i64, through: i64) -> Result<(), String> {
         let appends = grouped
             .iter()
             .map(|((log, partition), records)| self.log.append(*log, *partition, records.clone()));
         for result in futures::future::join_all(appends).await {
             result.map_err(|e| e.to_string())?;
         }
-        self.store.delete_outbox(self.shard_id, through).await.map_err(|e| e.to_string())
+        self.store.delete_outbox(self.shard_id, from, through).await.map_err(|e| e.to_string())
     }
 }

@@ -13,11 +13,16 @@ pub(super) const LOOKAHEAD_NANOS: i64 = 60_000_000_000;
 /// How many timers one refill loads at most.
 pub(super) const LOAD_LIMIT: usize = 10_000;
 
-#[derive(Default)]
 pub(super) struct TimerQueue {
     timers: BTreeMap<TimerKey, TimerTask>,
     /// Every stored timer firing before this is in `timers`.
     horizon: i64,
+}
+
+impl Default for TimerQueue {
+    fn default() -> Self {
+        TimerQueue { timers: BTreeMap::new(), horizon: i64::MIN }
+    }
 }
 
 impl TimerQueue {

@@ -28,12 +28,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use fjall::{Keyspace, Slice};
 use prost::Message;
-use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{
     CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, VisibilityRecord, WorkflowMutableState,
 };
 
 use super::{
+    RawEvent,
     ConsumerOffsetStore, ExecutionStore, HistoryStore, NamespaceStore, OutboxStore, RunKey, ShardCommit, ShardId,
     ShardStore, StoreError, StoreResult, TimerKey, TimerStore, VisibilityCursor, VisibilityStore, WorkflowKey,
 };
@@ -183,17 +183,25 @@ impl ExecutionStore for EmbeddedStore {
 
 #[async_trait]
 impl HistoryStore for EmbeddedStore {
-    async fn read_history(
-        &self,
-        run: &RunKey,
-        first_event_id: i64,
-        max_events: usize,
-    ) -> StoreResult<Vec<HistoryEvent>> {
+    async fn read_raw_history(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> StoreResult<Vec<RawEvent>> {
         let prefix = history_prefix(run).into_bytes();
         let range = (Bound::Included(history_key(run, first_event_id)), past_prefix(&prefix));
-        let events = self.scan(&self.db.tables().history, range, max_events, "history event")?;
-        Ok(events.into_iter().map(|(_, event)| event).collect())
+        let entries = self.db.scan(&self.db.tables().history, range, max_events)?;
+        entries
+            .into_iter()
+            .map(|(key, value)| {
+                let event_id = event_id_of(&key)?;
+                Ok(RawEvent { event_id, encoded: bytes::Bytes::copy_from_slice(&value) })
+            })
+            .collect()
     }
+}
+
+/// The event id ends a history key.
+fn event_id_of(key: &[u8]) -> StoreResult<i64> {
+    key.get(key.len().saturating_sub(8)..)
+        .and_then(|tail| KeyReader::new(tail).i64())
+        .ok_or_else(|| StoreError::Corrupt(format!("history key {key:?} is too short")))
 }
 
 #[async_trait]
@@ -201,11 +209,12 @@ impl TimerStore for EmbeddedStore {
     async fn load_timers(
         &self,
         shard_id: ShardId,
+        from_nanos: i64,
         before_nanos: i64,
         limit: usize,
     ) -> StoreResult<Vec<(TimerKey, TimerTask)>> {
         let range = (
-            Bound::Included(Key::new().u32(shard_id).into_bytes()),
+            Bound::Included(Key::new().u32(shard_id).i64(from_nanos).into_bytes()),
             Bound::Excluded(Key::new().u32(shard_id).i64(before_nanos).into_bytes()),
         );
         let timers = self.scan(&self.db.tables().timers, range, limit, "timer")?;
@@ -226,14 +235,13 @@ impl OutboxStore for EmbeddedStore {
         records.into_iter().map(|(key, record)| Ok((outbox_seq_of(&key)?, record))).collect()
     }
 
-    async fn delete_outbox(&self, shard_id: ShardId, through_seq: i64) -> StoreResult<()> {
+    async fn delete_outbox(&self, shard_id: ShardId, from_seq: i64, through_seq: i64) -> StoreResult<()> {
         self.db
             .write(move |writer| {
                 let outbox = &writer.tables().outbox;
-                let range = (Bound::Included(shard_key(shard_id)), Bound::Included(outbox_key(shard_id, through_seq)));
                 let mut batch = writer.batch();
-                for key in writer.keys_in(outbox, range)? {
-                    batch.remove(outbox, key);
+                for seq in from_seq..=through_seq {
+                    batch.remove(outbox, outbox_key(shard_id, seq));
                 }
                 Ok(writer.commit(batch)?)
             })

@@ -118,17 +118,39 @@ pub trait ExecutionStore: Send + Sync + 'static {
     async fn get_execution(&self, shard_id: ShardId, run: &RunKey) -> StoreResult<Option<WorkflowMutableState>>;
 }
 
+/// A stored history event as it was encoded: reads that only pass events on
+/// (to a client) skip decoding them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawEvent {
+    pub event_id: i64,
+    pub encoded: bytes::Bytes,
+}
+
 #[async_trait]
 pub trait HistoryStore: Send + Sync + 'static {
-    /// Events of a run with ids at or above `first_event_id`, ascending, at most `max_events`.
-    async fn read_history(&self, run: &RunKey, first_event_id: i64, max_events: usize)
-    -> StoreResult<Vec<HistoryEvent>>;
+    /// Events of a run with ids at or above `first_event_id`, ascending, at
+    /// most `max_events`, as stored.
+    async fn read_raw_history(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> StoreResult<Vec<RawEvent>>;
+
+    /// The same events, decoded.
+    async fn read_history(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> StoreResult<Vec<HistoryEvent>> {
+        use prost::Message;
+        let raw = self.read_raw_history(run, first_event_id, max_events).await?;
+        raw.into_iter()
+            .map(|event| {
+                HistoryEvent::decode(event.encoded)
+                    .map_err(|e| StoreError::Corrupt(format!("history event {} of run {}: {e}", event.event_id, run.run_id)))
+            })
+            .collect()
+    }
 }
 
 #[async_trait]
 pub trait TimerStore: Send + Sync + 'static {
-    /// Timers of a shard that fire before `before_nanos`, earliest first, at most `limit`.
-    async fn load_timers(&self, shard_id: ShardId, before_nanos: i64, limit: usize)
+    /// Timers of a shard firing at or after `from_nanos` and before
+    /// `before_nanos`, earliest first, at most `limit`. The lower bound lets
+    /// a refill skip what was loaded already (and what was deleted there).
+    async fn load_timers(&self, shard_id: ShardId, from_nanos: i64, before_nanos: i64, limit: usize)
     -> StoreResult<Vec<(TimerKey, TimerTask)>>;
 }
 
@@ -136,8 +158,10 @@ pub trait TimerStore: Send + Sync + 'static {
 pub trait OutboxStore: Send + Sync + 'static {
     /// Outbox records of a shard with sequence numbers at or above `from_seq`, ascending.
     async fn read_outbox(&self, shard_id: ShardId, from_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxRecord)>>;
-    /// Removes the records with sequence numbers up to and including `through_seq`, once published.
-    async fn delete_outbox(&self, shard_id: ShardId, through_seq: i64) -> StoreResult<()>;
+    /// Removes the records with sequence numbers from `from_seq` through
+    /// `through_seq`, once published. A bounded range: deleting "everything
+    /// up to" would make every call pass over all earlier deletions.
+    async fn delete_outbox(&self, shard_id: ShardId, from_seq: i64, through_seq: i64) -> StoreResult<()>;
 }
 
 #[async_trait]

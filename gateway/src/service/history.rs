@@ -3,19 +3,20 @@
 
 use prost::Message;
 use temper_engine::notify::RunProgress;
-use temper_engine::store::RunKey;
+use temper_engine::store::{RawEvent, RunKey};
 use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::HistoryEventFilterType;
 use temper_proto::api::history::v1::{History, HistoryEvent};
-use temper_proto::api::workflowservice::v1::{GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryResponse};
+use temper_proto::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
+use temper_proto::raw::{EncodedHistory, GetWorkflowExecutionHistoryResponse};
 use temper_proto::records::{HistoryPageToken, WorkflowMutableState};
 use tokio::time::Instant;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
 
-/// Events per page when the request does not say.
-pub const DEFAULT_PAGE_SIZE: usize = 1000;
+/// Events per page when the request does not say (pages are also bounded in bytes).
+pub const DEFAULT_PAGE_SIZE: usize = 10_000;
 /// How long a history long poll waits before answering empty.
 pub const LONG_POLL: std::time::Duration = std::time::Duration::from_secs(20);
 
@@ -43,16 +44,72 @@ pub async fn get_workflow_execution_history(
         progress = wait_for(gateway, &run, deadline, |p| p.closed || p.next_event_id > from).await?;
     }
     let end = if bounded { token.end_event_id } else { progress.next_event_id };
-    let (history, mut next_page_token) = page(gateway, &run, from, end, token.transient_events, page_size).await?;
+    let page = raw_page(gateway, &run, from, end, token.transient_events, page_size).await?;
+    let mut next_page_token = page.next_page_token.clone();
     if next_page_token.is_empty() && request.wait_new_event && !bounded && !progress.closed {
         // The client keeps polling from where this page ends.
         next_page_token = HistoryPageToken { run_id: run.run_id.clone(), next_event_id: end, ..Default::default() }.encode_to_vec();
     }
-    Ok(GetWorkflowExecutionHistoryResponse { history: Some(history), next_page_token, ..Default::default() })
+    Ok(GetWorkflowExecutionHistoryResponse { history: page.encoded(), next_page_token, ..Default::default() })
+}
+
+/// Largest page of history a response carries; clients accept 4 MiB messages.
+const PAGE_BYTES: usize = 2 * 1024 * 1024;
+
+/// A page of stored events, as stored, with what follows it.
+pub struct RawPage {
+    events: Vec<RawEvent>,
+    /// Transient events, on the last page only.
+    transient: Vec<HistoryEvent>,
+    next_page_token: Vec<u8>,
+}
+
+impl RawPage {
+    /// The page as an encoded `History`, without decoding the stored events.
+    fn encoded(&self) -> bytes::Bytes {
+        let mut history = EncodedHistory::default();
+        for event in &self.events {
+            history.push(&event.encoded);
+        }
+        for event in &self.transient {
+            history.push(&event.encode_to_vec());
+        }
+        history.finish()
+    }
+
+    /// The page as Temporal's `History` (for responses that embed one).
+    fn decoded(self) -> ApiResult<(History, Vec<u8>)> {
+        let mut events = Vec::with_capacity(self.events.len() + self.transient.len());
+        for raw in self.events {
+            let event = HistoryEvent::decode(raw.encoded)
+                .map_err(|e| ApiError::Unavailable(format!("stored history event {} is corrupt: {e}", raw.event_id)))?;
+            events.push(event);
+        }
+        events.extend(self.transient);
+        Ok((History { events }, self.next_page_token))
+    }
 }
 
 /// One page of events `[from, end)`, then `transient` after the last page;
 /// the token (empty when done) resumes after this page.
+async fn raw_page(
+    gateway: &Gateway,
+    run: &RunKey,
+    from: i64,
+    end: i64,
+    transient: Vec<HistoryEvent>,
+    page_size: usize,
+) -> ApiResult<RawPage> {
+    let events = gateway.read_raw_events(run, from, end, page_size, PAGE_BYTES).await?;
+    let next = events.last().map_or(from, |event| event.event_id + 1);
+    if next < end && !events.is_empty() {
+        let token = HistoryPageToken { run_id: run.run_id.clone(), next_event_id: next, end_event_id: end, transient_events: transient };
+        return Ok(RawPage { events, transient: Vec::new(), next_page_token: token.encode_to_vec() });
+    }
+    Ok(RawPage { events, transient, next_page_token: Vec::new() })
+}
+
+/// One page of events as Temporal's `History`; see [`raw_page`].
 pub async fn page(
     gateway: &Gateway,
     run: &RunKey,
@@ -61,14 +118,7 @@ pub async fn page(
     transient: Vec<HistoryEvent>,
     page_size: usize,
 ) -> ApiResult<(History, Vec<u8>)> {
-    let mut events = gateway.read_events(run, from, end, page_size).await?;
-    let next = events.last().map_or(from, |event| event.event_id + 1);
-    if next < end && !events.is_empty() {
-        let token = HistoryPageToken { run_id: run.run_id.clone(), next_event_id: next, end_event_id: end, transient_events: transient };
-        return Ok((History { events }, token.encode_to_vec()));
-    }
-    events.extend(transient);
-    Ok((History { events }, Vec::new()))
+    raw_page(gateway, run, from, end, transient, page_size).await?.decoded()
 }
 
 /// The close filter answers with the closing event alone, once there is one.
@@ -89,14 +139,14 @@ async fn close_event(
         } else {
             Vec::new()
         };
-        return Ok(GetWorkflowExecutionHistoryResponse { history: Some(History::default()), next_page_token, ..Default::default() });
+        return Ok(GetWorkflowExecutionHistoryResponse { next_page_token, ..Default::default() });
     }
     let (_, state) = gateway
         .load_run(&run.namespace_id, Some(&WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }))
         .await?;
     let closing = state.info.as_ref().map(|info| info.completion_event_id).unwrap_or_default();
-    let events = gateway.read_events(&run, closing, closing + 1, 1).await?;
-    Ok(GetWorkflowExecutionHistoryResponse { history: Some(History { events }), ..Default::default() })
+    let page = raw_page(gateway, &run, closing, closing + 1, Vec::new(), 1).await?;
+    Ok(GetWorkflowExecutionHistoryResponse { history: page.encoded(), ..Default::default() })
 }
 
 fn progress_of(state: &WorkflowMutableState) -> RunProgress {

@@ -17,6 +17,7 @@ mod workflow_tasks;
 use std::sync::Arc;
 
 use temper_proto::api::workflowservice::v1::*;
+use temper_proto::raw::GetWorkflowExecutionHistoryResponse as RawGetWorkflowExecutionHistoryResponse;
 use temper_proto::service::operatorservice::v1::operator_service_server::OperatorService;
 use temper_proto::service::workflowservice::v1::workflow_service_server::WorkflowService;
 use tonic::{Request, Response, Status};
@@ -79,7 +80,7 @@ workflow_service! {
         shutdown_worker(ShutdownWorkerRequest) -> ShutdownWorkerResponse = task_queue::shutdown_worker;
     }
     long_poll {
-        get_workflow_execution_history(GetWorkflowExecutionHistoryRequest) -> GetWorkflowExecutionHistoryResponse = history::get_workflow_execution_history, history::LONG_POLL;
+        get_workflow_execution_history(GetWorkflowExecutionHistoryRequest) -> RawGetWorkflowExecutionHistoryResponse = history::get_workflow_execution_history, history::LONG_POLL;
         poll_workflow_task_queue(PollWorkflowTaskQueueRequest) -> PollWorkflowTaskQueueResponse = workflow_tasks::poll_workflow_task_queue, workflow_tasks::LONG_POLL;
         poll_activity_task_queue(PollActivityTaskQueueRequest) -> PollActivityTaskQueueResponse = activity_tasks::poll_activity_task_queue, workflow_tasks::LONG_POLL;
         query_workflow(QueryWorkflowRequest) -> QueryWorkflowResponse = query::query_workflow, query::QUERY_TIMEOUT;
