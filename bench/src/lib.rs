@@ -140,6 +140,26 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     Ok(recorder.report(args.scenario, &args.address, args.concurrency, elapsed))
 }
 
+/// Retries a call the server answers UNAVAILABLE (not ready yet, or busy),
+/// as SDK clients do; any other outcome is returned as is.
+async fn retry_unavailable<T, F>(mut call: impl FnMut() -> F) -> Result<T, tonic::Status>
+where
+    F: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    const ATTEMPTS: u32 = 10;
+    let mut pause = Duration::from_millis(50);
+    for _ in 1..ATTEMPTS {
+        match call().await {
+            Err(status) if status.code() == tonic::Code::Unavailable => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            outcome => return outcome,
+        }
+    }
+    call().await
+}
+
 async fn report_progress(recorder: Arc<Recorder>, begun: Instant, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
@@ -207,7 +227,7 @@ impl Starter {
     }
 
     async fn run_workflow(&self, index: u64) {
-        let mut client = self.client.clone();
+        let client = self.client.clone();
         let workflow_id = format!("{}-{index}", self.id_prefix);
         let begun = Instant::now();
         let start = StartWorkflowExecutionRequest {
@@ -221,7 +241,11 @@ impl Starter {
             identity: "temper-bench".to_string(),
             ..Default::default()
         };
-        let run_id = match client.start_workflow_execution(start).await {
+        let attempt = || {
+            let (mut client, start) = (client.clone(), start.clone());
+            async move { client.start_workflow_execution(start).await }
+        };
+        let run_id = match retry_unavailable(attempt).await {
             Ok(response) => response.into_inner().run_id,
             Err(status) => return self.recorder.error(format!("start: {:?}", status.code())),
         };
@@ -248,7 +272,7 @@ impl Starter {
 
     async fn send_signals(&self, execution: &WorkflowExecution) -> bool {
         let signals = (0..scenarios::SIGNALS).map(|n| {
-            let mut client = self.client.clone();
+            let client = self.client.clone();
             let request = SignalWorkflowExecutionRequest {
                 namespace: self.args.namespace.clone(),
                 workflow_execution: Some(execution.clone()),
@@ -258,7 +282,11 @@ impl Starter {
                 request_id: uuid::Uuid::new_v4().to_string(),
                 ..Default::default()
             };
-            async move { client.signal_workflow_execution(request).await }
+            let attempt = move || {
+                let (mut client, request) = (client.clone(), request.clone());
+                async move { client.signal_workflow_execution(request).await }
+            };
+            async move { retry_unavailable(attempt).await }
         });
         let results: Vec<_> = futures::stream::iter(signals).buffer_unordered(SIGNAL_PARALLELISM).collect().await;
         let failed = results.iter().filter(|r| r.is_err()).count();

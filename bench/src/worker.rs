@@ -58,7 +58,10 @@ impl Worker {
                 }
                 Ok(_) => {}
                 Err(status) => {
-                    self.recorder.error(format!("worker: poll workflow task: {:?}", status.code()));
+                    // A poll the server cannot take now is simply made again, as SDK workers do.
+                    if status.code() != tonic::Code::Unavailable {
+                        self.recorder.error(format!("worker: poll workflow task: {:?}", status.code()));
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
@@ -138,7 +141,10 @@ impl Worker {
                 }
                 Ok(_) => {}
                 Err(status) => {
-                    self.recorder.error(format!("worker: poll activity task: {:?}", status.code()));
+                    // A poll the server cannot take now is simply made again, as SDK workers do.
+                    if status.code() != tonic::Code::Unavailable {
+                        self.recorder.error(format!("worker: poll activity task: {:?}", status.code()));
+                    }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }

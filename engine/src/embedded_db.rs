@@ -56,9 +56,15 @@ pub(crate) struct Tables {
     pub consumer_offsets: Keyspace,
 }
 
+/// Memtable size of every keyspace.
+const MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
+
 impl Tables {
     fn open(database: &Database) -> fjall::Result<Tables> {
-        let open = |name: &str| database.keyspace(name, KeyspaceCreateOptions::default);
+        // Smaller memtables than fjall's 64 MiB default: a dozen keyspaces
+        // would otherwise hold most of a small server's memory before a flush.
+        let options = || KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
+        let open = |name: &str| database.keyspace(name, options);
         Ok(Tables {
             log: open("log")?,
             meta: open("meta")?,

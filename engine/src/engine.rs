@@ -23,7 +23,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { shard_count: 4, state_machine: Config::default(), cached_runs: 100_000 }
+        EngineConfig { shard_count: 4, state_machine: Config::default(), cached_runs: 20_000 }
     }
 }
 
