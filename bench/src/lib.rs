@@ -33,8 +33,6 @@ pub type Client = WorkflowServiceClient<Channel>;
 
 /// How long one workflow may take before it counts as a timeout error.
 const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(120);
-/// Full-history fetches timed per long-history workflow.
-const HISTORY_FETCHES: usize = 5;
 /// Signals sent to one workflow at a time.
 const SIGNAL_PARALLELISM: usize = 10;
 
@@ -56,6 +54,9 @@ pub struct BenchArgs {
     /// Run for this long instead of a fixed number of workflows, e.g. 30s or 2m.
     #[arg(long, value_parser = parse_duration)]
     pub duration: Option<Duration>,
+    /// Timed full-history fetches per long-history workflow.
+    #[arg(long, default_value_t = 5)]
+    pub fetches: usize,
     /// Workflow pollers and activity pollers each.
     #[arg(long, default_value_t = 8)]
     pub pollers: usize,
@@ -334,7 +335,7 @@ impl Starter {
     async fn time_history_fetches(&self) {
         let executions = std::mem::take(&mut *self.long_histories.lock());
         for execution in &executions {
-            for _ in 0..HISTORY_FETCHES {
+            for _ in 0..self.args.fetches {
                 let begun = Instant::now();
                 match self.fetch_full_history(execution).await {
                     Ok(events) if events >= scenarios::LONG_HISTORY_EVENTS as usize => {

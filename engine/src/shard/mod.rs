@@ -175,6 +175,10 @@ impl ShardProcessor {
     }
 
     async fn process_commands(&mut self, records: Vec<LogRecord>) -> Result<(), BatchError> {
+        // A log may hand out records again (a consumer resuming from an older
+        // position); what is at or below the applied offset was applied.
+        let applied = self.applied_offset;
+        let records: Vec<LogRecord> = records.into_iter().filter(|record| record.offset as i64 > applied).collect();
         let Some(last) = records.last() else { return Ok(()) };
         let last_offset = last.offset as i64;
         let now = now_nanos();

@@ -32,6 +32,7 @@ use temper_proto::records::{
     CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, VisibilityRecord, WorkflowMutableState,
 };
 
+use super::history_cache::HistoryCache;
 use super::{
     RawEvent,
     ConsumerOffsetStore, ExecutionStore, HistoryStore, NamespaceStore, OutboxStore, RunKey, ShardCommit, ShardId,
@@ -50,11 +51,13 @@ impl From<EmbeddedDbError> for StoreError {
 /// A [`super::Store`] kept in an [`EmbeddedDb`].
 pub struct EmbeddedStore {
     db: Arc<EmbeddedDb>,
+    /// Histories of recently active runs, so hot reads skip the database.
+    recent_history: HistoryCache,
 }
 
 impl EmbeddedStore {
     pub fn new(db: Arc<EmbeddedDb>) -> EmbeddedStore {
-        EmbeddedStore { db }
+        EmbeddedStore { db, recent_history: HistoryCache::default() }
     }
 
     fn get<M: Message + Default>(&self, table: &Keyspace, key: &[u8], what: &str) -> StoreResult<Option<M>> {
@@ -72,14 +75,20 @@ impl EmbeddedStore {
         entries.into_iter().map(|(key, value)| Ok((key, decode(what, &value)?))).collect()
     }
 
-    /// Everything a commit writes if its epoch holds, encoded up front.
-    fn commit_batch(&self, commit: &ShardCommit) -> Batch {
+    /// Everything a commit writes if its epoch holds, encoded up front, and
+    /// its history events as encoded.
+    fn commit_batch(&self, commit: &ShardCommit) -> (Batch, Vec<(RunKey, Vec<RawEvent>)>) {
         let tables = self.db.tables();
         let mut batch = self.db.batch();
+        let mut history = Vec::with_capacity(commit.history.len());
         for (run, events) in &commit.history {
+            let mut encoded_events = Vec::with_capacity(events.len());
             for event in events {
-                batch.insert(&tables.history, history_key(run, event.event_id), event.encode_to_vec());
+                let encoded = bytes::Bytes::from(event.encode_to_vec());
+                batch.insert(&tables.history, history_key(run, event.event_id), encoded.as_ref());
+                encoded_events.push(RawEvent { event_id: event.event_id, encoded });
             }
+            history.push((run.clone(), encoded_events));
         }
         for (run, state) in &commit.executions {
             batch.insert(&tables.executions, execution_key(commit.shard_id, run), state.encode_to_vec());
@@ -107,7 +116,7 @@ impl EmbeddedStore {
             next_outbox_seq: commit.next_outbox_seq,
         };
         batch.insert(&tables.shards, shard_key(commit.shard_id), shard.encode_to_vec());
-        batch
+        (batch, history)
     }
 }
 
@@ -131,15 +140,21 @@ impl ShardStore for EmbeddedStore {
     }
 
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
-        let batch = self.commit_batch(&commit);
+        let (batch, history) = self.commit_batch(&commit);
         let ShardCommit { shard_id, epoch, .. } = commit;
+        let recent_history = self.recent_history.clone();
         self.db
             .write(move |writer| {
                 let current = stored_shard(writer, shard_id)?.epoch;
                 if current != epoch {
                     return Err(StoreError::ShardOwnershipLost { shard_id, expected: epoch, current });
                 }
-                Ok(writer.commit(batch)?)
+                writer.commit(batch)?;
+                // Only now: the cache must never hold events of a fenced commit.
+                for (run, events) in history {
+                    recent_history.committed(&run, events);
+                }
+                Ok(())
             })
             .await
     }
@@ -184,6 +199,9 @@ impl ExecutionStore for EmbeddedStore {
 #[async_trait]
 impl HistoryStore for EmbeddedStore {
     async fn read_raw_history(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> StoreResult<Vec<RawEvent>> {
+        if let Some(events) = self.recent_history.read(run, first_event_id, max_events) {
+            return Ok(events);
+        }
         let prefix = history_prefix(run).into_bytes();
         let range = (Bound::Included(history_key(run, first_event_id)), past_prefix(&prefix));
         let entries = self.db.scan(&self.db.tables().history, range, max_events)?;

@@ -12,6 +12,7 @@
 
 pub mod conformance;
 pub mod embedded;
+mod history_cache;
 
 use async_trait::async_trait;
 use temper_proto::api::history::v1::HistoryEvent;
