@@ -48,6 +48,12 @@ impl ApiError {
     }
 }
 
+/// The engine answered a command with a reply of another command's kind: a
+/// bug, reported rather than guessed around.
+pub fn unexpected(reply: temper_engine::state_machine::commands::Reply) -> ApiError {
+    ApiError::Unavailable(format!("the engine gave an unexpected answer: {reply:?}"))
+}
+
 const DETAILS_TYPE_PREFIX: &str = "type.googleapis.com/temporal.api.errordetails.v1.";
 
 fn with_detail(code: Code, message: String, detail_name: &str, detail: impl Message) -> Status {

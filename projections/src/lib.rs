@@ -19,14 +19,11 @@ const RETRY_PAUSE: Duration = Duration::from_millis(500);
 /// Runs the projection of every `visibility` partition until `shutdown` turns true.
 pub async fn run(log: Arc<dyn Log>, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) {
     let partitions = log.layout().visibility;
-    let consumers = (0..partitions).map(|partition| project_partition(log.clone(), store.clone(), partition, shutdown.clone()));
-    futures_join(consumers).await;
-}
-
-async fn futures_join(consumers: impl Iterator<Item = impl std::future::Future<Output = ()> + Send + 'static>) {
-    let handles: Vec<_> = consumers.map(tokio::spawn).collect();
-    for handle in handles {
-        let _ = handle.await;
+    let consumers: Vec<_> = (0..partitions)
+        .map(|partition| tokio::spawn(project_partition(log.clone(), store.clone(), partition, shutdown.clone())))
+        .collect();
+    for consumer in consumers {
+        let _ = consumer.await;
     }
 }
 

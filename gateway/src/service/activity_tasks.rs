@@ -21,9 +21,8 @@ use temper_proto::records::{
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::start::unexpected;
 use super::workflow_tasks::run_of;
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
 use crate::matching::PendingTask;
 use crate::service::polling::{Polled, poll};

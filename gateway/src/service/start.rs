@@ -10,7 +10,7 @@ use temper_proto::api::workflowservice::v1::{
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{SignalWithStartWorkflow, StartWorkflow};
 
-use crate::errors::{ApiError, ApiResult};
+use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
 use crate::validation::{non_negative, payload_within_limit, request_id_or_new, require_id};
 
@@ -83,6 +83,3 @@ fn validate_new_run(gateway: &Gateway, request: &StartWorkflowExecutionRequest) 
     Ok(())
 }
 
-pub fn unexpected(reply: Reply) -> ApiError {
-    ApiError::Unavailable(format!("the engine gave an unexpected answer: {reply:?}"))
-}

@@ -16,8 +16,7 @@ use futures::future::BoxFuture;
 use tokio::time::Instant;
 
 use super::query::query_task_response;
-use super::start::unexpected;
-use crate::errors::ApiResult;
+use crate::errors::{ApiResult, unexpected};
 use crate::gateway::Gateway;
 use crate::matching::PendingTask;
 use crate::service::polling::{Polled, poll};
