@@ -158,7 +158,7 @@ fn commands_for(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str,
             let next_event_id = history.last().map_or(1, |event| event.event_id + 1);
             // This task's completed event and the closing event come after the markers.
             let room = LONG_HISTORY_EVENTS - next_event_id - 1;
-            let markers = room.min(MARKERS_PER_TASK).max(0);
+            let markers = room.clamp(0, MARKERS_PER_TASK);
             let mut commands: Vec<Command> = (0..markers).map(|_| marker()).collect();
             if markers == room {
                 commands.push(complete(&format!("{LONG_HISTORY_EVENTS} events")));

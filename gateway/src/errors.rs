@@ -31,7 +31,7 @@ pub enum ApiError {
     #[error("{0}")]
     DeadlineExceeded(String),
     #[error("{message}")]
-    QueryFailed { message: String, failure: Option<Failure> },
+    QueryFailed { message: String, failure: Option<Box<Failure>> },
     #[error(transparent)]
     Command(#[from] CommandError),
     #[error("store: {0}")]
@@ -85,7 +85,7 @@ impl From<ApiError> for Status {
             ApiError::Unavailable(_) => Status::unavailable(message),
             ApiError::DeadlineExceeded(_) => Status::deadline_exceeded(message),
             ApiError::QueryFailed { failure, .. } => {
-                with_detail(Code::InvalidArgument, message, "QueryFailedFailure", QueryFailedFailure { failure })
+                with_detail(Code::InvalidArgument, message, "QueryFailedFailure", QueryFailedFailure { failure: failure.map(|f| *f) })
             }
             ApiError::Command(command_error) => command_status(command_error, message),
             ApiError::Store(StoreError::NamespaceAlreadyExists(name)) => Status::from(ApiError::NamespaceAlreadyExists(name)),

@@ -55,10 +55,10 @@ pub fn validate(policy: &RetryPolicy) -> Result<(), String> {
         return Err("MaximumAttempts cannot be negative on retry policy.".into());
     }
     for error_type in &policy.non_retryable_error_types {
-        if let Some(timeout) = error_type.strip_prefix(TIMEOUT_TYPE_PREFIX) {
-            if timeout_type_named(timeout).is_none() {
-                return Err(format!("Invalid timeout type value: {timeout}."));
-            }
+        if let Some(timeout) = error_type.strip_prefix(TIMEOUT_TYPE_PREFIX)
+            && timeout_type_named(timeout).is_none()
+        {
+            return Err(format!("Invalid timeout type value: {timeout}."));
         }
     }
     Ok(())
@@ -93,7 +93,7 @@ pub fn is_retryable(failure: &Failure, non_retryable_types: &[String]) -> bool {
         }
         Some(FailureInfo::ServerFailureInfo(info)) => !info.non_retryable,
         Some(FailureInfo::ApplicationFailureInfo(info)) => {
-            !info.non_retryable && !non_retryable_types.iter().any(|t| *t == info.r#type)
+            !info.non_retryable && !non_retryable_types.contains(&info.r#type)
         }
         _ => true,
     }

@@ -237,7 +237,7 @@ impl RunMutation<'_> {
             #[allow(deprecated)]
             worker_version: request.worker_version_stamp.clone(),
             sdk_metadata: request.sdk_metadata.clone(),
-            metering_metadata: request.metering_metadata.clone(),
+            metering_metadata: request.metering_metadata,
             versioning_behavior: request.versioning_behavior,
             ..Default::default()
         }));

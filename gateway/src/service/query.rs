@@ -39,7 +39,7 @@ pub async fn query_workflow(gateway: &Gateway, request: QueryWorkflowRequest, de
     queue.offer_query(task.clone());
     match tokio::time::timeout_at(deadline, answer).await {
         Ok(Ok(QueryAnswer::Answered(result))) => Ok(QueryWorkflowResponse { query_result: result, ..Default::default() }),
-        Ok(Ok(QueryAnswer::Failed { message, failure })) => Err(ApiError::QueryFailed { message, failure }),
+        Ok(Ok(QueryAnswer::Failed { message, failure })) => Err(ApiError::QueryFailed { message, failure: failure.map(Box::new) }),
         Ok(Err(_)) | Err(_) => {
             gateway.matching.queries.abandon(&task.id);
             Err(ApiError::DeadlineExceeded(format!(
