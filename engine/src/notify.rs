@@ -37,8 +37,35 @@ impl HistoryNotifier {
         }
     }
 
-    /// Drops watchers nobody listens to any more.
-    pub fn prune(&self) {
-        self.watchers.retain(|_, sender| sender.receiver_count() > 0);
+    /// Forgets a run's watcher once nobody listens; a waiter calls it after
+    /// dropping its receiver, so runs that never change again leave nothing behind.
+    pub fn release(&self, run: &RunKey) {
+        self.watchers.remove_if(run, |_, sender| sender.receiver_count() == 0);
+    }
+
+    /// How many runs are watched (for tests).
+    pub fn watched_runs(&self) -> usize {
+        self.watchers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> RunKey {
+        RunKey { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into() }
+    }
+
+    #[tokio::test]
+    async fn a_waiter_sees_later_progress_and_leaves_nothing_behind() {
+        let notifier = HistoryNotifier::default();
+        let mut changes = notifier.subscribe(&run());
+        notifier.publish(&run(), RunProgress { next_event_id: 7, closed: false });
+        changes.changed().await.expect("a change");
+        assert_eq!(changes.borrow().next_event_id, 7);
+        drop(changes);
+        notifier.release(&run());
+        assert_eq!(notifier.watched_runs(), 0);
     }
 }

@@ -27,6 +27,8 @@ pub use queue::{Dispatch, PendingTask, TaskQueue};
 const CONSUMER: &str = "matching";
 const READ_BATCH: usize = 1000;
 const ACK_INTERVAL: Duration = Duration::from_secs(2);
+/// A queue nobody polled for this long, with nothing in it, is forgotten.
+const IDLE_QUEUE_NANOS: i64 = 10 * 60 * 1_000_000_000;
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -62,8 +64,18 @@ impl Matching {
         Ok(matching)
     }
 
-    pub fn queue(&self, key: QueueKey) -> Arc<TaskQueue> {
-        self.queues.entry(key).or_default().clone()
+    /// Offers a query to a queue. Like tasks and pollers, it reaches the queue
+    /// while the map entry is held, so an idle-queue sweep cannot orphan it.
+    pub fn offer_query(&self, key: QueueKey, query: Arc<QueryTask>) {
+        self.queues.entry(key).or_default().offer_query(query);
+    }
+
+    /// The queue a poller waits on, marked as polled while the map entry is
+    /// held, so an idle-queue sweep cannot drop it in between.
+    pub fn queue_for_poller(&self, key: QueueKey, identity: &str) -> Arc<TaskQueue> {
+        let entry = self.queues.entry(key).or_default();
+        entry.record_poller(identity);
+        entry.clone()
     }
 
     pub fn existing_queue(&self, key: &QueueKey) -> Option<Arc<TaskQueue>> {
@@ -114,7 +126,7 @@ impl Matching {
             name: task.record.task_queue.clone(),
             kind: task.record.kind(),
         };
-        self.queue(key).offer(task);
+        self.queues.entry(key).or_default().offer(task);
     }
 
     /// Periodically drops expired tasks and stores how far each partition is
@@ -133,6 +145,9 @@ impl Matching {
                     self.done(&task);
                 }
             }
+            // Sticky queues are per worker process; without this every
+            // restarted worker would leave one behind.
+            self.queues.retain(|_, queue| !queue.is_idle(IDLE_QUEUE_NANOS));
             for (partition, acks) in self.acks.iter().enumerate() {
                 let level = acks.lock().ack_level();
                 if stored[partition] == Some(level) {

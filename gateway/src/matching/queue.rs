@@ -66,6 +66,7 @@ impl TaskQueue {
 
     pub fn offer_query(&self, query: Arc<QueryTask>) {
         let mut state = self.state.lock();
+        state.queries.retain(|waiting| !waiting.abandoned());
         if let Some(Dispatch::Query(query)) = give_to_waiting_poller(&mut state, Dispatch::Query(query)) {
             state.queries.push_back(query);
         }
@@ -121,6 +122,16 @@ impl TaskQueue {
         pollers.iter().map(|(identity, seen)| (identity.clone(), seen.clone())).collect()
     }
 
+    /// Nothing queued, nobody waiting, and no poller seen within `recent_nanos`:
+    /// the queue can be forgotten (it is recreated by the next poll or task).
+    pub fn is_idle(&self, recent_nanos: i64) -> bool {
+        let idle_state = {
+            let state = self.state.lock();
+            state.backlog.is_empty() && state.queries.is_empty() && state.waiting.iter().all(|poller| poller.is_closed())
+        };
+        idle_state && self.recent_pollers(recent_nanos).is_empty()
+    }
+
     pub fn backlog_len(&self) -> usize {
         self.state.lock().backlog.len()
     }
@@ -143,4 +154,92 @@ fn give_to_waiting_poller(state: &mut State, mut dispatch: Dispatch) -> Option<D
         }
     }
     Some(dispatch)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use temper_engine::store::RunKey;
+    use temper_engine::time::timestamp_from_nanos;
+    use temper_proto::api::query::v1::WorkflowQuery;
+
+    use super::*;
+    use crate::matching::Queries;
+
+    fn task(offset: u64, expiry: Option<i64>) -> PendingTask {
+        PendingTask {
+            record: TaskRecord { scheduled_event_id: offset as i64, expiry: expiry.map(timestamp_from_nanos), ..Default::default() },
+            partition: 0,
+            offset,
+        }
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(50)
+    }
+
+    fn offset_of(dispatch: Option<Dispatch>) -> Option<u64> {
+        match dispatch {
+            Some(Dispatch::Task(task)) => Some(task.offset),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_poller_gets_an_offered_task_directly() {
+        let queue = Arc::new(TaskQueue::default());
+        let poller = {
+            let queue = queue.clone();
+            tokio::spawn(async move { offset_of(queue.take(Instant::now() + Duration::from_secs(5), |_| {}).await) })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        queue.offer(task(7, None));
+        assert_eq!(poller.await.unwrap(), Some(7));
+        assert_eq!(queue.backlog_len(), 0);
+    }
+
+    #[tokio::test]
+    async fn tasks_wait_in_order_and_expired_ones_are_handed_back() {
+        let queue = TaskQueue::default();
+        queue.offer(task(1, Some(now_nanos() - 1)));
+        queue.offer(task(2, None));
+        queue.offer(task(3, None));
+        let mut expired = Vec::new();
+        assert_eq!(offset_of(queue.take(soon(), |t| expired.push(t.offset)).await), Some(2));
+        assert_eq!(expired, vec![1]);
+        queue.return_to_front(task(2, None));
+        assert_eq!(offset_of(queue.take(soon(), |_| {}).await), Some(2));
+        assert_eq!(offset_of(queue.take(soon(), |_| {}).await), Some(3));
+        assert_eq!(offset_of(queue.take(soon(), |_| {}).await), None, "nothing left: the poll ends at its deadline");
+    }
+
+    #[tokio::test]
+    async fn queries_go_first_unless_their_asker_gave_up() {
+        let queue = TaskQueue::default();
+        let queries = Queries::default();
+        let run = RunKey { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into() };
+        let (abandoned, _) = queries.register(run.clone(), None, "q".into(), WorkflowQuery::default());
+        let (wanted, _answer) = queries.register(run, None, "q".into(), WorkflowQuery::default());
+        queue.offer(task(1, None));
+        queue.offer_query(abandoned.clone());
+        queries.abandon(&abandoned.id);
+        queue.offer_query(wanted.clone());
+        match queue.take(soon(), |_| {}).await {
+            Some(Dispatch::Query(query)) => assert_eq!(query.id, wanted.id),
+            _ => panic!("the waiting query comes before the task"),
+        }
+        assert_eq!(offset_of(queue.take(soon(), |_| {}).await), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_queue_is_idle_only_when_empty_and_unpolled() {
+        let queue = TaskQueue::default();
+        assert!(queue.is_idle(1_000_000_000));
+        queue.record_poller("worker");
+        assert!(!queue.is_idle(1_000_000_000));
+        assert!(queue.is_idle(-1), "a poller seen longer ago than the window does not count");
+        queue.offer(task(1, None));
+        assert!(!queue.is_idle(-1));
+    }
 }

@@ -177,6 +177,8 @@ async fn wait_for(gateway: &Gateway, run: &RunKey, deadline: Instant, done: impl
             _ => break,
         }
     }
+    drop(changes);
+    gateway.notifier.release(run);
     Ok(progress)
 }
 

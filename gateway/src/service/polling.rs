@@ -29,8 +29,8 @@ pub async fn poll<'a, T>(
     start: impl Fn(PendingTask) -> BoxFuture<'a, ApiResult<Option<T>>>,
 ) -> ApiResult<Polled<T>> {
     require_id(queue_name, "TaskQueue")?;
-    let queue = gateway.matching.queue(QueueKey { namespace_id: namespace_id.to_string(), name: queue_name.to_string(), kind });
-    queue.record_poller(identity);
+    let key = QueueKey { namespace_id: namespace_id.to_string(), name: queue_name.to_string(), kind };
+    let queue = gateway.matching.queue_for_poller(key, identity);
     loop {
         let Some(dispatch) = queue.take(deadline, |expired| gateway.matching.done(&expired)).await else {
             return Ok(Polled::Nothing);

@@ -35,8 +35,8 @@ pub async fn query_workflow(gateway: &Gateway, request: QueryWorkflowRequest, de
         return Ok(QueryWorkflowResponse { query_rejected: Some(rejected), ..Default::default() });
     }
     let (task, answer) = gateway.matching.queries.register(run.clone(), info.workflow_type.clone(), info.task_queue.clone(), query);
-    let queue = gateway.matching.queue(QueueKey { namespace_id: namespace.id.clone(), name: info.task_queue.clone(), kind: TaskKind::Workflow });
-    queue.offer_query(task.clone());
+    let key = QueueKey { namespace_id: namespace.id.clone(), name: info.task_queue.clone(), kind: TaskKind::Workflow };
+    gateway.matching.offer_query(key, task.clone());
     match tokio::time::timeout_at(deadline, answer).await {
         Ok(Ok(QueryAnswer::Answered(result))) => Ok(QueryWorkflowResponse { query_result: result, ..Default::default() }),
         Ok(Ok(QueryAnswer::Failed { message, failure })) => Err(ApiError::QueryFailed { message, failure: failure.map(Box::new) }),
