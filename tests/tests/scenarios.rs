@@ -67,3 +67,8 @@ fn two_hundred_workflows_at_once() {
 fn bad_input_gets_clear_errors() {
     run_scenario("bad_input.py", &[]);
 }
+
+#[test]
+fn everyday_sdk_features() {
+    run_scenario("sdk_features.py", &[]);
+}

@@ -19,6 +19,7 @@ pub async fn get_system_info(_gateway: &Gateway, _request: GetSystemInfoRequest)
             activity_failure_include_heartbeat: true,
             encoded_failure_attributes: true,
             sdk_metadata: true,
+            upsert_memo: true,
             ..Default::default()
         }),
     })

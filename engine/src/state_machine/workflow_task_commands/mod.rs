@@ -10,6 +10,7 @@ mod record_marker;
 mod request_cancel_activity;
 mod schedule_activity;
 mod start_timer;
+mod upsert_search_attributes;
 
 use prost::Message;
 use temper_proto::api::command::v1::Command;
@@ -119,6 +120,12 @@ fn handle_command(
         Some(Attributes::FailWorkflowExecutionCommandAttributes(a)) => fail_workflow::handle(mutation, a, context),
         Some(Attributes::CancelWorkflowExecutionCommandAttributes(a)) => cancel_workflow::handle(mutation, a, context),
         Some(Attributes::RecordMarkerCommandAttributes(a)) => record_marker::handle(mutation, a, context),
+        Some(Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
+            upsert_search_attributes::upsert_search_attributes(mutation, a, context)
+        }
+        Some(Attributes::ModifyWorkflowPropertiesCommandAttributes(a)) => {
+            upsert_search_attributes::modify_workflow_properties(mutation, a, context)
+        }
         None => Err(WorkflowTaskFailure::new(
             WorkflowTaskFailedCause::Unspecified,
             format!("{} command has no attributes", command_name(command_type)),

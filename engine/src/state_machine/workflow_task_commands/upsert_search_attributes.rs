@@ -1,0 +1,94 @@
+//! UpsertWorkflowSearchAttributes and ModifyWorkflowProperties: the run's
+//! search attributes and memo, merged key by key (a null value removes a
+//! key). The Python SDK's `workflow.patched()` upserts TemporalChangeVersion.
+
+use std::collections::HashMap;
+
+use temper_proto::api::command::v1::{ModifyWorkflowPropertiesCommandAttributes, UpsertWorkflowSearchAttributesCommandAttributes};
+use temper_proto::api::common::v1::{Memo, Payload, SearchAttributes};
+use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
+use temper_proto::api::history::v1::history_event::Attributes;
+use temper_proto::api::history::v1::{UpsertWorkflowSearchAttributesEventAttributes, WorkflowPropertiesModifiedEventAttributes};
+
+use super::{CommandContext, WorkflowTaskFailure, check_size};
+use crate::state_machine::history::RunMutation;
+
+pub(super) fn upsert_search_attributes(
+    mutation: &mut RunMutation,
+    attributes: &UpsertWorkflowSearchAttributesCommandAttributes,
+    context: &CommandContext,
+) -> Result<i64, WorkflowTaskFailure> {
+    let Some(search_attributes) = attributes.search_attributes.clone() else {
+        return Err(WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::BadSearchAttributes,
+            "SearchAttributes is not set on UpsertWorkflowSearchAttributesCommand",
+        ));
+    };
+    check_size(Some(&search_attributes), context, WorkflowTaskFailedCause::BadSearchAttributes, "SearchAttributes")?;
+    let info = mutation.info_mut();
+    let merged = merge(info.search_attributes.take().map(|s| s.indexed_fields), &search_attributes.indexed_fields);
+    info.search_attributes = Some(SearchAttributes { indexed_fields: merged });
+    mutation.mark_visibility_changed();
+    Ok(mutation.add_event(Attributes::from(UpsertWorkflowSearchAttributesEventAttributes {
+        workflow_task_completed_event_id: context.completed_event_id,
+        search_attributes: Some(search_attributes),
+    })))
+}
+
+pub(super) fn modify_workflow_properties(
+    mutation: &mut RunMutation,
+    attributes: &ModifyWorkflowPropertiesCommandAttributes,
+    context: &CommandContext,
+) -> Result<i64, WorkflowTaskFailure> {
+    let Some(memo) = attributes.upserted_memo.clone() else {
+        return Err(WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::BadModifyWorkflowPropertiesAttributes,
+            "UpsertedMemo is not set on ModifyWorkflowPropertiesCommand",
+        ));
+    };
+    check_size(Some(&memo), context, WorkflowTaskFailedCause::BadModifyWorkflowPropertiesAttributes, "UpsertedMemo")?;
+    let info = mutation.info_mut();
+    let merged = merge(info.memo.take().map(|m| m.fields), &memo.fields);
+    info.memo = Some(Memo { fields: merged });
+    mutation.mark_visibility_changed();
+    Ok(mutation.add_event(Attributes::from(WorkflowPropertiesModifiedEventAttributes {
+        workflow_task_completed_event_id: context.completed_event_id,
+        upserted_memo: Some(memo),
+    })))
+}
+
+/// Temporal's merge: each key is replaced, and a null-like value removes it.
+fn merge(current: Option<HashMap<String, Payload>>, updates: &HashMap<String, Payload>) -> HashMap<String, Payload> {
+    let mut merged = current.unwrap_or_default();
+    for (key, value) in updates {
+        if is_null(value) {
+            merged.remove(key);
+        } else {
+            merged.insert(key.clone(), value.clone());
+        }
+    }
+    merged
+}
+
+/// No data, JSON `null`, or an empty JSON list.
+fn is_null(payload: &Payload) -> bool {
+    matches!(payload.data.as_slice(), b"" | b"null" | b"[]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(data: &str) -> Payload {
+        Payload { data: data.as_bytes().to_vec(), ..Default::default() }
+    }
+
+    #[test]
+    fn upserts_replace_keys_and_null_removes_them() {
+        let current = HashMap::from([("a".to_string(), payload("1")), ("b".to_string(), payload("2"))]);
+        let updates = HashMap::from([("a".to_string(), payload("3")), ("b".to_string(), payload("null"))]);
+        let merged = merge(Some(current), &updates);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged["a"].data, b"3");
+    }
+}
