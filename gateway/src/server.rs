@@ -98,7 +98,11 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
         // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+    // What `temporal operator cluster health` and load balancers ask.
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
     let served = tonic::transport::Server::builder()
+        .add_service(health_service.accept_compressed(tonic::codec::CompressionEncoding::Gzip))
         .add_service(workflow_service)
         .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
         .serve_with_incoming_shutdown(incoming(listener), shutdown)

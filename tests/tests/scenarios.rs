@@ -72,3 +72,8 @@ fn bad_input_gets_clear_errors() {
 fn everyday_sdk_features() {
     run_scenario("sdk_features.py", &[]);
 }
+
+#[test]
+fn health_service_reports_serving() {
+    run_scenario("health.py", &[]);
+}

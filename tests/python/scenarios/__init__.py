@@ -40,5 +40,5 @@ helpers); the Temporal-facing code of each scenario is in its own file:
 hello_activity, activity_retry, start_to_close_retry,
 heartbeat_timeout_details, workflow_sleep, signal_query, cancel_activity,
 terminate, non_retryable_error, duplicate_workflow_id, history_ids,
-many_workflows, bad_input, crash_recovery, sdk_features.
+many_workflows, bad_input, crash_recovery, sdk_features, health.
 """
