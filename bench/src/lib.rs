@@ -27,7 +27,7 @@ use tonic::transport::{Channel, Endpoint};
 pub use scenarios::Scenario;
 pub use stats::Report;
 use stats::Recorder;
-use worker::Worker;
+use worker::{TaskKind, Worker};
 
 pub type Client = WorkflowServiceClient<Channel>;
 
@@ -113,8 +113,8 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
             recorder: recorder.clone(),
         });
         for _ in 0..args.pollers {
-            pollers.push(tokio::spawn(worker.clone().run_workflow_poller(stopped.clone())));
-            pollers.push(tokio::spawn(worker.clone().run_activity_poller(stopped.clone())));
+            pollers.push(tokio::spawn(worker.clone().run_poller(TaskKind::Workflow, stopped.clone())));
+            pollers.push(tokio::spawn(worker.clone().run_poller(TaskKind::Activity, stopped.clone())));
         }
     }
     let starter = Starter {
@@ -302,33 +302,15 @@ impl Starter {
     /// result and the history length.
     async fn result(&self, execution: &WorkflowExecution) -> Result<(String, u64), String> {
         let mut client = self.client.clone();
-        let mut token = Vec::new();
-        loop {
-            let page = client
-                .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
-                    namespace: self.args.namespace.clone(),
-                    execution: Some(execution.clone()),
-                    next_page_token: token,
-                    wait_new_event: true,
-                    history_event_filter_type: HistoryEventFilterType::CloseEvent as i32,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| format!("result: {:?}", status.code()))?
-                .into_inner();
-            let history = page.decoded_history().map_err(|e| format!("result: undecodable history: {e}"))?;
-            if let Some(event) = history.events.into_iter().last() {
-                return match event.attributes {
-                    Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => {
-                        Ok((scenarios::text_of(completed.result.as_ref()).unwrap_or_default(), event.event_id as u64))
-                    }
-                    _ => Err(format!("result: workflow closed with {:?}", event.event_type())),
-                };
+        let events = read_history(&mut client, &self.args.namespace, execution, Vec::new(), HistoryRead::CloseEvent).await?;
+        let Some(event) = events.into_iter().last() else {
+            return Err("result: history ended without a closing event".to_string());
+        };
+        match event.attributes {
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => {
+                Ok((scenarios::text_of(completed.result.as_ref()).unwrap_or_default(), event.event_id as u64))
             }
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Err("result: history ended without a closing event".to_string());
-            }
+            _ => Err(format!("result: workflow closed with {:?}", event.event_type())),
         }
     }
 
@@ -350,28 +332,50 @@ impl Starter {
 
     async fn fetch_full_history(&self, execution: &WorkflowExecution) -> Result<usize, String> {
         let mut client = self.client.clone();
-        let mut token = Vec::new();
-        let mut events = 0;
-        loop {
-            let page = client
-                .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
-                    namespace: self.args.namespace.clone(),
-                    execution: Some(execution.clone()),
-                    next_page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| format!("history: {:?}", status.code()))?
-                .into_inner();
-            let page_events = page.decoded_history().map_err(|e| format!("history: undecodable page: {e}"))?.events;
-            if page_events.iter().any(|e| e.event_type() == EventType::Unspecified) {
-                return Err("history: an event without a type".to_string());
-            }
-            events += page_events.len();
-            token = page.next_page_token;
-            if token.is_empty() {
-                return Ok(events);
-            }
+        let events = read_history(&mut client, &self.args.namespace, execution, Vec::new(), HistoryRead::All).await?;
+        if events.iter().any(|e| e.event_type() == EventType::Unspecified) {
+            return Err("history: an event without a type".to_string());
+        }
+        Ok(events.len())
+    }
+}
+
+/// How a history is read.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HistoryRead {
+    /// Every event, page after page.
+    All,
+    /// The closing event alone, waiting for it (how `handle.result()` waits).
+    CloseEvent,
+}
+
+/// Reads a run's history from `token` on (empty: from the start).
+pub(crate) async fn read_history(
+    client: &mut Client,
+    namespace: &str,
+    execution: &WorkflowExecution,
+    mut token: Vec<u8>,
+    how: HistoryRead,
+) -> Result<Vec<temper_proto::api::history::v1::HistoryEvent>, String> {
+    let close_event = how == HistoryRead::CloseEvent;
+    let mut events = Vec::new();
+    loop {
+        let page = client
+            .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
+                namespace: namespace.to_string(),
+                execution: Some(execution.clone()),
+                next_page_token: token,
+                wait_new_event: close_event,
+                history_event_filter_type: if close_event { HistoryEventFilterType::CloseEvent as i32 } else { 0 },
+                ..Default::default()
+            })
+            .await
+            .map_err(|status| format!("history: {:?}", status.code()))?
+            .into_inner();
+        events.extend(page.decoded_history().map_err(|e| format!("history: undecodable page: {e}"))?.events);
+        token = page.next_page_token;
+        if token.is_empty() || (close_event && !events.is_empty()) {
+            return Ok(events);
         }
     }
 }

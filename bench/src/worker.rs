@@ -9,17 +9,37 @@ use temper_proto::api::enums::v1::TaskQueueKind;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflowservice::v1::{
-    GetWorkflowExecutionHistoryRequest, PollActivityTaskQueueRequest, PollWorkflowTaskQueueRequest,
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, PollWorkflowTaskQueueRequest,
     PollWorkflowTaskQueueResponse, RespondActivityTaskCompletedRequest, RespondWorkflowTaskCompletedRequest,
 };
 use tokio::sync::watch;
 use tonic::Request;
 
-use crate::Client;
+use crate::{Client, HistoryRead, read_history};
 use crate::scenarios::{Scenario, activity_result, decide, payload, text_of};
 use crate::stats::Recorder;
 
 const POLL_TIMEOUT: Duration = Duration::from_secs(70);
+
+#[derive(Clone, Copy, Debug)]
+pub enum TaskKind {
+    Workflow,
+    Activity,
+}
+
+enum Task {
+    Workflow(PollWorkflowTaskQueueResponse),
+    Activity(PollActivityTaskQueueResponse),
+}
+
+impl Task {
+    fn has_token(&self) -> bool {
+        match self {
+            Task::Workflow(task) => !task.task_token.is_empty(),
+            Task::Activity(task) => !task.task_token.is_empty(),
+        }
+    }
+}
 const IDENTITY: &str = "temper-bench";
 
 pub struct Worker {
@@ -35,36 +55,65 @@ impl Worker {
         Some(TaskQueue { name: self.task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() })
     }
 
-    /// Polls workflow tasks until `stop` turns true.
-    pub async fn run_workflow_poller(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
+    /// Polls tasks of one kind and answers them until `stop` turns true.
+    pub async fn run_poller(self: Arc<Self>, kind: TaskKind, mut stop: watch::Receiver<bool>) {
         let mut client = self.client.clone();
         loop {
-            let mut request = Request::new(PollWorkflowTaskQueueRequest {
-                namespace: self.namespace.clone(),
-                task_queue: self.task_queue(),
-                identity: IDENTITY.to_string(),
-                ..Default::default()
-            });
-            request.set_timeout(POLL_TIMEOUT);
             let polled = tokio::select! {
                 _ = stop.changed() => return,
-                polled = client.poll_workflow_task_queue(request) => polled,
+                polled = self.poll_once(&mut client, kind) => polled,
             };
             match polled {
-                Ok(response) if !response.get_ref().task_token.is_empty() => {
-                    if let Err(kind) = self.answer_workflow_task(&mut client, response.into_inner()).await {
+                Ok(Some(task)) => {
+                    if let Err(kind) = self.answer(&mut client, task).await {
                         self.recorder.error(kind);
                     }
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(status) => {
                     // A poll the server cannot take now is simply made again, as SDK workers do.
                     if status.code() != tonic::Code::Unavailable {
-                        self.recorder.error(format!("worker: poll workflow task: {:?}", status.code()));
+                        self.recorder.error(format!("worker: poll {kind:?} task: {:?}", status.code()));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
+        }
+    }
+
+    /// One long poll; `None` when it ends without a task.
+    async fn poll_once(&self, client: &mut Client, kind: TaskKind) -> Result<Option<Task>, tonic::Status> {
+        let namespace = self.namespace.clone();
+        let identity = IDENTITY.to_string();
+        let task = match kind {
+            TaskKind::Workflow => {
+                let mut request = Request::new(PollWorkflowTaskQueueRequest {
+                    namespace,
+                    task_queue: self.task_queue(),
+                    identity,
+                    ..Default::default()
+                });
+                request.set_timeout(POLL_TIMEOUT);
+                Task::Workflow(client.poll_workflow_task_queue(request).await?.into_inner())
+            }
+            TaskKind::Activity => {
+                let mut request = Request::new(PollActivityTaskQueueRequest {
+                    namespace,
+                    task_queue: self.task_queue(),
+                    identity,
+                    ..Default::default()
+                });
+                request.set_timeout(POLL_TIMEOUT);
+                Task::Activity(client.poll_activity_task_queue(request).await?.into_inner())
+            }
+        };
+        Ok(task.has_token().then_some(task))
+    }
+
+    async fn answer(&self, client: &mut Client, task: Task) -> Result<(), String> {
+        match task {
+            Task::Workflow(task) => self.answer_workflow_task(client, task).await,
+            Task::Activity(task) => self.answer_activity_task(client, task).await,
         }
     }
 
@@ -90,64 +139,26 @@ impl Worker {
     /// The poll response carries the first page; the rest is fetched.
     async fn full_history(&self, client: &mut Client, execution: &WorkflowExecution, task: &PollWorkflowTaskQueueResponse) -> Result<Vec<HistoryEvent>, String> {
         let mut events = task.history.clone().map(|h| h.events).unwrap_or_default();
-        let mut token = task.next_page_token.clone();
-        while !token.is_empty() {
-            let page = client
-                .get_workflow_execution_history(GetWorkflowExecutionHistoryRequest {
-                    namespace: self.namespace.clone(),
-                    execution: Some(execution.clone()),
-                    next_page_token: token,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|status| format!("worker: fetch history page: {:?}", status.code()))?
-                .into_inner();
-            let history = page.decoded_history().map_err(|e| format!("worker: undecodable history page: {e}"))?;
-            events.extend(history.events);
-            token = page.next_page_token;
+        if !task.next_page_token.is_empty() {
+            let rest = read_history(client, &self.namespace, execution, task.next_page_token.clone(), HistoryRead::All).await?;
+            events.extend(rest);
         }
         Ok(events)
     }
 
-    /// Polls activity tasks until `stop` turns true.
-    pub async fn run_activity_poller(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
-        let mut client = self.client.clone();
-        loop {
-            let mut request = Request::new(PollActivityTaskQueueRequest {
-                namespace: self.namespace.clone(),
-                task_queue: self.task_queue(),
-                identity: IDENTITY.to_string(),
-                ..Default::default()
-            });
-            request.set_timeout(POLL_TIMEOUT);
-            let polled = tokio::select! {
-                _ = stop.changed() => return,
-                polled = client.poll_activity_task_queue(request) => polled,
-            };
-            match polled {
-                Ok(response) if !response.get_ref().task_token.is_empty() => {
-                    let task = response.into_inner();
-                    let input = text_of(task.input.as_ref()).unwrap_or_default();
-                    let completion = RespondActivityTaskCompletedRequest {
-                        task_token: task.task_token,
-                        result: payload(&activity_result(&input)),
-                        identity: IDENTITY.to_string(),
-                        namespace: self.namespace.clone(),
-                        ..Default::default()
-                    };
-                    if let Err(status) = client.respond_activity_task_completed(completion).await {
-                        self.recorder.error(format!("worker: respond activity task: {:?}", status.code()));
-                    }
-                }
-                Ok(_) => {}
-                Err(status) => {
-                    // A poll the server cannot take now is simply made again, as SDK workers do.
-                    if status.code() != tonic::Code::Unavailable {
-                        self.recorder.error(format!("worker: poll activity task: {:?}", status.code()));
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
+    async fn answer_activity_task(&self, client: &mut Client, task: PollActivityTaskQueueResponse) -> Result<(), String> {
+        let input = text_of(task.input.as_ref()).unwrap_or_default();
+        let completion = RespondActivityTaskCompletedRequest {
+            task_token: task.task_token,
+            result: payload(&activity_result(&input)),
+            identity: IDENTITY.to_string(),
+            namespace: self.namespace.clone(),
+            ..Default::default()
+        };
+        client
+            .respond_activity_task_completed(completion)
+            .await
+            .map_err(|status| format!("worker: respond activity task: {:?}", status.code()))?;
+        Ok(())
     }
 }

@@ -7,7 +7,9 @@ use temper_engine::partitioning::shard_of;
 use temper_engine::store::{RawEvent, RunKey, Store, WorkflowKey};
 use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::history::v1::HistoryEvent;
-use temper_proto::records::WorkflowMutableState;
+use temper_engine::state_machine::commands::Reply;
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{TaskToken, WorkflowMutableState};
 
 use crate::bus::CommandBus;
 use crate::errors::{ApiError, ApiResult};
@@ -52,6 +54,13 @@ impl Gateway {
             Some(state) => Ok((run, state)),
             None => Err(workflow_not_found(&execution.workflow_id)),
         }
+    }
+
+    /// Sends the engine a worker's answer to the task `token` names; the
+    /// command goes to the token's workflow.
+    pub async fn answer_task(&self, token: TaskToken, command: impl FnOnce(TaskToken) -> Command) -> ApiResult<Reply> {
+        let (namespace_id, workflow_id) = (token.namespace_id.clone(), token.workflow_id.clone());
+        self.bus.run(&namespace_id, &workflow_id, command(token)).await
     }
 
     /// Stored events of a run from `first` up to (not including) `end`, at most `max`.

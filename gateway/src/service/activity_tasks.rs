@@ -21,7 +21,6 @@ use temper_proto::records::{
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
-use super::workflow_tasks::run_of;
 use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
 use crate::matching::PendingTask;
@@ -121,9 +120,11 @@ pub async fn respond_activity_task_completed(
 ) -> ApiResult<RespondActivityTaskCompletedResponse> {
     let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
     payload_within_limit(request.result.as_ref(), "Result", gateway.limits.max_payload_bytes)?;
-    let run = run_of(&token);
-    let command = Command::CompleteActivityTask(CompleteActivityTask { token: Some(token), result: request.result, identity: request.identity });
-    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    gateway
+        .answer_task(token, |token| {
+            Command::CompleteActivityTask(CompleteActivityTask { token: Some(token), result: request.result, identity: request.identity })
+        })
+        .await?;
     Ok(RespondActivityTaskCompletedResponse::default())
 }
 
@@ -134,9 +135,7 @@ pub async fn respond_activity_task_failed(
     let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
     payload_within_limit(request.failure.as_ref(), "Failure", gateway.limits.max_payload_bytes)?;
     payload_within_limit(request.last_heartbeat_details.as_ref(), "LastHeartbeatDetails", gateway.limits.max_payload_bytes)?;
-    let run = run_of(&token);
-    let command = Command::FailActivityTask(FailActivityTask { token: Some(token), request: Some(request) });
-    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    gateway.answer_task(token, |token| Command::FailActivityTask(FailActivityTask { token: Some(token), request: Some(request) })).await?;
     Ok(RespondActivityTaskFailedResponse::default())
 }
 
@@ -146,9 +145,11 @@ pub async fn respond_activity_task_canceled(
 ) -> ApiResult<RespondActivityTaskCanceledResponse> {
     let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
     payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
-    let run = run_of(&token);
-    let command = Command::CancelActivityTask(CancelActivityTask { token: Some(token), details: request.details, identity: request.identity });
-    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    gateway
+        .answer_task(token, |token| {
+            Command::CancelActivityTask(CancelActivityTask { token: Some(token), details: request.details, identity: request.identity })
+        })
+        .await?;
     Ok(RespondActivityTaskCanceledResponse::default())
 }
 
@@ -158,13 +159,10 @@ pub async fn record_activity_task_heartbeat(
 ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
     let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
     payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
-    let run = run_of(&token);
-    let command = Command::RecordActivityTaskHeartbeat(RecordActivityTaskHeartbeat {
-        token: Some(token),
-        details: request.details,
-        identity: request.identity,
-    });
-    match gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await? {
+    let heartbeat = |token| {
+        Command::RecordActivityTaskHeartbeat(RecordActivityTaskHeartbeat { token: Some(token), details: request.details, identity: request.identity })
+    };
+    match gateway.answer_task(token, heartbeat).await? {
         Reply::Heartbeat { cancel_requested } => Ok(RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }),
         other => Err(unexpected(other)),
     }

@@ -111,8 +111,8 @@ pub async fn respond_workflow_task_completed(
 ) -> ApiResult<RespondWorkflowTaskCompletedResponse> {
     let token = tokens::decode(&request.task_token, TaskKind::Workflow)?;
     let run = run_of(&token);
-    let command = Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
-    match gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await? {
+    let complete = |token| Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
+    match gateway.answer_task(token, complete).await? {
         Reply::WorkflowTaskCompleted { new_task } => {
             let workflow_task = match new_task {
                 Some(started) => Some(workflow_task_response(gateway, &run, started).await?),
@@ -129,13 +129,11 @@ pub async fn respond_workflow_task_failed(
     request: RespondWorkflowTaskFailedRequest,
 ) -> ApiResult<RespondWorkflowTaskFailedResponse> {
     let token = tokens::decode(&request.task_token, TaskKind::Workflow)?;
-    let run = run_of(&token);
-    let command = Command::FailWorkflowTask(FailWorkflowTask { token: Some(token), request: Some(request) });
-    gateway.bus.run(&run.namespace_id, &run.workflow_id, command).await?;
+    gateway.answer_task(token, |token| Command::FailWorkflowTask(FailWorkflowTask { token: Some(token), request: Some(request) })).await?;
     Ok(RespondWorkflowTaskFailedResponse {})
 }
 
-pub fn run_of(token: &TaskToken) -> RunKey {
+fn run_of(token: &TaskToken) -> RunKey {
     RunKey { namespace_id: token.namespace_id.clone(), workflow_id: token.workflow_id.clone(), run_id: token.run_id.clone() }
 }
 
