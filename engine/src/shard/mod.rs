@@ -97,23 +97,25 @@ impl ShardProcessor {
             if *shutdown.borrow() {
                 return;
             }
-            let next_timer = self.timers.next_fire_time();
-            let refill_at = self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4);
-            let wake_at = next_timer.map_or(refill_at, |t| t.min(refill_at));
-            let sleep = Duration::from_nanos((wake_at - now_nanos()).max(0) as u64);
-            let from = (self.applied_offset + 1) as u64;
-            let outcome = tokio::select! {
-                biased;
-                _ = shutdown.changed() => return,
-                records = log.read(LogName::Commands, shard_id, from, MAX_BATCH) => match records {
-                    Ok(records) => self.process_commands(records).await,
-                    Err(error) => {
-                        tracing::error!(shard = shard_id, %error, "reading commands failed; retrying");
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                        Ok(())
-                    }
-                },
-                _ = tokio::time::sleep(sleep) => self.process_timers().await,
+            // Due timers first: under a steady stream of commands the log
+            // read below is always ready, and timers must not wait for a lull.
+            let outcome = if self.timer_work_due() {
+                self.process_timers().await
+            } else {
+                let sleep = Duration::from_nanos((self.next_timer_work() - now_nanos()).max(0) as u64);
+                let from = (self.applied_offset + 1) as u64;
+                tokio::select! {
+                    _ = shutdown.changed() => return,
+                    records = log.read(LogName::Commands, shard_id, from, MAX_BATCH) => match records {
+                        Ok(records) => self.process_commands(records).await,
+                        Err(error) => {
+                            tracing::error!(shard = shard_id, %error, "reading commands failed; retrying");
+                            tokio::time::sleep(RETRY_PAUSE).await;
+                            Ok(())
+                        }
+                    },
+                    _ = tokio::time::sleep(sleep) => Ok(()),
+                }
             };
             if let Err(error) = outcome {
                 if matches!(error, BatchError::Store(StoreError::ShardOwnershipLost { .. })) {
@@ -124,6 +126,17 @@ impl ShardProcessor {
                 tokio::time::sleep(RETRY_PAUSE).await;
             }
         }
+    }
+
+    /// When timers next need attention: the earliest one, or the refill of
+    /// the in-memory window.
+    fn next_timer_work(&self) -> i64 {
+        let refill_at = self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4);
+        self.timers.next_fire_time().map_or(refill_at, |fire| fire.min(refill_at))
+    }
+
+    fn timer_work_due(&self) -> bool {
+        self.next_timer_work() <= now_nanos()
     }
 
     async fn refill_timers(&mut self) {
