@@ -6,7 +6,6 @@ use temper_engine::notify::HistoryNotifier;
 use temper_engine::partitioning::shard_of;
 use temper_engine::store::{RawEvent, RunKey, Store, WorkflowKey};
 use temper_proto::api::common::v1::WorkflowExecution;
-use temper_proto::api::history::v1::HistoryEvent;
 use temper_engine::state_machine::commands::Reply;
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{TaskToken, WorkflowMutableState};
@@ -61,17 +60,6 @@ impl Gateway {
     pub async fn answer_task(&self, token: TaskToken, command: impl FnOnce(TaskToken) -> Command) -> ApiResult<Reply> {
         let (namespace_id, workflow_id) = (token.namespace_id.clone(), token.workflow_id.clone());
         self.bus.run(&namespace_id, &workflow_id, command(token)).await
-    }
-
-    /// Stored events of a run from `first` up to (not including) `end`, at most `max`.
-    pub async fn read_events(&self, run: &RunKey, first: i64, end: i64, max: usize) -> ApiResult<Vec<HistoryEvent>> {
-        if first >= end {
-            return Ok(Vec::new());
-        }
-        let wanted = ((end - first) as usize).min(max);
-        let mut events = self.store.read_history(run, first, wanted).await?;
-        events.retain(|event| event.event_id < end);
-        Ok(events)
     }
 
     /// Stored events from `first` up to (not including) `end`, as stored: at

@@ -47,14 +47,6 @@ impl EncodedHistory {
         self.buffer.put_slice(encoded_event);
     }
 
-    pub fn len(&self) -> usize {
-        self.buffer.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.buffer.is_empty()
-    }
-
     pub fn finish(self) -> Bytes {
         self.buffer.freeze()
     }

@@ -52,11 +52,6 @@ pub(crate) struct ShardProcessor {
     outbox: mpsc::UnboundedSender<Vec<(i64, OutboxRecord)>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-enum BatchError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
 
 impl ShardProcessor {
     /// Takes ownership of the shard and runs until `shutdown` turns true or
@@ -118,7 +113,7 @@ impl ShardProcessor {
                 }
             };
             if let Err(error) = outcome {
-                if matches!(error, BatchError::Store(StoreError::ShardOwnershipLost { .. })) {
+                if matches!(error, StoreError::ShardOwnershipLost { .. }) {
                     tracing::warn!(shard = shard_id, %error, "shard taken over by another owner; stopping");
                     return;
                 }
@@ -152,7 +147,7 @@ impl ShardProcessor {
         }
     }
 
-    async fn process_timers(&mut self) -> Result<(), BatchError> {
+    async fn process_timers(&mut self) -> Result<(), StoreError> {
         let now = now_nanos();
         if self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4) <= now {
             self.refill_timers().await;
@@ -177,7 +172,7 @@ impl ShardProcessor {
         result
     }
 
-    async fn fire_timer(&self, batch: &mut Batch, task: &TimerTask, now: i64) -> Result<(), BatchError> {
+    async fn fire_timer(&self, batch: &mut Batch, task: &TimerTask, now: i64) -> Result<(), StoreError> {
         let run = RunKey { namespace_id: task.namespace_id.clone(), workflow_id: task.workflow_id.clone(), run_id: task.run_id.clone() };
         let Some(state) = batch.state(&self.context, &run).await? else { return Ok(()) };
         let transition = commands::fire_timer(state, task, Clock { now, config: &self.context.config });
@@ -187,7 +182,7 @@ impl ShardProcessor {
         Ok(())
     }
 
-    async fn process_commands(&mut self, records: Vec<LogRecord>) -> Result<(), BatchError> {
+    async fn process_commands(&mut self, records: Vec<LogRecord>) -> Result<(), StoreError> {
         // A log may hand out records again (a consumer resuming from an older
         // position); what is at or below the applied offset was applied.
         let applied = self.applied_offset;
@@ -207,7 +202,7 @@ impl ShardProcessor {
         self.commit(batch, last_offset).await
     }
 
-    async fn apply_command(&self, batch: &mut Batch, record: CommandRecord, now: i64) -> Result<(), BatchError> {
+    async fn apply_command(&self, batch: &mut Batch, record: CommandRecord, now: i64) -> Result<(), StoreError> {
         let reply_to = record.reply_to;
         let Some(command) = record.command else {
             batch.reply(reply_to, Err(CommandError::InvalidArgument("the command record carries no command".into())));
@@ -230,7 +225,7 @@ impl ShardProcessor {
         workflow: &WorkflowKey,
         command: &Command,
         now: i64,
-    ) -> Result<Result<Reply, CommandError>, BatchError> {
+    ) -> Result<Result<Reply, CommandError>, StoreError> {
         let clock = Clock { now, config: &self.context.config };
         let current_run = batch.current_run(&self.context, workflow).await?;
         let current_key = current_run.map(|run_id| run_key(workflow, run_id));
@@ -267,7 +262,7 @@ impl ShardProcessor {
         workflow: &WorkflowKey,
         command: &Command,
         now: i64,
-    ) -> Result<Result<Reply, CommandError>, BatchError> {
+    ) -> Result<Result<Reply, CommandError>, StoreError> {
         let run_id = match commands::target_of(command) {
             Target::Run(run_id) => Some(run_id),
             Target::CurrentRun => batch.current_run(&self.context, workflow).await?,
@@ -294,7 +289,7 @@ impl ShardProcessor {
     /// Commits a batch; once durable, answers its requests and hands its
     /// effects on. On failure nothing it did is kept and nobody is answered
     /// yet: the same records are applied again.
-    async fn commit(&mut self, batch: Batch, applied_offset: i64) -> Result<(), BatchError> {
+    async fn commit(&mut self, batch: Batch, applied_offset: i64) -> Result<(), StoreError> {
         let advances = applied_offset != self.applied_offset;
         if batch.is_empty() && batch.replies.is_empty() && !advances {
             return Ok(());
@@ -303,7 +298,7 @@ impl ShardProcessor {
         let (commit, committed) = batch.into_commit(&self.context, self.epoch, applied_offset, &mut next_outbox_seq);
         if let Err(error) = self.context.store.commit(commit).await {
             self.reply_unavailable(committed, &error);
-            return Err(error.into());
+            return Err(error);
         }
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;

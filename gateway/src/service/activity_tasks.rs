@@ -24,6 +24,7 @@ use tokio::time::Instant;
 use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
 use crate::matching::PendingTask;
+use crate::service::history::page;
 use crate::service::polling::{Polled, poll};
 use crate::tokens;
 use crate::validation::payload_within_limit;
@@ -66,8 +67,8 @@ async fn start(gateway: &Gateway, namespace: &str, task: &PendingTask, identity:
 
 /// The activity's input and header live in its scheduled event.
 async fn scheduled_event(gateway: &Gateway, run: &RunKey, scheduled_event_id: i64) -> ApiResult<ActivityTaskScheduledEventAttributes> {
-    let events = gateway.read_events(run, scheduled_event_id, scheduled_event_id + 1, 1).await?;
-    match events.into_iter().next().and_then(|event| event.attributes) {
+    let (history, _) = page(gateway, run, scheduled_event_id, scheduled_event_id + 1, Vec::new(), 1).await?;
+    match history.events.into_iter().next().and_then(|event| event.attributes) {
         Some(Attributes::ActivityTaskScheduledEventAttributes(attributes)) => Ok(attributes),
         _ => Err(ApiError::Unavailable(format!("scheduled event {scheduled_event_id} of run {} is missing", run.run_id))),
     }

@@ -22,18 +22,15 @@ pub async fn start_workflow_execution(
     validate_new_run(gateway, &request)?;
     request.request_id = request_id_or_new(&request.request_id)?;
     let workflow_id = request.workflow_id.clone();
-    let run_id = uuid::Uuid::new_v4().to_string();
-    let command = Command::StartWorkflow(StartWorkflow { request: Some(request), run_id });
-    match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
-        Reply::Started { run_id, started } => Ok(StartWorkflowExecutionResponse {
-            first_execution_run_id: run_id.clone(),
-            run_id,
-            started,
-            status: WorkflowExecutionStatus::Running as i32,
-            ..Default::default()
-        }),
-        other => Err(unexpected(other)),
-    }
+    let start = |run_id| Command::StartWorkflow(StartWorkflow { request: Some(request), run_id });
+    let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
+    Ok(StartWorkflowExecutionResponse {
+        first_execution_run_id: run_id.clone(),
+        run_id,
+        started,
+        status: WorkflowExecutionStatus::Running as i32,
+        ..Default::default()
+    })
 }
 
 pub async fn signal_with_start_workflow_execution(
@@ -46,15 +43,22 @@ pub async fn signal_with_start_workflow_execution(
     payload_within_limit(request.signal_input.as_ref(), "SignalInput", gateway.limits.max_payload_bytes)?;
     request.request_id = request_id_or_new(&request.request_id)?;
     let workflow_id = request.workflow_id.clone();
+    let start = |run_id| Command::SignalWithStartWorkflow(SignalWithStartWorkflow { request: Some(request), run_id });
+    let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
+    Ok(SignalWithStartWorkflowExecutionResponse { first_execution_run_id: run_id.clone(), run_id, started, ..Default::default() })
+}
+
+/// Appends a start with a fresh run id (the engine takes no randomness) and
+/// returns the run the workflow id now names and whether this start created it.
+async fn start_run(
+    gateway: &Gateway,
+    namespace_id: &str,
+    workflow_id: &str,
+    command: impl FnOnce(String) -> Command,
+) -> ApiResult<(String, bool)> {
     let run_id = uuid::Uuid::new_v4().to_string();
-    let command = Command::SignalWithStartWorkflow(SignalWithStartWorkflow { request: Some(request), run_id });
-    match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
-        Reply::Started { run_id, started } => Ok(SignalWithStartWorkflowExecutionResponse {
-            first_execution_run_id: run_id.clone(),
-            run_id,
-            started,
-            ..Default::default()
-        }),
+    match gateway.bus.run(namespace_id, workflow_id, command(run_id)).await? {
+        Reply::Started { run_id, started } => Ok((run_id, started)),
         other => Err(unexpected(other)),
     }
 }

@@ -95,22 +95,6 @@ fn token_run_id(token: Option<&TaskToken>) -> String {
     token.map(|t| t.run_id.clone()).unwrap_or_default()
 }
 
-/// Whether a command is answered with "task not found" rather than "workflow
-/// not found" when its run is missing: workers hold tokens of runs that may
-/// be gone.
-pub fn addresses_a_task(command: &Command) -> bool {
-    !matches!(
-        command,
-        Command::StartWorkflow(_)
-            | Command::SignalWithStartWorkflow(_)
-            | Command::SignalWorkflow(_)
-            | Command::RequestCancelWorkflow(_)
-            | Command::TerminateWorkflow(_)
-    )
-}
-
-/// Applies a command to an existing run. Start commands go through
-/// [`start_workflow`] and [`signal_with_start_workflow`] instead.
 /// An `Err` means the command was refused and the state is unchanged.
 pub fn apply_to_run(state: &mut WorkflowMutableState, command: &Command, clock: Clock<'_>) -> Result<Applied, CommandError> {
     match command {
