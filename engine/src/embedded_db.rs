@@ -29,6 +29,9 @@ pub enum EmbeddedDbError {
     Storage(String),
     #[error("the embedded database is shut down")]
     Closed,
+    /// A write the database can never hold (an empty or over-long key).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl From<fjall::Error> for EmbeddedDbError {
@@ -103,6 +106,9 @@ impl Writer {
     }
 
     pub fn get(&self, table: &Keyspace, key: &[u8]) -> Result<Option<Slice>, EmbeddedDbError> {
+        if !storable_key(key) {
+            return Ok(None);
+        }
         Ok(table.get(key)?)
     }
 
@@ -115,7 +121,7 @@ impl Writer {
     /// durable once the job's group is persisted.
     pub fn commit(&self, batch: Batch) -> Result<(), EmbeddedDbError> {
         if let Some(len) = batch.refused_key_len {
-            return Err(EmbeddedDbError::Storage(format!(
+            return Err(EmbeddedDbError::Refused(format!(
                 "a key of {len} bytes cannot be stored (keys hold 1 to {MAX_KEY_LEN} bytes); an id is empty or too long"
             )));
         }
@@ -131,6 +137,17 @@ impl Writer {
 /// fjall panics on an empty key or one longer than this, so such a key fails
 /// its batch instead.
 const MAX_KEY_LEN: usize = u16::MAX as usize;
+
+fn storable_key(key: &[u8]) -> bool {
+    (1..=MAX_KEY_LEN).contains(&key.len())
+}
+
+fn bound_key(bound: &Bound<Vec<u8>>) -> Option<&[u8]> {
+    match bound {
+        Bound::Included(key) | Bound::Excluded(key) => Some(key),
+        Bound::Unbounded => None,
+    }
+}
 
 /// A fjall write batch that refuses keys fjall cannot store.
 pub(crate) struct Batch {
@@ -156,7 +173,7 @@ impl Batch {
     }
 
     fn accepts(&mut self, key: &[u8]) -> bool {
-        let storable = (1..=MAX_KEY_LEN).contains(&key.len());
+        let storable = storable_key(key);
         if !storable {
             self.refused_key_len.get_or_insert(key.len());
         }
@@ -250,8 +267,12 @@ impl EmbeddedDb {
         Batch::new(&self.database)
     }
 
-    /// Reads one key as of the latest applied batch.
+    /// Reads one key as of the latest applied batch. A key fjall cannot
+    /// store cannot be present (and fjall would panic on it).
     pub(crate) fn get(&self, table: &Keyspace, key: &[u8]) -> Result<Option<Slice>, EmbeddedDbError> {
+        if !storable_key(key) {
+            return Ok(None);
+        }
         Ok(self.database.snapshot().get(table, key)?)
     }
 
@@ -263,6 +284,11 @@ impl EmbeddedDb {
         range: (Bound<Vec<u8>>, Bound<Vec<u8>>),
         limit: usize,
     ) -> Result<Vec<(Slice, Slice)>, EmbeddedDbError> {
+        // Every scan is of keys sharing the bounds' prefix; a bound too long
+        // to store means no stored key can fall in the range.
+        if [&range.0, &range.1].into_iter().any(|bound| bound_key(bound).is_some_and(|key| key.len() > MAX_KEY_LEN)) {
+            return Ok(Vec::new());
+        }
         self.database
             .snapshot()
             .range(table, range)
@@ -567,11 +593,21 @@ mod tests {
                 .await;
             let refused = format!("a key of {len} bytes cannot be stored");
             assert!(
-                matches!(&result, Err(EmbeddedDbError::Storage(message)) if message.starts_with(&refused)),
+                matches!(&result, Err(EmbeddedDbError::Refused(message)) if message.starts_with(&refused)),
                 "{result:?}"
             );
         }
         let still_writable: Result<(), EmbeddedDbError> = db.write(|writer| writer.commit(writer.batch())).await;
         assert!(still_writable.is_ok(), "{still_writable:?}");
+    }
+
+    #[tokio::test]
+    async fn reads_of_keys_fjall_cannot_store_find_nothing() {
+        let db = EmbeddedDb::open_temporary().expect("open_temporary");
+        let huge = vec![b'k'; MAX_KEY_LEN + 1];
+        assert_eq!(db.get(&db.tables().meta, &huge).expect("get"), None);
+        assert_eq!(db.get(&db.tables().meta, &[]).expect("get"), None);
+        let range = (Bound::Included(huge.clone()), Bound::Excluded([huge, vec![0xFF]].concat()));
+        assert!(db.scan(&db.tables().meta, range, 10).expect("scan").is_empty());
     }
 }

@@ -34,6 +34,12 @@ pub fn is_negative(duration: Option<&Duration>) -> bool {
     duration.is_some_and(|d| d.seconds < 0 || d.nanos < 0)
 }
 
+/// When something `duration` after `start` happens. Saturates rather than
+/// overflows: a deadline past the year 2262 is one that never comes.
+pub fn deadline(start: i64, duration: i64) -> i64 {
+    start.saturating_add(duration)
+}
+
 /// Wall-clock now, for callers outside the pure state machine.
 pub fn now_nanos() -> i64 {
     std::time::SystemTime::now()

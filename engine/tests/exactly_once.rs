@@ -17,6 +17,9 @@ use temper_engine::state_machine::commands::Reply;
 use temper_engine::store::embedded::EmbeddedStore;
 use temper_engine::store::{RunKey, Store, WorkflowKey};
 use temper_engine::{Engine, EngineConfig};
+
+mod common;
+use common::start;
 use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
 use temper_proto::api::enums::v1::EventType;
 use temper_proto::api::taskqueue::v1::TaskQueue;
@@ -112,19 +115,6 @@ impl Harness {
         let events = self.store.read_history(&run, 1, 1000).await.expect("read history");
         events.iter().map(|event| event.event_type()).collect()
     }
-}
-
-fn start(workflow_id: &str) -> Command {
-    Command::StartWorkflow(StartWorkflow {
-        request: Some(StartWorkflowExecutionRequest {
-            workflow_id: workflow_id.into(),
-            workflow_type: Some(WorkflowType { name: "W".into() }),
-            task_queue: Some(TaskQueue { name: "q".into(), ..Default::default() }),
-            request_id: format!("start-{workflow_id}"),
-            ..Default::default()
-        }),
-        run_id: format!("run-{workflow_id}"),
-    })
 }
 
 fn signal(workflow_id: &str, n: u32) -> Command {

@@ -110,5 +110,6 @@ fn command_status(error: CommandError, message: String) -> Status {
         CommandError::InvalidArgument(_) => Status::invalid_argument(message),
         CommandError::Unimplemented(_) => Status::unimplemented(message),
         CommandError::Unavailable(_) => Status::unavailable(message),
+        CommandError::Internal(_) => Status::internal(message),
     }
 }

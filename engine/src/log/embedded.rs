@@ -24,7 +24,7 @@ use crate::embedded_db::{EmbeddedDb, EmbeddedDbError, Writer};
 impl From<EmbeddedDbError> for LogError {
     fn from(error: EmbeddedDbError) -> Self {
         match error {
-            EmbeddedDbError::Storage(message) => LogError::Storage(message),
+            EmbeddedDbError::Storage(message) | EmbeddedDbError::Refused(message) => LogError::Storage(message),
             EmbeddedDbError::Closed => LogError::Closed,
         }
     }

@@ -6,9 +6,12 @@ mod batch;
 mod outbox;
 mod timer_queue;
 
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use prost::Message;
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{CommandRecord, OutboxRecord, TimerTask, WorkflowMutableState};
@@ -23,7 +26,7 @@ use crate::notify::HistoryNotifier;
 use crate::replies::ReplySink;
 use crate::state_machine::commands::{self, Reply, Target};
 use crate::state_machine::{Clock, CommandError, Config};
-use crate::store::{RunKey, ShardId, Store, StoreError, WorkflowKey};
+use crate::store::{RunKey, ShardId, Store, StoreError, TimerKey, WorkflowKey};
 use crate::time::now_nanos;
 
 /// Most commands applied in one batch (one commit).
@@ -32,6 +35,7 @@ const MAX_BATCH: usize = 512;
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// What every shard processor shares.
+#[derive(Clone)]
 pub struct ShardContext {
     pub shard_id: ShardId,
     pub log: Arc<dyn Log>,
@@ -88,18 +92,27 @@ impl ShardProcessor {
     async fn process(&mut self, shutdown: &mut watch::Receiver<bool>) {
         let log = self.context.log.clone();
         let shard_id = self.context.shard_id;
+        // Timers and commands take turns, a batch each, while both have work:
+        // under a steady stream of commands the log read is always ready and
+        // timers must not wait for a lull, and thousands of timers due at
+        // once must not hold up the commands either.
+        let mut timers_went_last = false;
         loop {
             if *shutdown.borrow() {
                 return;
             }
-            // Due timers first: under a steady stream of commands the log
-            // read below is always ready, and timers must not wait for a lull.
-            let outcome = if self.timer_work_due() {
+            let timers_due = self.timer_work_due();
+            let outcome = if timers_due && !timers_went_last {
+                timers_went_last = true;
                 self.process_timers().await
             } else {
-                let sleep = Duration::from_nanos((self.next_timer_work() - now_nanos()).max(0) as u64);
+                timers_went_last = false;
+                let sleep = Duration::from_nanos(self.next_timer_work().saturating_sub(now_nanos()).max(0) as u64);
                 let from = (self.applied_offset + 1) as u64;
                 tokio::select! {
+                    // Commands first when they are ready: the sleep is zero
+                    // when timers are due.
+                    biased;
                     _ = shutdown.changed() => return,
                     records = log.read(LogName::Commands, shard_id, from, MAX_BATCH) => match records {
                         Ok(records) => self.process_commands(records).await,
@@ -124,9 +137,14 @@ impl ShardProcessor {
     }
 
     /// When timers next need attention: the earliest one, or the refill of
-    /// the in-memory window.
+    /// the in-memory window. While a full load's worth of timers is in
+    /// memory, refilling waits for some to fire, so memory stays bounded.
     fn next_timer_work(&self) -> i64 {
-        let refill_at = self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4);
+        let refill_at = if self.timers.len() < LOAD_LIMIT {
+            self.timers.horizon_nanos().saturating_sub(LOOKAHEAD_NANOS / 4)
+        } else {
+            i64::MAX
+        };
         self.timers.next_fire_time().map_or(refill_at, |fire| fire.min(refill_at))
     }
 
@@ -134,11 +152,15 @@ impl ShardProcessor {
         self.next_timer_work() <= now_nanos()
     }
 
+    fn refill_due(&self, now: i64) -> bool {
+        self.timers.len() < LOAD_LIMIT && self.timers.horizon_nanos().saturating_sub(LOOKAHEAD_NANOS / 4) <= now
+    }
+
     async fn refill_timers(&mut self) {
-        let until = now_nanos() + LOOKAHEAD_NANOS;
+        let until = now_nanos().saturating_add(LOOKAHEAD_NANOS);
         // Everything before the horizon is in memory already.
-        let from = self.timers.horizon();
-        match self.context.store.load_timers(self.context.shard_id, from, until, LOAD_LIMIT).await {
+        let from = self.timers.horizon().clone();
+        match self.context.store.load_timers(self.context.shard_id, &from, until, LOAD_LIMIT).await {
             Ok(loaded) => {
                 let hit_limit = loaded.len() >= LOAD_LIMIT;
                 self.timers.refill(loaded, until, hit_limit);
@@ -149,35 +171,88 @@ impl ShardProcessor {
 
     async fn process_timers(&mut self) -> Result<(), StoreError> {
         let now = now_nanos();
-        if self.timers.horizon().saturating_sub(LOOKAHEAD_NANOS / 4) <= now {
+        if self.refill_due(now) {
             self.refill_timers().await;
         }
         let due = self.timers.take_due(now, MAX_BATCH);
         if due.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::default();
-        for (key, task) in &due {
-            // Disarmed first: should the transition arm the same key again, that wins.
-            batch.disarm_timer(key.clone());
-            self.fire_timer(&mut batch, task, now).await?;
-        }
-        let result = self.commit(batch, self.applied_offset).await;
-        if result.is_err() {
-            // Not fired after all: they stay due.
-            for (key, task) in due {
-                self.timers.add(key, task);
+        match self.fire_and_commit(&due, now).await {
+            Ok(()) => Ok(()),
+            Err(BatchFailure::Retry(error)) => {
+                self.keep_due(due);
+                Err(error)
+            }
+            Err(BatchFailure::Poisoned(reason)) => {
+                tracing::warn!(shard = self.context.shard_id, %reason, "a batch of timers failed; firing them one at a time");
+                self.fire_one_at_a_time(due, now).await
             }
         }
-        result
     }
 
-    async fn fire_timer(&self, batch: &mut Batch, task: &TimerTask, now: i64) -> Result<(), StoreError> {
-        let run = RunKey { namespace_id: task.namespace_id.clone(), workflow_id: task.workflow_id.clone(), run_id: task.run_id.clone() };
-        let Some(state) = batch.state(&self.context, &run).await? else { return Ok(()) };
-        let transition = commands::fire_timer(state, task, Clock { now, config: &self.context.config });
+    /// Timers that could not fire yet stay due.
+    fn keep_due(&mut self, due: Vec<(TimerKey, TimerTask)>) {
+        for (key, task) in due {
+            self.timers.add(key, task);
+        }
+    }
+
+    /// Fires timers in one batch. Timers of one run fire in one transition,
+    /// so a run with thousands of timers due at once costs one pass over its
+    /// state per batch, not one per timer.
+    async fn fire_and_commit(&mut self, due: &[(TimerKey, TimerTask)], now: i64) -> Result<(), BatchFailure> {
+        let mut batch = Batch::default();
+        let firing = async {
+            for (key, _) in due {
+                // Disarmed first: should the transition arm the same key again, that wins.
+                batch.disarm_timer(key.clone());
+            }
+            for (run, tasks) in group_by_run(due) {
+                self.fire_timers(&mut batch, &run, &tasks, now).await?;
+            }
+            Ok::<(), StoreError>(())
+        };
+        contain_panics(firing).await?;
+        Ok(self.commit(batch, self.applied_offset).await?)
+    }
+
+    /// After a batch failed for a reason retrying cannot fix: fires each
+    /// timer alone, and drops (with an error in the log) the one that cannot
+    /// fire, so it cannot stop the shard.
+    async fn fire_one_at_a_time(&mut self, due: Vec<(TimerKey, TimerTask)>, now: i64) -> Result<(), StoreError> {
+        let mut due = due.into_iter();
+        while let Some((key, task)) = due.next() {
+            let single = [(key, task)];
+            let failure = match self.fire_and_commit(&single, now).await {
+                Ok(()) => continue,
+                Err(BatchFailure::Poisoned(reason)) => self.drop_timer(&single[0], &reason).await.err(),
+                Err(BatchFailure::Retry(error)) => Some(error),
+            };
+            if let Some(error) = failure {
+                let [(key, task)] = single;
+                self.keep_due(std::iter::once((key, task)).chain(due).collect());
+                return Err(error);
+            }
+        }
+        Ok(())
+    }
+
+    async fn drop_timer(&mut self, (key, task): &(TimerKey, TimerTask), reason: &str) -> Result<(), StoreError> {
+        tracing::error!(
+            shard = self.context.shard_id, timer = %key.id, workflow_id = %task.workflow_id, run_id = %task.run_id, %reason,
+            "dropping a timer that cannot fire"
+        );
+        let mut batch = Batch::default();
+        batch.disarm_timer(key.clone());
+        self.commit(batch, self.applied_offset).await
+    }
+
+    async fn fire_timers(&self, batch: &mut Batch, run: &RunKey, tasks: &[&TimerTask], now: i64) -> Result<(), StoreError> {
+        let Some(state) = batch.state(&self.context, run).await? else { return Ok(()) };
+        let transition = commands::fire_timers(state, tasks, Clock { now, config: &self.context.config });
         if !transition.is_empty() {
-            batch.record(&run, transition);
+            batch.record(run, transition);
         }
         Ok(())
     }
@@ -190,16 +265,58 @@ impl ShardProcessor {
         let Some(last) = records.last() else { return Ok(()) };
         let last_offset = last.offset as i64;
         let now = now_nanos();
-        let mut batch = Batch::default();
-        for record in &records {
-            match CommandRecord::decode(record.payload.as_ref()) {
-                Ok(command) => self.apply_command(&mut batch, command, now).await?,
-                Err(error) => {
-                    tracing::error!(shard = self.context.shard_id, offset = record.offset, %error, "skipping an undecodable command")
-                }
+        match self.apply_and_commit(&records, last_offset, now).await {
+            Ok(()) => Ok(()),
+            Err(BatchFailure::Retry(error)) => Err(error),
+            Err(BatchFailure::Poisoned(reason)) => {
+                tracing::warn!(shard = self.context.shard_id, %reason, "a batch of commands failed; applying them one at a time");
+                self.apply_one_at_a_time(&records, now).await
             }
         }
-        self.commit(batch, last_offset).await
+    }
+
+    async fn apply_and_commit(&mut self, records: &[LogRecord], last_offset: i64, now: i64) -> Result<(), BatchFailure> {
+        let mut batch = Batch::default();
+        let applying = async {
+            for record in records {
+                match CommandRecord::decode(record.payload.as_ref()) {
+                    Ok(command) => self.apply_command(&mut batch, command, now).await?,
+                    Err(error) => {
+                        tracing::error!(shard = self.context.shard_id, offset = record.offset, %error, "skipping an undecodable command")
+                    }
+                }
+            }
+            Ok::<(), StoreError>(())
+        };
+        contain_panics(applying).await?;
+        Ok(self.commit(batch, last_offset).await?)
+    }
+
+    /// After a batch failed for a reason retrying cannot fix: applies each
+    /// command alone; the one that cannot be applied is answered with an
+    /// error and passed over, so it is never replayed into the same failure.
+    async fn apply_one_at_a_time(&mut self, records: &[LogRecord], now: i64) -> Result<(), StoreError> {
+        for record in records {
+            let offset = record.offset as i64;
+            match self.apply_and_commit(std::slice::from_ref(record), offset, now).await {
+                Ok(()) => {}
+                Err(BatchFailure::Retry(error)) => return Err(error),
+                Err(BatchFailure::Poisoned(reason)) => self.pass_over(record, &reason).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn pass_over(&mut self, record: &LogRecord, reason: &str) -> Result<(), StoreError> {
+        let command = CommandRecord::decode(record.payload.as_ref()).unwrap_or_default();
+        tracing::error!(
+            shard = self.context.shard_id, offset = record.offset, workflow_id = %truncated(&command.workflow_id),
+            command = command_name(&command), %reason,
+            "passing over a command that cannot be applied"
+        );
+        let mut batch = Batch::default();
+        batch.reply(command.reply_to, Err(CommandError::Internal(format!("the request could not be applied: {reason}"))));
+        self.commit(batch, record.offset as i64).await
     }
 
     async fn apply_command(&self, batch: &mut Batch, record: CommandRecord, now: i64) -> Result<(), StoreError> {
@@ -288,7 +405,8 @@ impl ShardProcessor {
 
     /// Commits a batch; once durable, answers its requests and hands its
     /// effects on. On failure nothing it did is kept and nobody is answered
-    /// yet: the same records are applied again.
+    /// yet: the same records are applied again, and their requests answered
+    /// then (or, after too long, told by the gateway that the outcome is unknown).
     async fn commit(&mut self, batch: Batch, applied_offset: i64) -> Result<(), StoreError> {
         let advances = applied_offset != self.applied_offset;
         if batch.is_empty() && batch.replies.is_empty() && !advances {
@@ -297,23 +415,15 @@ impl ShardProcessor {
         let mut next_outbox_seq = self.next_outbox_seq;
         let (commit, committed) = batch.into_commit(&self.context, self.epoch, applied_offset, &mut next_outbox_seq);
         if let Err(error) = self.context.store.commit(commit).await {
-            self.reply_unavailable(committed, &error);
+            // The batch took the states it changed out of the cache: they are
+            // read again from the store when the same records are retried.
+            drop(committed);
             return Err(error);
         }
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;
         self.after_commit(committed);
         Ok(())
-    }
-
-    fn reply_unavailable(&self, committed: Committed, error: &StoreError) {
-        for (to, _) in committed.replies {
-            self.context.replies.deliver(&to, Err(CommandError::Unavailable(format!("the engine could not commit: {error}"))));
-        }
-        // The cache no longer matches the store; reload on next use.
-        for (run, _) in committed.states.iter().chain(committed.unchanged_states.iter()) {
-            self.context.state_cache.invalidate(run);
-        }
     }
 
     fn after_commit(&mut self, committed: Committed) {
@@ -339,6 +449,67 @@ impl ShardProcessor {
             self.context.replies.deliver(&to, result);
         }
     }
+}
+
+/// Why a batch was not committed.
+enum BatchFailure {
+    /// The store or log is unavailable; the same batch can succeed later.
+    Retry(StoreError),
+    /// Something in the batch can never be applied: a panic while applying,
+    /// or a write the store refuses.
+    Poisoned(String),
+}
+
+impl From<StoreError> for BatchFailure {
+    fn from(error: StoreError) -> Self {
+        if error.is_permanent() { BatchFailure::Poisoned(error.to_string()) } else { BatchFailure::Retry(error) }
+    }
+}
+
+/// Runs the application of commands or timers, turning a panic into a
+/// poisoned batch: the batch's states are dropped with it (they may be
+/// half-changed) and the cache no longer holds them.
+async fn contain_panics(applying: impl std::future::Future<Output = Result<(), StoreError>>) -> Result<(), BatchFailure> {
+    match AssertUnwindSafe(applying).catch_unwind().await {
+        Ok(result) => Ok(result?),
+        Err(panic) => Err(BatchFailure::Poisoned(format!("applying it panicked: {}", panic_message(panic.as_ref())))),
+    }
+}
+
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|message| message.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string())
+}
+
+/// Timers grouped by run, in the order each run first appears.
+fn group_by_run(due: &[(TimerKey, TimerTask)]) -> Vec<(RunKey, Vec<&TimerTask>)> {
+    let mut groups: Vec<(RunKey, Vec<&TimerTask>)> = Vec::new();
+    let mut index: HashMap<RunKey, usize> = HashMap::new();
+    for (_, task) in due {
+        let run = RunKey { namespace_id: task.namespace_id.clone(), workflow_id: task.workflow_id.clone(), run_id: task.run_id.clone() };
+        let slot = *index.entry(run.clone()).or_insert_with(|| {
+            groups.push((run, Vec::new()));
+            groups.len() - 1
+        });
+        groups[slot].1.push(task);
+    }
+    groups
+}
+
+fn command_name(record: &CommandRecord) -> &'static str {
+    record.command.as_ref().map_or("none", commands::name_of)
+}
+
+/// A request-derived string for a log line, cut to a readable length.
+fn truncated(value: &str) -> &str {
+    let mut end = value.len().min(200);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    &value[..end]
 }
 
 fn run_key(workflow: &WorkflowKey, run_id: String) -> RunKey {

@@ -19,7 +19,7 @@ use temper_proto::records::{ActivityInfo, TaskKind, TaskRecord};
 use super::Effect;
 use super::history::RunMutation;
 use super::retry::{RetryDecision, next_retry, timeout_name};
-use crate::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+use crate::time::{deadline, duration_nanos, timestamp_from_nanos, timestamp_nanos};
 
 /// How an activity ended, for its closing event.
 pub(super) enum ActivityOutcome {
@@ -66,7 +66,7 @@ impl RunMutation<'_> {
         let activity = &self.state.activities[&scheduled_event_id];
         let info = self.info();
         let schedule_to_start = duration_nanos(activity.schedule_to_start_timeout.as_ref());
-        let expiry = (schedule_to_start > 0).then(|| timestamp_from_nanos(at(&activity.scheduled_time) + schedule_to_start));
+        let expiry = (schedule_to_start > 0).then(|| timestamp_from_nanos(deadline(at(&activity.scheduled_time), schedule_to_start)));
         let record = TaskRecord {
             namespace_id: info.namespace_id.clone(),
             task_queue: activity.task_queue.clone(),
@@ -91,7 +91,7 @@ impl RunMutation<'_> {
         activity.started_identity = identity.to_string();
         activity.last_worker_identity = identity.to_string();
         let heartbeat = duration_nanos(activity.heartbeat_timeout.as_ref());
-        activity.heartbeat_timer_nanos = if heartbeat > 0 { now + heartbeat } else { 0 };
+        activity.heartbeat_timer_nanos = if heartbeat > 0 { deadline(now, heartbeat) } else { 0 };
         started_info(activity, workflow_type)
     }
 
@@ -164,7 +164,7 @@ impl RunMutation<'_> {
             RetryDecision::GiveUp(RetryState::CancelRequested)
         } else {
             let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
-            let expiration = if schedule_to_close > 0 { at(&activity.first_scheduled_time) + schedule_to_close } else { 0 };
+            let expiration = if schedule_to_close > 0 { deadline(at(&activity.first_scheduled_time), schedule_to_close) } else { 0 };
             let policy = activity.retry_policy.clone().unwrap_or_default();
             next_retry(&policy, activity.attempt, &failure, now, expiration)
         };
@@ -173,7 +173,7 @@ impl RunMutation<'_> {
                 let activity = self.state.activities.get_mut(&scheduled_event_id).expect("checked above");
                 activity.attempt += 1;
                 activity.backing_off = true;
-                activity.scheduled_time = Some(timestamp_from_nanos(now + backoff));
+                activity.scheduled_time = Some(timestamp_from_nanos(deadline(now, backoff)));
                 activity.started_time = None;
                 activity.started_request_id.clear();
                 activity.started_identity.clear();

@@ -15,6 +15,9 @@ pub struct Config {
     pub activity_retry: RetryDefaults,
     /// Largest payload a workflow may record (activity input, result, ...).
     pub max_payload_bytes: usize,
+    /// Longest id or name a workflow task command may carry (activity id,
+    /// timer id, marker name, ...), in bytes; Temporal's `limit.maxIDLength`.
+    pub max_id_length: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -39,6 +42,7 @@ impl Default for Config {
                 maximum_attempts: 0,
             },
             max_payload_bytes: 2 * 1024 * 1024,
+            max_id_length: 1000,
         }
     }
 }

@@ -23,6 +23,10 @@ pub enum CommandError {
     /// The engine could not commit; nothing was applied and a retry may succeed.
     #[error("{0}")]
     Unavailable(String),
+    /// Applying the command failed inside the engine (a bug); the command was
+    /// dropped so that it cannot stop its shard, and nothing of it was kept.
+    #[error("{0}")]
+    Internal(String),
 }
 
 fn run_suffix(run_id: &str) -> String {

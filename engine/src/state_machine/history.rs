@@ -72,15 +72,18 @@ impl<'a> RunMutation<'a> {
 
     /// Adds an event. Events that may arrive while a workflow task runs are
     /// held back and get their ids later; the rest get the next id now.
-    /// Returns the id, or 0 for a held-back event.
+    /// Returns the id, or 0 for a held-back event. Nothing may follow the
+    /// event that closes the run, so everything held back gets its id first.
     pub fn add_event(&mut self, attributes: Attributes) -> i64 {
         let event = self.new_event(attributes);
         if is_bufferable(event.event_type()) {
             self.pending_buffer.push(event);
-            0
-        } else {
-            self.append_with_next_id(event)
+            return 0;
         }
+        if closes_run(event.event_type()) {
+            self.flush_buffered_events();
+        }
+        self.append_with_next_id(event)
     }
 
     /// Adds an event with an explicit time (a transient event recorded late).
@@ -196,7 +199,7 @@ pub fn visibility_record(state: &WorkflowMutableState) -> VisibilityRecord {
     let history_length = info.next_event_id - 1;
     let execution_duration = match (&info.close_time, &info.execution_time) {
         (Some(close), Some(execution)) => {
-            Some(duration_from_nanos((timestamp_nanos(close) - timestamp_nanos(execution)).max(0)))
+            Some(duration_from_nanos(timestamp_nanos(close).saturating_sub(timestamp_nanos(execution)).max(0)))
         }
         _ => None,
     };
@@ -247,6 +250,18 @@ fn is_bufferable(event_type: EventType) -> bool {
             | EventType::SignalExternalWorkflowExecutionInitiated
             | EventType::UpsertWorkflowSearchAttributes
             | EventType::WorkflowPropertiesModified
+    )
+}
+
+fn closes_run(event_type: EventType) -> bool {
+    matches!(
+        event_type,
+        EventType::WorkflowExecutionCompleted
+            | EventType::WorkflowExecutionFailed
+            | EventType::WorkflowExecutionTimedOut
+            | EventType::WorkflowExecutionTerminated
+            | EventType::WorkflowExecutionContinuedAsNew
+            | EventType::WorkflowExecutionCanceled
     )
 }
 

@@ -132,7 +132,7 @@ pub fn next_retry(
     if interval <= 0 {
         return RetryDecision::GiveUp(RetryState::Timeout);
     }
-    if expiration > 0 && now + interval > expiration {
+    if expiration > 0 && crate::time::deadline(now, interval) > expiration {
         return RetryDecision::GiveUp(RetryState::Timeout);
     }
     RetryDecision::RetryAfter(interval)

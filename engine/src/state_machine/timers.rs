@@ -14,7 +14,7 @@ use temper_proto::records::{
 use super::Effect;
 use super::history::RunMutation;
 use crate::store::{RunKey, TimerKey};
-use crate::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+use crate::time::{deadline, duration_nanos, timestamp_from_nanos, timestamp_nanos};
 
 /// The key a timer is stored under: its fire time, and an id naming what it
 /// is for, unique within the shard.
@@ -74,10 +74,10 @@ pub fn workflow_task_timers(run: &RunKey, wft: &WorkflowTaskInfo, sticky_schedul
     if wft.started_event_id != 0 {
         let started = wft.started_time.as_ref().map(timestamp_nanos).unwrap_or_default();
         let start_to_close = duration_nanos(wft.start_to_close_timeout.as_ref());
-        vec![timeout(TimeoutType::StartToClose, started + start_to_close)]
+        vec![timeout(TimeoutType::StartToClose, deadline(started, start_to_close))]
     } else if wft.sticky && sticky_schedule_to_start > 0 {
         let scheduled = wft.scheduled_time.as_ref().map(timestamp_nanos).unwrap_or_default();
-        vec![timeout(TimeoutType::ScheduleToStart, scheduled + sticky_schedule_to_start)]
+        vec![timeout(TimeoutType::ScheduleToStart, deadline(scheduled, sticky_schedule_to_start))]
     } else {
         Vec::new()
     }
@@ -112,12 +112,12 @@ pub fn activity_timers(run: &RunKey, activity: &ActivityInfo) -> Vec<TimerTask> 
     } else if activity.started_time.is_none() {
         let schedule_to_start = duration_nanos(activity.schedule_to_start_timeout.as_ref());
         if schedule_to_start > 0 {
-            timers.push(timeout(TimeoutType::ScheduleToStart, at(&activity.scheduled_time) + schedule_to_start));
+            timers.push(timeout(TimeoutType::ScheduleToStart, deadline(at(&activity.scheduled_time), schedule_to_start)));
         }
     } else {
         let start_to_close = duration_nanos(activity.start_to_close_timeout.as_ref());
         if start_to_close > 0 {
-            timers.push(timeout(TimeoutType::StartToClose, at(&activity.started_time) + start_to_close));
+            timers.push(timeout(TimeoutType::StartToClose, deadline(at(&activity.started_time), start_to_close)));
         }
         if activity.heartbeat_timer_nanos > 0 {
             timers.push(timeout(TimeoutType::Heartbeat, activity.heartbeat_timer_nanos));
@@ -125,7 +125,7 @@ pub fn activity_timers(run: &RunKey, activity: &ActivityInfo) -> Vec<TimerTask> 
     }
     let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
     if schedule_to_close > 0 {
-        timers.push(timeout(TimeoutType::ScheduleToClose, at(&activity.first_scheduled_time) + schedule_to_close));
+        timers.push(timeout(TimeoutType::ScheduleToClose, deadline(at(&activity.first_scheduled_time), schedule_to_close)));
     }
     timers
 }
@@ -137,7 +137,7 @@ fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<Timer
         return None;
     }
     let start = info.execution_time.as_ref().or(info.start_time.as_ref()).map(timestamp_nanos).unwrap_or_default();
-    Some(task(run, start + run_timeout, Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
+    Some(task(run, deadline(start, run_timeout), Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
 }
 
 /// Every timer a run has armed in its current state.

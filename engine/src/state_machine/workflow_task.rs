@@ -18,7 +18,7 @@ use temper_proto::records::{TaskKind, TaskRecord, WorkflowTaskInfo};
 
 use super::history::{RunMutation, event_type_of};
 use super::Effect;
-use crate::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+use crate::time::{deadline, duration_nanos, timestamp_from_nanos, timestamp_nanos};
 
 /// What the worker that starts a workflow task needs beyond stored history.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -115,7 +115,7 @@ impl RunMutation<'_> {
         let wft = self.state.workflow_task.clone().expect("dispatching a scheduled workflow task");
         let info = self.info();
         let sticky_timeout = duration_nanos(info.sticky_schedule_to_start_timeout.as_ref());
-        let expiry = (wft.sticky && sticky_timeout > 0).then(|| timestamp_from_nanos(self.now() + sticky_timeout));
+        let expiry = (wft.sticky && sticky_timeout > 0).then(|| timestamp_from_nanos(deadline(self.now(), sticky_timeout)));
         let record = TaskRecord {
             namespace_id: info.namespace_id.clone(),
             task_queue: wft.task_queue.clone(),

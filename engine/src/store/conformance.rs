@@ -110,7 +110,7 @@ pub async fn a_stale_commit_is_refused_and_applies_nothing(factory: &impl StoreF
     }
     assert_eq!(store.get_execution(1, &sample.run).await.expect("get_execution"), None);
     assert_eq!(store.get_current_run(1, &sample.run.workflow()).await.expect("get_current_run"), None);
-    assert!(store.load_timers(1, i64::MIN, i64::MAX, 100).await.expect("load_timers").is_empty());
+    assert!(store.load_timers(1, &TimerKey::earliest_at(i64::MIN), i64::MAX, 100).await.expect("load_timers").is_empty());
     assert!(store.read_outbox(1, 0, 100).await.expect("read_outbox").is_empty());
     let shard = acquire(&store, 1).await;
     assert_eq!((shard.applied_offset, shard.next_outbox_seq), (-1, 0), "a refused commit leaves the shard row alone");
@@ -207,10 +207,13 @@ pub async fn timers_load_earliest_first_before_the_bound(factory: &impl StoreFac
     assert_eq!(timer_keys(&store, 0, 150, 100).await, sorted[..4], "earliest first, then by id; only before the bound");
     assert_eq!(timer_keys(&store, 0, 100, 100).await, sorted[..2], "a timer firing at the bound is excluded");
     assert_eq!(timer_keys(&store, 0, i64::MAX, 3).await, sorted[..3], "at most `limit`");
-    let from_fifty = store.load_timers(0, 50, 150, 100).await.expect("load_timers");
+    let from_fifty = store.load_timers(0, &TimerKey::earliest_at(50), 150, 100).await.expect("load_timers");
     let from_fifty: Vec<TimerKey> = from_fifty.into_iter().map(|(key, _)| key).collect();
     assert_eq!(from_fifty, sorted[1..4], "only timers at or after the lower bound");
-    let loaded = store.load_timers(0, i64::MIN, 75, 10).await.expect("load_timers");
+    let from_a = store.load_timers(0, &timer_key(100, "a").successor(), 150, 100).await.expect("load_timers");
+    let from_a: Vec<TimerKey> = from_a.into_iter().map(|(key, _)| key).collect();
+    assert_eq!(from_a, sorted[3..4], "a lower bound inside one fire time resumes after the ids before it");
+    let loaded = store.load_timers(0, &TimerKey::earliest_at(i64::MIN), 75, 10).await.expect("load_timers");
     assert_eq!(loaded[1].1, timer_task(&run, &timer_key(50, "c")), "each timer comes with its task");
 
     let delete = vec![timer_key(50, "c"), timer_key(100, "b")];
@@ -457,7 +460,7 @@ impl Sample {
         assert_eq!(history, self.history, "the history");
         let mut timers = self.timers.clone();
         timers.sort_by(|a, b| a.0.cmp(&b.0));
-        assert_eq!(store.load_timers(shard_id, i64::MIN, i64::MAX, 100).await.expect("load_timers"), timers, "the timers");
+        assert_eq!(store.load_timers(shard_id, &TimerKey::earliest_at(i64::MIN), i64::MAX, 100).await.expect("load_timers"), timers, "the timers");
         assert_eq!(store.read_outbox(shard_id, 0, 100).await.expect("read_outbox"), self.outbox, "the outbox");
     }
 }
@@ -486,7 +489,7 @@ async fn event_ids(store: &Arc<dyn Store>, run: &RunKey, first: i64, max: usize)
 }
 
 async fn timer_keys(store: &Arc<dyn Store>, shard_id: ShardId, before_nanos: i64, limit: usize) -> Vec<TimerKey> {
-    let timers = store.load_timers(shard_id, i64::MIN, before_nanos, limit).await.expect("load_timers");
+    let timers = store.load_timers(shard_id, &TimerKey::earliest_at(i64::MIN), before_nanos, limit).await.expect("load_timers");
     timers.into_iter().map(|(key, _)| key).collect()
 }
 

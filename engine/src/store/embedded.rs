@@ -44,7 +44,10 @@ use crate::log::{LogName, Offset};
 
 impl From<EmbeddedDbError> for StoreError {
     fn from(error: EmbeddedDbError) -> Self {
-        StoreError::Storage(error.to_string())
+        match error {
+            EmbeddedDbError::Refused(message) => StoreError::Rejected(message),
+            other => StoreError::Storage(other.to_string()),
+        }
     }
 }
 
@@ -227,12 +230,12 @@ impl TimerStore for EmbeddedStore {
     async fn load_timers(
         &self,
         shard_id: ShardId,
-        from_nanos: i64,
+        from: &TimerKey,
         before_nanos: i64,
         limit: usize,
     ) -> StoreResult<Vec<(TimerKey, TimerTask)>> {
         let range = (
-            Bound::Included(Key::new().u32(shard_id).i64(from_nanos).into_bytes()),
+            Bound::Included(timer_key(shard_id, from)),
             Bound::Excluded(Key::new().u32(shard_id).i64(before_nanos).into_bytes()),
         );
         let timers = self.scan(&self.db.tables().timers, range, limit, "timer")?;

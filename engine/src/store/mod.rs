@@ -53,6 +53,18 @@ pub struct TimerKey {
     pub id: String,
 }
 
+impl TimerKey {
+    /// The first key of all timers firing at `fire_time_nanos`.
+    pub fn earliest_at(fire_time_nanos: i64) -> TimerKey {
+        TimerKey { fire_time_nanos, id: String::new() }
+    }
+
+    /// The smallest key ordered after this one.
+    pub fn successor(&self) -> TimerKey {
+        TimerKey { fire_time_nanos: self.fire_time_nanos, id: format!("{}\0", self.id) }
+    }
+}
+
 /// Everything one shard commit writes. Applied all or nothing, and only if the
 /// shard's stored epoch still equals `epoch`.
 #[derive(Clone, Debug, Default)]
@@ -97,6 +109,18 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store failed: {0}")]
     Storage(String),
+    /// The store can never accept this write (a key or value it cannot hold);
+    /// retrying cannot help.
+    #[error("the store refuses the write: {0}")]
+    Rejected(String),
+}
+
+impl StoreError {
+    /// Whether retrying the same operation can never succeed: the data, not
+    /// the store's health, is at fault.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, StoreError::Rejected(_) | StoreError::Corrupt(_))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -148,10 +172,11 @@ pub trait HistoryStore: Send + Sync + 'static {
 
 #[async_trait]
 pub trait TimerStore: Send + Sync + 'static {
-    /// Timers of a shard firing at or after `from_nanos` and before
-    /// `before_nanos`, earliest first, at most `limit`. The lower bound lets
-    /// a refill skip what was loaded already (and what was deleted there).
-    async fn load_timers(&self, shard_id: ShardId, from_nanos: i64, before_nanos: i64, limit: usize)
+    /// Timers of a shard with keys at or after `from` and firing before
+    /// `before_nanos`, in key order (earliest first, then by id), at most
+    /// `limit`. The lower bound is a whole key so a refill can skip what was
+    /// loaded already, even in the middle of timers sharing one fire time.
+    async fn load_timers(&self, shard_id: ShardId, from: &TimerKey, before_nanos: i64, limit: usize)
     -> StoreResult<Vec<(TimerKey, TimerTask)>>;
 }
 

@@ -55,6 +55,7 @@ fn complete(
         had_buffered_events,
         identity: request.identity.clone(),
         max_payload_bytes: clock.config.max_payload_bytes,
+        max_id_length: clock.config.max_id_length,
     };
     let outcome = handle_commands(&mut mutation, &request.commands, &context)?;
     let needs_new_task =

@@ -12,36 +12,53 @@ use temper_proto::records::{
 use super::is_running;
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, Transition};
-use crate::time::{duration_nanos, timestamp_nanos};
+use crate::time::{deadline, duration_nanos, timestamp_nanos};
 
 pub fn apply(state: &mut WorkflowMutableState, timer: &TimerTask, clock: Clock<'_>) -> Transition {
+    fire_timers(state, &[timer], clock)
+}
+
+/// Fires several timers of one run in one transition, in order; those that
+/// no longer apply (or come after one that closed the run) do nothing.
+pub fn fire_timers(state: &mut WorkflowMutableState, timers: &[&TimerTask], clock: Clock<'_>) -> Transition {
     if !is_running(state) {
         return Transition::default();
     }
-    let applies = match &timer.kind {
+    let mut mutation = RunMutation::new(state, clock);
+    for timer in timers {
+        if !mutation.is_running() {
+            break;
+        }
+        if applies(mutation.state, timer) {
+            fire(&mut mutation, timer);
+        }
+    }
+    mutation.finish()
+}
+
+fn applies(state: &WorkflowMutableState, timer: &TimerTask) -> bool {
+    match &timer.kind {
         Some(Kind::UserTimer(t)) => user_timer_applies(state, t),
         Some(Kind::ActivityTimeout(t)) => activity_timeout_applies(state, t),
         Some(Kind::ActivityRetry(t)) => activity_retry_applies(state, t),
         Some(Kind::WorkflowTaskTimeout(t)) => workflow_task_timeout_applies(state, t),
         Some(Kind::WorkflowRunTimeout(_)) => true,
         None => false,
-    };
-    if !applies {
-        return Transition::default();
     }
-    let mut mutation = RunMutation::new(state, clock);
+}
+
+fn fire(mutation: &mut RunMutation, timer: &TimerTask) {
     match &timer.kind {
-        Some(Kind::UserTimer(t)) => fire_user_timer(&mut mutation, t),
-        Some(Kind::ActivityTimeout(t)) => fire_activity_timeout(&mut mutation, t),
+        Some(Kind::UserTimer(t)) => fire_user_timer(mutation, t),
+        Some(Kind::ActivityTimeout(t)) => fire_activity_timeout(mutation, t),
         Some(Kind::ActivityRetry(t)) => mutation.dispatch_activity_retry(t.scheduled_event_id),
         Some(Kind::WorkflowTaskTimeout(t)) => {
             mutation.time_out_workflow_task(t.timeout_type());
             mutation.schedule_workflow_task();
         }
-        Some(Kind::WorkflowRunTimeout(_)) => time_out_run(&mut mutation),
+        Some(Kind::WorkflowRunTimeout(_)) => time_out_run(mutation),
         None => {}
     }
-    mutation.finish()
 }
 
 fn user_timer_applies(state: &WorkflowMutableState, timer: &UserTimerFired) -> bool {
@@ -112,9 +129,9 @@ fn heartbeat_rearmed(mutation: &mut RunMutation, scheduled_event_id: i64) -> boo
         .map(timestamp_nanos)
         .unwrap_or_default()
         .max(activity.started_time.as_ref().map(timestamp_nanos).unwrap_or_default());
-    let deadline = last_sign_of_life + timeout;
-    if deadline > now {
-        activity.heartbeat_timer_nanos = deadline;
+    let due = deadline(last_sign_of_life, timeout);
+    if due > now {
+        activity.heartbeat_timer_nanos = due;
         true
     } else {
         false

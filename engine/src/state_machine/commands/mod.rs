@@ -19,7 +19,7 @@ mod terminate_workflow;
 #[cfg(test)]
 mod tests;
 
-pub use fire_timer::apply as fire_timer;
+pub use fire_timer::{apply as fire_timer, fire_timers};
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
 pub use start_workflow::{StartOutcome, apply as start_workflow};
 
@@ -85,6 +85,26 @@ pub fn target_of(command: &Command) -> Target {
         Command::RecordActivityTaskHeartbeat(c) => token_run_id(c.token.as_ref()),
     };
     if run_id.is_empty() { Target::CurrentRun } else { Target::Run(run_id) }
+}
+
+/// The command's name, for logs.
+pub fn name_of(command: &Command) -> &'static str {
+    match command {
+        Command::StartWorkflow(_) => "StartWorkflow",
+        Command::SignalWithStartWorkflow(_) => "SignalWithStartWorkflow",
+        Command::SignalWorkflow(_) => "SignalWorkflow",
+        Command::RequestCancelWorkflow(_) => "RequestCancelWorkflow",
+        Command::TerminateWorkflow(_) => "TerminateWorkflow",
+        Command::RecordWorkflowTaskStarted(_) => "RecordWorkflowTaskStarted",
+        Command::RecordActivityTaskStarted(_) => "RecordActivityTaskStarted",
+        Command::ResetStickyTaskQueue(_) => "ResetStickyTaskQueue",
+        Command::CompleteWorkflowTask(_) => "CompleteWorkflowTask",
+        Command::FailWorkflowTask(_) => "FailWorkflowTask",
+        Command::CompleteActivityTask(_) => "CompleteActivityTask",
+        Command::FailActivityTask(_) => "FailActivityTask",
+        Command::CancelActivityTask(_) => "CancelActivityTask",
+        Command::RecordActivityTaskHeartbeat(_) => "RecordActivityTaskHeartbeat",
+    }
 }
 
 fn execution_run_id(execution: Option<&temper_proto::api::common::v1::WorkflowExecution>) -> String {

@@ -16,7 +16,7 @@ use super::terminate_workflow::terminate;
 use super::{Reply, is_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, NewRun, Transition};
-use crate::time::{duration_nanos, optional_duration, timestamp_from_nanos};
+use crate::time::{deadline, duration_nanos, optional_duration, timestamp_from_nanos};
 
 /// What a start did: the reply, the new run if one was created, and the
 /// change to the previous run if the start terminated it.
@@ -218,7 +218,7 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
         retry_policy: spec.retry_policy,
         attempt: 1,
         workflow_execution_expiration_time: (spec.execution_timeout > 0)
-            .then(|| timestamp_from_nanos(now + spec.execution_timeout)),
+            .then(|| timestamp_from_nanos(deadline(now, spec.execution_timeout))),
         memo: spec.memo,
         search_attributes: spec.search_attributes,
         header: spec.header,

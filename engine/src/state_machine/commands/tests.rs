@@ -175,6 +175,18 @@ impl Harness {
         self.complete_workflow_task_with(&started, RespondWorkflowTaskCompletedRequest { commands, identity: "worker".into(), ..Default::default() })
     }
 
+    /// Completes the pending workflow task from a worker that asks for its
+    /// next tasks on its sticky queue `sticky_queue`.
+    fn complete_workflow_task_asking_for_sticky(&mut self, sticky_queue: &str, schedule_to_start: i64) {
+        let started = self.start_workflow_task();
+        let sticky = StickyExecutionAttributes {
+            worker_task_queue: Some(TaskQueue { name: sticky_queue.into(), kind: 2, normal_name: QUEUE.into() }),
+            schedule_to_start_timeout: Some(duration_from_nanos(schedule_to_start)),
+        };
+        let request = RespondWorkflowTaskCompletedRequest { sticky_attributes: Some(sticky), ..Default::default() };
+        self.complete_workflow_task_with(&started, request).unwrap();
+    }
+
     fn start_activity(&mut self, scheduled_event_id: i64) -> StartedActivity {
         let attempt = self.state.activities[&scheduled_event_id].attempt;
         match self.apply(Command::RecordActivityTaskStarted(RecordActivityTaskStarted {
@@ -695,18 +707,7 @@ mod workflow_task_timeouts {
     #[test]
     fn sticky_schedule_to_start_timeout_moves_the_task_to_the_normal_queue() {
         let mut h = Harness::start();
-        let started = h.start_workflow_task();
-        h.complete_workflow_task_with(
-            &started,
-            RespondWorkflowTaskCompletedRequest {
-                sticky_attributes: Some(StickyExecutionAttributes {
-                    worker_task_queue: Some(TaskQueue { name: "sticky-1".into(), kind: 2, normal_name: QUEUE.into() }),
-                    schedule_to_start_timeout: Some(duration_from_nanos(5 * S)),
-                }),
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        h.complete_workflow_task_asking_for_sticky("sticky-1", 5 * S);
         h.signal("s", "s").unwrap();
         assert_eq!(h.dispatched.last().unwrap().task_queue, "sticky-1");
         h.advance(5 * S);
@@ -1022,3 +1023,5 @@ fn visibility_is_published_on_start_and_close() {
     assert_eq!(records[0].workflow_type, "Greet");
     let _ = timestamp_nanos;
 }
+
+mod robustness;

@@ -6,7 +6,7 @@ use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
 use temper_proto::api::history::v1::TimerCanceledEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure};
+use super::{CommandContext, WorkflowTaskFailure, check_id};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -15,6 +15,7 @@ pub(super) fn handle(
     context: &CommandContext,
 ) -> Result<i64, WorkflowTaskFailure> {
     let timer_id = &attributes.timer_id;
+    check_id(timer_id, "TimerId", context, WorkflowTaskFailedCause::BadCancelTimerAttributes)?;
     let started_event_id = match mutation.state.timers.remove(timer_id) {
         Some(timer) => timer.started_event_id,
         None => mutation.remove_buffered_timer_fired(timer_id).ok_or_else(|| {

@@ -60,6 +60,7 @@ pub(super) struct CommandContext {
     pub had_buffered_events: bool,
     pub identity: String,
     pub max_payload_bytes: usize,
+    pub max_id_length: usize,
 }
 
 /// Rejects sequences Temporal rejects outright: a command after the one that
@@ -159,6 +160,21 @@ pub fn command_name(command_type: CommandType) -> &'static str {
         CommandType::RequestCancelNexusOperation => "RequestCancelNexusOperation",
         _ => "an unknown command",
     }
+}
+
+/// Refuses an id or name that is missing or longer than Temporal's limit;
+/// `what` names the field as Temporal's messages do ("ActivityId").
+fn check_id(value: &str, what: &str, context: &CommandContext, cause: WorkflowTaskFailedCause) -> Result<(), WorkflowTaskFailure> {
+    if value.is_empty() {
+        return Err(WorkflowTaskFailure::new(cause, format!("{what} is not set on the command")));
+    }
+    if value.len() > context.max_id_length {
+        return Err(WorkflowTaskFailure::new(
+            cause,
+            format!("{what} exceeds length limit: {} bytes, at most {}", value.len(), context.max_id_length),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a payload over the size limit; Temporal terminates the run rather

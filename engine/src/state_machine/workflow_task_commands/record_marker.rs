@@ -6,7 +6,7 @@ use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
 use temper_proto::api::history::v1::MarkerRecordedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure};
+use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -14,12 +14,10 @@ pub(super) fn handle(
     attributes: &RecordMarkerCommandAttributes,
     context: &CommandContext,
 ) -> Result<i64, WorkflowTaskFailure> {
-    if attributes.marker_name.is_empty() {
-        return Err(WorkflowTaskFailure::new(
-            WorkflowTaskFailedCause::BadRecordMarkerAttributes,
-            "MarkerName is not set on RecordMarkerCommand",
-        ));
-    }
+    let cause = WorkflowTaskFailedCause::BadRecordMarkerAttributes;
+    check_id(&attributes.marker_name, "MarkerName", context, cause)?;
+    check_size(attributes.header.as_ref(), context, cause, "RecordMarkerCommandAttributes.Header")?;
+    check_size(attributes.failure.as_ref(), context, cause, "RecordMarkerCommandAttributes.Failure")?;
     let size: usize = attributes.details.values().map(prost::Message::encoded_len).sum();
     if size > context.max_payload_bytes {
         return Err(WorkflowTaskFailure::terminating(

@@ -8,7 +8,7 @@ use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::records::ActivityInfo;
 
-use super::{CommandContext, WorkflowTaskFailure, check_size};
+use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::retry;
 use crate::time::{duration_nanos, is_negative, optional_duration, timestamp_from_nanos};
@@ -31,16 +31,16 @@ pub(super) fn handle(
 ) -> Result<i64, WorkflowTaskFailure> {
     let bad = |message: String| WorkflowTaskFailure::new(CAUSE, message);
     let activity_type = attributes.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
-    if attributes.activity_id.is_empty() {
-        return Err(bad("ActivityId is not set on ScheduleActivityTaskCommand".into()));
-    }
-    if activity_type.is_empty() {
-        return Err(bad("ActivityType is not set on ScheduleActivityTaskCommand".into()));
+    check_id(&attributes.activity_id, "ActivityId", context, CAUSE)?;
+    check_id(&activity_type, "ActivityType", context, CAUSE)?;
+    if let Some(queue) = attributes.task_queue.as_ref().filter(|queue| !queue.name.is_empty()) {
+        check_id(&queue.name, "TaskQueue", context, CAUSE)?;
     }
     if mutation.state.activities.values().any(|a| a.activity_id == attributes.activity_id) {
         return Err(bad(format!("activity id `{}` is already used by a pending activity", attributes.activity_id)));
     }
     check_size(attributes.input.as_ref(), context, CAUSE, "ScheduleActivityTaskCommandAttributes.Input")?;
+    check_size(attributes.header.as_ref(), context, CAUSE, "ScheduleActivityTaskCommandAttributes.Header")?;
     let run_timeout = duration_nanos(mutation.info().run_timeout.as_ref());
     let timeouts = normalize_timeouts(attributes, run_timeout).map_err(|message| {
         bad(format!("{message}. ActivityId={} ActivityType={activity_type}", attributes.activity_id))

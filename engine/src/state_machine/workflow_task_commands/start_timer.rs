@@ -6,7 +6,7 @@ use temper_proto::api::history::v1::TimerStartedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::records::TimerInfo;
 
-use super::{CommandContext, WorkflowTaskFailure};
+use super::{CommandContext, WorkflowTaskFailure, check_id};
 use crate::state_machine::history::RunMutation;
 use crate::time::{duration_nanos, timestamp_from_nanos};
 
@@ -15,10 +15,9 @@ pub(super) fn handle(
     attributes: &StartTimerCommandAttributes,
     context: &CommandContext,
 ) -> Result<i64, WorkflowTaskFailure> {
-    let bad = |message: String| WorkflowTaskFailure::new(WorkflowTaskFailedCause::BadStartTimerAttributes, message);
-    if attributes.timer_id.is_empty() {
-        return Err(bad("TimerId is not set on StartTimerCommand".into()));
-    }
+    let cause = WorkflowTaskFailedCause::BadStartTimerAttributes;
+    let bad = |message: String| WorkflowTaskFailure::new(cause, message);
+    check_id(&attributes.timer_id, "TimerId", context, cause)?;
     let timeout = duration_nanos(attributes.start_to_fire_timeout.as_ref());
     if timeout <= 0 {
         return Err(bad(format!("a positive StartToFireTimeout must be set on timer `{}`", attributes.timer_id)));

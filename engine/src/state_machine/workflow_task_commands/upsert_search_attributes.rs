@@ -10,7 +10,7 @@ use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::{UpsertWorkflowSearchAttributesEventAttributes, WorkflowPropertiesModifiedEventAttributes};
 
-use super::{CommandContext, WorkflowTaskFailure, check_size};
+use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn upsert_search_attributes(
@@ -25,6 +25,9 @@ pub(super) fn upsert_search_attributes(
         ));
     };
     check_size(Some(&search_attributes), context, WorkflowTaskFailedCause::BadSearchAttributes, "SearchAttributes")?;
+    for name in search_attributes.indexed_fields.keys() {
+        check_id(name, "SearchAttributeName", context, WorkflowTaskFailedCause::BadSearchAttributes)?;
+    }
     let info = mutation.info_mut();
     let merged = merge(info.search_attributes.take().map(|s| s.indexed_fields), &search_attributes.indexed_fields);
     info.search_attributes = Some(SearchAttributes { indexed_fields: merged });
