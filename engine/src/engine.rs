@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use prost::Message;
 use temper_proto::records::WorkflowMutableState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -19,13 +20,22 @@ use crate::store::{RunKey, Store, StoreError, WorkflowKey};
 pub struct EngineConfig {
     pub shard_count: u32,
     pub state_machine: Config,
-    /// Runs whose mutable state is kept in memory.
-    pub cached_runs: u64,
+    /// Bytes of mutable state (as encoded) of recently used runs kept in
+    /// memory; by bytes, not runs, since one run may hold tens of thousands
+    /// of timers.
+    pub state_cache_bytes: u64,
+    /// Bytes of workflow-id-to-current-run pointers kept in memory.
+    pub current_run_cache_bytes: u64,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        EngineConfig { shard_count: 4, state_machine: Config::default(), cached_runs: 20_000 }
+        EngineConfig {
+            shard_count: 4,
+            state_machine: Config::default(),
+            state_cache_bytes: 32 * 1024 * 1024,
+            current_run_cache_bytes: 8 * 1024 * 1024,
+        }
     }
 }
 
@@ -51,10 +61,16 @@ impl Engine {
         notifier: Arc<HistoryNotifier>,
     ) -> Result<Engine, StoreError> {
         store.init_shards(config.shard_count).await?;
-        let state_cache: moka::sync::Cache<RunKey, Arc<WorkflowMutableState>> =
-            moka::sync::Cache::builder().max_capacity(config.cached_runs).build();
-        let current_run_cache: moka::sync::Cache<WorkflowKey, String> =
-            moka::sync::Cache::builder().max_capacity(config.cached_runs).build();
+        let state_cache: moka::sync::Cache<RunKey, Arc<WorkflowMutableState>> = moka::sync::Cache::builder()
+            .max_capacity(config.state_cache_bytes)
+            .weigher(|run: &RunKey, state: &Arc<WorkflowMutableState>| weight(run_key_bytes(run) + state.encoded_len()))
+            .build();
+        let current_run_cache: moka::sync::Cache<WorkflowKey, String> = moka::sync::Cache::builder()
+            .max_capacity(config.current_run_cache_bytes)
+            .weigher(|workflow: &WorkflowKey, run_id: &String| {
+                weight(workflow.namespace_id.len() + workflow.workflow_id.len() + run_id.len())
+            })
+            .build();
         let state_machine = Arc::new(config.state_machine.clone());
         let (shutdown, watcher) = watch::channel(false);
         let restarts = Arc::new(AtomicU64::new(0));
@@ -88,6 +104,15 @@ impl Engine {
             let _ = shard.await;
         }
     }
+}
+
+/// A cache entry's weight: its bytes plus a little for the entry itself.
+fn weight(bytes: usize) -> u32 {
+    u32::try_from(bytes.saturating_add(64)).unwrap_or(u32::MAX)
+}
+
+fn run_key_bytes(run: &RunKey) -> usize {
+    run.namespace_id.len() + run.workflow_id.len() + run.run_id.len()
 }
 
 /// Runs a shard's processor and restarts it should it die: a bug must cost

@@ -20,12 +20,11 @@ use temper_engine::{Engine, EngineConfig};
 
 mod common;
 use common::start;
-use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
+use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::EventType;
-use temper_proto::api::taskqueue::v1::TaskQueue;
-use temper_proto::api::workflowservice::v1::{SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest};
+use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{CommandRecord, SignalWorkflow, StartWorkflow};
+use temper_proto::records::{CommandRecord, SignalWorkflow};
 
 const SHARDS: u32 = 2;
 const NAMESPACE: &str = "ns-id";

@@ -22,11 +22,7 @@ use temper_engine::{Engine, EngineConfig};
 
 mod common;
 use common::start;
-use temper_proto::api::common::v1::WorkflowType;
-use temper_proto::api::taskqueue::v1::TaskQueue;
-use temper_proto::api::workflowservice::v1::StartWorkflowExecutionRequest;
-use temper_proto::records::command_record::Command;
-use temper_proto::records::{CommandRecord, StartWorkflow};
+use temper_proto::records::CommandRecord;
 
 const SHARDS: u32 = 2;
 const NAMESPACE: &str = "ns-id";

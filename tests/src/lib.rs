@@ -870,6 +870,21 @@ pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {
     run_python(script, &args)
 }
 
+/// Runs a robustness scenario against a durable server (the scenario ends by
+/// checking that an ordinary workflow completes on every shard), then kills
+/// the server with SIGKILL, restarts it on the same data directory and checks
+/// every shard again: a bad request must not come back as a crash loop.
+pub fn survives_and_restarts(label: &str, script: &str) {
+    let dir = TestDir::new(label);
+    let mut server = TestServer::start_with_db(dir.path().join("state.db"));
+    let address = server.address();
+    let args = ["--address", address.as_str(), "--namespace", "default"];
+    run_python(script, &args);
+    server.kill_9();
+    server.restart();
+    run_python("every_shard_serves.py", &args);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

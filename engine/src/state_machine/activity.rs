@@ -57,6 +57,12 @@ pub(super) fn timeout_failure(timeout_type: TimeoutType) -> Failure {
     }
 }
 
+/// When the activity's schedule-to-close timeout ends it, if it has one.
+pub fn activity_expiration(activity: &ActivityInfo) -> Option<i64> {
+    let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
+    (schedule_to_close > 0).then(|| deadline(at(&activity.first_scheduled_time), schedule_to_close))
+}
+
 fn at(timestamp: &Option<prost_types::Timestamp>) -> i64 {
     timestamp.as_ref().map(timestamp_nanos).unwrap_or_default()
 }
@@ -163,8 +169,7 @@ impl RunMutation<'_> {
         let decision = if activity.cancel_requested {
             RetryDecision::GiveUp(RetryState::CancelRequested)
         } else {
-            let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
-            let expiration = if schedule_to_close > 0 { deadline(at(&activity.first_scheduled_time), schedule_to_close) } else { 0 };
+            let expiration = activity_expiration(activity).unwrap_or(0);
             let policy = activity.retry_policy.clone().unwrap_or_default();
             next_retry(&policy, activity.attempt, &failure, now, expiration)
         };

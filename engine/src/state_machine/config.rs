@@ -18,6 +18,15 @@ pub struct Config {
     /// Longest id or name a workflow task command may carry (activity id,
     /// timer id, marker name, ...), in bytes; Temporal's `limit.maxIDLength`.
     pub max_id_length: usize,
+    /// A run's history is too long past these (events, bytes): the workflow
+    /// is told to continue as new (`suggest_continue_as_new`).
+    pub history_count_warn: i64,
+    pub history_size_warn_bytes: i64,
+    /// Past these the run is terminated, as Temporal does.
+    pub history_count_limit: i64,
+    pub history_size_limit_bytes: i64,
+    /// Most activities a run may have pending at once.
+    pub max_pending_activities: usize,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -43,6 +52,11 @@ impl Default for Config {
             },
             max_payload_bytes: 2 * 1024 * 1024,
             max_id_length: 1000,
+            history_count_warn: 10_240,
+            history_size_warn_bytes: 10 * 1024 * 1024,
+            history_count_limit: 51_200,
+            history_size_limit_bytes: 50 * 1024 * 1024,
+            max_pending_activities: 2_000,
         }
     }
 }

@@ -8,7 +8,7 @@ use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{TimerTask, VisibilityRecord, WorkflowMutableState};
 
-use super::timers::timers_of_run;
+use super::timers::timeouts_of_run;
 use super::{Clock, Effect, Nanos, Transition};
 use crate::time::{duration_from_nanos, timestamp_from_nanos, timestamp_nanos};
 
@@ -29,7 +29,7 @@ pub struct RunMutation<'a> {
 
 impl<'a> RunMutation<'a> {
     pub fn new(state: &'a mut WorkflowMutableState, clock: Clock<'a>) -> Self {
-        let timers_before = timers_of_run(state);
+        let timers_before = timeouts_of_run(state);
         Self::with_armed_timers(state, clock, timers_before)
     }
 
@@ -176,6 +176,7 @@ impl<'a> RunMutation<'a> {
         } else {
             self.flush_buffered_events();
         }
+        self.enforce_history_limits();
         let timers_before = std::mem::take(&mut self.timers_before);
         self.rearm_timers(&timers_before);
         if !self.events.is_empty() || !self.effects.is_empty() || self.visibility_changed {
@@ -186,6 +187,29 @@ impl<'a> RunMutation<'a> {
             self.effects.push(Effect::Visibility(record));
         }
         Transition { events: self.events, effects: self.effects }
+    }
+
+    /// Terminates a run whose history outgrew the limits (Temporal's reasons).
+    fn enforce_history_limits(&mut self) {
+        let config = self.clock.config;
+        let info = self.info();
+        let reason = if info.next_event_id - 1 > config.history_count_limit {
+            "Workflow history count exceeds limit."
+        } else if info.history_size_bytes > config.history_size_limit_bytes {
+            "Workflow history size exceeds limit."
+        } else {
+            return;
+        };
+        if self.is_running() {
+            self.terminate_run(reason, None, super::commands::SERVER_IDENTITY);
+        }
+    }
+
+    /// The history is long enough that the workflow should continue as new.
+    pub(super) fn history_past_warn_limits(&self) -> bool {
+        let config = self.clock.config;
+        let info = self.info();
+        info.next_event_id - 1 > config.history_count_warn || info.history_size_bytes > config.history_size_warn_bytes
     }
 
     pub fn workflow_task_is_running(&self) -> bool {

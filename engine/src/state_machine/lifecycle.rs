@@ -17,7 +17,9 @@ impl RunMutation<'_> {
         info.completion_event_id = closing_event_id;
         self.state.workflow_task = None;
         self.state.activities.clear();
-        self.state.timers.clear();
+        for timer in std::mem::take(&mut self.state.timers).into_values() {
+            self.disarm_user_timer(&timer);
+        }
         self.mark_visibility_changed();
     }
 }

@@ -18,6 +18,7 @@ mod timers;
 mod workflow_task;
 mod workflow_task_commands;
 
+pub use activity::activity_expiration;
 pub use config::{Config, RetryDefaults};
 pub use errors::CommandError;
 pub use history::visibility_record;

@@ -1,6 +1,10 @@
-//! Durable timers. Which timers a run has armed is a function of its state;
-//! arming and disarming is done by comparing that set before and after a
-//! change, so no handler has to remember which timers it created.
+//! Durable timers. Which timers a run has armed is a function of its state.
+//! The timeouts of the run, its workflow task and its activities are armed
+//! and disarmed by comparing that set before and after a change, so no
+//! handler has to remember which timers it created; their number is bounded
+//! by the pending-activity limit. User timers are not bounded (a workflow may
+//! start tens of thousands), so the few places that add or remove one arm or
+//! disarm it themselves: a transition then costs nothing per user timer.
 
 use std::collections::HashSet;
 
@@ -142,15 +146,25 @@ fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<Timer
 
 /// Every timer a run has armed in its current state.
 pub fn timers_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
-    let Some(info) = state.info.as_ref() else { return Vec::new() };
-    if info.close_time.is_some() {
-        return Vec::new();
+    let mut timers = timeouts_of_run(state);
+    if let Some(run) = open_run_key(state) {
+        timers.extend(state.timers.values().map(|timer| user_timer(&run, timer)));
     }
-    let run = RunKey {
-        namespace_id: info.namespace_id.clone(),
-        workflow_id: info.workflow_id.clone(),
-        run_id: info.run_id.clone(),
-    };
+    timers
+}
+
+fn open_run_key(state: &WorkflowMutableState) -> Option<RunKey> {
+    state.info.as_ref().filter(|info| info.close_time.is_none()).map(run_key_of)
+}
+
+fn run_key_of(info: &temper_proto::records::ExecutionInfo) -> RunKey {
+    RunKey { namespace_id: info.namespace_id.clone(), workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() }
+}
+
+/// The timers a run has armed in its current state, but for its user timers.
+pub(super) fn timeouts_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
+    let Some(run) = open_run_key(state) else { return Vec::new() };
+    let Some(info) = state.info.as_ref() else { return Vec::new() };
     let sticky_schedule_to_start = duration_nanos(info.sticky_schedule_to_start_timeout.as_ref());
     let mut timers: Vec<TimerTask> = run_timeout_timer(&run, state).into_iter().collect();
     if let Some(wft) = &state.workflow_task {
@@ -159,17 +173,27 @@ pub fn timers_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
     for activity in state.activities.values() {
         timers.extend(activity_timers(&run, activity));
     }
-    for timer in state.timers.values() {
-        timers.push(user_timer(&run, timer));
-    }
     timers
 }
 
 impl RunMutation<'_> {
+    /// Arms a user timer the workflow just started (and recorded in the state).
+    pub(super) fn arm_user_timer(&mut self, timer_id: &str) {
+        let (Some(run), Some(timer)) = (open_run_key(self.state), self.state.timers.get(timer_id)) else { return };
+        let task = user_timer(&run, timer);
+        self.effect(Effect::AddTimer(timer_key(&task), task));
+    }
+
+    /// Disarms a user timer that was cancelled, fired or dropped with its run.
+    pub(super) fn disarm_user_timer(&mut self, timer: &TimerInfo) {
+        let Some(run) = self.state.info.as_ref().map(run_key_of) else { return };
+        self.effect(Effect::DeleteTimer(timer_key(&user_timer(&run, timer))));
+    }
+
     /// Arms the timers of the current state that `before` lacked and disarms
     /// those of `before` that no longer apply.
     pub(super) fn rearm_timers(&mut self, before: &[TimerTask]) {
-        let after = timers_of_run(self.state);
+        let after = timeouts_of_run(self.state);
         let before_keys: HashSet<TimerKey> = before.iter().map(timer_key).collect();
         let after_keys: Vec<TimerKey> = after.iter().map(timer_key).collect();
         let after_set: HashSet<&TimerKey> = after_keys.iter().collect();

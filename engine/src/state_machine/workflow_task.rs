@@ -152,6 +152,7 @@ impl RunMutation<'_> {
             identity: identity.to_string(),
             request_id: request_id.to_string(),
             history_size_bytes: self.info().history_size_bytes,
+            suggest_continue_as_new: self.history_past_warn_limits(),
             ..Default::default()
         };
         wft.started_event_id = if wft.transient {

@@ -1,7 +1,7 @@
 //! DescribeWorkflowExecution, read from the run's mutable state.
 
-use temper_engine::state_machine::visibility_record;
-use temper_engine::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+use temper_engine::state_machine::{activity_expiration, visibility_record};
+use temper_engine::time::timestamp_from_nanos;
 use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::{PendingActivityState, PendingWorkflowTaskState, TaskQueueKind};
 use temper_proto::api::taskqueue::v1::TaskQueue;
@@ -67,10 +67,7 @@ fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
     } else {
         PendingActivityState::Scheduled
     };
-    let schedule_to_close = duration_nanos(activity.schedule_to_close_timeout.as_ref());
-    let expiration_time = (schedule_to_close > 0).then(|| {
-        timestamp_from_nanos(activity.first_scheduled_time.as_ref().map(timestamp_nanos).unwrap_or_default() + schedule_to_close)
-    });
+    let expiration_time = activity_expiration(activity).map(timestamp_from_nanos);
     PendingActivityInfo {
         activity_id: activity.activity_id.clone(),
         activity_type: activity.activity_type.clone(),

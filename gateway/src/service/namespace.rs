@@ -28,7 +28,7 @@ pub async fn register_namespace(gateway: &Gateway, request: RegisterNamespaceReq
     if retention < 0 {
         return Err(ApiError::invalid("WorkflowExecutionRetentionPeriod cannot be negative."));
     }
-    let retention_days = if retention == 0 { 1 } else { (retention + DAY_NANOS - 1) / DAY_NANOS };
+    let retention_days = if retention == 0 { 1 } else { retention / DAY_NANOS + i64::from(retention % DAY_NANOS != 0) };
     let mut record = new_namespace(&request.namespace, &request.description, &request.owner_email, retention_days);
     if retention > 0 {
         record.retention = request.workflow_execution_retention_period;

@@ -40,5 +40,10 @@ helpers); the Temporal-facing code of each scenario is in its own file:
 hello_activity, activity_retry, start_to_close_retry,
 heartbeat_timeout_details, workflow_sleep, signal_query, cancel_activity,
 terminate, non_retryable_error, duplicate_workflow_id, history_ids,
-many_workflows, bad_input, crash_recovery, sdk_features, health.
+many_workflows, bad_input, crash_recovery, sdk_features, health; and the
+robustness scenarios (tests/tests/robustness.rs, timer_storm.rs), which end
+by checking that an ordinary workflow completes on every shard (``_shards.py``)
+and some of which drive a raw-gRPC worker (``_raw_worker.py``):
+bad_workflow_task_commands, reset_sticky_waiting_task, long_durations,
+close_after_cancelled_activity, timer_storm, every_shard_serves.
 """

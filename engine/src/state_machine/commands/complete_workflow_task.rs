@@ -2,11 +2,9 @@
 //! applied to a copy of the state; if one is invalid the copy is dropped and
 //! the task fails instead, so a bad command never leaves half its batch behind.
 
-use temper_proto::api::enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
 use temper_proto::api::failure::v1::failure::FailureInfo;
 use temper_proto::api::failure::v1::{Failure, ServerFailureInfo};
-use temper_proto::api::history::v1::WorkflowExecutionTerminatedEventAttributes;
-use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::workflowservice::v1::RespondWorkflowTaskCompletedRequest;
 use temper_proto::records::{CompleteWorkflowTask, WorkflowMutableState};
 
@@ -100,13 +98,7 @@ fn fail_task(
     let binary_checksum = request.binary_checksum.clone();
     mutation.fail_workflow_task(failure.cause, Some(server_failure(&failure.message)), &request.identity, &binary_checksum);
     if failure.terminate {
-        mutation.flush_buffered_events();
-        let event_id = mutation.add_event(Attributes::from(WorkflowExecutionTerminatedEventAttributes {
-            reason: failure.message.clone(),
-            details: None,
-            identity: SERVER_IDENTITY.to_string(),
-        }));
-        mutation.close_run(WorkflowExecutionStatus::Terminated, event_id);
+        mutation.terminate_run(&failure.message, None, SERVER_IDENTITY);
     } else {
         mutation.schedule_workflow_task();
     }

@@ -99,7 +99,9 @@ fn workflow_task_timeout_applies(state: &WorkflowMutableState, timeout: &Workflo
 }
 
 fn fire_user_timer(mutation: &mut RunMutation, timer: &UserTimerFired) {
-    mutation.state.timers.remove(&timer.timer_id);
+    if let Some(fired) = mutation.state.timers.remove(&timer.timer_id) {
+        mutation.disarm_user_timer(&fired);
+    }
     mutation.add_event(Attributes::from(TimerFiredEventAttributes {
         timer_id: timer.timer_id.clone(),
         started_event_id: timer.started_event_id,

@@ -20,6 +20,7 @@ mod terminate_workflow;
 mod tests;
 
 pub use fire_timer::{apply as fire_timer, fire_timers};
+pub(crate) use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
 pub use start_workflow::{StartOutcome, apply as start_workflow};
 

@@ -34,17 +34,21 @@ pub(super) fn terminate(
     clock: Clock<'_>,
 ) -> Transition {
     let mut mutation = RunMutation::new(state, clock);
-    mutation.force_close_workflow_task();
-    let event_id = mutation.add_event(Attributes::from(WorkflowExecutionTerminatedEventAttributes {
-        reason: reason.to_string(),
-        details,
-        identity: identity.to_string(),
-    }));
-    mutation.close_run(WorkflowExecutionStatus::Terminated, event_id);
+    mutation.terminate_run(reason, details, identity);
     mutation.finish()
 }
 
 impl RunMutation<'_> {
+    pub(crate) fn terminate_run(&mut self, reason: &str, details: Option<Payloads>, identity: &str) {
+        self.force_close_workflow_task();
+        let event_id = self.add_event(Attributes::from(WorkflowExecutionTerminatedEventAttributes {
+            reason: reason.to_string(),
+            details,
+            identity: identity.to_string(),
+        }));
+        self.close_run(WorkflowExecutionStatus::Terminated, event_id);
+    }
+
     /// Before the server closes a run itself, a running workflow task is
     /// failed and events held back for it are written, so nothing lands after
     /// the closing event.

@@ -17,7 +17,10 @@ pub(super) fn handle(
     let timer_id = &attributes.timer_id;
     check_id(timer_id, "TimerId", context, WorkflowTaskFailedCause::BadCancelTimerAttributes)?;
     let started_event_id = match mutation.state.timers.remove(timer_id) {
-        Some(timer) => timer.started_event_id,
+        Some(timer) => {
+            mutation.disarm_user_timer(&timer);
+            timer.started_event_id
+        }
         None => mutation.remove_buffered_timer_fired(timer_id).ok_or_else(|| {
             WorkflowTaskFailure::new(
                 WorkflowTaskFailedCause::BadCancelTimerAttributes,

@@ -36,6 +36,13 @@ pub(super) fn handle(
     if let Some(queue) = attributes.task_queue.as_ref().filter(|queue| !queue.name.is_empty()) {
         check_id(&queue.name, "TaskQueue", context, CAUSE)?;
     }
+    let max_pending = mutation.clock.config.max_pending_activities;
+    if mutation.state.activities.len() >= max_pending {
+        return Err(WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::PendingActivitiesLimitExceeded,
+            format!("the workflow has {max_pending} pending activities, the most it may have"),
+        ));
+    }
     if mutation.state.activities.values().any(|a| a.activity_id == attributes.activity_id) {
         return Err(bad(format!("activity id `{}` is already used by a pending activity", attributes.activity_id)));
     }

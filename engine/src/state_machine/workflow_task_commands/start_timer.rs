@@ -38,5 +38,6 @@ pub(super) fn handle(
         attributes.timer_id.clone(),
         TimerInfo { timer_id: attributes.timer_id.clone(), started_event_id: event_id, expiry_time: Some(expiry) },
     );
+    mutation.arm_user_timer(&attributes.timer_id);
     Ok(event_id)
 }

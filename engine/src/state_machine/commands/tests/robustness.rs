@@ -149,3 +149,60 @@ fn timers_of_one_run_due_together_fire_in_one_transition() {
     assert!(h.state.timers.is_empty());
     assert_eq!(h.event_types().iter().filter(|t| **t == WorkflowTaskScheduled).count(), 2, "one new workflow task for all of them");
 }
+
+#[test]
+fn a_history_past_the_count_limit_terminates_the_run() {
+    let mut h = Harness::start();
+    h.config.history_count_warn = 6;
+    h.config.history_count_limit = 12;
+    h.complete_workflow_task(vec![]).unwrap();
+    for n in 0..3 {
+        h.signal("s", &format!("s-{n}")).unwrap();
+    }
+    let started = h.start_workflow_task();
+    let started_event = h.history.iter().find(|e| e.event_id == started.started_event_id).unwrap();
+    match &started_event.attributes {
+        Some(EventAttributes::WorkflowTaskStartedEventAttributes(a)) => assert!(a.suggest_continue_as_new),
+        other => panic!("unexpected {other:?}"),
+    }
+    for n in 3..10 {
+        h.signal("s", &format!("s-{n}")).unwrap();
+    }
+    assert_eq!(h.status(), WorkflowExecutionStatus::Running, "signals held back during the task are not history yet");
+    h.complete_workflow_task_with(&started, RespondWorkflowTaskCompletedRequest::default()).unwrap();
+    assert_eq!(h.status(), WorkflowExecutionStatus::Terminated);
+    assert_eq!(h.last_event().event_type(), WorkflowExecutionTerminated);
+    match &h.last_event().attributes {
+        Some(EventAttributes::WorkflowExecutionTerminatedEventAttributes(a)) => {
+            assert_eq!(a.reason, "Workflow history count exceeds limit.")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(h.timers.is_empty());
+}
+
+#[test]
+fn a_history_past_the_size_limit_terminates_the_run() {
+    let mut h = Harness::start();
+    h.config.history_size_limit_bytes = 4 * 1024;
+    h.complete_workflow_task(vec![]).unwrap();
+    h.apply(Command::SignalWorkflow(SignalWorkflow {
+        request: Some(SignalWorkflowExecutionRequest {
+            signal_name: "big".into(),
+            input: payloads(&"x".repeat(8 * 1024)),
+            ..Default::default()
+        }),
+    }))
+    .unwrap();
+    assert_eq!(h.status(), WorkflowExecutionStatus::Terminated);
+}
+
+#[test]
+fn scheduling_past_the_pending_activity_limit_fails_the_task() {
+    let mut h = Harness::start();
+    h.config.max_pending_activities = 3;
+    let four: Vec<_> = (0..4).map(|i| schedule_activity(&format!("a{i}"), S)).collect();
+    h.complete_workflow_task(four).unwrap_err();
+    assert_eq!(failure_cause(&h), WorkflowTaskFailedCause::PendingActivitiesLimitExceeded);
+    assert!(h.state.activities.is_empty());
+}
