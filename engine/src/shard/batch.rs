@@ -36,7 +36,7 @@ pub(super) struct Committed {
     pub timers_deleted: Vec<TimerKey>,
     pub outbox: Vec<(i64, OutboxRecord)>,
     pub progress: Vec<(RunKey, RunProgress)>,
-    pub states: Vec<(RunKey, WorkflowMutableState)>,
+    pub states: Vec<(RunKey, Arc<WorkflowMutableState>)>,
     /// Runs the batch read but did not change; they go back to the cache.
     pub unchanged_states: Vec<(RunKey, WorkflowMutableState)>,
     pub current_runs: Vec<(WorkflowKey, String)>,
@@ -138,8 +138,11 @@ impl Batch {
         let first_seq = *next_outbox_seq;
         *next_outbox_seq += self.outbox.len() as i64;
         let outbox: Vec<(i64, OutboxRecord)> = self.outbox.into_iter().enumerate().map(|(i, r)| (first_seq + i as i64, r)).collect();
-        let states: Vec<(RunKey, WorkflowMutableState)> =
-            self.dirty.iter().filter_map(|run| self.states.remove(run).map(|state| (run.clone(), state))).collect();
+        let states: Vec<(RunKey, Arc<WorkflowMutableState>)> = self
+            .dirty
+            .iter()
+            .filter_map(|run| self.states.remove(run).map(|state| (run.clone(), Arc::new(state))))
+            .collect();
         let progress = states
             .iter()
             .filter(|(run, _)| self.history_index.contains_key(run))

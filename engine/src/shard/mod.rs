@@ -439,7 +439,10 @@ impl ShardProcessor {
         for (workflow, run_id) in committed.current_runs {
             self.context.current_run_cache.insert(workflow, run_id);
         }
-        for (run, state) in committed.states.into_iter().chain(committed.unchanged_states) {
+        for (run, state) in committed.states {
+            self.context.state_cache.insert(run, state);
+        }
+        for (run, state) in committed.unchanged_states {
             self.context.state_cache.insert(run, Arc::new(state));
         }
         for (run, progress) in committed.progress {

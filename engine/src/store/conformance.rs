@@ -161,7 +161,7 @@ pub async fn ids_never_collide_whatever_their_characters(factory: &impl StoreFac
             epoch,
             applied_offset: i as i64,
             history: vec![(sample.run.clone(), sample.history.clone())],
-            executions: vec![(sample.run.clone(), sample.execution.clone())],
+            executions: vec![(sample.run.clone(), Arc::new(sample.execution.clone()))],
             current_runs: vec![(sample.run.workflow(), sample.current.clone())],
             ..ShardCommit::default()
         };
@@ -384,7 +384,7 @@ pub async fn concurrent_commits_to_different_shards_all_succeed(factory: &impl S
                         applied_offset: seq,
                         next_outbox_seq: seq + 1,
                         history: vec![(run.clone(), events(1..=1))],
-                        executions: vec![(run.clone(), execution(&run, 2))],
+                        executions: vec![(run.clone(), Arc::new(execution(&run, 2)))],
                         outbox: vec![(seq, task_outbox(&run.workflow_id))],
                         ..ShardCommit::default()
                     };
@@ -443,7 +443,7 @@ impl Sample {
             applied_offset: 7,
             next_outbox_seq: 2,
             history: vec![(self.run.clone(), self.history.clone())],
-            executions: vec![(self.run.clone(), self.execution.clone())],
+            executions: vec![(self.run.clone(), Arc::new(self.execution.clone()))],
             current_runs: vec![(self.run.workflow(), self.current.clone())],
             timers_to_add: self.timers.clone(),
             timers_to_delete: Vec::new(),

@@ -76,7 +76,9 @@ pub struct ShardCommit {
     pub next_outbox_seq: i64,
     /// Written first, idempotently, outside the conditional batch.
     pub history: Vec<(RunKey, Vec<HistoryEvent>)>,
-    pub executions: Vec<(RunKey, WorkflowMutableState)>,
+    /// Shared with the engine's cache, which keeps the same states once the
+    /// commit is durable: a run with a large state is not copied per commit.
+    pub executions: Vec<(RunKey, std::sync::Arc<WorkflowMutableState>)>,
     pub current_runs: Vec<(WorkflowKey, CurrentRun)>,
     /// No key is both added and deleted in one commit.
     pub timers_to_add: Vec<(TimerKey, TimerTask)>,

@@ -206,3 +206,4 @@ fn scheduling_past_the_pending_activity_limit_fails_the_task() {
     assert_eq!(failure_cause(&h), WorkflowTaskFailedCause::PendingActivitiesLimitExceeded);
     assert!(h.state.activities.is_empty());
 }
+
