@@ -1,5 +1,8 @@
 //! RequestCancelWorkflowExecution: asks the workflow to cancel itself; its
 //! code decides how (it usually cancels its activities and then the run).
+//! Asking again changes nothing, as in Temporal; a retry of the request that
+//! was recorded succeeds even after the run closed (the cancel may well be
+//! why it closed).
 
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionCancelRequestedEventAttributes;
@@ -14,11 +17,13 @@ pub fn apply(
     command: &RequestCancelWorkflow,
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
-    require_running(state)?;
     let request = command.request.clone().unwrap_or_default();
     let info = state.info.as_ref().expect("a run always has execution info");
+    if info.cancel_requested && !request.request_id.is_empty() && info.cancel_request_id == request.request_id {
+        return Ok((Reply::Accepted, Transition::default()));
+    }
+    require_running(state)?;
     if info.cancel_requested {
-        // Asking again changes nothing, as in Temporal.
         return Ok((Reply::Accepted, Transition::default()));
     }
     let mut mutation = RunMutation::new(state, clock);
