@@ -1,14 +1,14 @@
 //! RequestCancelWorkflowExecution: asks the workflow to cancel itself; its
 //! code decides how (it usually cancels its activities and then the run).
-//! Asking again changes nothing, as in Temporal; a retry of the request that
-//! was recorded succeeds even after the run closed (the cancel may well be
-//! why it closed).
+//! Asking again, or asking a run that already closed, succeeds and changes
+//! nothing, as in Temporal: so a retried request (the cancel may well be
+//! why the run closed) gets the first answer.
 
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionCancelRequestedEventAttributes;
 use temper_proto::records::{RequestCancelWorkflow, WorkflowMutableState};
 
-use super::{Reply, require_running};
+use super::{Reply, is_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
@@ -19,11 +19,7 @@ pub fn apply(
 ) -> Result<(Reply, Transition), CommandError> {
     let request = command.request.clone().unwrap_or_default();
     let info = state.info.as_ref().expect("a run always has execution info");
-    if info.cancel_requested && !request.request_id.is_empty() && info.cancel_request_id == request.request_id {
-        return Ok((Reply::Accepted, Transition::default()));
-    }
-    require_running(state)?;
-    if info.cancel_requested {
+    if info.cancel_requested || !is_running(state) {
         return Ok((Reply::Accepted, Transition::default()));
     }
     let mut mutation = RunMutation::new(state, clock);

@@ -1046,7 +1046,7 @@ mod signals_cancellation_and_termination {
     }
 
     #[test]
-    fn a_retried_cancel_request_is_recorded_once_even_after_the_run_closed() {
+    fn a_cancel_request_is_recorded_once_and_succeeds_after_the_run_closed() {
         let mut h = Harness::start();
         h.complete_workflow_task(vec![]).unwrap();
         let cancel = |request_id: &str| {
@@ -1061,6 +1061,7 @@ mod signals_cancellation_and_termination {
         h.complete_workflow_task(vec![command(CommandAttributes::CancelWorkflowExecutionCommandAttributes(Default::default()))]).unwrap();
         let events = h.history.len();
         assert_eq!(h.apply(cancel("c-1")), Ok(Reply::Accepted), "the retry of the recorded request");
+        assert_eq!(h.apply(cancel("c-3")), Ok(Reply::Accepted), "as in Temporal, cancelling a closed run succeeds");
         assert_eq!(h.history.len(), events);
     }
 
