@@ -41,8 +41,9 @@ impl CommandBus {
             workflow_id: workflow_id.to_string(),
             command: Some(command),
         };
+        let encoded = recordable(&record)?;
         let shard = shard_of(namespace_id, workflow_id, self.shard_count);
-        self.log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await?;
+        self.log.append(LogName::Commands, shard, vec![encoded]).await?;
         match tokio::time::timeout(REPLY_TIMEOUT, pending.wait()).await {
             Ok(Some(Err(CommandError::Unavailable(message)))) => Err(ApiError::Unavailable(message)),
             Ok(Some(result)) => Ok(result),
@@ -57,5 +58,55 @@ impl CommandBus {
     /// Like `execute`, for callers that treat a refusal as the request's error.
     pub async fn run(&self, namespace_id: &str, workflow_id: &str, command: Command) -> ApiResult<Reply> {
         Ok(self.execute(namespace_id, workflow_id, command).await??)
+    }
+}
+
+/// The record as appended, once it is known to decode: a request can nest
+/// messages (failure causes) deep enough to fit prost's recursion limit
+/// while the record wrapping it does not, and an engine that cannot decode
+/// a record can only skip it, leaving the caller waiting. The request
+/// checks bound failure chains already; this catches whatever else nests.
+/// Decoding costs about what encoding does (a few µs for a typical record,
+/// a copy of the payload for a large one), small next to the commit.
+fn recordable(record: &CommandRecord) -> ApiResult<Bytes> {
+    let encoded = Bytes::from(record.encode_to_vec());
+    match CommandRecord::decode(encoded.clone()) {
+        Ok(_) => Ok(encoded),
+        Err(error) => Err(ApiError::invalid(format!("The request cannot be recorded: {error}. Is something in it nested too deep?"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use temper_proto::api::failure::v1::Failure;
+    use temper_proto::api::workflowservice::v1::RespondActivityTaskFailedRequest;
+    use temper_proto::records::FailActivityTask;
+
+    use super::*;
+
+    fn failing_with_depth(depth: usize) -> CommandRecord {
+        let failure = (0..depth).fold(None, |cause: Option<Failure>, _| Some(Failure { cause: cause.map(Box::new), ..Default::default() }));
+        let request = RespondActivityTaskFailedRequest { failure, ..Default::default() };
+        CommandRecord {
+            command: Some(Command::FailActivityTask(FailActivityTask { token: None, request: Some(request) })),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_record_that_decodes_is_appended_as_encoded() {
+        let record = failing_with_depth(10);
+        assert_eq!(recordable(&record).unwrap(), Bytes::from(record.encode_to_vec()));
+    }
+
+    #[test]
+    fn a_record_nested_past_the_decoder_limit_is_refused() {
+        // 100 failures fit a RespondActivityTaskFailedRequest, but not the
+        // two levels of record around it.
+        let request = failing_with_depth(100);
+        let Some(Command::FailActivityTask(command)) = &request.command else { unreachable!() };
+        let inner = command.request.clone().unwrap().encode_to_vec();
+        assert!(RespondActivityTaskFailedRequest::decode(&inner[..]).is_ok(), "the request alone decodes");
+        assert!(matches!(recordable(&request), Err(ApiError::InvalidArgument(_))));
     }
 }

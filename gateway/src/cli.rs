@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::gateway::Limits;
 use crate::server::{DevServerConfig, run_dev_server};
 
 #[derive(Parser)]
@@ -49,8 +50,14 @@ struct StartDevArgs {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
     shards: u32,
     /// Largest payload (input, result, details) a request may carry, in bytes.
-    #[arg(long, default_value_t = 2 * 1024 * 1024)]
+    #[arg(long, default_value_t = Limits::default().max_payload_bytes)]
     max_payload_bytes: usize,
+    /// Longest id or name (workflow id, task queue, namespace, signal name, ...), in bytes.
+    #[arg(long, default_value_t = Limits::default().max_id_length)]
+    max_id_length: usize,
+    /// Largest gRPC request accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_request_bytes)]
+    max_request_bytes: usize,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "warn")]
     log_level: String,
@@ -94,7 +101,12 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
         db_path: args.db_filename,
         namespaces: args.namespaces,
         shards: args.shards,
-        max_payload_bytes: args.max_payload_bytes,
+        limits: Limits {
+            max_payload_bytes: args.max_payload_bytes,
+            max_id_length: args.max_id_length,
+            max_request_bytes: args.max_request_bytes,
+            ..Limits::default()
+        },
     };
     block_on(async {
         match run_dev_server(config, shutdown_signal()).await {

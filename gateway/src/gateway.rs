@@ -8,17 +8,35 @@ use temper_engine::store::{RawEvent, RunKey, Store, WorkflowKey};
 use temper_proto::api::common::v1::WorkflowExecution;
 use temper_engine::state_machine::commands::Reply;
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{TaskToken, WorkflowMutableState};
+use temper_proto::records::{TaskKind, TaskToken, WorkflowMutableState};
 
 use crate::bus::CommandBus;
 use crate::errors::{ApiError, ApiResult};
 use crate::matching::Matching;
 use crate::namespaces::NamespaceRegistry;
 
+/// What one request may carry; Temporal's defaults (see `Default`).
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest payload (input, result, details) a request may carry.
+    /// Largest payload (input, result, details, memo, failure) a request may
+    /// carry: Temporal's blob size limit.
     pub max_payload_bytes: usize,
+    /// Longest id or name (workflow id, task queue, namespace, signal name,
+    /// ...): Temporal's `limit.maxIDLength`.
+    pub max_id_length: usize,
+    /// Largest whole request, enforced by the gRPC server: grpc-go's default,
+    /// which Temporal keeps.
+    pub max_request_bytes: usize,
+    /// Deepest failure cause chain; prost decodes at most 100 nested
+    /// messages, and a log record or stored state wraps a failure in a few
+    /// more levels than the request did.
+    pub max_failure_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_payload_bytes: 2 * 1024 * 1024, max_id_length: 1000, max_request_bytes: 4 * 1024 * 1024, max_failure_depth: 64 }
+    }
 }
 
 pub struct Gateway {
@@ -53,6 +71,18 @@ impl Gateway {
             Some(state) => Ok((run, state)),
             None => Err(workflow_not_found(&execution.workflow_id)),
         }
+    }
+
+    /// The token of a worker's answer, checked, and authenticated against the
+    /// namespace the request names (a request without one acts in the
+    /// token's namespace, as in Temporal).
+    pub async fn task_token(&self, namespace: &str, bytes: &[u8], kind: TaskKind) -> ApiResult<TaskToken> {
+        let token = crate::tokens::decode(bytes, kind, &self.limits)?;
+        let token_namespace = self.namespaces.by_id(&token.namespace_id).await?;
+        if !namespace.is_empty() && self.namespaces.resolve(namespace).await?.id != token_namespace.id {
+            return Err(ApiError::invalid("Operation requested with a token from a different namespace."));
+        }
+        Ok(token)
     }
 
     /// Sends the engine a worker's answer to the task `token` names; the

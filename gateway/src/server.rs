@@ -24,9 +24,10 @@ use crate::matching::Matching;
 use crate::namespaces::NamespaceRegistry;
 use crate::service::{Frontend, Operator};
 
-/// Largest gRPC message accepted or sent; payloads are limited separately
-/// (`max_payload_bytes`) so an oversized payload gets a clear error instead
-/// of a transport failure.
+/// Largest gRPC message sent: a history page or a workflow task can be larger
+/// than any request (requests are bounded by `Limits::max_request_bytes`, and
+/// each payload in them by `max_payload_bytes`, so an oversized payload gets
+/// a clear error rather than a transport failure).
 const MAX_MESSAGE_BYTES: usize = 128 * 1024 * 1024;
 /// Retention of namespaces the dev server creates, as in Temporal's dev server.
 const DEV_RETENTION_DAYS: i64 = 1;
@@ -38,7 +39,7 @@ pub struct DevServerConfig {
     pub db_path: Option<PathBuf>,
     pub namespaces: Vec<String>,
     pub shards: u32,
-    pub max_payload_bytes: usize,
+    pub limits: Limits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +65,8 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
     let replies = Arc::new(LocalReplies::new(incarnation()));
     let notifier = Arc::new(HistoryNotifier::default());
     let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
-    engine_config.state_machine.max_payload_bytes = config.max_payload_bytes;
+    engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
+    engine_config.state_machine.max_id_length = config.limits.max_id_length;
     let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
         .await
         .map_err(|e| ServerError::Storage(e.to_string()))?;
@@ -78,7 +80,7 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
         notifier,
         namespaces: NamespaceRegistry::new(store.clone()),
         matching,
-        limits: Limits { max_payload_bytes: config.max_payload_bytes },
+        limits: config.limits.clone(),
         shard_count: config.shards,
     });
     let mut namespaces = vec!["default".to_string()];
@@ -94,7 +96,7 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
     println!("Temper {} ready: Temporal gRPC API on {bound}, namespaces {}, data in {data}", env!("CARGO_PKG_VERSION"), namespaces.join(", "));
 
     let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway }))
-        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_decoding_message_size(config.limits.max_request_bytes)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
         // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
         .accept_compressed(tonic::codec::CompressionEncoding::Gzip);

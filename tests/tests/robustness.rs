@@ -25,3 +25,8 @@ fn thousand_year_durations() {
 fn close_after_cancelling_an_unstarted_activity() {
     survives_and_restarts("close-after-cancel", "close_after_cancelled_activity.py");
 }
+
+#[test]
+fn edge_validation() {
+    survives_and_restarts("edge-validation", "edge_validation.py");
+}

@@ -27,7 +27,6 @@ use crate::matching::PendingTask;
 use crate::service::history::page;
 use crate::service::polling::{Polled, poll};
 use crate::tokens;
-use crate::validation::payload_within_limit;
 
 pub async fn poll_activity_task_queue(
     gateway: &Gateway,
@@ -119,8 +118,7 @@ pub async fn respond_activity_task_completed(
     gateway: &Gateway,
     request: RespondActivityTaskCompletedRequest,
 ) -> ApiResult<RespondActivityTaskCompletedResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
-    payload_within_limit(request.result.as_ref(), "Result", gateway.limits.max_payload_bytes)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
     gateway
         .answer_task(token, |token| {
             Command::CompleteActivityTask(CompleteActivityTask { token: Some(token), result: request.result, identity: request.identity })
@@ -133,9 +131,7 @@ pub async fn respond_activity_task_failed(
     gateway: &Gateway,
     request: RespondActivityTaskFailedRequest,
 ) -> ApiResult<RespondActivityTaskFailedResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
-    payload_within_limit(request.failure.as_ref(), "Failure", gateway.limits.max_payload_bytes)?;
-    payload_within_limit(request.last_heartbeat_details.as_ref(), "LastHeartbeatDetails", gateway.limits.max_payload_bytes)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
     gateway.answer_task(token, |token| Command::FailActivityTask(FailActivityTask { token: Some(token), request: Some(request) })).await?;
     Ok(RespondActivityTaskFailedResponse::default())
 }
@@ -144,8 +140,7 @@ pub async fn respond_activity_task_canceled(
     gateway: &Gateway,
     request: RespondActivityTaskCanceledRequest,
 ) -> ApiResult<RespondActivityTaskCanceledResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
-    payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
     gateway
         .answer_task(token, |token| {
             Command::CancelActivityTask(CancelActivityTask { token: Some(token), details: request.details, identity: request.identity })
@@ -158,8 +153,7 @@ pub async fn record_activity_task_heartbeat(
     gateway: &Gateway,
     request: RecordActivityTaskHeartbeatRequest,
 ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Activity)?;
-    payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
     let heartbeat = |token| {
         Command::RecordActivityTaskHeartbeat(RecordActivityTaskHeartbeat { token: Some(token), details: request.details, identity: request.identity })
     };

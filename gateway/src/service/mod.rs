@@ -3,6 +3,7 @@
 //! statuses, once. RPCs not listed answer UNIMPLEMENTED with their name.
 
 mod activity_tasks;
+mod bounds;
 mod describe;
 mod history;
 mod namespace;
@@ -22,6 +23,7 @@ use temper_proto::service::operatorservice::v1::operator_service_server::Operato
 use temper_proto::service::workflowservice::v1::workflow_service_server::WorkflowService;
 use tonic::{Request, Response, Status};
 
+use self::bounds::Bounded;
 use crate::deadline::long_poll_deadline;
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
@@ -43,13 +45,17 @@ macro_rules! workflow_service {
         impl WorkflowService for Frontend {
             $(
                 async fn $method(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
-                    respond($handler(&self.gateway, request.into_inner()).await)
+                    let request = request.into_inner();
+                    request.check_bounds(&self.gateway.limits)?;
+                    respond($handler(&self.gateway, request).await)
                 }
             )*
             $(
                 async fn $poll(&self, request: Request<$poll_request>) -> Result<Response<$poll_response>, Status> {
                     let deadline = long_poll_deadline(request.metadata(), $cap);
-                    respond($poll_handler(&self.gateway, request.into_inner(), deadline).await)
+                    let request = request.into_inner();
+                    request.check_bounds(&self.gateway.limits)?;
+                    respond($poll_handler(&self.gateway, request, deadline).await)
                 }
             )*
         }

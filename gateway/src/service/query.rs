@@ -98,7 +98,7 @@ pub async fn respond_query_task_completed(
     gateway: &Gateway,
     request: RespondQueryTaskCompletedRequest,
 ) -> ApiResult<RespondQueryTaskCompletedResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Query)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Query).await?;
     let answer = match request.completed_type() {
         QueryResultType::Answered => QueryAnswer::Answered(request.query_result),
         QueryResultType::Failed => QueryAnswer::Failed { message: request.error_message, failure: request.failure },

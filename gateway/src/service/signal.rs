@@ -11,7 +11,7 @@ use temper_proto::records::{RequestCancelWorkflow, SignalWorkflow, TerminateWork
 
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
-use crate::validation::{optional_run_id, payload_within_limit, request_id_or_new, require_id};
+use crate::validation::{optional_run_id, request_id_or_new, require_id};
 
 pub async fn signal_workflow_execution(
     gateway: &Gateway,
@@ -20,8 +20,7 @@ pub async fn signal_workflow_execution(
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let workflow_id = target_workflow(request.workflow_execution.as_ref())?;
     require_id(&request.signal_name, "SignalName")?;
-    payload_within_limit(request.input.as_ref(), "Input", gateway.limits.max_payload_bytes)?;
-    request.request_id = request_id_or_new(&request.request_id)?;
+    request.request_id = request_id_or_new(&request.request_id);
     gateway.bus.run(&namespace.id, &workflow_id, Command::SignalWorkflow(SignalWorkflow { request: Some(request) })).await?;
     Ok(SignalWorkflowExecutionResponse::default())
 }
@@ -32,7 +31,7 @@ pub async fn request_cancel_workflow_execution(
 ) -> ApiResult<RequestCancelWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let workflow_id = target_workflow(request.workflow_execution.as_ref())?;
-    request.request_id = request_id_or_new(&request.request_id)?;
+    request.request_id = request_id_or_new(&request.request_id);
     let command = Command::RequestCancelWorkflow(RequestCancelWorkflow { request: Some(request) });
     gateway.bus.run(&namespace.id, &workflow_id, command).await?;
     Ok(RequestCancelWorkflowExecutionResponse::default())
@@ -44,7 +43,6 @@ pub async fn terminate_workflow_execution(
 ) -> ApiResult<TerminateWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let workflow_id = target_workflow(request.workflow_execution.as_ref())?;
-    payload_within_limit(request.details.as_ref(), "Details", gateway.limits.max_payload_bytes)?;
     let command = Command::TerminateWorkflow(TerminateWorkflow { request: Some(request) });
     gateway.bus.run(&namespace.id, &workflow_id, command).await?;
     Ok(TerminateWorkflowExecutionResponse::default())

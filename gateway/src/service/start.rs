@@ -12,15 +12,15 @@ use temper_proto::records::{SignalWithStartWorkflow, StartWorkflow};
 
 use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
-use crate::validation::{non_negative, payload_within_limit, request_id_or_new, require_id};
+use crate::validation::{non_negative, request_id_or_new, require_id};
 
 pub async fn start_workflow_execution(
     gateway: &Gateway,
     mut request: StartWorkflowExecutionRequest,
 ) -> ApiResult<StartWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    validate_new_run(gateway, &request)?;
-    request.request_id = request_id_or_new(&request.request_id)?;
+    validate_new_run(&request)?;
+    request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
     let start = |run_id| Command::StartWorkflow(StartWorkflow { request: Some(request), run_id });
     let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
@@ -38,10 +38,9 @@ pub async fn signal_with_start_workflow_execution(
     mut request: SignalWithStartWorkflowExecutionRequest,
 ) -> ApiResult<SignalWithStartWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    validate_new_run(gateway, &start_request_of(&request))?;
+    validate_new_run(&start_request_of(&request))?;
     require_id(&request.signal_name, "SignalName")?;
-    payload_within_limit(request.signal_input.as_ref(), "SignalInput", gateway.limits.max_payload_bytes)?;
-    request.request_id = request_id_or_new(&request.request_id)?;
+    request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
     let start = |run_id| Command::SignalWithStartWorkflow(SignalWithStartWorkflow { request: Some(request), run_id });
     let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
@@ -64,14 +63,13 @@ async fn start_run(
 }
 
 /// Checks what a new run is created from; both starts share it.
-fn validate_new_run(gateway: &Gateway, request: &StartWorkflowExecutionRequest) -> ApiResult<()> {
+fn validate_new_run(request: &StartWorkflowExecutionRequest) -> ApiResult<()> {
     require_id(&request.workflow_id, "WorkflowId")?;
     require_id(request.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType")?;
     require_id(request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default(), "TaskQueue")?;
     non_negative(request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout")?;
     non_negative(request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout")?;
     non_negative(request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout")?;
-    payload_within_limit(request.input.as_ref(), "Input", gateway.limits.max_payload_bytes)?;
     if !request.cron_schedule.is_empty() {
         return Err(ApiError::Unimplemented("cron schedules are not supported by Temper yet".into()));
     }

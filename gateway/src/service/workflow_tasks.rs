@@ -109,7 +109,7 @@ pub async fn respond_workflow_task_completed(
     gateway: &Gateway,
     request: RespondWorkflowTaskCompletedRequest,
 ) -> ApiResult<RespondWorkflowTaskCompletedResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Workflow)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Workflow).await?;
     let run = run_of(&token);
     let complete = |token| Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
     match gateway.answer_task(token, complete).await? {
@@ -128,7 +128,7 @@ pub async fn respond_workflow_task_failed(
     gateway: &Gateway,
     request: RespondWorkflowTaskFailedRequest,
 ) -> ApiResult<RespondWorkflowTaskFailedResponse> {
-    let token = tokens::decode(&request.task_token, TaskKind::Workflow)?;
+    let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Workflow).await?;
     gateway.answer_task(token, |token| Command::FailWorkflowTask(FailWorkflowTask { token: Some(token), request: Some(request) })).await?;
     Ok(RespondWorkflowTaskFailedResponse {})
 }

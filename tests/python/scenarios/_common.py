@@ -21,6 +21,7 @@ from typing import Any, Awaitable, Callable
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 
 class ScenarioFailure(AssertionError):
@@ -80,6 +81,35 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise ScenarioFailure(f"timed out after {timeout}s waiting for: {what}")
         await asyncio.sleep(interval)
+
+
+async def expect_rpc_error(
+    what: str,
+    call,
+    status: RPCStatusCode,
+    message_mentions: str | None = None,
+    detail_type: str | None = None,
+) -> RPCError:
+    """Await `call`; it must raise RPCError with `status` and a clear message."""
+    try:
+        response = await call
+    except RPCError as err:
+        details = [d.type_url.rsplit("/", 1)[-1] for d in err.grpc_status.details]
+        log(f"{what}: {err.status.name} {err.message!r} details={details}")
+        check_eq(err.status, status, f"{what}: status code")
+        check(err.message.strip(), f"{what}: the error message is empty")
+        if message_mentions is not None:
+            check(
+                message_mentions.lower() in err.message.lower(),
+                f"{what}: message {err.message!r} should mention {message_mentions!r}",
+            )
+        if detail_type is not None:
+            check(
+                detail_type in details,
+                f"{what}: error details should contain {detail_type}, got {details}",
+            )
+        return err
+    raise AssertionError(f"{what}: expected {status.name}, but the call succeeded: {response}")
 
 
 async def connect(args: argparse.Namespace) -> Client:

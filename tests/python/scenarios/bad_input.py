@@ -20,9 +20,7 @@ is accepted and a normal hello-activity workflow still succeeds.
 """
 
 import uuid
-from datetime import timedelta
 
-from temporalio import activity, workflow
 from temporalio.api.common.v1 import Payload, Payloads, WorkflowExecution, WorkflowType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
@@ -33,55 +31,13 @@ from temporalio.api.workflowservice.v1 import (
     TerminateWorkflowExecutionRequest,
 )
 from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCStatusCode
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario
+from hello_activity import GreetingWorkflow, compose_greeting
+from _common import check, check_eq, connect, expect_rpc_error, log, new_id, run_scenario
 
 BLOB_SIZE_LIMIT = 2 * 1024 * 1024
-
-
-@activity.defn
-async def compose_greeting(name: str) -> str:
-    return f"Hello, {name}!"
-
-
-@workflow.defn
-class GreetingWorkflow:
-    @workflow.run
-    async def run(self, name: str) -> str:
-        return await workflow.execute_activity(
-            compose_greeting, name, start_to_close_timeout=timedelta(seconds=10)
-        )
-
-
-async def expect_rpc_error(
-    what: str,
-    call,
-    status: RPCStatusCode,
-    message_mentions: str | None = None,
-    detail_type: str | None = None,
-) -> RPCError:
-    """Await `call`; it must raise RPCError with `status` and a clear message."""
-    try:
-        response = await call
-    except RPCError as err:
-        details = [d.type_url.rsplit("/", 1)[-1] for d in err.grpc_status.details]
-        log(f"{what}: {err.status.name} {err.message!r} details={details}")
-        check_eq(err.status, status, f"{what}: status code")
-        check(err.message.strip(), f"{what}: the error message is empty")
-        if message_mentions is not None:
-            check(
-                message_mentions in err.message,
-                f"{what}: message {err.message!r} should mention {message_mentions!r}",
-            )
-        if detail_type is not None:
-            check(
-                detail_type in details,
-                f"{what}: error details should contain {detail_type}, got {details}",
-            )
-        return err
-    raise AssertionError(f"{what}: expected {status.name}, but the call succeeded: {response}")
 
 
 def start_request(namespace: str, **overrides) -> StartWorkflowExecutionRequest:

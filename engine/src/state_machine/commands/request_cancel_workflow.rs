@@ -1,11 +1,14 @@
 //! RequestCancelWorkflowExecution: asks the workflow to cancel itself; its
 //! code decides how (it usually cancels its activities and then the run).
+//! Asking again, or asking a run that already closed, succeeds and changes
+//! nothing, as in Temporal: so a retried request (the cancel may well be
+//! why the run closed) gets the first answer.
 
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionCancelRequestedEventAttributes;
 use temper_proto::records::{RequestCancelWorkflow, WorkflowMutableState};
 
-use super::{Reply, require_running};
+use super::{Reply, is_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
@@ -14,11 +17,9 @@ pub fn apply(
     command: &RequestCancelWorkflow,
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
-    require_running(state)?;
     let request = command.request.clone().unwrap_or_default();
     let info = state.info.as_ref().expect("a run always has execution info");
-    if info.cancel_requested {
-        // Asking again changes nothing, as in Temporal.
+    if info.cancel_requested || !is_running(state) {
         return Ok((Reply::Accepted, Transition::default()));
     }
     let mut mutation = RunMutation::new(state, clock);

@@ -1,5 +1,6 @@
 //! SignalWithStartWorkflowExecution: signals the running run, or starts a new
-//! run with the signal as its first event after the start.
+//! run with the signal as its first event after the start. A retried request
+//! (same request id) gets the first outcome and changes nothing.
 
 use temper_proto::api::enums::v1::WorkflowIdConflictPolicy;
 use temper_proto::api::workflowservice::v1::{
@@ -7,6 +8,7 @@ use temper_proto::api::workflowservice::v1::{
 };
 use temper_proto::records::{SignalWithStartWorkflow, WorkflowMutableState};
 
+use super::signal_workflow::already_signaled;
 use super::start_workflow::{Resolution, RunSpec, create_run, resolve_existing_run};
 use super::{Reply, StartOutcome, is_running};
 use crate::state_machine::history::RunMutation;
@@ -25,6 +27,9 @@ pub fn apply(
     let start = start_request_of(request);
     let signal = signal_request(request);
     let previous_run = match current {
+        Some(current) if already_signaled(current, &request.request_id) => {
+            return Ok(StartOutcome { reply: retried(current, &request.request_id), new_run: None, previous_run: None });
+        }
         Some(current) if is_running(current) && start.workflow_id_conflict_policy() != WorkflowIdConflictPolicy::TerminateExisting => {
             return Ok(signal_running_run(current, signal, clock));
         }
@@ -41,6 +46,18 @@ pub fn apply(
         new_run: Some(new_run),
         previous_run,
     })
+}
+
+/// The first outcome of a request this run has seen: it created the run, or
+/// signalled it. Temporal answers `started: false` to a retry of the request
+/// that created the run (its retry takes the "signal the running run" path
+/// and finds the signal there); Temper answers what the first attempt did,
+/// as for StartWorkflowExecution. Temporal also dedups only against a
+/// running run: a retry arriving after the run closed starts a new run
+/// there, here it is answered from the closed run, whose signal it was.
+fn retried(current: &WorkflowMutableState, request_id: &str) -> Reply {
+    let info = current.info.as_ref().expect("a run always has execution info");
+    Reply::Started { run_id: info.run_id.clone(), started: info.create_request_id == request_id }
 }
 
 fn signal_running_run(current: &mut WorkflowMutableState, signal: SignalWorkflowExecutionRequest, clock: Clock<'_>) -> StartOutcome {

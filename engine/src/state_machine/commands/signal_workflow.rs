@@ -1,5 +1,6 @@
 //! SignalWorkflowExecution: delivers a signal to a running run; a retried
-//! request with the same request id is applied once.
+//! request with the same request id is applied once, and answered as the
+//! first attempt was even if the run closed in between.
 
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionSignaledEventAttributes;
@@ -15,18 +16,21 @@ pub fn apply(
     command: &SignalWorkflow,
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
-    require_running(state)?;
     let request = command.request.clone().unwrap_or_default();
     if already_signaled(state, &request.request_id) {
         return Ok((Reply::Accepted, Transition::default()));
     }
+    require_running(state)?;
     let mut mutation = RunMutation::new(state, clock);
     mutation.add_signal(request);
     mutation.schedule_workflow_task();
     Ok((Reply::Accepted, mutation.finish()))
 }
 
-fn already_signaled(state: &WorkflowMutableState, request_id: &str) -> bool {
+/// Whether a request with this id already signalled the run. The ids are kept
+/// for the run's life: `signal_request_ids` grows with every signal, to be
+/// bounded by the per-workflow signal limit (issue 6, bounded growth).
+pub(super) fn already_signaled(state: &WorkflowMutableState, request_id: &str) -> bool {
     !request_id.is_empty() && state.signal_request_ids.iter().any(|id| id == request_id)
 }
 

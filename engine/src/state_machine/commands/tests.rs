@@ -67,7 +67,10 @@ impl Harness {
         let now = 1_000 * S;
         let command = StartWorkflow { request: Some(request), run_id: RUN.into() };
         let outcome = start_workflow(NS, None, &command, Clock { now, config: &config }).expect("start");
-        let new_run = outcome.new_run.expect("a new run");
+        Self::with_new_run(config, now, outcome.new_run.expect("a new run"))
+    }
+
+    fn with_new_run(config: Config, now: i64, new_run: crate::state_machine::NewRun) -> Self {
         let mut harness = Harness {
             config,
             now,
@@ -956,6 +959,111 @@ mod signals_cancellation_and_termination {
         h.signal("s", "same").unwrap();
         h.signal("s", "same").unwrap();
         assert_eq!(h.event_types().iter().filter(|t| **t == WorkflowExecutionSignaled).count(), 1);
+    }
+
+    fn signal_with_start_request(request_id: &str) -> SignalWithStartWorkflowExecutionRequest {
+        let start = start_request();
+        SignalWithStartWorkflowExecutionRequest {
+            namespace: start.namespace,
+            workflow_id: start.workflow_id,
+            workflow_type: start.workflow_type,
+            task_queue: start.task_queue,
+            identity: start.identity,
+            request_id: request_id.into(),
+            signal_name: "go".into(),
+            signal_input: payloads("signal"),
+            ..Default::default()
+        }
+    }
+
+    /// Applies a signal-with-start to the harness's run, as the engine does
+    /// for a workflow id whose current run is `h.state`.
+    fn signal_with_start(h: &mut Harness, request_id: &str, run_id: &str) -> StartOutcome {
+        let config = h.config.clone();
+        let command = SignalWithStartWorkflow { request: Some(signal_with_start_request(request_id)), run_id: run_id.into() };
+        let outcome = signal_with_start_workflow(NS, Some(&mut h.state), &command, Clock { now: h.now, config: &config }).unwrap();
+        if let Some(transition) = outcome.previous_run.clone() {
+            h.absorb(transition);
+        }
+        outcome
+    }
+
+    fn signals(h: &Harness) -> usize {
+        h.event_types().iter().filter(|t| **t == WorkflowExecutionSignaled).count()
+    }
+
+    /// A harness whose run was created by signal-with-start `request_id`.
+    fn started_by_signal_with_start(request_id: &str) -> Harness {
+        let config = Config::default();
+        let now = 1_000 * S;
+        let command = SignalWithStartWorkflow { request: Some(signal_with_start_request(request_id)), run_id: RUN.into() };
+        let outcome = signal_with_start_workflow(NS, None, &command, Clock { now, config: &config }).unwrap();
+        assert_eq!(outcome.reply, Reply::Started { run_id: RUN.into(), started: true });
+        Harness::with_new_run(config, now, outcome.new_run.unwrap())
+    }
+
+    #[test]
+    fn a_retried_signal_with_start_that_created_the_run_gets_the_first_outcome() {
+        let mut h = started_by_signal_with_start("sws-1");
+        assert_eq!(signals(&h), 1);
+        let retry = signal_with_start(&mut h, "sws-1", "run-2");
+        assert_eq!(retry.reply, Reply::Started { run_id: RUN.into(), started: true });
+        assert!(retry.new_run.is_none() && retry.previous_run.is_none(), "a retry changes nothing");
+        assert_eq!(signals(&h), 1);
+
+        h.complete_workflow_task(vec![complete_workflow("done")]).unwrap();
+        let late_retry = signal_with_start(&mut h, "sws-1", "run-3");
+        assert_eq!(late_retry.reply, Reply::Started { run_id: RUN.into(), started: true });
+        assert!(late_retry.new_run.is_none(), "a retry after the run closed starts no new run");
+    }
+
+    #[test]
+    fn a_retried_signal_with_start_that_signalled_a_running_run_signals_once() {
+        let mut h = Harness::start();
+        let first = signal_with_start(&mut h, "sws-1", "run-2");
+        assert_eq!(first.reply, Reply::Started { run_id: RUN.into(), started: false });
+        let retry = signal_with_start(&mut h, "sws-1", "run-3");
+        assert_eq!(retry.reply, Reply::Started { run_id: RUN.into(), started: false });
+        assert_eq!(signals(&h), 1);
+        let other = signal_with_start(&mut h, "sws-2", "run-4");
+        assert_eq!(other.reply, Reply::Started { run_id: RUN.into(), started: false });
+        assert_eq!(signals(&h), 2, "another request id is another signal");
+
+        h.complete_workflow_task(vec![complete_workflow("done")]).unwrap();
+        let late_retry = signal_with_start(&mut h, "sws-1", "run-5");
+        assert!(late_retry.new_run.is_none(), "its signal was delivered; a retry starts nothing");
+        let fresh = signal_with_start(&mut h, "sws-3", "run-6");
+        assert_eq!(fresh.reply, Reply::Started { run_id: "run-6".into(), started: true }, "a new request starts a new run");
+    }
+
+    #[test]
+    fn a_retried_signal_succeeds_after_the_run_closed() {
+        let mut h = Harness::start();
+        h.signal("s", "same").unwrap();
+        h.complete_workflow_task(vec![complete_workflow("done")]).unwrap();
+        assert_eq!(h.signal("s", "same"), Ok(Reply::Accepted));
+        assert_eq!(h.signal("s", "other").unwrap_err(), CommandError::WorkflowCompleted);
+        assert_eq!(signals(&h), 1);
+    }
+
+    #[test]
+    fn a_cancel_request_is_recorded_once_and_succeeds_after_the_run_closed() {
+        let mut h = Harness::start();
+        h.complete_workflow_task(vec![]).unwrap();
+        let cancel = |request_id: &str| {
+            Command::RequestCancelWorkflow(RequestCancelWorkflow {
+                request: Some(RequestCancelWorkflowExecutionRequest { request_id: request_id.into(), ..Default::default() }),
+            })
+        };
+        h.apply(cancel("c-1")).unwrap();
+        assert_eq!(h.apply(cancel("c-1")), Ok(Reply::Accepted));
+        assert_eq!(h.apply(cancel("c-2")), Ok(Reply::Accepted), "as in Temporal, asking again with another id succeeds");
+        assert_eq!(h.event_types().iter().filter(|t| **t == WorkflowExecutionCancelRequested).count(), 1);
+        h.complete_workflow_task(vec![command(CommandAttributes::CancelWorkflowExecutionCommandAttributes(Default::default()))]).unwrap();
+        let events = h.history.len();
+        assert_eq!(h.apply(cancel("c-1")), Ok(Reply::Accepted), "the retry of the recorded request");
+        assert_eq!(h.apply(cancel("c-3")), Ok(Reply::Accepted), "as in Temporal, cancelling a closed run succeeds");
+        assert_eq!(h.history.len(), events);
     }
 
     #[test]
