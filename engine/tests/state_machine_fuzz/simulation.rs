@@ -271,7 +271,7 @@ impl Simulation {
                 identity: "worker".into(),
             }),
             Step::ResetStickyTaskQueue { run } => {
-                Command::ResetStickyTaskQueue(ResetStickyTaskQueue { run_id: self.run_id(run), ..Default::default() })
+                Command::ResetStickyTaskQueue(ResetStickyTaskQueue { run_id: self.run_id(run) })
             }
             Step::Start(_)
             | Step::SignalWithStart(_)
