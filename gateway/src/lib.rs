@@ -4,6 +4,8 @@
 
 mod bus;
 pub mod cli;
+#[cfg(test)]
+mod decode_fuzz;
 mod deadline;
 mod errors;
 mod gateway;

@@ -268,17 +268,7 @@ fn event_types(events: &[HistoryEvent]) -> Vec<EventType> {
 }
 
 fn command(attributes: CommandAttributes) -> temper_proto::api::command::v1::Command {
-    let command_type = match &attributes {
-        CommandAttributes::ScheduleActivityTaskCommandAttributes(_) => CommandType::ScheduleActivityTask,
-        CommandAttributes::RequestCancelActivityTaskCommandAttributes(_) => CommandType::RequestCancelActivityTask,
-        CommandAttributes::StartTimerCommandAttributes(_) => CommandType::StartTimer,
-        CommandAttributes::CancelTimerCommandAttributes(_) => CommandType::CancelTimer,
-        CommandAttributes::CompleteWorkflowExecutionCommandAttributes(_) => CommandType::CompleteWorkflowExecution,
-        CommandAttributes::FailWorkflowExecutionCommandAttributes(_) => CommandType::FailWorkflowExecution,
-        CommandAttributes::CancelWorkflowExecutionCommandAttributes(_) => CommandType::CancelWorkflowExecution,
-        CommandAttributes::RecordMarkerCommandAttributes(_) => CommandType::RecordMarker,
-        _ => CommandType::Unspecified,
-    };
+    let command_type = crate::state_machine::command_type_of(&attributes);
     temper_proto::api::command::v1::Command { command_type: command_type as i32, attributes: Some(attributes), ..Default::default() }
 }
 
@@ -571,6 +561,17 @@ mod workflow_task_commands {
         assert!(matches!(&error, CommandError::InvalidArgument(m) if m.contains("must be the last command")), "{error:?}");
         assert_eq!(h.history.len(), before_events + 1, "only the started event of the task");
         assert!(h.state.workflow_task.as_ref().unwrap().started_event_id > 0, "the task is still running");
+    }
+
+    #[test]
+    fn a_closing_command_sent_under_another_type_must_still_be_last() {
+        let mut h = Harness::start();
+        let mut disguised = complete_workflow("x");
+        disguised.command_type = CommandType::RecordMarker as i32;
+        let error = h.complete_workflow_task(vec![disguised, start_timer("t", S)]).unwrap_err();
+        assert!(matches!(&error, CommandError::InvalidArgument(m) if m.contains("must be the last command")), "{error:?}");
+        assert_eq!(h.status(), WorkflowExecutionStatus::Running);
+        assert!(!h.event_types().contains(&TimerStarted), "{:?}", h.event_types());
     }
 
     #[test]

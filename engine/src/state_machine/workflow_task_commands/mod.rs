@@ -66,7 +66,7 @@ pub(super) struct CommandContext {
 /// Rejects sequences Temporal rejects outright: a command after the one that
 /// closes the workflow.
 pub(super) fn validate_sequence(commands: &[Command]) -> Result<(), String> {
-    let closing = commands.iter().position(|command| closes_workflow(command.command_type()));
+    let closing = commands.iter().position(closes_workflow);
     match closing {
         Some(index) if index + 1 < commands.len() => Err(format!(
             "invalid command sequence: {} must be the last command, but {} more follow it",
@@ -77,14 +77,26 @@ pub(super) fn validate_sequence(commands: &[Command]) -> Result<(), String> {
     }
 }
 
-fn closes_workflow(command_type: CommandType) -> bool {
-    matches!(
-        command_type,
+/// Whether a command closes the workflow. Commands are handled by their
+/// attributes, so a closing command sent under another type closes it too.
+pub fn closes_workflow(command: &Command) -> bool {
+    let closing_type = matches!(
+        command.command_type(),
         CommandType::CompleteWorkflowExecution
             | CommandType::FailWorkflowExecution
             | CommandType::CancelWorkflowExecution
             | CommandType::ContinueAsNewWorkflowExecution
-    )
+    );
+    let closing_attributes = matches!(
+        command.attributes,
+        Some(
+            Attributes::CompleteWorkflowExecutionCommandAttributes(_)
+                | Attributes::FailWorkflowExecutionCommandAttributes(_)
+                | Attributes::CancelWorkflowExecutionCommandAttributes(_)
+                | Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(_)
+        )
+    );
+    closing_type || closing_attributes
 }
 
 pub(super) fn handle_commands(
@@ -135,6 +147,31 @@ fn handle_command(
             WorkflowTaskFailedCause::Unspecified,
             format!("{} is not supported by Temper yet", command_name(command_type)),
         )),
+    }
+}
+
+/// The command type Temporal pairs with each kind of attributes.
+pub fn command_type_of(attributes: &Attributes) -> CommandType {
+    match attributes {
+        Attributes::ScheduleActivityTaskCommandAttributes(_) => CommandType::ScheduleActivityTask,
+        Attributes::RequestCancelActivityTaskCommandAttributes(_) => CommandType::RequestCancelActivityTask,
+        Attributes::StartTimerCommandAttributes(_) => CommandType::StartTimer,
+        Attributes::CancelTimerCommandAttributes(_) => CommandType::CancelTimer,
+        Attributes::CompleteWorkflowExecutionCommandAttributes(_) => CommandType::CompleteWorkflowExecution,
+        Attributes::FailWorkflowExecutionCommandAttributes(_) => CommandType::FailWorkflowExecution,
+        Attributes::CancelWorkflowExecutionCommandAttributes(_) => CommandType::CancelWorkflowExecution,
+        Attributes::RecordMarkerCommandAttributes(_) => CommandType::RecordMarker,
+        Attributes::UpsertWorkflowSearchAttributesCommandAttributes(_) => CommandType::UpsertWorkflowSearchAttributes,
+        Attributes::ModifyWorkflowPropertiesCommandAttributes(_) => CommandType::ModifyWorkflowProperties,
+        Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(_) => CommandType::ContinueAsNewWorkflowExecution,
+        Attributes::StartChildWorkflowExecutionCommandAttributes(_) => CommandType::StartChildWorkflowExecution,
+        Attributes::SignalExternalWorkflowExecutionCommandAttributes(_) => CommandType::SignalExternalWorkflowExecution,
+        Attributes::RequestCancelExternalWorkflowExecutionCommandAttributes(_) => {
+            CommandType::RequestCancelExternalWorkflowExecution
+        }
+        Attributes::ProtocolMessageCommandAttributes(_) => CommandType::ProtocolMessage,
+        Attributes::ScheduleNexusOperationCommandAttributes(_) => CommandType::ScheduleNexusOperation,
+        Attributes::RequestCancelNexusOperationCommandAttributes(_) => CommandType::RequestCancelNexusOperation,
     }
 }
 
