@@ -23,7 +23,7 @@ pub use config::{Config, RetryDefaults};
 pub use errors::CommandError;
 pub use history::visibility_record;
 pub use timers::{timer_key, timers_of_run};
-pub use workflow_task_commands::{closes_workflow, command_type_of};
+pub use workflow_task_commands::command_type_of;
 
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{TaskRecord, TimerTask, VisibilityRecord, WorkflowMutableState};

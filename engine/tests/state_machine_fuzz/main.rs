@@ -3,8 +3,7 @@
 //! never panic and must leave every run's history valid.
 //!
 //! The default case count keeps `cargo test --workspace` quick; set
-//! `PROPTEST_CASES` for a longer search (and `TEMPER_FUZZ_EXTREME_TIMES=1`,
-//! see `generators::extreme_times`).
+//! `PROPTEST_CASES` for a longer search.
 
 mod generators;
 mod history_checks;

@@ -79,7 +79,7 @@ pub(super) fn validate_sequence(commands: &[Command]) -> Result<(), String> {
 
 /// Whether a command closes the workflow. Commands are handled by their
 /// attributes, so a closing command sent under another type closes it too.
-pub fn closes_workflow(command: &Command) -> bool {
+fn closes_workflow(command: &Command) -> bool {
     let closing_type = matches!(
         command.command_type(),
         CommandType::CompleteWorkflowExecution
