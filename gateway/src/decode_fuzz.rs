@@ -1,7 +1,7 @@
 //! Property tests of what the gateway does with bytes a client controls:
 //! task tokens and request messages, arbitrary or mutated from valid
-//! encodings, are decoded and validated without a panic. They go through the
-//! public functions of `tokens` and `validation` only.
+//! encodings, are decoded and validated without a panic: held to the limits
+//! every request is checked against, then to the checks their handlers add.
 //!
 //! The default case count keeps `cargo test --workspace` quick; set
 //! `PROPTEST_CASES` for a longer search.
@@ -19,11 +19,12 @@ use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflowservice::v1::*;
 use temper_proto::records::{TaskKind, TaskToken};
 
+use crate::gateway::Limits;
+use crate::service::bounds::Bounded;
 use crate::tokens;
-use crate::validation::{non_negative, optional_id, optional_run_id, payload_within_limit, request_id_or_new, require_id};
+use crate::validation::{non_negative, optional_run_id, request_id_or_new, require_id};
 
 const DEFAULT_CASES: u32 = 512;
-const PAYLOAD_LIMIT: usize = 2 * 1024 * 1024;
 /// Longer than the 65,535-byte keys the store accepts (issue 6, defect 1).
 const HUGE_ID_CHARS: usize = 70_000;
 /// prost refuses messages nested deeper than 100; chains around that depth
@@ -41,7 +42,7 @@ const KINDS: [TaskKind; 4] = [TaskKind::Unspecified, TaskKind::Workflow, TaskKin
 /// the kind the RPC expects.
 fn decode_token_as_every_kind(bytes: &[u8]) -> Result<(), TestCaseError> {
     for kind in KINDS {
-        if let Ok(token) = tokens::decode(bytes, kind) {
+        if let Ok(token) = tokens::decode(bytes, kind, &Limits::default()) {
             prop_assert_eq!(token.kind, kind as i32);
             prop_assert!(!token.namespace_id.is_empty() && !token.workflow_id.is_empty() && !token.run_id.is_empty());
         }
@@ -372,85 +373,74 @@ impl Seed<'_> {
     }
 }
 
-/// Decodes bytes as a request of `kind` and, if they decode, validates the
-/// request's fields the way its RPC does. Only a panic is a failure: refusing
-/// the request is the expected outcome for most inputs.
+/// Decodes bytes as a request of `kind` and, if they decode, checks them the
+/// way the gateway does before a handler runs (every id, name and payload
+/// against the limits), then with the checks its handler adds. Only a panic
+/// is a failure: refusing the request is the expected outcome for most inputs.
 fn decode_and_validate(kind: RequestKind, bytes: &[u8]) -> Result<(), prost::DecodeError> {
+    let limits = Limits::default();
+    let token = |task_token: &[u8], kind: TaskKind| drop(tokens::decode(task_token, kind, &limits));
     match kind {
-        RequestKind::Start => decoded::<StartWorkflowExecutionRequest>(bytes).map(|r| validate_start(&r)),
-        RequestKind::SignalWithStart => decoded::<SignalWithStartWorkflowExecutionRequest>(bytes).map(|r| {
-            let start = temper_engine::state_machine::commands::start_request_of(&r);
-            validate_start(&start);
+        RequestKind::Start => bounded::<StartWorkflowExecutionRequest>(bytes).map(|r| validate_start(&r)),
+        RequestKind::SignalWithStart => bounded::<SignalWithStartWorkflowExecutionRequest>(bytes).map(|r| {
+            validate_start(&temper_engine::state_machine::commands::start_request_of(&r));
             let _ = require_id(&r.signal_name, "SignalName");
-            let _ = payload_within_limit(r.signal_input.as_ref(), "SignalInput", PAYLOAD_LIMIT);
         }),
-        RequestKind::Signal => decoded::<SignalWorkflowExecutionRequest>(bytes).map(|r| {
+        RequestKind::Signal => bounded::<SignalWorkflowExecutionRequest>(bytes).map(|r| {
             validate_execution(r.workflow_execution.as_ref());
             let _ = require_id(&r.signal_name, "SignalName");
-            let _ = payload_within_limit(r.input.as_ref(), "Input", PAYLOAD_LIMIT);
-            let _ = request_id_or_new(&r.request_id);
         }),
-        RequestKind::RequestCancel => decoded::<RequestCancelWorkflowExecutionRequest>(bytes).map(|r| {
-            validate_execution(r.workflow_execution.as_ref());
-            let _ = request_id_or_new(&r.request_id);
-        }),
-        RequestKind::Terminate => decoded::<TerminateWorkflowExecutionRequest>(bytes).map(|r| {
-            validate_execution(r.workflow_execution.as_ref());
-            let _ = payload_within_limit(r.details.as_ref(), "Details", PAYLOAD_LIMIT);
-        }),
-        RequestKind::PollWorkflowTask => decoded::<PollWorkflowTaskQueueRequest>(bytes).map(|r| {
-            validate_task_queue(r.task_queue.as_ref());
-            let _ = optional_id(&r.identity, "Identity");
-        }),
-        RequestKind::RespondWorkflowTaskCompleted => decoded::<RespondWorkflowTaskCompletedRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Workflow);
+        RequestKind::RequestCancel => {
+            bounded::<RequestCancelWorkflowExecutionRequest>(bytes).map(|r| validate_execution(r.workflow_execution.as_ref()))
+        }
+        RequestKind::Terminate => {
+            bounded::<TerminateWorkflowExecutionRequest>(bytes).map(|r| validate_execution(r.workflow_execution.as_ref()))
+        }
+        RequestKind::PollWorkflowTask => {
+            bounded::<PollWorkflowTaskQueueRequest>(bytes).map(|r| validate_task_queue(r.task_queue.as_ref()))
+        }
+        RequestKind::RespondWorkflowTaskCompleted => bounded::<RespondWorkflowTaskCompletedRequest>(bytes).map(|r| {
+            token(&r.task_token, TaskKind::Workflow);
             for command in &r.commands {
                 validate_command(command);
             }
         }),
-        RequestKind::RespondWorkflowTaskFailed => decoded::<RespondWorkflowTaskFailedRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Workflow);
-            let _ = payload_within_limit(r.failure.as_ref(), "Failure", PAYLOAD_LIMIT);
-        }),
-        RequestKind::PollActivityTask => decoded::<PollActivityTaskQueueRequest>(bytes).map(|r| {
-            validate_task_queue(r.task_queue.as_ref());
-            let _ = optional_id(&r.identity, "Identity");
-        }),
-        RequestKind::RespondActivityTaskCompleted => decoded::<RespondActivityTaskCompletedRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Activity);
-            let _ = payload_within_limit(r.result.as_ref(), "Result", PAYLOAD_LIMIT);
-        }),
-        RequestKind::RespondActivityTaskFailed => decoded::<RespondActivityTaskFailedRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Activity);
-            let _ = payload_within_limit(r.failure.as_ref(), "Failure", PAYLOAD_LIMIT);
-            let _ = payload_within_limit(r.last_heartbeat_details.as_ref(), "LastHeartbeatDetails", PAYLOAD_LIMIT);
-        }),
-        RequestKind::RespondActivityTaskCanceled => decoded::<RespondActivityTaskCanceledRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Activity);
-            let _ = payload_within_limit(r.details.as_ref(), "Details", PAYLOAD_LIMIT);
-        }),
-        RequestKind::RecordActivityTaskHeartbeat => decoded::<RecordActivityTaskHeartbeatRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Activity);
-            let _ = payload_within_limit(r.details.as_ref(), "Details", PAYLOAD_LIMIT);
-        }),
-        RequestKind::Query => decoded::<QueryWorkflowRequest>(bytes).map(|r| {
+        RequestKind::RespondWorkflowTaskFailed => {
+            bounded::<RespondWorkflowTaskFailedRequest>(bytes).map(|r| token(&r.task_token, TaskKind::Workflow))
+        }
+        RequestKind::PollActivityTask => {
+            bounded::<PollActivityTaskQueueRequest>(bytes).map(|r| validate_task_queue(r.task_queue.as_ref()))
+        }
+        RequestKind::RespondActivityTaskCompleted => {
+            bounded::<RespondActivityTaskCompletedRequest>(bytes).map(|r| token(&r.task_token, TaskKind::Activity))
+        }
+        RequestKind::RespondActivityTaskFailed => {
+            bounded::<RespondActivityTaskFailedRequest>(bytes).map(|r| token(&r.task_token, TaskKind::Activity))
+        }
+        RequestKind::RespondActivityTaskCanceled => {
+            bounded::<RespondActivityTaskCanceledRequest>(bytes).map(|r| token(&r.task_token, TaskKind::Activity))
+        }
+        RequestKind::RecordActivityTaskHeartbeat => {
+            bounded::<RecordActivityTaskHeartbeatRequest>(bytes).map(|r| token(&r.task_token, TaskKind::Activity))
+        }
+        RequestKind::Query => bounded::<QueryWorkflowRequest>(bytes).map(|r| {
             validate_execution(r.execution.as_ref());
-            let query = r.query.unwrap_or_default();
-            let _ = require_id(&query.query_type, "QueryType");
-            let _ = payload_within_limit(query.query_args.as_ref(), "QueryArgs", PAYLOAD_LIMIT);
+            let _ = require_id(&r.query.unwrap_or_default().query_type, "QueryType");
         }),
-        RequestKind::RespondQueryTaskCompleted => decoded::<RespondQueryTaskCompletedRequest>(bytes).map(|r| {
-            let _ = tokens::decode(&r.task_token, TaskKind::Query);
-            let _ = payload_within_limit(r.query_result.as_ref(), "QueryResult", PAYLOAD_LIMIT);
-        }),
+        RequestKind::RespondQueryTaskCompleted => {
+            bounded::<RespondQueryTaskCompletedRequest>(bytes).map(|r| token(&r.task_token, TaskKind::Query))
+        }
         RequestKind::GetHistory => {
-            decoded::<GetWorkflowExecutionHistoryRequest>(bytes).map(|r| validate_execution(r.execution.as_ref()))
+            bounded::<GetWorkflowExecutionHistoryRequest>(bytes).map(|r| validate_execution(r.execution.as_ref()))
         }
     }
 }
 
-fn decoded<M: Message + Default>(bytes: &[u8]) -> Result<M, prost::DecodeError> {
-    M::decode(bytes)
+/// Decodes a request and holds it to the gateway's limits.
+fn bounded<M: Message + Default + Bounded>(bytes: &[u8]) -> Result<M, prost::DecodeError> {
+    let request = M::decode(bytes)?;
+    let _ = request.check_bounds(&Limits::default());
+    Ok(request)
 }
 
 fn validate_start(request: &StartWorkflowExecutionRequest) {
@@ -460,12 +450,7 @@ fn validate_start(request: &StartWorkflowExecutionRequest) {
     let _ = non_negative(request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout");
     let _ = non_negative(request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout");
     let _ = non_negative(request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout");
-    let _ = payload_within_limit(request.input.as_ref(), "Input", PAYLOAD_LIMIT);
-    let _ = payload_within_limit(request.memo.as_ref(), "Memo", PAYLOAD_LIMIT);
-    let _ = payload_within_limit(request.search_attributes.as_ref(), "SearchAttributes", PAYLOAD_LIMIT);
-    let _ = payload_within_limit(request.header.as_ref(), "Header", PAYLOAD_LIMIT);
     let _ = request_id_or_new(&request.request_id);
-    let _ = optional_id(&request.identity, "Identity");
 }
 
 fn validate_execution(execution: Option<&WorkflowExecution>) {
@@ -479,14 +464,15 @@ fn validate_task_queue(task_queue: Option<&TaskQueue>) {
 }
 
 fn validate_command(command: &Command) {
+    let limits = Limits::default();
     match &command.attributes {
         Some(CommandAttributes::ScheduleActivityTaskCommandAttributes(a)) => {
-            let _ = require_id(&a.activity_id, "ActivityId");
+            let _ = limits.id(&a.activity_id, "ActivityId");
             let _ = non_negative(a.start_to_close_timeout.as_ref(), "StartToCloseTimeout");
-            let _ = payload_within_limit(a.input.as_ref(), "Input", PAYLOAD_LIMIT);
+            let _ = limits.payload(a.input.as_ref(), "Input");
         }
         Some(CommandAttributes::StartTimerCommandAttributes(a)) => {
-            let _ = require_id(&a.timer_id, "TimerId");
+            let _ = limits.id(&a.timer_id, "TimerId");
             let _ = non_negative(a.start_to_fire_timeout.as_ref(), "StartToFireTimeout");
         }
         _ => {}

@@ -3,7 +3,7 @@
 //! statuses, once. RPCs not listed answer UNIMPLEMENTED with their name.
 
 mod activity_tasks;
-mod bounds;
+pub(crate) mod bounds;
 mod describe;
 mod history;
 mod namespace;
