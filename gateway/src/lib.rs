@@ -13,3 +13,4 @@ pub mod server;
 mod service;
 mod tokens;
 mod validation;
+pub use matching::{MatchingCounts, QueueCounts};
