@@ -57,6 +57,9 @@ pub struct MatchingCounts {
     pub leased: usize,
     /// Tasks and queries that polls dropped before settling gave back.
     pub returned: u64,
+    /// Tasks read from the `tasks` log that matching is not done with: each
+    /// is queued or leased, else it was lost (and holds the log's ack level back).
+    pub outstanding_tasks: usize,
 }
 
 pub struct Matching {
@@ -131,6 +134,7 @@ impl Matching {
         let mut totals = MatchingCounts {
             pending_queries: self.queries.pending(),
             returned: self.returned.load(Ordering::Relaxed),
+            outstanding_tasks: self.acks.iter().map(|acks| acks.lock().outstanding()).sum(),
             ..MatchingCounts::default()
         };
         for (_, counts) in self.queue_counts() {
