@@ -55,7 +55,8 @@ pub struct MatchingCounts {
     pub pending_queries: usize,
     /// Tasks and queries handed to polls that have not settled them yet.
     pub leased: usize,
-    /// Tasks and queries that polls dropped before settling gave back.
+    /// Tasks and queries given back unsettled: their poll was dropped, or
+    /// asking the engine to start the task failed.
     pub returned: u64,
     /// Tasks read from the `tasks` log that matching is not done with: each
     /// is queued or leased, else it was lost (and holds the log's ack level back).
