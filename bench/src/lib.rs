@@ -24,6 +24,7 @@ use temper_proto::service::workflowservice::v1::workflow_service_client::Workflo
 use tokio::sync::watch;
 use tonic::transport::{Channel, Endpoint};
 
+use scenarios::ActivityOptions;
 pub use scenarios::Scenario;
 pub use stats::Report;
 use stats::Recorder;
@@ -60,6 +61,19 @@ pub struct BenchArgs {
     /// Workflow pollers and activity pollers each.
     #[arg(long, default_value_t = 8)]
     pub pollers: usize,
+    /// Drop each poll after a random time up to this (e.g. 50ms), as a worker
+    /// whose connections keep resetting would; a task handed to a dropped
+    /// poll must still reach a worker.
+    #[arg(long, value_parser = parse_duration)]
+    pub reset_polls_within: Option<Duration>,
+    /// Start-to-close timeout of the workflows' workflow tasks and activity
+    /// attempts (default: 10s for workflow tasks, as SDKs ask, and 30s for activities).
+    #[arg(long, value_parser = parse_duration)]
+    pub task_timeout: Option<Duration>,
+    /// Workflow ids are this prefix, a dash and a number from 0 (default:
+    /// `bench-` and a random id).
+    #[arg(long)]
+    pub id_prefix: Option<String>,
     /// Print the final report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -105,12 +119,21 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let (stop, stopped) = watch::channel(false);
     let mut pollers = Vec::new();
     if args.scenario.needs_worker() {
+        let polls = client(&args.address)?;
+        // A server may close a connection on which many streams are reset
+        // (HTTP/2 rapid-reset defence); answers must not go down with it.
+        let answers = if args.reset_polls_within.is_some() { client(&args.address)? } else { polls.clone() };
         let worker = Arc::new(Worker {
-            client: client(&args.address)?,
+            polls,
+            answers,
             namespace: args.namespace.clone(),
-            task_queue: task_queue.clone(),
             scenario: args.scenario,
+            activities: ActivityOptions {
+                task_queue: task_queue.clone(),
+                start_to_close: args.task_timeout.unwrap_or(scenarios::ACTIVITY_TIMEOUT),
+            },
             recorder: recorder.clone(),
+            reset_polls_within: args.reset_polls_within,
         });
         for _ in 0..args.pollers {
             pollers.push(tokio::spawn(worker.clone().run_poller(TaskKind::Workflow, stopped.clone())));
@@ -121,7 +144,7 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
         client: client(&args.address)?,
         args: args.clone(),
         task_queue,
-        id_prefix: format!("bench-{run_id}"),
+        id_prefix: args.id_prefix.clone().unwrap_or_else(|| format!("bench-{run_id}")),
         recorder: recorder.clone(),
         next: AtomicU64::new(0),
         long_histories: parking_lot::Mutex::new(Vec::new()),
@@ -238,6 +261,7 @@ impl Starter {
             task_queue: Some(TaskQueue { name: self.task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
             input: scenarios::payload(&workflow_id),
             workflow_run_timeout: Some(prost_types::Duration { seconds: 600, nanos: 0 }),
+            workflow_task_timeout: self.args.task_timeout.map(scenarios::proto_duration),
             request_id: uuid::Uuid::new_v4().to_string(),
             identity: "temper-bench".to_string(),
             ..Default::default()
@@ -342,7 +366,7 @@ impl Starter {
 
 /// How a history is read.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum HistoryRead {
+pub enum HistoryRead {
     /// Every event, page after page.
     All,
     /// The closing event alone, waiting for it (how `handle.result()` waits).
@@ -350,7 +374,7 @@ pub(crate) enum HistoryRead {
 }
 
 /// Reads a run's history from `token` on (empty: from the start).
-pub(crate) async fn read_history(
+pub async fn read_history(
     client: &mut Client,
     namespace: &str,
     execution: &WorkflowExecution,

@@ -3,6 +3,7 @@
 //! each workflow must end with.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use temper_proto::api::command::v1::command::Attributes;
 use temper_proto::api::command::v1::{
@@ -103,6 +104,19 @@ pub fn activity_result(input: &str) -> String {
     }
 }
 
+/// Where the workflows' activities run, and how long an attempt may take.
+pub struct ActivityOptions {
+    pub task_queue: String,
+    pub start_to_close: Duration,
+}
+
+/// An activity attempt's start-to-close timeout unless the bench is told otherwise.
+pub const ACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn proto_duration(duration: Duration) -> prost_types::Duration {
+    prost_types::Duration { seconds: duration.as_secs() as i64, nanos: duration.subsec_nanos() as i32 }
+}
+
 /// What a workflow task answers: its commands, and whether the workflow
 /// needs another task right away (nothing else would wake it).
 pub struct Decision {
@@ -111,20 +125,20 @@ pub struct Decision {
 }
 
 /// The next workflow task's answer, given the history so far.
-pub fn decide(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str, task_queue: &str) -> Decision {
-    let commands = commands_for(scenario, history, workflow_id, task_queue);
+pub fn decide(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str, activities: &ActivityOptions) -> Decision {
+    let commands = commands_for(scenario, history, workflow_id, activities);
     let closes = commands.iter().any(|c| c.command_type() == CommandType::CompleteWorkflowExecution || c.command_type() == CommandType::FailWorkflowExecution);
     Decision { force_new_task: scenario == Scenario::LongHistory && !closes, commands }
 }
 
-fn commands_for(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str, task_queue: &str) -> Vec<Command> {
+fn commands_for(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str, activities: &ActivityOptions) -> Vec<Command> {
     if let Some(failure) = activity_failure(history) {
         return vec![fail(failure)];
     }
     match scenario {
         Scenario::HelloActivity => match last_activity_result(history) {
             None if count(history, EventType::ActivityTaskScheduled) == 0 => {
-                vec![schedule_activity(1, workflow_id, task_queue)]
+                vec![schedule_activity(1, workflow_id, activities)]
             }
             None => vec![],
             Some(result) => vec![complete(&result)],
@@ -136,7 +150,7 @@ fn commands_for(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str,
                 Some(result) if completed == ACTIVITIES => vec![complete(&result)],
                 _ if scheduled == completed => {
                     let input = last_activity_result(history).unwrap_or_else(|| "0".to_string());
-                    vec![schedule_activity(scheduled + 1, &input, task_queue)]
+                    vec![schedule_activity(scheduled + 1, &input, activities)]
                 }
                 _ => vec![],
             }
@@ -192,15 +206,15 @@ fn command(command_type: CommandType, attributes: Attributes) -> Command {
     Command { command_type: command_type as i32, attributes: Some(attributes), ..Default::default() }
 }
 
-fn schedule_activity(sequence: u32, input: &str, task_queue: &str) -> Command {
+fn schedule_activity(sequence: u32, input: &str, activities: &ActivityOptions) -> Command {
     command(
         CommandType::ScheduleActivityTask,
         Attributes::ScheduleActivityTaskCommandAttributes(ScheduleActivityTaskCommandAttributes {
             activity_id: sequence.to_string(),
             activity_type: Some(ActivityType { name: ACTIVITY_TYPE.to_string() }),
-            task_queue: Some(TaskQueue { name: task_queue.to_string(), kind: 1, normal_name: String::new() }),
+            task_queue: Some(TaskQueue { name: activities.task_queue.clone(), kind: 1, normal_name: String::new() }),
             input: payload(input),
-            start_to_close_timeout: Some(prost_types::Duration { seconds: 30, nanos: 0 }),
+            start_to_close_timeout: Some(proto_duration(activities.start_to_close)),
             ..Default::default()
         }),
     )
@@ -261,7 +275,7 @@ mod tests {
         let mut history: Vec<HistoryEvent> = (1..=3).map(|id| HistoryEvent { event_id: id, ..Default::default() }).collect();
         let mut written = 3;
         loop {
-            let decision = decide(Scenario::LongHistory, &history, "wf", "q");
+            let decision = decide(Scenario::LongHistory, &history, "wf", &ActivityOptions { task_queue: "q".into(), start_to_close: ACTIVITY_TIMEOUT });
             let commands = decision.commands;
             // Completed event, then one event per command.
             written += 1 + commands.len() as i64;

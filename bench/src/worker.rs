@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tonic::Request;
 
 use crate::{Client, HistoryRead, read_history};
-use crate::scenarios::{Scenario, activity_result, decide, payload, text_of};
+use crate::scenarios::{ActivityOptions, Scenario, activity_result, decide, payload, text_of};
 use crate::stats::Recorder;
 
 const POLL_TIMEOUT: Duration = Duration::from_secs(70);
@@ -43,41 +43,58 @@ impl Task {
 const IDENTITY: &str = "temper-bench";
 
 pub struct Worker {
-    pub client: Client,
+    pub polls: Client,
+    /// Answers to tasks; the polls' connection unless polls are reset.
+    pub answers: Client,
     pub namespace: String,
-    pub task_queue: String,
     pub scenario: Scenario,
+    /// Where activities run (the workflows' task queue too).
+    pub activities: ActivityOptions,
     pub recorder: Arc<Recorder>,
+    /// Drop each poll after a random time up to this.
+    pub reset_polls_within: Option<Duration>,
 }
 
 impl Worker {
     fn task_queue(&self) -> Option<TaskQueue> {
-        Some(TaskQueue { name: self.task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() })
+        Some(TaskQueue { name: self.activities.task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() })
     }
 
     /// Polls tasks of one kind and answers them until `stop` turns true.
     pub async fn run_poller(self: Arc<Self>, kind: TaskKind, mut stop: watch::Receiver<bool>) {
-        let mut client = self.client.clone();
+        let (mut polls, mut answers) = (self.polls.clone(), self.answers.clone());
         loop {
             let polled = tokio::select! {
                 _ = stop.changed() => return,
-                polled = self.poll_once(&mut client, kind) => polled,
+                polled = self.poll_or_reset(&mut polls, kind) => polled,
             };
             match polled {
                 Ok(Some(task)) => {
-                    if let Err(kind) = self.answer(&mut client, task).await {
+                    if let Err(kind) = self.answer(&mut answers, task).await {
                         self.recorder.error(kind);
                     }
                 }
                 Ok(None) => {}
                 Err(status) => {
-                    // A poll the server cannot take now is simply made again, as SDK workers do.
-                    if status.code() != tonic::Code::Unavailable {
+                    // A poll the server cannot take now is simply made again, as SDK workers do;
+                    // so is one whose connection the server closed for the resets this worker makes.
+                    if status.code() != tonic::Code::Unavailable && self.reset_polls_within.is_none() {
                         self.recorder.error(format!("worker: poll {kind:?} task: {:?}", status.code()));
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
             }
+        }
+    }
+
+    /// One long poll, dropped after a random time when resets are asked for;
+    /// `None` when it ends without a task.
+    async fn poll_or_reset(&self, client: &mut Client, kind: TaskKind) -> Result<Option<Task>, tonic::Status> {
+        let Some(within) = self.reset_polls_within else { return self.poll_once(client, kind).await };
+        let reset_after = within.mul_f64(fastrand::f64());
+        tokio::select! {
+            polled = self.poll_once(client, kind) => polled,
+            _ = tokio::time::sleep(reset_after) => Ok(None),
         }
     }
 
@@ -120,7 +137,7 @@ impl Worker {
     async fn answer_workflow_task(&self, client: &mut Client, task: PollWorkflowTaskQueueResponse) -> Result<(), String> {
         let execution = task.workflow_execution.clone().unwrap_or_default();
         let history = self.full_history(client, &execution, &task).await?;
-        let decision = decide(self.scenario, &history, &execution.workflow_id, &self.task_queue);
+        let decision = decide(self.scenario, &history, &execution.workflow_id, &self.activities);
         let request = RespondWorkflowTaskCompletedRequest {
             task_token: task.task_token,
             commands: decision.commands,

@@ -19,9 +19,12 @@ pub struct HistoryNotifier {
 }
 
 impl HistoryNotifier {
-    /// Subscribe before reading the store, so no change slips between.
-    pub fn subscribe(&self, run: &RunKey) -> watch::Receiver<RunProgress> {
-        self.watchers.entry(run.clone()).or_insert_with(|| watch::channel(RunProgress::default()).0).subscribe()
+    /// Subscribe before reading the store, so no change slips between. The
+    /// run stays watched while the returned watch lives, however its reader
+    /// ends (answered, timed out, or dropped by a client that gave up).
+    pub fn subscribe(&self, run: &RunKey) -> RunWatch<'_> {
+        let changes = self.watchers.entry(run.clone()).or_insert_with(|| watch::channel(RunProgress::default()).0).subscribe();
+        RunWatch { notifier: self, run: run.clone(), changes: Some(changes) }
     }
 
     pub fn publish(&self, run: &RunKey, progress: RunProgress) {
@@ -33,19 +36,49 @@ impl HistoryNotifier {
             None => false,
         };
         if unwatched {
-            self.watchers.remove_if(run, |_, sender| sender.receiver_count() == 0);
+            self.release(run);
         }
     }
 
-    /// Forgets a run's watcher once nobody listens; a waiter calls it after
-    /// dropping its receiver, so runs that never change again leave nothing behind.
-    pub fn release(&self, run: &RunKey) {
+    /// Forgets a run's watcher once nobody listens, so runs that never change
+    /// again leave nothing behind.
+    fn release(&self, run: &RunKey) {
         self.watchers.remove_if(run, |_, sender| sender.receiver_count() == 0);
     }
 
-    /// How many runs are watched (for tests).
+    /// How many runs are watched.
     pub fn watched_runs(&self) -> usize {
         self.watchers.len()
+    }
+
+    /// How many readers wait on a run, over all runs.
+    pub fn watchers(&self) -> usize {
+        self.watchers.iter().map(|sender| sender.receiver_count()).sum()
+    }
+}
+
+/// One reader's subscription to a run's progress.
+pub struct RunWatch<'a> {
+    notifier: &'a HistoryNotifier,
+    run: RunKey,
+    /// Always set until dropped; taken in `drop` so the run can be released
+    /// once this receiver is gone.
+    changes: Option<watch::Receiver<RunProgress>>,
+}
+
+impl RunWatch<'_> {
+    /// The next published progress, or `None` if the notifier went away.
+    pub async fn changed(&mut self) -> Option<RunProgress> {
+        let changes = self.changes.as_mut()?;
+        changes.changed().await.ok()?;
+        Some(*changes.borrow_and_update())
+    }
+}
+
+impl Drop for RunWatch<'_> {
+    fn drop(&mut self) {
+        drop(self.changes.take());
+        self.notifier.release(&self.run);
     }
 }
 
@@ -62,10 +95,24 @@ mod tests {
         let notifier = HistoryNotifier::default();
         let mut changes = notifier.subscribe(&run());
         notifier.publish(&run(), RunProgress { next_event_id: 7, closed: false });
-        changes.changed().await.expect("a change");
-        assert_eq!(changes.borrow().next_event_id, 7);
+        assert_eq!(changes.changed().await.map(|p| p.next_event_id), Some(7));
         drop(changes);
-        notifier.release(&run());
         assert_eq!(notifier.watched_runs(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_waiter_dropped_mid_wait_frees_its_run_but_not_a_run_others_watch() {
+        let notifier = HistoryNotifier::default();
+        let staying = notifier.subscribe(&run());
+        let mut leaving = notifier.subscribe(&run());
+        {
+            let wait = leaving.changed();
+            let abandoned = tokio::time::timeout(std::time::Duration::from_millis(10), wait).await;
+            assert!(abandoned.is_err(), "nothing was published");
+        }
+        drop(leaving);
+        assert_eq!((notifier.watched_runs(), notifier.watchers()), (1, 1));
+        drop(staying);
+        assert_eq!((notifier.watched_runs(), notifier.watchers()), (0, 0));
     }
 }

@@ -15,3 +15,5 @@ pub mod server;
 mod service;
 mod tokens;
 mod validation;
+pub use gateway::Limits;
+pub use matching::{MatchingCounts, QueueCounts};

@@ -17,10 +17,11 @@ use temper_proto::service::operatorservice::v1::operator_service_server::Operato
 use temper_proto::service::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::bus::CommandBus;
 use crate::gateway::{Gateway, Limits};
-use crate::matching::Matching;
+use crate::matching::{Matching, MatchingCounts};
 use crate::namespaces::NamespaceRegistry;
 use crate::service::{Frontend, Operator};
 
@@ -54,67 +55,125 @@ pub enum ServerError {
 
 /// Runs until `shutdown` resolves, then stops every role and flushes the store.
 pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
-    let db = match &config.db_path {
-        Some(path) => EmbeddedDb::open(path),
-        None => EmbeddedDb::open_temporary(),
-    }
-    .map_err(|e| ServerError::Storage(e.to_string()))?;
-    let layout = LogLayout { commands: config.shards, tasks: config.shards, visibility: config.shards };
-    let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?);
-    let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db.clone()));
-    let replies = Arc::new(LocalReplies::new(incarnation()));
-    let notifier = Arc::new(HistoryNotifier::default());
-    let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
-    engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
-    engine_config.state_machine.max_id_length = config.limits.max_id_length;
-    let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
-        .await
+    DevServer::start(config).await?.serve(shutdown).await
+}
+
+/// A dev server whose roles run and whose port is bound, before it serves.
+pub struct DevServer {
+    listener: TcpListener,
+    address: SocketAddr,
+    gateway: Arc<Gateway>,
+    engine: Engine,
+    db: Arc<EmbeddedDb>,
+    stop_roles: watch::Sender<bool>,
+    projection: JoinHandle<()>,
+}
+
+impl DevServer {
+    /// Opens the data directory, starts every role and binds the port.
+    pub async fn start(config: DevServerConfig) -> Result<DevServer, ServerError> {
+        let db = match &config.db_path {
+            Some(path) => EmbeddedDb::open(path),
+            None => EmbeddedDb::open_temporary(),
+        }
         .map_err(|e| ServerError::Storage(e.to_string()))?;
-    let (stop_roles, roles_stopped) = watch::channel(false);
-    let matching = Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
-    let projection = tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped));
+        let layout = LogLayout { commands: config.shards, tasks: config.shards, visibility: config.shards };
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?);
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db.clone()));
+        let replies = Arc::new(LocalReplies::new(incarnation()));
+        let notifier = Arc::new(HistoryNotifier::default());
+        let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
+        engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
+        engine_config.state_machine.max_id_length = config.limits.max_id_length;
+        let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
+            .await
+            .map_err(|e| ServerError::Storage(e.to_string()))?;
+        let (stop_roles, roles_stopped) = watch::channel(false);
+        let matching =
+            Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+        let projection = tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped));
 
-    let gateway = Arc::new(Gateway {
-        store: store.clone(),
-        bus: CommandBus::new(log.clone(), replies),
-        notifier,
-        namespaces: NamespaceRegistry::new(store.clone()),
-        matching,
-        limits: config.limits.clone(),
-        shard_count: config.shards,
-    });
-    let mut namespaces = vec!["default".to_string()];
-    namespaces.extend(config.namespaces.iter().cloned());
-    for namespace in &namespaces {
-        gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+        let gateway = Arc::new(Gateway {
+            store: store.clone(),
+            bus: CommandBus::new(log.clone(), replies),
+            notifier,
+            namespaces: NamespaceRegistry::new(store.clone()),
+            matching,
+            limits: config.limits.clone(),
+            shard_count: config.shards,
+        });
+        let mut namespaces = vec!["default".to_string()];
+        namespaces.extend(config.namespaces.iter().cloned());
+        for namespace in &namespaces {
+            gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+        }
+
+        // Bound last: accepting a connection means every role is ready.
+        let listener = TcpListener::bind(config.address).await.map_err(|source| ServerError::Bind { address: config.address, source })?;
+        let address = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
+        let data = config.db_path.as_ref().map_or("a temporary directory (lost on exit)".to_string(), |p| p.display().to_string());
+        println!("Temper {} ready: Temporal gRPC API on {address}, namespaces {}, data in {data}", env!("CARGO_PKG_VERSION"), namespaces.join(", "));
+        Ok(DevServer { listener, address, gateway, engine, db, stop_roles, projection })
     }
 
-    // Bound last: accepting a connection means every role is ready.
-    let listener = TcpListener::bind(config.address).await.map_err(|source| ServerError::Bind { address: config.address, source })?;
-    let bound = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
-    let data = config.db_path.as_ref().map_or("a temporary directory (lost on exit)".to_string(), |p| p.display().to_string());
-    println!("Temper {} ready: Temporal gRPC API on {bound}, namespaces {}, data in {data}", env!("CARGO_PKG_VERSION"), namespaces.join(", "));
+    /// The address the gRPC API listens on (the bound port when asked for port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
 
-    let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway }))
-        .max_decoding_message_size(config.limits.max_request_bytes)
-        .max_encoding_message_size(MAX_MESSAGE_BYTES)
-        // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
-        .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-    // What `temporal operator cluster health` and load balancers ask.
-    let (health_reporter, health_service) = tonic_health::server::health_reporter();
-    health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
-    let served = tonic::transport::Server::builder()
-        .add_service(health_service.accept_compressed(tonic::codec::CompressionEncoding::Gzip))
-        .add_service(workflow_service)
-        .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
-        .serve_with_incoming_shutdown(incoming(listener), shutdown)
-        .await;
+    /// What the server holds for calls in flight, readable while it serves.
+    pub fn held(&self) -> Held {
+        Held { gateway: self.gateway.clone() }
+    }
 
-    let _ = stop_roles.send(true);
-    engine.shutdown().await;
-    let _ = projection.await;
-    db.shutdown();
-    served.map_err(ServerError::from)
+    /// Serves until `shutdown` resolves, then stops every role and flushes the store.
+    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
+        let max_request_bytes = self.gateway.limits.max_request_bytes;
+        let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway: self.gateway }))
+            .max_decoding_message_size(max_request_bytes)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES)
+            // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
+            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+        // What `temporal operator cluster health` and load balancers ask.
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
+        let served = tonic::transport::Server::builder()
+            .add_service(health_service.accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+            .add_service(workflow_service)
+            .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+            .serve_with_incoming_shutdown(incoming(self.listener), shutdown)
+            .await;
+
+        let _ = self.stop_roles.send(true);
+        self.engine.shutdown().await;
+        let _ = self.projection.await;
+        self.db.shutdown();
+        served.map_err(ServerError::from)
+    }
+}
+
+/// Counts of what the server holds on behalf of calls in flight (waiting
+/// polls, queries, history long polls), so tests (and later metrics) can
+/// check that calls clients abandon leave nothing behind.
+#[derive(Clone)]
+pub struct Held {
+    gateway: Arc<Gateway>,
+}
+
+impl Held {
+    pub fn matching(&self) -> MatchingCounts {
+        self.gateway.matching.counts()
+    }
+
+    /// Readers waiting for a run's history to grow.
+    pub fn history_watchers(&self) -> usize {
+        self.gateway.notifier.watchers()
+    }
+
+    /// Runs with a history watcher entry.
+    pub fn watched_runs(&self) -> usize {
+        self.gateway.notifier.watched_runs()
+    }
 }
 
 /// Accepted connections without Nagle's algorithm: a reply is written in

@@ -26,6 +26,11 @@ impl AckTracker {
         self.outstanding.remove(&offset);
     }
 
+    /// Records read and not done with.
+    pub fn outstanding(&self) -> usize {
+        self.outstanding.len()
+    }
+
     pub fn ack_level(&self) -> u64 {
         self.outstanding.first().copied().unwrap_or(self.read_up_to)
     }
@@ -45,6 +50,7 @@ mod tests {
         acks.done(11);
         acks.done(12);
         assert_eq!(acks.ack_level(), 10);
+        assert_eq!(acks.outstanding(), 2);
         acks.done(10);
         assert_eq!(acks.ack_level(), 13);
         acks.done(13);

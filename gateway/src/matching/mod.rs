@@ -2,26 +2,31 @@
 //! backlog and waiting pollers, and delivers queries. Handing a task to a
 //! poller is confirmed by the engine (RecordWorkflowTaskStarted /
 //! RecordActivityTaskStarted) before the poller gets it; see the poll handlers.
+//! Until then the poll holds the task as a [`Lease`], which puts it back in
+//! its queue if the poll is dropped; see `queue`.
 
 mod acks;
 pub mod queries;
 mod queue;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use prost::Message;
 use temper_engine::log::{Log, LogName};
-use temper_engine::store::Store;
+use temper_engine::store::{RunKey, Store};
 use temper_engine::time::now_nanos;
+use temper_proto::api::common::v1::WorkflowType;
+use temper_proto::api::query::v1::WorkflowQuery;
 use temper_proto::records::{TaskKind, TaskRecord};
 use tokio::sync::watch;
 
 use acks::AckTracker;
-pub use queries::{QueryAnswer, QueryTask, Queries};
-pub use queue::{Dispatch, PendingTask, TaskQueue};
+pub use queries::{AskedQuery, QueryAnswer, QueryTask, Queries};
+pub use queue::{Dispatch, Lease, PendingTask, QueueCounts, TaskQueue};
 
 /// The consumer name under which matching's ack levels are stored.
 const CONSUMER: &str = "matching";
@@ -38,10 +43,31 @@ pub struct QueueKey {
     pub kind: TaskKind,
 }
 
+/// What matching holds, over all queues: what clients that give up must
+/// not leave behind. `returned` only grows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MatchingCounts {
+    pub queues: usize,
+    pub waiting_pollers: usize,
+    pub backlog: usize,
+    pub queued_queries: usize,
+    /// Queries whose asker waits for an answer.
+    pub pending_queries: usize,
+    /// Tasks and queries handed to polls that have not settled them yet.
+    pub leased: usize,
+    /// Tasks and queries given back unsettled: their poll was dropped, or
+    /// asking the engine to start the task failed.
+    pub returned: u64,
+    /// Tasks read from the `tasks` log that matching is not done with: each
+    /// is queued or leased, else it was lost (and holds the log's ack level back).
+    pub outstanding_tasks: usize,
+}
+
 pub struct Matching {
     queues: DashMap<QueueKey, Arc<TaskQueue>>,
     acks: Vec<Mutex<AckTracker>>,
     pub queries: Queries,
+    returned: Arc<AtomicU64>,
     log: Arc<dyn Log>,
     store: Arc<dyn Store>,
 }
@@ -56,7 +82,8 @@ impl Matching {
             let level = store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await?.unwrap_or(0);
             acks.push(Mutex::new(AckTracker::starting_at(level)));
         }
-        let matching = Arc::new(Matching { queues: DashMap::new(), acks, queries: Queries::default(), log, store });
+        let matching =
+            Arc::new(Matching { queues: DashMap::new(), acks, queries: Queries::default(), returned: Arc::default(), log, store });
         for partition in 0..partitions {
             tokio::spawn(matching.clone().consume(partition, shutdown.clone()));
         }
@@ -64,22 +91,67 @@ impl Matching {
         Ok(matching)
     }
 
-    /// Offers a query to a queue. Like tasks and pollers, it reaches the queue
-    /// while the map entry is held, so an idle-queue sweep cannot orphan it.
-    pub fn offer_query(&self, key: QueueKey, query: Arc<QueryTask>) {
-        self.queues.entry(key).or_default().offer_query(query);
+    /// Offers a query to a queue's pollers; it is withdrawn when the returned
+    /// guard is dropped. Like tasks and pollers, it reaches the queue while
+    /// the map entry is held, so an idle-queue sweep cannot orphan it.
+    pub fn ask(
+        &self,
+        key: QueueKey,
+        run: RunKey,
+        workflow_type: Option<WorkflowType>,
+        query: WorkflowQuery,
+    ) -> AskedQuery<'_> {
+        let task_queue = key.name.clone();
+        let queue = self.queue_entry(key);
+        self.queries.ask(queue.clone(), run, workflow_type, task_queue, query)
     }
 
     /// The queue a poller waits on, marked as polled while the map entry is
     /// held, so an idle-queue sweep cannot drop it in between.
     pub fn queue_for_poller(&self, key: QueueKey, identity: &str) -> Arc<TaskQueue> {
-        let entry = self.queues.entry(key).or_default();
+        let entry = self.queue_entry(key);
         entry.record_poller(identity);
         entry.clone()
     }
 
+    fn queue_entry(&self, key: QueueKey) -> dashmap::mapref::one::RefMut<'_, QueueKey, Arc<TaskQueue>> {
+        self.queues.entry(key).or_insert_with(|| Arc::new(TaskQueue::counting_returns_in(self.returned.clone())))
+    }
+
     pub fn existing_queue(&self, key: &QueueKey) -> Option<Arc<TaskQueue>> {
         self.queues.get(key).map(|queue| queue.clone())
+    }
+
+    /// The poll is done with what it was handed (the engine started the task
+    /// or refused it as stale): it does not come back, and its offset is done.
+    pub fn settle(&self, lease: Lease) {
+        if let Dispatch::Task(task) = lease.settle() {
+            self.done(&task);
+        }
+    }
+
+    /// Totals over all queues; see [`MatchingCounts`].
+    pub fn counts(&self) -> MatchingCounts {
+        let mut totals = MatchingCounts {
+            pending_queries: self.queries.pending(),
+            returned: self.returned.load(Ordering::Relaxed),
+            outstanding_tasks: self.acks.iter().map(|acks| acks.lock().outstanding()).sum(),
+            ..MatchingCounts::default()
+        };
+        for (_, counts) in self.queue_counts() {
+            totals.queues += 1;
+            totals.waiting_pollers += counts.waiting_pollers;
+            totals.backlog += counts.backlog;
+            totals.queued_queries += counts.queued_queries;
+            totals.leased += counts.leased;
+        }
+        totals
+    }
+
+    /// What each queue holds.
+    pub fn queue_counts(&self) -> Vec<(QueueKey, QueueCounts)> {
+        let queues: Vec<(QueueKey, Arc<TaskQueue>)> = self.queues.iter().map(|entry| (entry.key().clone(), entry.value().clone())).collect();
+        queues.into_iter().map(|(key, queue)| (key, queue.counts())).collect()
     }
 
     /// Matching is done with a task: handed out, refused as stale, or expired.
@@ -126,7 +198,7 @@ impl Matching {
             name: task.record.task_queue.clone(),
             kind: task.record.kind(),
         };
-        self.queues.entry(key).or_default().offer(task);
+        self.queue_entry(key).offer(task);
     }
 
     /// Periodically drops expired tasks and stores how far each partition is

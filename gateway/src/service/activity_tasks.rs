@@ -35,17 +35,19 @@ pub async fn poll_activity_task_queue(
 ) -> ApiResult<PollActivityTaskQueueResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let queue_name = request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default();
-    let (namespace_name, identity) = (namespace.name.as_str(), request.identity.as_str());
-    let start_task =
-        |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, namespace_name, &task, identity).await }) };
+    let identity = request.identity.as_str();
+    let start_task = |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, &task, identity).await }) };
     match poll(gateway, &namespace.id, queue_name, TaskKind::Activity, &request.identity, deadline, start_task).await? {
-        Polled::Started(response) => Ok(response),
-        Polled::Query(_) | Polled::Nothing => Ok(PollActivityTaskQueueResponse::default()),
+        Polled::Started((run, started)) => {
+            let scheduled = scheduled_event(gateway, &run, started.scheduled_event_id).await?;
+            Ok(activity_task_response(&namespace.name, &run, started, scheduled))
+        }
+        Polled::Query { .. } | Polled::Nothing => Ok(PollActivityTaskQueueResponse::default()),
     }
 }
 
 /// Asks the engine to start the attempt for this poll; `None` if it is stale.
-async fn start(gateway: &Gateway, namespace: &str, task: &PendingTask, identity: &str) -> ApiResult<Option<PollActivityTaskQueueResponse>> {
+async fn start(gateway: &Gateway, task: &PendingTask, identity: &str) -> ApiResult<Option<(RunKey, ActivityTaskStarted)>> {
     let record = &task.record;
     let command = Command::RecordActivityTaskStarted(RecordActivityTaskStarted {
         run_id: record.run_id.clone(),
@@ -54,14 +56,11 @@ async fn start(gateway: &Gateway, namespace: &str, task: &PendingTask, identity:
         request_id: uuid::Uuid::new_v4().to_string(),
         identity: identity.to_string(),
     });
-    let started = match gateway.bus.execute(&record.namespace_id, &record.workflow_id, command).await? {
-        Ok(Reply::ActivityTaskStarted(started)) => started,
-        Ok(other) => return Err(unexpected(other)),
-        Err(_) => return Ok(None),
-    };
-    let run = RunKey { namespace_id: record.namespace_id.clone(), workflow_id: record.workflow_id.clone(), run_id: record.run_id.clone() };
-    let scheduled = scheduled_event(gateway, &run, started.scheduled_event_id).await?;
-    Ok(Some(activity_task_response(namespace, &run, started, scheduled)))
+    match gateway.bus.execute(&record.namespace_id, &record.workflow_id, command).await? {
+        Ok(Reply::ActivityTaskStarted(started)) => Ok(Some((task.run(), started))),
+        Ok(other) => Err(unexpected(other)),
+        Err(_) => Ok(None),
+    }
 }
 
 /// The activity's input and header live in its scheduled event.

@@ -158,7 +158,8 @@ fn progress_of(state: &WorkflowMutableState) -> RunProgress {
 }
 
 /// Waits until the run's progress satisfies `done` or the deadline passes,
-/// and returns the latest progress.
+/// and returns the latest progress. The subscription ends with this future,
+/// also when a client that gave up drops it.
 async fn wait_for(gateway: &Gateway, run: &RunKey, deadline: Instant, done: impl Fn(&RunProgress) -> bool) -> ApiResult<RunProgress> {
     let mut changes = gateway.notifier.subscribe(run);
     // Read after subscribing, so a commit in between is not missed.
@@ -168,17 +169,11 @@ async fn wait_for(gateway: &Gateway, run: &RunKey, deadline: Instant, done: impl
     let mut progress = progress_of(&state);
     while !done(&progress) {
         match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Ok(())) => {
-                let published = *changes.borrow_and_update();
-                if published.next_event_id >= progress.next_event_id {
-                    progress = published;
-                }
-            }
-            _ => break,
+            Ok(Some(published)) if published.next_event_id >= progress.next_event_id => progress = published,
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
         }
     }
-    drop(changes);
-    gateway.notifier.release(run);
     Ok(progress)
 }
 

@@ -34,19 +34,17 @@ pub async fn query_workflow(gateway: &Gateway, request: QueryWorkflowRequest, de
     if let Some(rejected) = rejection(request.query_reject_condition(), &state) {
         return Ok(QueryWorkflowResponse { query_rejected: Some(rejected), ..Default::default() });
     }
-    let (task, answer) = gateway.matching.queries.register(run.clone(), info.workflow_type.clone(), info.task_queue.clone(), query);
     let key = QueueKey { namespace_id: namespace.id.clone(), name: info.task_queue.clone(), kind: TaskKind::Workflow };
-    gateway.matching.offer_query(key, task.clone());
-    match tokio::time::timeout_at(deadline, answer).await {
-        Ok(Ok(QueryAnswer::Answered(result))) => Ok(QueryWorkflowResponse { query_result: result, ..Default::default() }),
-        Ok(Ok(QueryAnswer::Failed { message, failure })) => Err(ApiError::QueryFailed { message, failure: failure.map(Box::new) }),
-        Ok(Err(_)) | Err(_) => {
-            gateway.matching.queries.abandon(&task.id);
-            Err(ApiError::DeadlineExceeded(format!(
-                "query `{}` timed out before a worker polling task queue `{}` answered it",
-                task.query.query_type, info.task_queue
-            )))
-        }
+    // Dropping `asked` (here, or with this future when the client gives up) withdraws the query.
+    let mut asked = gateway.matching.ask(key, run, info.workflow_type.clone(), query);
+    match asked.answer(deadline).await {
+        Some(QueryAnswer::Answered(result)) => Ok(QueryWorkflowResponse { query_result: result, ..Default::default() }),
+        Some(QueryAnswer::Failed { message, failure }) => Err(ApiError::QueryFailed { message, failure: failure.map(Box::new) }),
+        None => Err(ApiError::DeadlineExceeded(format!(
+            "query `{}` timed out before a worker polling task queue `{}` answered it",
+            asked.task().query.query_type,
+            info.task_queue
+        ))),
     }
 }
 

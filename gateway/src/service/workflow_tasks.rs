@@ -38,14 +38,19 @@ pub async fn poll_workflow_task_queue(
     let identity = request.identity.as_str();
     let start_task = |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, &task, identity).await }) };
     match poll(gateway, &namespace.id, queue_name, TaskKind::Workflow, &request.identity, deadline, start_task).await? {
-        Polled::Started(response) => Ok(response),
-        Polled::Query(query) => query_task_response(gateway, &query).await,
+        Polled::Started((run, started)) => workflow_task_response(gateway, &run, started).await,
+        Polled::Query { query, lease } => {
+            let response = query_task_response(gateway, &query).await;
+            // A query that cannot be delivered would fail the same way for every poller.
+            gateway.matching.settle(lease);
+            response
+        }
         Polled::Nothing => Ok(PollWorkflowTaskQueueResponse::default()),
     }
 }
 
 /// Asks the engine to start the task for this poll; `None` if the task is stale.
-async fn start(gateway: &Gateway, task: &PendingTask, identity: &str) -> ApiResult<Option<PollWorkflowTaskQueueResponse>> {
+async fn start(gateway: &Gateway, task: &PendingTask, identity: &str) -> ApiResult<Option<(RunKey, WorkflowTaskStarted)>> {
     let record = &task.record;
     let command = Command::RecordWorkflowTaskStarted(RecordWorkflowTaskStarted {
         run_id: record.run_id.clone(),
@@ -55,14 +60,7 @@ async fn start(gateway: &Gateway, task: &PendingTask, identity: &str) -> ApiResu
         task_queue: Some(TaskQueue { name: record.task_queue.clone(), ..Default::default() }),
     });
     match gateway.bus.execute(&record.namespace_id, &record.workflow_id, command).await? {
-        Ok(Reply::WorkflowTaskStarted(started)) => {
-            let run = RunKey {
-                namespace_id: record.namespace_id.clone(),
-                workflow_id: record.workflow_id.clone(),
-                run_id: record.run_id.clone(),
-            };
-            Ok(Some(workflow_task_response(gateway, &run, started).await?))
-        }
+        Ok(Reply::WorkflowTaskStarted(started)) => Ok(Some((task.run(), started))),
         Ok(other) => Err(unexpected(other)),
         Err(_) => Ok(None),
     }
