@@ -124,6 +124,7 @@ fn start(workflow_id: &str) -> Command {
             ..Default::default()
         }),
         run_id: format!("run-{workflow_id}"),
+        ..Default::default()
     })
 }
 

@@ -51,6 +51,14 @@ struct StartDevArgs {
     /// Largest payload (input, result, details) a request may carry, in bytes.
     #[arg(long, default_value_t = 2 * 1024 * 1024)]
     max_payload_bytes: usize,
+    /// Shortest retention RegisterNamespace accepts (Temporal's
+    /// `system.namespaceMinRetentionLocal`), like 1h or 2s.
+    #[arg(long, default_value = "1h", value_parser = temper_bench::parse_duration)]
+    min_namespace_retention: std::time::Duration,
+    /// How often the data directory is compacted once enough was deleted
+    /// (trimmed logs, expired runs), like 60s.
+    #[arg(long, default_value = "60s", value_parser = temper_bench::parse_duration)]
+    compaction_interval: std::time::Duration,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "warn")]
     log_level: String,
@@ -95,6 +103,8 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
         namespaces: args.namespaces,
         shards: args.shards,
         max_payload_bytes: args.max_payload_bytes,
+        min_namespace_retention: args.min_namespace_retention,
+        compaction_interval: args.compaction_interval,
     };
     block_on(async {
         match run_dev_server(config, shutdown_signal()).await {

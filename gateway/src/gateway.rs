@@ -19,6 +19,8 @@ use crate::namespaces::NamespaceRegistry;
 pub struct Limits {
     /// Largest payload (input, result, details) a request may carry.
     pub max_payload_bytes: usize,
+    /// Shortest retention RegisterNamespace accepts, in nanoseconds.
+    pub min_namespace_retention_nanos: i64,
 }
 
 pub struct Gateway {

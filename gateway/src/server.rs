@@ -39,6 +39,9 @@ pub struct DevServerConfig {
     pub namespaces: Vec<String>,
     pub shards: u32,
     pub max_payload_bytes: usize,
+    pub min_namespace_retention: std::time::Duration,
+    /// How often the embedded database reclaims space freed by deletions.
+    pub compaction_interval: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +73,7 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
         .map_err(|e| ServerError::Storage(e.to_string()))?;
     let (stop_roles, roles_stopped) = watch::channel(false);
     let matching = Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+    let reclaiming = tokio::spawn(reclaim_space_periodically(db.clone(), config.compaction_interval, roles_stopped.clone()));
     let projection = tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped));
 
     let gateway = Arc::new(Gateway {
@@ -78,7 +82,10 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
         notifier,
         namespaces: NamespaceRegistry::new(store.clone()),
         matching,
-        limits: Limits { max_payload_bytes: config.max_payload_bytes },
+        limits: Limits {
+            max_payload_bytes: config.max_payload_bytes,
+            min_namespace_retention_nanos: i64::try_from(config.min_namespace_retention.as_nanos()).unwrap_or(i64::MAX),
+        },
         shard_count: config.shards,
     });
     let mut namespaces = vec!["default".to_string()];
@@ -111,8 +118,26 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
     let _ = stop_roles.send(true);
     engine.shutdown().await;
     let _ = projection.await;
+    let _ = reclaiming.await;
     db.shutdown();
     served.map_err(ServerError::from)
+}
+
+/// Gives back the space of trimmed log records and expired runs (see
+/// [`EmbeddedDb::reclaim_space`]), off the async threads.
+async fn reclaim_space_periodically(db: Arc<EmbeddedDb>, interval: std::time::Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.reclaim_space()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "reclaiming disk space failed; retrying later"),
+            Err(error) => tracing::error!(%error, "reclaiming disk space panicked"),
+        }
+    }
 }
 
 /// Accepted connections without Nagle's algorithm: a reply is written in

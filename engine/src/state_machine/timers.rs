@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use temper_proto::api::enums::v1::TimeoutType;
 use temper_proto::records::timer_task::Kind;
 use temper_proto::records::{
-    ActivityInfo, ActivityRetry, ActivityTimeout, TimerInfo, TimerTask, UserTimerFired, WorkflowMutableState,
-    WorkflowRunTimeout, WorkflowTaskInfo, WorkflowTaskTimeout,
+    ActivityInfo, ActivityRetry, ActivityTimeout, ExecutionInfo, RunRetention, TimerInfo, TimerTask, UserTimerFired,
+    WorkflowMutableState, WorkflowRunTimeout, WorkflowTaskInfo, WorkflowTaskTimeout,
 };
 
 use super::Effect;
@@ -30,6 +30,7 @@ pub fn timer_key(task: &TimerTask) -> TimerKey {
             format!("workflow-task/{}/{}/{}", t.scheduled_event_id, t.attempt, t.timeout_type)
         }
         Some(Kind::WorkflowRunTimeout(_)) => "run".to_string(),
+        Some(Kind::RunRetention(_)) => "retention".to_string(),
         None => "none".to_string(),
     };
     TimerKey {
@@ -140,17 +141,26 @@ fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<Timer
     Some(task(run, start + run_timeout, Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
 }
 
-/// Every timer a run has armed in its current state.
+/// A closed run is deleted once its retention has passed; a run without a
+/// retention is kept.
+fn retention_timer(run: &RunKey, info: &ExecutionInfo) -> Option<TimerTask> {
+    let retention = duration_nanos(info.retention.as_ref());
+    let closed = info.close_time.as_ref().map(timestamp_nanos)?;
+    (retention > 0).then(|| task(run, closed.saturating_add(retention), Kind::RunRetention(RunRetention {})))
+}
+
+/// Every timer a run has armed in its current state: while it runs, those
+/// guarding its progress; once closed, only its retention.
 pub fn timers_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
     let Some(info) = state.info.as_ref() else { return Vec::new() };
-    if info.close_time.is_some() {
-        return Vec::new();
-    }
     let run = RunKey {
         namespace_id: info.namespace_id.clone(),
         workflow_id: info.workflow_id.clone(),
         run_id: info.run_id.clone(),
     };
+    if info.close_time.is_some() {
+        return retention_timer(&run, info).into_iter().collect();
+    }
     let sticky_schedule_to_start = duration_nanos(info.sticky_schedule_to_start_timeout.as_ref());
     let mut timers: Vec<TimerTask> = run_timeout_timer(&run, state).into_iter().collect();
     if let Some(wft) = &state.workflow_task {

@@ -15,6 +15,9 @@ use crate::state_machine::{Clock, Transition};
 use crate::time::{duration_nanos, timestamp_nanos};
 
 pub fn apply(state: &mut WorkflowMutableState, timer: &TimerTask, clock: Clock<'_>) -> Transition {
+    if let Some(Kind::RunRetention(_)) = &timer.kind {
+        return super::expire_run::apply(state);
+    }
     if !is_running(state) {
         return Transition::default();
     }
@@ -24,7 +27,7 @@ pub fn apply(state: &mut WorkflowMutableState, timer: &TimerTask, clock: Clock<'
         Some(Kind::ActivityRetry(t)) => activity_retry_applies(state, t),
         Some(Kind::WorkflowTaskTimeout(t)) => workflow_task_timeout_applies(state, t),
         Some(Kind::WorkflowRunTimeout(_)) => true,
-        None => false,
+        Some(Kind::RunRetention(_)) | None => false,
     };
     if !applies {
         return Transition::default();
@@ -39,7 +42,7 @@ pub fn apply(state: &mut WorkflowMutableState, timer: &TimerTask, clock: Clock<'
             mutation.schedule_workflow_task();
         }
         Some(Kind::WorkflowRunTimeout(_)) => time_out_run(&mut mutation),
-        None => {}
+        Some(Kind::RunRetention(_)) | None => {}
     }
     mutation.finish()
 }
