@@ -107,3 +107,19 @@ fn describe(gateway: &Gateway, record: NamespaceRecord) -> DescribeNamespaceResp
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600 * 1_000_000_000;
+
+    #[test]
+    fn a_retention_below_the_minimum_is_refused_and_unset_means_the_default() {
+        assert!(check_retention(HOUR, HOUR).is_ok());
+        assert!(check_retention(0, HOUR).is_ok(), "unset: the dev server's one day");
+        assert!(matches!(check_retention(HOUR - 1, HOUR), Err(ApiError::InvalidArgument(_))));
+        assert!(matches!(check_retention(-1, 0), Err(ApiError::InvalidArgument(_))));
+        assert!(check_retention(2_000_000_000, 1_000_000_000).is_ok(), "short retentions once the minimum allows them");
+    }
+}
