@@ -85,7 +85,8 @@ pub enum BenchError {
     Address(String),
 }
 
-fn parse_duration(text: &str) -> Result<Duration, String> {
+/// A duration like 30s, 500ms, 2m or 1h; also what `temper server start-dev` takes.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(text.len()));
     let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration like 30s, 500ms or 2m"))?;
     let seconds = match unit {

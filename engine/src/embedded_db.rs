@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
+use std::collections::HashMap;
+
+use keys::Key;
+
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, OwnedWriteBatch, PersistMode, Readable, Slice};
 use parking_lot::{Mutex, RwLock};
 
@@ -59,6 +63,30 @@ pub(crate) struct Tables {
     pub consumer_offsets: Keyspace,
 }
 
+impl Tables {
+    fn all(&self) -> [&Keyspace; 13] {
+        [
+            &self.log,
+            &self.meta,
+            &self.shards,
+            &self.executions,
+            &self.current_runs,
+            &self.history,
+            &self.timers,
+            &self.outbox,
+            &self.namespaces,
+            &self.namespace_ids,
+            &self.visibility,
+            &self.visibility_by_start,
+            &self.consumer_offsets,
+        ]
+    }
+}
+
+/// Removals per keyspace since it was last compacted.
+/// Keyed by keyspace id (`Keyspace::id`).
+type RemovalCounts = Arc<Mutex<HashMap<u64, u64>>>;
+
 /// Memtable size of every keyspace.
 const MEMTABLE_BYTES: u64 = 8 * 1024 * 1024;
 
@@ -94,6 +122,7 @@ pub(crate) struct Writer {
     /// Whether the current group wrote anything, so a group of refused jobs
     /// costs no fsync.
     wrote: Cell<bool>,
+    removals: RemovalCounts,
 }
 
 impl Writer {
@@ -130,6 +159,12 @@ impl Writer {
         }
         batch.inner.commit()?;
         self.wrote.set(true);
+        if !batch.removals.is_empty() {
+            let mut removals = self.removals.lock();
+            for (keyspace, count) in batch.removals {
+                *removals.entry(keyspace).or_default() += count;
+            }
+        }
         Ok(())
     }
 }
@@ -153,11 +188,13 @@ fn bound_key(bound: &Bound<Vec<u8>>) -> Option<&[u8]> {
 pub(crate) struct Batch {
     inner: OwnedWriteBatch,
     refused_key_len: Option<usize>,
+    /// Removals per keyspace, counted towards its next compaction.
+    removals: HashMap<u64, u64>,
 }
 
 impl Batch {
     fn new(database: &Database) -> Batch {
-        Batch { inner: database.batch(), refused_key_len: None }
+        Batch { inner: database.batch(), refused_key_len: None, removals: HashMap::new() }
     }
 
     pub fn insert(&mut self, table: &Keyspace, key: Vec<u8>, value: impl Into<Slice>) {
@@ -169,6 +206,7 @@ impl Batch {
     pub fn remove(&mut self, table: &Keyspace, key: impl Into<Slice> + AsRef<[u8]>) {
         if self.accepts(key.as_ref()) {
             self.inner.remove(table, key.into());
+            *self.removals.entry(table.id()).or_default() += 1;
         }
     }
 
@@ -193,6 +231,7 @@ pub struct EmbeddedDb {
     writer_thread: Mutex<Option<JoinHandle<()>>>,
     log_open: AtomicBool,
     path: PathBuf,
+    removals: RemovalCounts,
     // Declared in drop order: keyspace handles before the database, and the
     // database (which stops fjall's threads) before its directory is removed.
     tables: Tables,
@@ -224,7 +263,9 @@ impl EmbeddedDb {
         let database = Database::builder(path).manual_journal_persist(true).open().map_err(opening_failed)?;
         let tables = Tables::open(&database).map_err(opening_failed)?;
         let (jobs, queue) = mpsc::channel();
-        let writer = Writer { database: database.clone(), tables: tables.clone(), wrote: Cell::new(false) };
+        let removals = RemovalCounts::default();
+        let writer =
+            Writer { database: database.clone(), tables: tables.clone(), wrote: Cell::new(false), removals: removals.clone() };
         let writer_thread = std::thread::Builder::new()
             .name("temper-db-writer".into())
             .spawn(move || run_writer(writer, queue))
@@ -234,6 +275,7 @@ impl EmbeddedDb {
             writer_thread: Mutex::new(Some(writer_thread)),
             log_open: AtomicBool::new(false),
             path: path.to_path_buf(),
+            removals,
             tables,
             database,
             _temporary_dir: temporary_dir,
@@ -259,6 +301,63 @@ impl EmbeddedDb {
 
     pub(crate) fn tables(&self) -> &Tables {
         &self.tables
+    }
+
+    /// Gives back the disk space of deleted data. An LSM tree deletes by
+    /// writing tombstones; what they shadow stays on disk until a compaction
+    /// into the last level drops both, and journal files stay until every
+    /// memtable holding their writes is flushed. Ongoing writes get there on
+    /// their own; after a burst of deletions (trimmed logs, expired runs)
+    /// followed by quiet, nothing would. So: flush every memtable, then fully
+    /// compact each keyspace whose removals since its last compaction reach a
+    /// quarter of its entries, which bounds the rewriting to a few times what
+    /// was deleted. Blocks; run it off the async runtime.
+    pub fn reclaim_space(&self) -> Result<(), EmbeddedDbError> {
+        let removals = std::mem::take(&mut *self.removals.lock());
+        if removals.is_empty() {
+            return Ok(());
+        }
+        for keyspace in self.tables.all() {
+            keyspace.rotate_memtable_and_wait()?;
+        }
+        let deferred = self.compact_where_deleted(&removals)?;
+        let mut pending = self.removals.lock();
+        for (keyspace, removed) in deferred {
+            *pending.entry(keyspace).or_default() += removed;
+        }
+        drop(pending);
+        self.run_fjall_maintenance()
+    }
+
+    /// Fully compacts each keyspace whose removals reach a quarter of its
+    /// entries; returns the removals of the others, to count towards later.
+    fn compact_where_deleted(&self, removals: &HashMap<u64, u64>) -> Result<HashMap<u64, u64>, EmbeddedDbError> {
+        let mut deferred = HashMap::new();
+        for keyspace in self.tables.all() {
+            let removed = removals.get(&keyspace.id()).copied().unwrap_or_default();
+            if removed == 0 {
+                continue;
+            }
+            if removed.saturating_mul(4) >= keyspace.approximate_len() as u64 {
+                keyspace.major_compact()?;
+            } else {
+                deferred.insert(keyspace.id(), removed);
+            }
+        }
+        Ok(deferred)
+    }
+
+    /// fjall deletes table files no version refers to any more (what a
+    /// compaction replaced) and journal files whose writes are all flushed
+    /// only in the maintenance that follows a memtable rotation, and rotates
+    /// only memtables holding something: a marker write gives it one.
+    fn run_fjall_maintenance(&self) -> Result<(), EmbeddedDbError> {
+        self.write_blocking(|writer| {
+            let mut batch = writer.batch();
+            batch.insert(&writer.tables().meta, Key::new().str("space_reclaimed").into_bytes(), Vec::new());
+            writer.commit(batch)
+        })?;
+        Ok(self.tables.meta.rotate_memtable_and_wait()?)
     }
 
     /// A batch to fill on the caller's thread and commit in a job, so encoding
@@ -361,6 +460,52 @@ impl EmbeddedDb {
 impl Drop for EmbeddedDb {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Where a database directory's disk space goes, in allocated bytes (as `du`
+/// counts them, not apparent sizes: fjall preallocates journal files
+/// sparsely to 64 MiB).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskUsage {
+    /// The write-ahead journal. fjall appends to one journal file until it
+    /// passes 64 MB, then starts another and deletes the old one once every
+    /// write in it is flushed: the journal holds at most about 64 MB plus
+    /// what awaits a flush, deleted data included, and never shrinks in
+    /// between.
+    pub journal: u64,
+    /// Everything else: the tables, where deletions give space back.
+    pub tables: u64,
+}
+
+impl DiskUsage {
+    pub fn of(path: &Path) -> DiskUsage {
+        let Ok(entries) = std::fs::read_dir(path) else { return DiskUsage::default() };
+        let mut usage = DiskUsage::default();
+        for entry in entries.filter_map(Result::ok) {
+            let bytes = allocated_bytes(&entry.path());
+            if entry.path().extension().is_some_and(|extension| extension == "jnl") {
+                usage.journal += bytes;
+            } else {
+                usage.tables += bytes;
+            }
+        }
+        usage
+    }
+
+    pub fn total(&self) -> u64 {
+        self.journal + self.tables
+    }
+}
+
+fn allocated_bytes(path: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.is_dir() => std::fs::read_dir(path)
+            .map(|entries| entries.filter_map(Result::ok).map(|entry| allocated_bytes(&entry.path())).sum())
+            .unwrap_or_default(),
+        Ok(metadata) => metadata.blocks() * 512,
+        Err(_) => 0,
     }
 }
 

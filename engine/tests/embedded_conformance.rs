@@ -84,6 +84,10 @@ conformance_tests!(mod store uses store_conformance:
     consumer_offsets_are_kept_per_consumer_log_and_partition,
     everything_survives_reopen,
     concurrent_commits_to_different_shards_all_succeed,
+    deleting_a_run_removes_its_state_history_and_pointer,
+    deleting_a_run_keeps_a_pointer_to_a_newer_run,
+    deleting_a_run_is_fenced_and_idempotent,
+    a_deleted_visibility_record_removes_the_run,
 );
 
 /// `run_all` is what other adapters will call; it must run on its own too.

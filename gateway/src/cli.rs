@@ -58,6 +58,14 @@ struct StartDevArgs {
     /// Largest gRPC request accepted, in bytes.
     #[arg(long, default_value_t = Limits::default().max_request_bytes)]
     max_request_bytes: usize,
+    /// Shortest retention RegisterNamespace accepts (Temporal's
+    /// `system.namespaceMinRetentionLocal`), like 1h or 2s.
+    #[arg(long, default_value = "1h", value_parser = temper_bench::parse_duration)]
+    min_namespace_retention: std::time::Duration,
+    /// How often the data directory is compacted once enough was deleted
+    /// (trimmed logs, expired runs), like 60s.
+    #[arg(long, default_value = "60s", value_parser = temper_bench::parse_duration)]
+    compaction_interval: std::time::Duration,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "warn")]
     log_level: String,
@@ -105,8 +113,10 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
             max_payload_bytes: args.max_payload_bytes,
             max_id_length: args.max_id_length,
             max_request_bytes: args.max_request_bytes,
+            min_namespace_retention_nanos: i64::try_from(args.min_namespace_retention.as_nanos()).unwrap_or(i64::MAX),
             ..Limits::default()
         },
+        compaction_interval: args.compaction_interval,
     };
     block_on(async {
         match run_dev_server(config, shutdown_signal()).await {

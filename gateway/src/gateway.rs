@@ -31,11 +31,20 @@ pub struct Limits {
     /// messages, and a log record or stored state wraps a failure in a few
     /// more levels than the request did.
     pub max_failure_depth: usize,
+    /// Shortest retention RegisterNamespace accepts, in nanoseconds
+    /// (Temporal's `system.namespaceMinRetentionLocal`).
+    pub min_namespace_retention_nanos: i64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_payload_bytes: 2 * 1024 * 1024, max_id_length: 1000, max_request_bytes: 4 * 1024 * 1024, max_failure_depth: 64 }
+        Limits {
+            max_payload_bytes: 2 * 1024 * 1024,
+            max_id_length: 1000,
+            max_request_bytes: 4 * 1024 * 1024,
+            max_failure_depth: 64,
+            min_namespace_retention_nanos: 3600 * 1_000_000_000,
+        }
     }
 }
 

@@ -41,6 +41,8 @@ pub struct DevServerConfig {
     pub namespaces: Vec<String>,
     pub shards: u32,
     pub limits: Limits,
+    /// How often the embedded database reclaims space freed by deletions.
+    pub compaction_interval: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,7 @@ pub struct DevServer {
     db: Arc<EmbeddedDb>,
     stop_roles: watch::Sender<bool>,
     projection: JoinHandle<()>,
+    reclaiming: JoinHandle<()>,
 }
 
 impl DevServer {
@@ -91,6 +94,7 @@ impl DevServer {
         let (stop_roles, roles_stopped) = watch::channel(false);
         let matching =
             Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+        let reclaiming = tokio::spawn(reclaim_space_periodically(db.clone(), config.compaction_interval, roles_stopped.clone()));
         let projection = tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped));
 
         let gateway = Arc::new(Gateway {
@@ -113,7 +117,7 @@ impl DevServer {
         let address = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
         let data = config.db_path.as_ref().map_or("a temporary directory (lost on exit)".to_string(), |p| p.display().to_string());
         println!("Temper {} ready: Temporal gRPC API on {address}, namespaces {}, data in {data}", env!("CARGO_PKG_VERSION"), namespaces.join(", "));
-        Ok(DevServer { listener, address, gateway, engine, db, stop_roles, projection })
+        Ok(DevServer { listener, address, gateway, engine, db, stop_roles, projection, reclaiming })
     }
 
     /// The address the gRPC API listens on (the bound port when asked for port 0).
@@ -147,6 +151,7 @@ impl DevServer {
         let _ = self.stop_roles.send(true);
         self.engine.shutdown().await;
         let _ = self.projection.await;
+        let _ = self.reclaiming.await;
         self.db.shutdown();
         served.map_err(ServerError::from)
     }
@@ -173,6 +178,23 @@ impl Held {
     /// Runs with a history watcher entry.
     pub fn watched_runs(&self) -> usize {
         self.gateway.notifier.watched_runs()
+    }
+}
+
+/// Gives back the space of trimmed log records and expired runs (see
+/// [`EmbeddedDb::reclaim_space`]), off the async threads.
+async fn reclaim_space_periodically(db: Arc<EmbeddedDb>, interval: std::time::Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(interval) => {}
+        }
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.reclaim_space()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "reclaiming disk space failed; retrying later"),
+            Err(error) => tracing::error!(%error, "reclaiming disk space panicked"),
+        }
     }
 }
 

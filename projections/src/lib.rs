@@ -1,11 +1,14 @@
 //! Projections: consumers of the `visibility` log that keep the visibility
 //! index (the store's visibility table) up to date. Each summary carries a
-//! version, so a record published twice after a crash changes nothing.
+//! version, so a record published twice after a crash changes nothing; a
+//! run's last summary, published when its retention ran out, removes it.
+//! The log is trimmed behind the stored offsets.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message;
+use temper_engine::log::trimmer::LogTrimmer;
 use temper_engine::log::{Log, LogName, LogRecord};
 use temper_engine::store::Store;
 use temper_proto::records::VisibilityRecord;
@@ -37,6 +40,7 @@ async fn project_partition(log: Arc<dyn Log>, store: Arc<dyn Store>, partition: 
             }
         }
     };
+    let mut trimmer = LogTrimmer::new(log.clone(), LogName::Visibility, partition);
     loop {
         let records = tokio::select! {
             _ = shutdown.changed() => return,
@@ -44,7 +48,11 @@ async fn project_partition(log: Arc<dyn Log>, store: Arc<dyn Store>, partition: 
         };
         match records {
             Ok(records) => match apply(&store, partition, &records).await {
-                Ok(Some(last)) => next = last + 1,
+                Ok(Some(last)) => {
+                    next = last + 1;
+                    // The offset is stored: the records before it are done with.
+                    trimmer.consumed_before(next);
+                }
                 Ok(None) => {}
                 Err(error) => {
                     tracing::error!(partition, %error, "updating the visibility index failed; retrying");

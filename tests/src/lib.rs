@@ -437,6 +437,8 @@ pub struct TestServer {
     child: Option<Child>,
     readers: Vec<JoinHandle<()>>,
     output: OutputLog,
+    /// Flags appended to the server's command line.
+    extra_args: Vec<String>,
     /// Incremented on each (re)start, to tell the runs apart in the output.
     run: u32,
 }
@@ -449,16 +451,22 @@ enum StartFailure {
 impl TestServer {
     /// Starts a non-durable server (no `--db-filename`).
     pub fn start() -> TestServer {
-        Self::start_inner(None)
+        Self::start_inner(None, &[])
     }
 
     /// Starts a durable server keeping its state in `db` (a path that need not
     /// exist yet); [`TestServer::restart`] reuses it.
     pub fn start_with_db(db: impl AsRef<Path>) -> TestServer {
-        Self::start_inner(Some(db.as_ref().to_path_buf()))
+        Self::start_inner(Some(db.as_ref().to_path_buf()), &[])
     }
 
-    fn start_inner(db: Option<PathBuf>) -> TestServer {
+    /// [`TestServer::start_with_db`] with server flags of the test's own
+    /// (server-specific, so such a test knows which server it runs).
+    pub fn start_with_db_and_args(db: impl AsRef<Path>, extra_args: &[&str]) -> TestServer {
+        Self::start_inner(Some(db.as_ref().to_path_buf()), extra_args)
+    }
+
+    fn start_inner(db: Option<PathBuf>, extra_args: &[&str]) -> TestServer {
         let kind = ServerKind::detect();
         let mut last_failure = String::new();
         // A port picked as free may be taken by someone else before the server
@@ -471,6 +479,7 @@ impl TestServer {
                 child: None,
                 readers: Vec::new(),
                 output: OutputLog::default(),
+                extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
                 run: 0,
             };
             match server.spawn_and_wait() {
@@ -568,6 +577,7 @@ impl TestServer {
         let run = self.run;
         let mut command = server_command(&self.kind, self.port, self.db.as_deref());
         command
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -302,6 +302,7 @@ fn decode_layout(value: &[u8]) -> Result<LogLayout, LogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embedded_db::DiskUsage;
 
     const LAYOUT: LogLayout = LogLayout { commands: 2, tasks: 1, visibility: 1 };
 
@@ -317,6 +318,32 @@ mod tests {
             Err(error) => panic!("expected a layout mismatch, got {error:?}"),
             Ok(_) => panic!("a different layout was accepted"),
         }
+    }
+
+    /// Trimming writes tombstones; the space of the tables comes back once
+    /// the database reclaims it (flush, then compaction drops tombstones and
+    /// records). The journal keeps its file until that passes 64 MB.
+    #[tokio::test]
+    async fn a_trimmed_partition_gives_its_space_back() {
+        let db = EmbeddedDb::open_temporary().expect("open_temporary");
+        let log = EmbeddedLog::open(db.clone(), LAYOUT).expect("open");
+        for _ in 0..20 {
+            let records = (0..1000).map(|_| Bytes::from(vec![7u8; 1024])).collect();
+            log.append(LogName::Commands, 0, records).await.expect("append");
+        }
+        let filled = DiskUsage::of(db.path()).tables;
+        log.trim(LogName::Commands, 0, 20_000).await.expect("trim");
+        db.reclaim_space().expect("reclaim");
+        let trimmed = DiskUsage::of(db.path()).tables;
+        let files = list_files(db.path());
+        assert!(filled > 8 * 1024 * 1024, "20 MiB appended (memtables flush at 8 MiB), {filled} bytes in tables");
+        assert!(trimmed < filled / 10, "{filled} bytes before the trim, {trimmed} after: {files}");
+    }
+
+    /// `du -a`, to show where the space went.
+    fn list_files(dir: &std::path::Path) -> String {
+        let output = std::process::Command::new("du").arg("-a").arg(dir).output().expect("du");
+        String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod trimmer;
 
 use async_trait::async_trait;
 use bytes::Bytes;

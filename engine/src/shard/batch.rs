@@ -27,6 +27,7 @@ pub(super) struct Batch {
     timer_changes: HashMap<TimerKey, Option<TimerTask>>,
     pub outbox: Vec<OutboxRecord>,
     pub replies: Vec<(ReplyTo, CommandResult)>,
+    runs_to_delete: Vec<RunKey>,
 }
 
 /// What the shard does once the batch is durable.
@@ -44,7 +45,10 @@ pub(super) struct Committed {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.dirty.is_empty() && self.changed_current_runs.is_empty() && self.timer_changes.is_empty()
+        self.dirty.is_empty()
+            && self.changed_current_runs.is_empty()
+            && self.timer_changes.is_empty()
+            && self.runs_to_delete.is_empty()
     }
 
     pub fn arm_timer(&mut self, key: TimerKey, task: TimerTask) {
@@ -115,6 +119,33 @@ impl Batch {
                 Effect::Visibility(record) => self.outbox.push(OutboxRecord { record: Some(Record::Visibility(record)) }),
                 Effect::AddTimer(key, task) => self.arm_timer(key, task),
                 Effect::DeleteTimer(key) => self.disarm_timer(key),
+                Effect::DeleteRun(deleted) => self.delete_run(deleted),
+            }
+        }
+    }
+
+    /// Forgets what the batch holds of a run being deleted, so neither the
+    /// commit nor the caches write it back; the commit deletes it.
+    fn delete_run(&mut self, run: RunKey) {
+        self.states.remove(&run);
+        if self.dirty_set.remove(&run) {
+            self.dirty.retain(|dirty| *dirty != run);
+        }
+        let workflow = run.workflow();
+        if self.current_runs.get(&workflow).is_some_and(|current| current.as_deref() == Some(run.run_id.as_str())) {
+            self.current_runs.insert(workflow, None);
+        }
+        self.runs_to_delete.push(run);
+    }
+
+    /// Drops the caches' entries of deleted runs; a failed commit only costs
+    /// a reload.
+    fn forget_deleted_runs(&self, context: &ShardContext) {
+        for run in &self.runs_to_delete {
+            context.state_cache.invalidate(run);
+            let workflow = run.workflow();
+            if context.current_run_cache.get(&workflow).is_some_and(|current| current == run.run_id) {
+                context.current_run_cache.invalidate(&workflow);
             }
         }
     }
@@ -127,6 +158,9 @@ impl Batch {
 
     /// Splits the batch into the store write and what follows it.
     pub fn into_commit(mut self, context: &ShardContext, epoch: i64, applied_offset: i64, next_outbox_seq: &mut i64) -> (ShardCommit, Committed) {
+        self.forget_deleted_runs(context);
+        let deleted: HashSet<&RunKey> = self.runs_to_delete.iter().collect();
+        self.history.retain(|(run, _)| !deleted.contains(run));
         let mut timers_to_add = Vec::new();
         let mut timers_to_delete = Vec::new();
         for (key, change) in self.timer_changes {
@@ -171,6 +205,7 @@ impl Batch {
             timers_to_add: timers_to_add.clone(),
             timers_to_delete: timers_to_delete.clone(),
             outbox: outbox.clone(),
+            runs_to_delete: self.runs_to_delete,
         };
         let committed = Committed {
             replies: self.replies,

@@ -21,6 +21,7 @@ use batch::{Batch, Committed};
 use outbox::OutboxPublisher;
 use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
 
+use crate::log::trimmer::LogTrimmer;
 use crate::log::{Log, LogName, LogRecord};
 use crate::notify::HistoryNotifier;
 use crate::replies::ReplySink;
@@ -54,6 +55,7 @@ pub(crate) struct ShardProcessor {
     next_outbox_seq: i64,
     timers: TimerQueue,
     outbox: mpsc::UnboundedSender<Vec<(i64, OutboxRecord)>>,
+    commands_trimmer: LogTrimmer,
 }
 
 
@@ -74,7 +76,9 @@ impl ShardProcessor {
         let (outbox, records) = mpsc::unbounded_channel();
         let publisher = OutboxPublisher { shard_id, log: context.log.clone(), store: context.store.clone() };
         let publisher = tokio::spawn(publisher.run(records));
+        let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
         let mut processor = ShardProcessor {
+            commands_trimmer,
             context,
             epoch: info.epoch,
             applied_offset: info.applied_offset,
@@ -422,6 +426,8 @@ impl ShardProcessor {
         }
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;
+        // The applied offset is durable now: what lies at or below it is done with.
+        self.commands_trimmer.consumed_before(u64::try_from(applied_offset + 1).unwrap_or_default());
         self.after_commit(committed);
         Ok(())
     }

@@ -244,6 +244,7 @@ pub fn visibility_record(state: &WorkflowMutableState) -> VisibilityRecord {
         state_transition_count: info.state_transition_count,
         version: info.state_transition_count,
         execution_duration,
+        deleted: false,
     }
 }
 

@@ -28,7 +28,7 @@ pub use workflow_task_commands::command_type_of;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{TaskRecord, TimerTask, VisibilityRecord, WorkflowMutableState};
 
-use crate::store::TimerKey;
+use crate::store::{RunKey, TimerKey};
 
 /// What a transition asks the engine to do once its commit is durable.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +41,10 @@ pub enum Effect {
     DeleteTimer(TimerKey),
     /// Publish the run's summary to the `visibility` log.
     Visibility(VisibilityRecord),
+    /// Delete the run: its mutable state, history and (if it still names the
+    /// run) the current-run pointer. Its visibility record goes through the
+    /// `visibility` log, as a [`Effect::Visibility`] marked deleted.
+    DeleteRun(RunKey),
 }
 
 /// The output of applying one command or timer to one run.

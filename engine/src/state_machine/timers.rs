@@ -11,8 +11,8 @@ use std::collections::HashSet;
 use temper_proto::api::enums::v1::TimeoutType;
 use temper_proto::records::timer_task::Kind;
 use temper_proto::records::{
-    ActivityInfo, ActivityRetry, ActivityTimeout, TimerInfo, TimerTask, UserTimerFired, WorkflowMutableState,
-    WorkflowRunTimeout, WorkflowTaskInfo, WorkflowTaskTimeout,
+    ActivityInfo, ActivityRetry, ActivityTimeout, ExecutionInfo, RunRetention, TimerInfo, TimerTask, UserTimerFired,
+    WorkflowMutableState, WorkflowRunTimeout, WorkflowTaskInfo, WorkflowTaskTimeout,
 };
 
 use super::Effect;
@@ -34,6 +34,7 @@ pub fn timer_key(task: &TimerTask) -> TimerKey {
             format!("workflow-task/{}/{}/{}", t.scheduled_event_id, t.attempt, t.timeout_type)
         }
         Some(Kind::WorkflowRunTimeout(_)) => "run".to_string(),
+        Some(Kind::RunRetention(_)) => "retention".to_string(),
         None => "none".to_string(),
     };
     TimerKey {
@@ -144,7 +145,16 @@ fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<Timer
     Some(task(run, deadline(start, run_timeout), Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
 }
 
-/// Every timer a run has armed in its current state.
+/// A closed run is deleted once its retention has passed; a run without a
+/// retention is kept.
+fn retention_timer(run: &RunKey, info: &ExecutionInfo) -> Option<TimerTask> {
+    let retention = duration_nanos(info.retention.as_ref());
+    let closed = info.close_time.as_ref().map(timestamp_nanos)?;
+    (retention > 0).then(|| task(run, closed.saturating_add(retention), Kind::RunRetention(RunRetention {})))
+}
+
+/// Every timer a run has armed in its current state: while it runs, those
+/// guarding its progress; once closed, only its retention.
 pub fn timers_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
     let mut timers = timeouts_of_run(state);
     if let Some(run) = open_run_key(state) {
@@ -157,14 +167,18 @@ fn open_run_key(state: &WorkflowMutableState) -> Option<RunKey> {
     state.info.as_ref().filter(|info| info.close_time.is_none()).map(run_key_of)
 }
 
-fn run_key_of(info: &temper_proto::records::ExecutionInfo) -> RunKey {
+fn run_key_of(info: &ExecutionInfo) -> RunKey {
     RunKey { namespace_id: info.namespace_id.clone(), workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() }
 }
 
-/// The timers a run has armed in its current state, but for its user timers.
+/// The timers a run has armed in its current state, but for its user timers:
+/// while it runs, those guarding its progress; once closed, its retention.
 pub(super) fn timeouts_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
-    let Some(run) = open_run_key(state) else { return Vec::new() };
     let Some(info) = state.info.as_ref() else { return Vec::new() };
+    let run = run_key_of(info);
+    if info.close_time.is_some() {
+        return retention_timer(&run, info).into_iter().collect();
+    }
     let sticky_schedule_to_start = duration_nanos(info.sticky_schedule_to_start_timeout.as_ref());
     let mut timers: Vec<TimerTask> = run_timeout_timer(&run, state).into_iter().collect();
     if let Some(wft) = &state.workflow_task {

@@ -56,6 +56,10 @@ pub async fn run_all<F: StoreFactory>(new_factory: impl Fn() -> F) {
         consumer_offsets_are_kept_per_consumer_log_and_partition,
         everything_survives_reopen,
         concurrent_commits_to_different_shards_all_succeed,
+        deleting_a_run_removes_its_state_history_and_pointer,
+        deleting_a_run_keeps_a_pointer_to_a_newer_run,
+        deleting_a_run_is_fenced_and_idempotent,
+        a_deleted_visibility_record_removes_the_run,
     );
 }
 
@@ -300,6 +304,18 @@ pub async fn visibility_keeps_the_highest_version(factory: &impl StoreFactory) {
     assert_eq!(store.get_visibility("ns", "wf", "other-run").await.expect("get"), None);
 }
 
+pub async fn a_deleted_visibility_record_removes_the_run(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let kept = visibility("ns", "wf", "run-kept", 100, 3, 30);
+    store.upsert_visibility(vec![visibility("ns", "wf", "run", 200, 3, 30), kept.clone()]).await.expect("upsert");
+    let deleted = VisibilityRecord { deleted: true, version: i64::MAX, ..visibility("ns", "wf", "run", 200, 3, 30) };
+    store.upsert_visibility(vec![deleted.clone()]).await.expect("upsert a deletion");
+    assert_eq!(store.get_visibility("ns", "wf", "run").await.expect("get"), None, "the deleted run");
+    assert_eq!(store.list_visibility("ns", None, 100).await.expect("list_visibility"), [kept], "the listing");
+    store.upsert_visibility(vec![deleted]).await.expect("a deletion published twice changes nothing");
+    assert_eq!(store.get_visibility("ns", "wf", "run").await.expect("get"), None);
+}
+
 pub async fn visibility_lists_newest_start_first_in_pages(factory: &impl StoreFactory) {
     let store = factory.open().await;
     let records = vec![
@@ -448,7 +464,20 @@ impl Sample {
             timers_to_add: self.timers.clone(),
             timers_to_delete: Vec::new(),
             outbox: self.outbox.clone(),
+            runs_to_delete: Vec::new(),
         }
+    }
+
+    async fn assert_intact(&self, store: &Arc<dyn Store>, shard_id: ShardId) {
+        let execution = store.get_execution(shard_id, &self.run).await.expect("get_execution");
+        assert_eq!(execution, Some(self.execution.clone()), "a run not deleted keeps its state");
+        assert_eq!(store.read_history(&self.run, 1, 100).await.expect("read_history"), self.history, "and its history");
+    }
+
+    async fn assert_deleted(&self, store: &Arc<dyn Store>, shard_id: ShardId) {
+        assert_eq!(store.get_execution(shard_id, &self.run).await.expect("get_execution"), None, "a deleted run's state");
+        let history = store.read_history(&self.run, 1, 100).await.expect("read_history");
+        assert!(history.is_empty(), "a deleted run's history is gone, found {} events", history.len());
     }
 
     async fn assert_committed(&self, store: &Arc<dyn Store>, shard_id: ShardId) {
@@ -463,6 +492,60 @@ impl Sample {
         assert_eq!(store.load_timers(shard_id, &TimerKey::earliest_at(i64::MIN), i64::MAX, 100).await.expect("load_timers"), timers, "the timers");
         assert_eq!(store.read_outbox(shard_id, 0, 100).await.expect("read_outbox"), self.outbox, "the outbox");
     }
+}
+
+fn deletion(shard_id: ShardId, epoch: i64, run: &RunKey) -> ShardCommit {
+    ShardCommit { shard_id, epoch, applied_offset: 8, runs_to_delete: vec![run.clone()], ..ShardCommit::default() }
+}
+
+/// Commits two runs in order, deletes one and checks it is gone.
+async fn commit_then_delete(factory: &impl StoreFactory, committed: [&Sample; 2], deleted: &Sample) -> Arc<dyn Store> {
+    let store = factory.open().await;
+    store.init_shards(1).await.expect("init_shards");
+    let epoch = acquire(&store, 0).await.epoch;
+    for sample in committed {
+        commit(&store, sample.commit(0, epoch)).await;
+    }
+    commit(&store, deletion(0, epoch, &deleted.run)).await;
+    deleted.assert_deleted(&store, 0).await;
+    store
+}
+
+pub async fn deleting_a_run_removes_its_state_history_and_pointer(factory: &impl StoreFactory) {
+    let sample = Sample::new("ns", "wf", "run-1");
+    // Shares a prefix with the deleted run's id: must survive it.
+    let neighbour = Sample::new("ns", "wf", "run-10");
+    let store = commit_then_delete(factory, [&neighbour, &sample], &sample).await;
+    let current = store.get_current_run(0, &sample.run.workflow()).await.expect("get_current_run");
+    assert_eq!(current, None, "the pointer named the deleted run");
+    neighbour.assert_intact(&store, 0).await;
+}
+
+pub async fn deleting_a_run_keeps_a_pointer_to_a_newer_run(factory: &impl StoreFactory) {
+    let old = Sample::new("ns", "wf", "run-old");
+    let new = Sample::new("ns", "wf", "run-new");
+    let store = commit_then_delete(factory, [&old, &new], &old).await;
+    let current = store.get_current_run(0, &new.run.workflow()).await.expect("get_current_run");
+    assert_eq!(current, Some(new.current.clone()), "the pointer names a newer run");
+    new.assert_intact(&store, 0).await;
+}
+
+pub async fn deleting_a_run_is_fenced_and_idempotent(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(1).await.expect("init_shards");
+    let stale = acquire(&store, 0).await.epoch;
+    let sample = Sample::new("ns", "wf", "run-1");
+    commit(&store, sample.commit(0, stale)).await;
+    let current = acquire(&store, 0).await.epoch;
+    match store.commit(deletion(0, stale, &sample.run)).await {
+        Err(StoreError::ShardOwnershipLost { .. }) => {}
+        other => panic!("a deletion with a stale epoch: expected ShardOwnershipLost, got {other:?}"),
+    }
+    sample.assert_committed(&store, 0).await;
+    commit(&store, deletion(0, current, &sample.run)).await;
+    commit(&store, deletion(0, current, &sample.run)).await;
+    sample.assert_deleted(&store, 0).await;
+    assert_eq!(store.get_current_run(0, &sample.run.workflow()).await.expect("get_current_run"), None);
 }
 
 async fn acquire(store: &Arc<dyn Store>, shard_id: ShardId) -> ShardInfo {

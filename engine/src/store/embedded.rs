@@ -80,7 +80,7 @@ impl EmbeddedStore {
 
     /// Everything a commit writes if its epoch holds, encoded up front, and
     /// its history events as encoded.
-    fn commit_batch(&self, commit: &ShardCommit) -> (Batch, Vec<(RunKey, Vec<RawEvent>)>) {
+    fn commit_batch(&self, commit: &ShardCommit) -> StoreResult<(Batch, Vec<(RunKey, Vec<RawEvent>)>)> {
         let tables = self.db.tables();
         let mut batch = self.db.batch();
         let mut history = Vec::with_capacity(commit.history.len());
@@ -112,6 +112,9 @@ impl EmbeddedStore {
         for (seq, record) in &commit.outbox {
             batch.insert(&tables.outbox, outbox_key(commit.shard_id, *seq), record.encode_to_vec());
         }
+        for run in &commit.runs_to_delete {
+            self.delete_run(&mut batch, commit.shard_id, run)?;
+        }
         let shard = ShardInfo {
             shard_id: commit.shard_id,
             epoch: commit.epoch,
@@ -119,7 +122,19 @@ impl EmbeddedStore {
             next_outbox_seq: commit.next_outbox_seq,
         };
         batch.insert(&tables.shards, shard_key(commit.shard_id), shard.encode_to_vec());
-        (batch, history)
+        Ok((batch, history))
+    }
+
+    /// Removes a run's mutable state and history. Its events are found by a
+    /// scan outside the writer: a deleted run is closed, so no commit adds
+    /// events to it any more.
+    fn delete_run(&self, batch: &mut Batch, shard_id: ShardId, run: &RunKey) -> StoreResult<()> {
+        let tables = self.db.tables();
+        batch.remove(&tables.executions, execution_key(shard_id, run));
+        for (key, _) in self.db.scan(&tables.history, with_prefix(history_prefix(run).into_bytes()), usize::MAX)? {
+            batch.remove(&tables.history, key);
+        }
+        Ok(())
     }
 }
 
@@ -143,8 +158,8 @@ impl ShardStore for EmbeddedStore {
     }
 
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
-        let (batch, history) = self.commit_batch(&commit);
-        let ShardCommit { shard_id, epoch, .. } = commit;
+        let (mut batch, history) = self.commit_batch(&commit)?;
+        let ShardCommit { shard_id, epoch, runs_to_delete, current_runs, .. } = commit;
         let recent_history = self.recent_history.clone();
         self.db
             .write(move |writer| {
@@ -152,15 +167,34 @@ impl ShardStore for EmbeddedStore {
                 if current != epoch {
                     return Err(StoreError::ShardOwnershipLost { shard_id, expected: epoch, current });
                 }
+                let repointed: HashSet<&WorkflowKey> = current_runs.iter().map(|(workflow, _)| workflow).collect();
+                for run in runs_to_delete.iter().filter(|run| !repointed.contains(&run.workflow())) {
+                    remove_current_run_naming(writer, &mut batch, shard_id, run)?;
+                }
                 writer.commit(batch)?;
                 // Only now: the cache must never hold events of a fenced commit.
                 for (run, events) in history {
                     recent_history.committed(&run, events);
                 }
+                for run in &runs_to_delete {
+                    recent_history.forget(run);
+                }
                 Ok(())
             })
             .await
     }
+}
+
+/// Removes a workflow's current-run pointer if it names `run`; a newer run
+/// keeps its pointer. Read on the writer so no commit slips in between.
+fn remove_current_run_naming(writer: &Writer, batch: &mut Batch, shard_id: ShardId, run: &RunKey) -> StoreResult<()> {
+    let key = current_run_key(shard_id, &run.workflow());
+    let Some(stored) = writer.get(&writer.tables().current_runs, &key)? else { return Ok(()) };
+    let current: CurrentRun = decode("current run", &stored)?;
+    if current.run_id == run.run_id {
+        batch.remove(&writer.tables().current_runs, key);
+    }
+    Ok(())
 }
 
 fn init_shards_in_writer(writer: &Writer, shard_count: u32) -> StoreResult<()> {
@@ -362,6 +396,13 @@ fn upsert_visibility_in_writer(writer: &Writer, records: Vec<VisibilityRecord>) 
     }
     let mut batch = writer.batch();
     for (key, (stored, keep)) in decided {
+        if keep.deleted {
+            if let Some(stored) = stored {
+                batch.remove(&tables.visibility_by_start, visibility_index_key(&stored));
+                batch.remove(&tables.visibility, key);
+            }
+            continue;
+        }
         let index_key = visibility_index_key(&keep);
         let stale_index_key = stored.map(|stored| visibility_index_key(&stored)).filter(|old| *old != index_key);
         if let Some(stale_index_key) = stale_index_key {

@@ -54,6 +54,11 @@ impl HistoryCache {
         }
     }
 
+    /// Drops a deleted run.
+    pub fn forget(&self, run: &RunKey) {
+        self.runs.invalidate(run);
+    }
+
     /// Events from `first_event_id` on, at most `max_events`, if the run is cached.
     pub fn read(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> Option<Vec<RawEvent>> {
         let cached = self.runs.get(run)?;

@@ -84,6 +84,11 @@ pub struct ShardCommit {
     pub timers_to_add: Vec<(TimerKey, TimerTask)>,
     pub timers_to_delete: Vec<TimerKey>,
     pub outbox: Vec<(i64, OutboxRecord)>,
+    /// Runs whose retention ran out: each loses its mutable state, its
+    /// history and, if it still names the run, its workflow's current-run
+    /// pointer. Deleting a run that is gone already changes nothing. No run
+    /// is both written and deleted in one commit.
+    pub runs_to_delete: Vec<RunKey>,
 }
 
 impl ShardCommit {
@@ -94,6 +99,7 @@ impl ShardCommit {
             && self.timers_to_add.is_empty()
             && self.timers_to_delete.is_empty()
             && self.outbox.is_empty()
+            && self.runs_to_delete.is_empty()
     }
 }
 
@@ -205,7 +211,8 @@ pub trait NamespaceStore: Send + Sync + 'static {
 #[async_trait]
 pub trait VisibilityStore: Send + Sync + 'static {
     /// Stores each record unless a record of the same run with a higher
-    /// `version` is already stored.
+    /// `version` is already stored. A record marked `deleted` removes the
+    /// run's record instead (it is a run's last record in the log).
     async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()>;
     async fn get_visibility(&self, namespace_id: &str, workflow_id: &str, run_id: &str)
     -> StoreResult<Option<VisibilityRecord>>;

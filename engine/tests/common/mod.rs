@@ -18,5 +18,6 @@ pub fn start(workflow_id: &str) -> Command {
             ..Default::default()
         }),
         run_id: format!("run-{workflow_id}"),
+        ..Default::default()
     })
 }

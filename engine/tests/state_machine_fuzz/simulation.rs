@@ -61,13 +61,13 @@ impl Simulation {
             Step::Start(request) => {
                 let mut request = request.clone();
                 request.workflow_id = self.workflow_id.clone();
-                let command = StartWorkflow { request: Some(request), run_id: self.next_run_id() };
+                let command = StartWorkflow { request: Some(request), run_id: self.next_run_id(), ..Default::default() };
                 self.start(|namespace, current, clock| start_workflow(namespace, current, &command, clock))?
             }
             Step::SignalWithStart(request) => {
                 let mut request = request.clone();
                 request.workflow_id = self.workflow_id.clone();
-                let command = SignalWithStartWorkflow { request: Some(request), run_id: self.next_run_id() };
+                let command = SignalWithStartWorkflow { request: Some(request), run_id: self.next_run_id(), ..Default::default() };
                 self.start(|namespace, current, clock| signal_with_start_workflow(namespace, current, &command, clock))?
             }
             Step::FireTimer { timer, lateness } => self.fire_armed_timer(timer.index(self.armed.len().max(1)), *lateness)?,
@@ -177,6 +177,9 @@ impl Simulation {
                     self.armed.remove(&key);
                 }
                 Effect::DispatchTask(_) | Effect::Visibility(_) => {}
+                // The simulated namespace keeps runs for ever (retention is
+                // covered by the state machine's unit tests).
+                Effect::DeleteRun(run) => return Err(format!("run {} was deleted though its namespace keeps runs", run.run_id)),
             }
         }
         let run = &mut self.runs[index];

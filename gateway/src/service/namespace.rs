@@ -25,9 +25,7 @@ pub async fn register_namespace(gateway: &Gateway, request: RegisterNamespaceReq
         return Err(ApiError::Unimplemented("global (replicated) namespaces are not supported by Temper".into()));
     }
     let retention = duration_nanos(request.workflow_execution_retention_period.as_ref());
-    if retention < 0 {
-        return Err(ApiError::invalid("WorkflowExecutionRetentionPeriod cannot be negative."));
-    }
+    check_retention(retention, gateway.limits.min_namespace_retention_nanos)?;
     let retention_days = if retention == 0 { 1 } else { retention / DAY_NANOS + i64::from(retention % DAY_NANOS != 0) };
     let mut record = new_namespace(&request.namespace, &request.description, &request.owner_email, retention_days);
     if retention > 0 {
@@ -36,6 +34,22 @@ pub async fn register_namespace(gateway: &Gateway, request: RegisterNamespaceReq
     record.data = request.data;
     gateway.namespaces.register(record).await?;
     Ok(RegisterNamespaceResponse {})
+}
+
+/// Like Temporal, a retention below the configured minimum is refused
+/// (Temporal's `system.namespaceMinRetentionLocal`, 1 h by default); unset
+/// means the dev server's one day.
+fn check_retention(retention: i64, minimum: i64) -> ApiResult<()> {
+    if retention < 0 {
+        return Err(ApiError::invalid("WorkflowExecutionRetentionPeriod cannot be negative."));
+    }
+    if retention > 0 && retention < minimum {
+        let shortest = std::time::Duration::from_nanos(minimum.unsigned_abs());
+        return Err(ApiError::invalid(format!(
+            "WorkflowExecutionRetentionPeriod is shorter than the minimum of {shortest:?} this server accepts (--min-namespace-retention)."
+        )));
+    }
+    Ok(())
 }
 
 pub async fn describe_namespace(gateway: &Gateway, request: DescribeNamespaceRequest) -> ApiResult<DescribeNamespaceResponse> {
@@ -91,5 +105,21 @@ fn describe(gateway: &Gateway, record: NamespaceRecord) -> DescribeNamespaceResp
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600 * 1_000_000_000;
+
+    #[test]
+    fn a_retention_below_the_minimum_is_refused_and_unset_means_the_default() {
+        assert!(check_retention(HOUR, HOUR).is_ok());
+        assert!(check_retention(0, HOUR).is_ok(), "unset: the dev server's one day");
+        assert!(matches!(check_retention(HOUR - 1, HOUR), Err(ApiError::InvalidArgument(_))));
+        assert!(matches!(check_retention(-1, 0), Err(ApiError::InvalidArgument(_))));
+        assert!(check_retention(2_000_000_000, 1_000_000_000).is_ok(), "short retentions once the minimum allows them");
     }
 }

@@ -22,7 +22,8 @@ pub async fn start_workflow_execution(
     validate_new_run(&request)?;
     request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
-    let start = |run_id| Command::StartWorkflow(StartWorkflow { request: Some(request), run_id });
+    let namespace_retention = namespace.retention;
+    let start = |run_id| Command::StartWorkflow(StartWorkflow { request: Some(request), run_id, namespace_retention });
     let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
     Ok(StartWorkflowExecutionResponse {
         first_execution_run_id: run_id.clone(),
@@ -42,7 +43,10 @@ pub async fn signal_with_start_workflow_execution(
     require_id(&request.signal_name, "SignalName")?;
     request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
-    let start = |run_id| Command::SignalWithStartWorkflow(SignalWithStartWorkflow { request: Some(request), run_id });
+    let namespace_retention = namespace.retention;
+    let start = |run_id| {
+        Command::SignalWithStartWorkflow(SignalWithStartWorkflow { request: Some(request), run_id, namespace_retention })
+    };
     let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
     Ok(SignalWithStartWorkflowExecutionResponse { first_execution_run_id: run_id.clone(), run_id, started, ..Default::default() })
 }

@@ -19,8 +19,12 @@ pub fn apply(state: &mut WorkflowMutableState, timer: &TimerTask, clock: Clock<'
 }
 
 /// Fires several timers of one run in one transition, in order; those that
-/// no longer apply (or come after one that closed the run) do nothing.
+/// no longer apply (or come after one that closed the run) do nothing. A
+/// closed run's retention timer deletes it.
 pub fn fire_timers(state: &mut WorkflowMutableState, timers: &[&TimerTask], clock: Clock<'_>) -> Transition {
+    if !is_running(state) && timers.iter().any(|timer| matches!(timer.kind, Some(Kind::RunRetention(_)))) {
+        return super::expire_run::apply(state);
+    }
     if !is_running(state) {
         return Transition::default();
     }
@@ -43,7 +47,7 @@ fn applies(state: &WorkflowMutableState, timer: &TimerTask) -> bool {
         Some(Kind::ActivityRetry(t)) => activity_retry_applies(state, t),
         Some(Kind::WorkflowTaskTimeout(t)) => workflow_task_timeout_applies(state, t),
         Some(Kind::WorkflowRunTimeout(_)) => true,
-        None => false,
+        Some(Kind::RunRetention(_)) | None => false,
     }
 }
 
@@ -57,7 +61,7 @@ fn fire(mutation: &mut RunMutation, timer: &TimerTask) {
             mutation.schedule_workflow_task();
         }
         Some(Kind::WorkflowRunTimeout(_)) => time_out_run(mutation),
-        None => {}
+        Some(Kind::RunRetention(_)) | None => {}
     }
 }
 

@@ -3,6 +3,7 @@
 mod cancel_activity_task;
 mod complete_activity_task;
 mod complete_workflow_task;
+mod expire_run;
 mod fail_activity_task;
 mod fail_workflow_task;
 mod fire_timer;

@@ -39,7 +39,7 @@ pub fn apply(
         },
         None => None,
     };
-    let spec = RunSpec::from_start_request(namespace_id, &start, &command.run_id);
+    let spec = RunSpec::from_start_request(namespace_id, &start, &command.run_id, command.namespace_retention);
     let new_run = create_run(spec, clock, |mutation| mutation.add_signal(signal));
     Ok(StartOutcome {
         reply: Reply::Started { run_id: command.run_id.clone(), started: true },

@@ -41,7 +41,7 @@ pub fn apply(
             Resolution::StartNew(previous) => previous,
         },
     };
-    let spec = RunSpec::from_start_request(namespace_id, request, &command.run_id);
+    let spec = RunSpec::from_start_request(namespace_id, request, &command.run_id, command.namespace_retention);
     let new_run = create_run(spec, clock, |_| {});
     Ok(StartOutcome {
         reply: Reply::Started { run_id: command.run_id.clone(), started: true },
@@ -139,10 +139,16 @@ pub(super) struct RunSpec {
     pub header: Option<Header>,
     pub user_metadata: Option<temper_proto::api::sdk::v1::UserMetadata>,
     pub priority: Option<temper_proto::api::common::v1::Priority>,
+    pub retention: Option<prost_types::Duration>,
 }
 
 impl RunSpec {
-    pub fn from_start_request(namespace_id: &str, request: &StartWorkflowExecutionRequest, run_id: &str) -> Self {
+    pub fn from_start_request(
+        namespace_id: &str,
+        request: &StartWorkflowExecutionRequest,
+        run_id: &str,
+        retention: Option<prost_types::Duration>,
+    ) -> Self {
         RunSpec {
             namespace_id: namespace_id.to_string(),
             workflow_id: request.workflow_id.clone(),
@@ -161,6 +167,7 @@ impl RunSpec {
             header: request.header.clone(),
             user_metadata: request.user_metadata.clone(),
             priority: request.priority.clone(),
+            retention,
         }
     }
 }
@@ -200,6 +207,7 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
             search_attributes: spec.search_attributes.clone(),
             retry_policy: spec.retry_policy.clone(),
             workflow_task_attempt: 1,
+            retention: spec.retention,
             ..Default::default()
         }),
         ..Default::default()

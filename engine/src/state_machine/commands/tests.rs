@@ -38,6 +38,8 @@ struct Harness {
     history: Vec<HistoryEvent>,
     timers: BTreeMap<TimerKey, TimerTask>,
     dispatched: Vec<TaskRecord>,
+    /// The run's retention ran out and it asked to be deleted.
+    deleted: bool,
 }
 
 fn payloads(text: &str) -> Option<Payloads> {
@@ -63,9 +65,17 @@ impl Harness {
     }
 
     fn start_with(request: StartWorkflowExecutionRequest) -> Self {
+        Self::start_command(StartWorkflow { request: Some(request), run_id: RUN.into(), ..Default::default() })
+    }
+
+    fn start_retained_for(retention: i64) -> Self {
+        let namespace_retention = Some(duration_from_nanos(retention));
+        Self::start_command(StartWorkflow { request: Some(start_request()), run_id: RUN.into(), namespace_retention })
+    }
+
+    fn start_command(command: StartWorkflow) -> Self {
         let config = Config::default();
         let now = 1_000 * S;
-        let command = StartWorkflow { request: Some(request), run_id: RUN.into() };
         let outcome = start_workflow(NS, None, &command, Clock { now, config: &config }).expect("start");
         Self::with_new_run(config, now, outcome.new_run.expect("a new run"))
     }
@@ -78,6 +88,7 @@ impl Harness {
             history: Vec::new(),
             timers: BTreeMap::new(),
             dispatched: Vec::new(),
+            deleted: false,
         };
         harness.absorb(new_run.transition);
         harness
@@ -101,6 +112,7 @@ impl Harness {
                 }
                 Effect::DispatchTask(task) => self.dispatched.push(task),
                 Effect::Visibility(_) => {}
+                Effect::DeleteRun(_) => self.deleted = true,
             }
         }
     }
@@ -341,7 +353,7 @@ mod start_workflow_command {
     fn same_request_id_gets_the_first_outcome_and_a_running_id_is_refused() {
         let mut h = Harness::start();
         let config = h.config.clone();
-        let retry = StartWorkflow { request: Some(start_request()), run_id: "run-2".into() };
+        let retry = StartWorkflow { request: Some(start_request()), run_id: "run-2".into(), ..Default::default() };
         let outcome = start_workflow(NS, Some(&mut h.state), &retry, Clock { now: h.now, config: &config }).unwrap();
         assert_eq!(outcome.reply, Reply::Started { run_id: RUN.into(), started: true });
         assert!(outcome.new_run.is_none());
@@ -349,6 +361,7 @@ mod start_workflow_command {
         let other = StartWorkflow {
             request: Some(StartWorkflowExecutionRequest { request_id: "other".into(), ..start_request() }),
             run_id: "run-3".into(),
+            ..Default::default()
         };
         let error = start_workflow(NS, Some(&mut h.state), &other, Clock { now: h.now, config: &config }).unwrap_err();
         match error {
@@ -372,6 +385,7 @@ mod start_workflow_command {
                 ..start_request()
             }),
             run_id: "run-2".into(),
+            ..Default::default()
         };
         let outcome = start_workflow(NS, Some(&mut h.state), &use_existing, Clock { now: h.now, config: &config }).unwrap();
         assert_eq!(outcome.reply, Reply::Started { run_id: RUN.into(), started: false });
@@ -383,6 +397,7 @@ mod start_workflow_command {
                 ..start_request()
             }),
             run_id: "run-3".into(),
+            ..Default::default()
         };
         let outcome = start_workflow(NS, Some(&mut h.state), &terminate, Clock { now: h.now, config: &config }).unwrap();
         assert_eq!(outcome.reply, Reply::Started { run_id: "run-3".into(), started: true });
@@ -403,6 +418,7 @@ mod start_workflow_command {
                 ..start_request()
             }),
             run_id: "run-2".into(),
+            ..Default::default()
         };
         let clock = Clock { now: h.now, config: &config };
         assert!(start_workflow(NS, Some(&mut h.state), &again(WorkflowIdReusePolicy::AllowDuplicate), clock).unwrap().new_run.is_some());
@@ -981,7 +997,7 @@ mod signals_cancellation_and_termination {
     /// for a workflow id whose current run is `h.state`.
     fn signal_with_start(h: &mut Harness, request_id: &str, run_id: &str) -> StartOutcome {
         let config = h.config.clone();
-        let command = SignalWithStartWorkflow { request: Some(signal_with_start_request(request_id)), run_id: run_id.into() };
+        let command = SignalWithStartWorkflow { request: Some(signal_with_start_request(request_id)), run_id: run_id.into(), ..Default::default() };
         let outcome = signal_with_start_workflow(NS, Some(&mut h.state), &command, Clock { now: h.now, config: &config }).unwrap();
         if let Some(transition) = outcome.previous_run.clone() {
             h.absorb(transition);
@@ -997,7 +1013,7 @@ mod signals_cancellation_and_termination {
     fn started_by_signal_with_start(request_id: &str) -> Harness {
         let config = Config::default();
         let now = 1_000 * S;
-        let command = SignalWithStartWorkflow { request: Some(signal_with_start_request(request_id)), run_id: RUN.into() };
+        let command = SignalWithStartWorkflow { request: Some(signal_with_start_request(request_id)), run_id: RUN.into(), ..Default::default() };
         let outcome = signal_with_start_workflow(NS, None, &command, Clock { now, config: &config }).unwrap();
         assert_eq!(outcome.reply, Reply::Started { run_id: RUN.into(), started: true });
         Harness::with_new_run(config, now, outcome.new_run.unwrap())
@@ -1114,10 +1130,64 @@ mod signals_cancellation_and_termination {
     }
 }
 
+mod retention {
+    use super::*;
+
+    fn terminate(h: &mut Harness) {
+        h.apply(Command::TerminateWorkflow(TerminateWorkflow { request: Some(Default::default()) })).unwrap();
+    }
+
+    #[test]
+    fn a_closed_run_is_deleted_once_its_namespace_retention_passed() {
+        let mut h = Harness::start_retained_for(10 * S);
+        assert!(!h.timer_kinds().contains(&"retention".to_string()), "a running run is kept: {:?}", h.timer_kinds());
+        terminate(&mut h);
+        assert_eq!(h.timer_kinds(), ["retention"], "a closed run arms only its retention");
+        h.advance(10 * S - 1);
+        h.fire_due_timers();
+        assert!(!h.deleted, "deleted before its retention passed");
+        h.advance(1);
+        h.fire_due_timers();
+        assert!(h.deleted);
+        assert!(h.timers.is_empty());
+    }
+
+    #[test]
+    fn expiry_publishes_a_deleted_summary_outranking_every_other() {
+        let mut h = Harness::start_retained_for(S);
+        terminate(&mut h);
+        let task = h.timers.values().next().cloned().expect("the retention timer");
+        let config = h.config.clone();
+        let transition = fire_timer(&mut h.state, &task, Clock { now: h.now + S, config: &config });
+        assert!(transition.events.is_empty(), "a deleted run's history gains nothing");
+        let summary = transition.effects.iter().find_map(|e| if let Effect::Visibility(v) = e { Some(v) } else { None });
+        let summary = summary.expect("a visibility record");
+        assert!(summary.deleted);
+        assert!(summary.version > h.state.info.as_ref().unwrap().state_transition_count);
+    }
+
+    #[test]
+    fn a_retention_timer_firing_on_a_running_run_does_nothing() {
+        let mut h = Harness::start_retained_for(S);
+        let mut closed = h.state.clone();
+        closed.info.as_mut().unwrap().close_time = Some(crate::time::timestamp_from_nanos(h.now));
+        let task = crate::state_machine::timers_of_run(&closed).pop().expect("a closed run's retention timer");
+        let config = h.config.clone();
+        assert!(fire_timer(&mut h.state, &task, Clock { now: h.now + S, config: &config }).is_empty());
+    }
+
+    #[test]
+    fn a_run_started_without_a_retention_is_kept() {
+        let mut h = Harness::start();
+        terminate(&mut h);
+        assert!(h.timers.is_empty(), "{:?}", h.timer_kinds());
+    }
+}
+
 #[test]
 fn visibility_is_published_on_start_and_close() {
     let config = Config::default();
-    let command = StartWorkflow { request: Some(start_request()), run_id: RUN.into() };
+    let command = StartWorkflow { request: Some(start_request()), run_id: RUN.into(), ..Default::default() };
     let outcome = start_workflow(NS, None, &command, Clock { now: 0, config: &config }).unwrap();
     let records: Vec<_> = outcome
         .new_run
