@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use temper_engine::state_machine::RunLimits;
+
 use crate::gateway::Limits;
 use crate::server::{DevServerConfig, run_dev_server};
 
@@ -66,6 +68,21 @@ struct StartDevArgs {
     /// (trimmed logs, expired runs), like 60s.
     #[arg(long, default_value = "60s", value_parser = temper_bench::parse_duration)]
     compaction_interval: std::time::Duration,
+    /// History length (events) past which workflows are told to continue as new.
+    #[arg(long, default_value_t = RunLimits::default().history_count_warn)]
+    history_count_warn: i64,
+    /// History size (bytes) past which workflows are told to continue as new.
+    #[arg(long, default_value_t = RunLimits::default().history_size_warn_bytes)]
+    history_size_warn_bytes: i64,
+    /// History length (events) past which a run is terminated.
+    #[arg(long, default_value_t = RunLimits::default().history_count_limit)]
+    history_count_limit: i64,
+    /// History size (bytes) past which a run is terminated.
+    #[arg(long, default_value_t = RunLimits::default().history_size_limit_bytes)]
+    history_size_limit_bytes: i64,
+    /// Most activities one run may have pending at once.
+    #[arg(long, default_value_t = RunLimits::default().max_pending_activities)]
+    max_pending_activities: usize,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "warn")]
     log_level: String,
@@ -115,6 +132,13 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
             max_request_bytes: args.max_request_bytes,
             min_namespace_retention_nanos: i64::try_from(args.min_namespace_retention.as_nanos()).unwrap_or(i64::MAX),
             ..Limits::default()
+        },
+        run_limits: RunLimits {
+            history_count_warn: args.history_count_warn,
+            history_size_warn_bytes: args.history_size_warn_bytes,
+            history_count_limit: args.history_count_limit,
+            history_size_limit_bytes: args.history_size_limit_bytes,
+            max_pending_activities: args.max_pending_activities,
         },
         compaction_interval: args.compaction_interval,
     };

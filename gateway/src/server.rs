@@ -12,6 +12,7 @@ use temper_engine::notify::HistoryNotifier;
 use temper_engine::replies::LocalReplies;
 use temper_engine::store::Store;
 use temper_engine::store::embedded::EmbeddedStore;
+use temper_engine::state_machine::RunLimits;
 use temper_engine::{Engine, EngineConfig};
 use temper_proto::service::operatorservice::v1::operator_service_server::OperatorServiceServer;
 use temper_proto::service::workflowservice::v1::workflow_service_server::WorkflowServiceServer;
@@ -41,6 +42,8 @@ pub struct DevServerConfig {
     pub namespaces: Vec<String>,
     pub shards: u32,
     pub limits: Limits,
+    /// How large one run may grow.
+    pub run_limits: RunLimits,
     /// How often the embedded database reclaims space freed by deletions.
     pub compaction_interval: std::time::Duration,
 }
@@ -88,6 +91,7 @@ impl DevServer {
         let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
         engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
         engine_config.state_machine.max_id_length = config.limits.max_id_length;
+        engine_config.state_machine.run_limits = config.run_limits.clone();
         let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
             .await
             .map_err(|e| ServerError::Storage(e.to_string()))?;

@@ -43,6 +43,7 @@ impl TestServer {
             namespaces: Vec::new(),
             shards: 4,
             limits: Limits::default(),
+            run_limits: Default::default(),
             compaction_interval: std::time::Duration::from_secs(60),
         };
         let server = DevServer::start(config).await.expect("the server starts");

@@ -524,3 +524,31 @@ fn truncated(value: &str) -> &str {
 fn run_key(workflow: &WorkflowKey, run_id: String) -> RunKey {
     RunKey { namespace_id: workflow.namespace_id.clone(), workflow_id: workflow.workflow_id.clone(), run_id }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_while_applying_poisons_the_batch_instead_of_the_shard() {
+        let panicking = async {
+            let limits: Vec<u8> = Vec::new();
+            if limits.is_empty() {
+                panic!("an invariant broke");
+            }
+            Ok(())
+        };
+        match contain_panics(panicking).await {
+            Err(BatchFailure::Poisoned(reason)) => assert!(reason.contains("an invariant broke"), "{reason}"),
+            _ => panic!("the panic was not contained"),
+        }
+    }
+
+    #[tokio::test]
+    async fn store_errors_are_retried_unless_retrying_cannot_help() {
+        let unavailable = contain_panics(async { Err(StoreError::Storage("disk full".into())) }).await;
+        assert!(matches!(unavailable, Err(BatchFailure::Retry(_))));
+        let refused = contain_panics(async { Err(StoreError::Rejected("key too long".into())) }).await;
+        assert!(matches!(refused, Err(BatchFailure::Poisoned(_))));
+    }
+}

@@ -18,8 +18,15 @@ pub struct Config {
     /// Longest id or name a workflow task command may carry (activity id,
     /// timer id, marker name, ...), in bytes; Temporal's `limit.maxIDLength`.
     pub max_id_length: usize,
-    /// A run's history is too long past these (events, bytes): the workflow
-    /// is told to continue as new (`suggest_continue_as_new`).
+    /// How large one run may grow.
+    pub run_limits: RunLimits,
+}
+
+/// How large one run may grow; Temporal's defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunLimits {
+    /// A history longer than this (events, bytes) tells the workflow to
+    /// continue as new (`suggest_continue_as_new` on its workflow tasks).
     pub history_count_warn: i64,
     pub history_size_warn_bytes: i64,
     /// Past these the run is terminated, as Temporal does.
@@ -27,6 +34,18 @@ pub struct Config {
     pub history_size_limit_bytes: i64,
     /// Most activities a run may have pending at once.
     pub max_pending_activities: usize,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        RunLimits {
+            history_count_warn: 10_240,
+            history_size_warn_bytes: 10 * 1024 * 1024,
+            history_count_limit: 51_200,
+            history_size_limit_bytes: 50 * 1024 * 1024,
+            max_pending_activities: 2_000,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -52,11 +71,7 @@ impl Default for Config {
             },
             max_payload_bytes: 2 * 1024 * 1024,
             max_id_length: 1000,
-            history_count_warn: 10_240,
-            history_size_warn_bytes: 10 * 1024 * 1024,
-            history_count_limit: 51_200,
-            history_size_limit_bytes: 50 * 1024 * 1024,
-            max_pending_activities: 2_000,
+            run_limits: RunLimits::default(),
         }
     }
 }

@@ -191,11 +191,11 @@ impl<'a> RunMutation<'a> {
 
     /// Terminates a run whose history outgrew the limits (Temporal's reasons).
     fn enforce_history_limits(&mut self) {
-        let config = self.clock.config;
+        let limits = &self.clock.config.run_limits;
         let info = self.info();
-        let reason = if info.next_event_id - 1 > config.history_count_limit {
+        let reason = if info.next_event_id - 1 > limits.history_count_limit {
             "Workflow history count exceeds limit."
-        } else if info.history_size_bytes > config.history_size_limit_bytes {
+        } else if info.history_size_bytes > limits.history_size_limit_bytes {
             "Workflow history size exceeds limit."
         } else {
             return;
@@ -207,9 +207,9 @@ impl<'a> RunMutation<'a> {
 
     /// The history is long enough that the workflow should continue as new.
     pub(super) fn history_past_warn_limits(&self) -> bool {
-        let config = self.clock.config;
+        let limits = &self.clock.config.run_limits;
         let info = self.info();
-        info.next_event_id - 1 > config.history_count_warn || info.history_size_bytes > config.history_size_warn_bytes
+        info.next_event_id - 1 > limits.history_count_warn || info.history_size_bytes > limits.history_size_warn_bytes
     }
 
     pub fn workflow_task_is_running(&self) -> bool {

@@ -6,6 +6,15 @@
 //! store, and commits what it returns. Handlers mutate the state in place and
 //! never leave it half-changed: they validate before they mutate, or work on a
 //! copy when validation is interleaved with changes (workflow task completion).
+//!
+//! The `expect`s and map indexing here state invariants of the run's own
+//! state (a run has execution info; an activity found by a validated token is
+//! pending), never assumptions about request data: every id, event id or
+//! attempt a request names is looked up with a fallible read and refused if
+//! absent, and time arithmetic saturates. Should an invariant break anyway,
+//! the shard contains the panic and passes over the command (see
+//! `shard::contain_panics`); the property test in `engine/tests` drives random
+//! workflow lives through every entry point to keep it that way.
 
 mod activity;
 pub mod commands;
@@ -19,7 +28,7 @@ mod workflow_task;
 mod workflow_task_commands;
 
 pub use activity::activity_expiration;
-pub use config::{Config, RetryDefaults};
+pub use config::{Config, RetryDefaults, RunLimits};
 pub use errors::CommandError;
 pub use history::visibility_record;
 pub use timers::{timer_key, timers_of_run};

@@ -36,7 +36,7 @@ pub(super) fn handle(
     if let Some(queue) = attributes.task_queue.as_ref().filter(|queue| !queue.name.is_empty()) {
         check_id(&queue.name, "TaskQueue", context, CAUSE)?;
     }
-    let max_pending = mutation.clock.config.max_pending_activities;
+    let max_pending = mutation.clock.config.run_limits.max_pending_activities;
     if mutation.state.activities.len() >= max_pending {
         return Err(WorkflowTaskFailure::new(
             WorkflowTaskFailedCause::PendingActivitiesLimitExceeded,

@@ -153,8 +153,8 @@ fn timers_of_one_run_due_together_fire_in_one_transition() {
 #[test]
 fn a_history_past_the_count_limit_terminates_the_run() {
     let mut h = Harness::start();
-    h.config.history_count_warn = 6;
-    h.config.history_count_limit = 12;
+    h.config.run_limits.history_count_warn = 6;
+    h.config.run_limits.history_count_limit = 12;
     h.complete_workflow_task(vec![]).unwrap();
     for n in 0..3 {
         h.signal("s", &format!("s-{n}")).unwrap();
@@ -184,7 +184,7 @@ fn a_history_past_the_count_limit_terminates_the_run() {
 #[test]
 fn a_history_past_the_size_limit_terminates_the_run() {
     let mut h = Harness::start();
-    h.config.history_size_limit_bytes = 4 * 1024;
+    h.config.run_limits.history_size_limit_bytes = 4 * 1024;
     h.complete_workflow_task(vec![]).unwrap();
     h.apply(Command::SignalWorkflow(SignalWorkflow {
         request: Some(SignalWorkflowExecutionRequest {
@@ -200,7 +200,7 @@ fn a_history_past_the_size_limit_terminates_the_run() {
 #[test]
 fn scheduling_past_the_pending_activity_limit_fails_the_task() {
     let mut h = Harness::start();
-    h.config.max_pending_activities = 3;
+    h.config.run_limits.max_pending_activities = 3;
     let four: Vec<_> = (0..4).map(|i| schedule_activity(&format!("a{i}"), S)).collect();
     h.complete_workflow_task(four).unwrap_err();
     assert_eq!(failure_cause(&h), WorkflowTaskFailedCause::PendingActivitiesLimitExceeded);
