@@ -141,6 +141,11 @@ impl<'a> RunMutation<'a> {
         }
     }
 
+    /// Forgets the events this transition held back (see `close_workflow`).
+    pub(super) fn drop_events_held_back_in_this_transition(&mut self) {
+        self.pending_buffer.clear();
+    }
+
     /// Drops held-back timer-fired events of `timer_id`, returning the started
     /// event id of the first dropped: a timer cancelled after it fired.
     pub fn remove_buffered_timer_fired(&mut self, timer_id: &str) -> Option<i64> {

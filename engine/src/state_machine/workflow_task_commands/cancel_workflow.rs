@@ -5,7 +5,7 @@ use temper_proto::api::enums::v1::WorkflowExecutionStatus;
 use temper_proto::api::history::v1::WorkflowExecutionCanceledEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure};
+use super::{CommandContext, WorkflowTaskFailure, close_workflow};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -16,10 +16,13 @@ pub(super) fn handle(
     if context.had_buffered_events {
         return Err(WorkflowTaskFailure::unhandled_events());
     }
-    let event_id = mutation.add_event(Attributes::from(WorkflowExecutionCanceledEventAttributes {
-        workflow_task_completed_event_id: context.completed_event_id,
-        details: attributes.details.clone(),
-    }));
-    mutation.close_run(WorkflowExecutionStatus::Canceled, event_id);
+    let event_id = close_workflow(
+        mutation,
+        Attributes::from(WorkflowExecutionCanceledEventAttributes {
+            workflow_task_completed_event_id: context.completed_event_id,
+            details: attributes.details.clone(),
+        }),
+        WorkflowExecutionStatus::Canceled,
+    );
     Ok(event_id)
 }

@@ -5,7 +5,7 @@ use temper_proto::api::enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCa
 use temper_proto::api::history::v1::WorkflowExecutionCompletedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure, check_size};
+use super::{CommandContext, WorkflowTaskFailure, check_size, close_workflow};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -22,11 +22,14 @@ pub(super) fn handle(
         WorkflowTaskFailedCause::BadCompleteWorkflowExecutionAttributes,
         "CompleteWorkflowExecutionCommandAttributes.Result",
     )?;
-    let event_id = mutation.add_event(Attributes::from(WorkflowExecutionCompletedEventAttributes {
-        result: attributes.result.clone(),
-        workflow_task_completed_event_id: context.completed_event_id,
-        new_execution_run_id: String::new(),
-    }));
-    mutation.close_run(WorkflowExecutionStatus::Completed, event_id);
+    let event_id = close_workflow(
+        mutation,
+        Attributes::from(WorkflowExecutionCompletedEventAttributes {
+            result: attributes.result.clone(),
+            workflow_task_completed_event_id: context.completed_event_id,
+            new_execution_run_id: String::new(),
+        }),
+        WorkflowExecutionStatus::Completed,
+    );
     Ok(event_id)
 }

@@ -5,7 +5,7 @@ use temper_proto::api::enums::v1::{RetryState, WorkflowExecutionStatus, Workflow
 use temper_proto::api::history::v1::WorkflowExecutionFailedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure, check_size};
+use super::{CommandContext, WorkflowTaskFailure, check_size, close_workflow};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -22,13 +22,16 @@ pub(super) fn handle(
         WorkflowTaskFailedCause::BadFailWorkflowExecutionAttributes,
         "FailWorkflowExecutionCommandAttributes.Failure",
     )?;
-    let event_id = mutation.add_event(Attributes::from(WorkflowExecutionFailedEventAttributes {
-        failure: attributes.failure.clone(),
-        // Runs with a retry policy are refused at start until workflow retries exist.
-        retry_state: RetryState::RetryPolicyNotSet as i32,
-        workflow_task_completed_event_id: context.completed_event_id,
-        new_execution_run_id: String::new(),
-    }));
-    mutation.close_run(WorkflowExecutionStatus::Failed, event_id);
+    let event_id = close_workflow(
+        mutation,
+        Attributes::from(WorkflowExecutionFailedEventAttributes {
+            failure: attributes.failure.clone(),
+            // Runs with a retry policy are refused at start until workflow retries exist.
+            retry_state: RetryState::RetryPolicyNotSet as i32,
+            workflow_task_completed_event_id: context.completed_event_id,
+            new_execution_run_id: String::new(),
+        }),
+        WorkflowExecutionStatus::Failed,
+    );
     Ok(event_id)
 }

@@ -15,7 +15,8 @@ mod upsert_search_attributes;
 use prost::Message;
 use temper_proto::api::command::v1::Command;
 use temper_proto::api::command::v1::command::Attributes;
-use temper_proto::api::enums::v1::{CommandType, WorkflowTaskFailedCause};
+use temper_proto::api::enums::v1::{CommandType, WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use temper_proto::api::history::v1::history_event::Attributes as EventAttributes;
 
 use super::history::RunMutation;
 
@@ -197,6 +198,17 @@ pub fn command_name(command_type: CommandType) -> &'static str {
         CommandType::RequestCancelNexusOperation => "RequestCancelNexusOperation",
         _ => "an unknown command",
     }
+}
+
+/// Closes the run as the workflow asked. What the same completion held back
+/// (the cancellation of an activity that never started) is dropped, as
+/// Temporal does: the workflow is done with it, and nothing may follow the
+/// close event.
+fn close_workflow(mutation: &mut RunMutation, attributes: EventAttributes, status: WorkflowExecutionStatus) -> i64 {
+    mutation.drop_events_held_back_in_this_transition();
+    let event_id = mutation.add_event(attributes);
+    mutation.close_run(status, event_id);
+    event_id
 }
 
 /// Refuses an id or name that is missing or longer than Temporal's limit;
