@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# A single-node Apache Cassandra 5.0 for Temper's tests, from its Maven
+# Central artifacts, run on Java 17 (Cassandra 5.0 does not start on 24+).
+#
+#   tests/services/cassandra.sh start    start it (or find it running) and wait for CQL
+#   tests/services/cassandra.sh stop     stop it
+#   tests/services/cassandra.sh status   exit 0 if CQL answers
+#
+# Everything lives under $TEMPER_SERVICES_DIR/cassandra (default: target/services
+# in the repository): the jars (downloaded once by Maven, cached in ~/.m2 too),
+# the configuration, the data, the log and the pid file. A second start is
+# fast: only the JVM starts. Ports: CASSANDRA_PORT (CQL, default 9042) and
+# CASSANDRA_STORAGE_PORT (default 7000).
+set -euo pipefail
+
+VERSION="${CASSANDRA_VERSION:-5.0.6}"
+PORT="${CASSANDRA_PORT:-9042}"
+STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
+REPO="$(cd "$(dirname "$0")/../.." && pwd)"
+HOME_DIR="${TEMPER_SERVICES_DIR:-$REPO/target/services}/cassandra"
+LIB="$HOME_DIR/lib-$VERSION"
+PID_FILE="$HOME_DIR/cassandra.pid"
+LOG="$HOME_DIR/cassandra.log"
+START_TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
+
+java17() {
+  local candidate
+  for candidate in "${JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk; do
+    if [[ -n "$candidate" && -x "$candidate/bin/java" ]]; then
+      echo "$candidate/bin/java"
+      return
+    fi
+  done
+  if java -version 2>&1 | grep -q 'version "17'; then
+    command -v java
+    return
+  fi
+  echo "cassandra.sh: no Java 17 found (set JAVA17_HOME); Cassandra 5.0 needs it" >&2
+  exit 2
+}
+
+cql_answers() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+}
+
+fetch_jars() {
+  [[ -f "$LIB/.complete" ]] && return
+  mkdir -p "$HOME_DIR"
+  cat > "$HOME_DIR/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>temper.services</groupId>
+  <artifactId>cassandra-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.cassandra</groupId>
+      <artifactId>cassandra-all</artifactId>
+      <version>$VERSION</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  echo "cassandra.sh: fetching cassandra-all $VERSION and its dependencies (once)" >&2
+  mvn -q -f "$HOME_DIR/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB"
+  touch "$LIB/.complete"
+}
+
+write_config() {
+  local data="$HOME_DIR/data"
+  mkdir -p "$data"
+  cat > "$HOME_DIR/cassandra.yaml" <<YAML
+cluster_name: temper-test
+num_tokens: 1
+partitioner: org.apache.cassandra.dht.Murmur3Partitioner
+endpoint_snitch: SimpleSnitch
+seed_provider:
+  - class_name: org.apache.cassandra.locator.SimpleSeedProvider
+    parameters:
+      - seeds: "127.0.0.1:$STORAGE_PORT"
+listen_address: 127.0.0.1
+rpc_address: 127.0.0.1
+storage_port: $STORAGE_PORT
+native_transport_port: $PORT
+start_native_transport: true
+commitlog_sync: periodic
+commitlog_sync_period: 10000ms
+data_file_directories:
+  - $data/data
+commitlog_directory: $data/commitlog
+saved_caches_directory: $data/saved_caches
+hints_directory: $data/hints
+cdc_raw_directory: $data/cdc_raw
+YAML
+  cat > "$HOME_DIR/logback.xml" <<XML
+<configuration>
+  <appender name="FILE" class="ch.qos.logback.core.FileAppender">
+    <file>$LOG</file>
+    <encoder><pattern>%date %level [%thread] %logger{20} %msg%n</pattern></encoder>
+  </appender>
+  <root level="INFO"><appender-ref ref="FILE"/></root>
+</configuration>
+XML
+}
+
+# The JVM options Cassandra's conf/jvm17-server.options asks for on Java 17.
+jvm_options() {
+  local jamm
+  jamm="$(ls "$LIB"/jamm-*.jar | head -1)"
+  echo -Xms512m -Xmx1g -XX:+ExitOnOutOfMemoryError -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
+  echo -Djdk.attach.allowAttachSelf=true -javaagent:"$jamm"
+  local export_ opens
+  for export_ in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi java.rmi/sun.rmi.registry \
+    java.rmi/sun.rmi.server java.sql/java.sql java.base/java.lang.ref jdk.unsupported/sun.misc \
+    jdk.compiler/com.sun.tools.javac.file jdk.attach/sun.tools.attach; do
+    echo --add-exports "$export_=ALL-UNNAMED"
+  done
+  for opens in java.base/java.lang.module java.base/jdk.internal.loader java.base/jdk.internal.ref \
+    java.base/jdk.internal.reflect java.base/jdk.internal.math java.base/jdk.internal.module \
+    java.base/jdk.internal.util.jar jdk.management/com.sun.management.internal java.base/sun.nio.ch java.base/java.io \
+    java.base/java.lang.reflect jdk.compiler/com.sun.tools.javac java.base/java.lang java.base/java.util; do
+    echo --add-opens "$opens=ALL-UNNAMED"
+  done
+  echo -Dio.netty.tryReflectionSetAccessible=true
+  echo -Dcassandra.config=file://"$HOME_DIR/cassandra.yaml" -Dcassandra.storagedir="$HOME_DIR/data"
+  echo -Dcassandra-foreground=yes -Dlogback.configurationFile="$HOME_DIR/logback.xml"
+  # A single node has nobody to wait for.
+  echo -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0
+}
+
+start() {
+  if cql_answers; then
+    echo "cassandra.sh: CQL already answers on 127.0.0.1:$PORT"
+    return
+  fi
+  local java
+  java="$(java17)"
+  fetch_jars
+  write_config
+  # shellcheck disable=SC2046
+  nohup "$java" $(jvm_options) -cp "$LIB/*" org.apache.cassandra.service.CassandraDaemon >"$HOME_DIR/stdout.log" 2>&1 &
+  echo $! > "$PID_FILE"
+  local waited=0
+  until cql_answers; do
+    if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
+      echo "cassandra.sh: Cassandra exited while starting; last lines of its output:" >&2
+      tail -n 40 "$HOME_DIR/stdout.log" "$LOG" >&2 || true
+      exit 1
+    fi
+    if (( waited >= START_TIMEOUT )); then
+      echo "cassandra.sh: CQL did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s; see $LOG" >&2
+      exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  echo "cassandra.sh: Cassandra $VERSION ready on 127.0.0.1:$PORT after ${waited}s"
+}
+
+stop() {
+  [[ -f "$PID_FILE" ]] || { echo "cassandra.sh: not running"; return; }
+  local pid
+  pid="$(cat "$PID_FILE")"
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 1 60); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$PID_FILE"
+  echo "cassandra.sh: stopped"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) cql_answers ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac
