@@ -91,6 +91,7 @@ impl DevServer {
         let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
         engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
         engine_config.state_machine.max_id_length = config.limits.max_id_length;
+        engine_config.state_machine.max_failure_depth = config.limits.max_failure_depth;
         engine_config.state_machine.run_limits = config.run_limits.clone();
         let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
             .await

@@ -111,10 +111,7 @@ impl Limits {
     }
 }
 
-/// How many failures the chain `failure`, `failure.cause`, ... holds.
-pub fn failure_depth(failure: Option<&Failure>) -> usize {
-    std::iter::successors(failure, |failure| failure.cause.as_deref()).count()
-}
+pub use temper_engine::state_machine::failure_depth;
 
 #[cfg(test)]
 mod tests {

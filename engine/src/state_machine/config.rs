@@ -18,6 +18,10 @@ pub struct Config {
     /// Longest id or name a workflow task command may carry (activity id,
     /// timer id, marker name, ...), in bytes; Temporal's `limit.maxIDLength`.
     pub max_id_length: usize,
+    /// Deepest failure cause chain a workflow task command may carry: the
+    /// stored state and log records wrap it in more levels, and protobuf
+    /// decodes at most 100.
+    pub max_failure_depth: usize,
     /// How large one run may grow.
     pub run_limits: RunLimits,
 }
@@ -71,6 +75,7 @@ impl Default for Config {
             },
             max_payload_bytes: 2 * 1024 * 1024,
             max_id_length: 1000,
+            max_failure_depth: 64,
             run_limits: RunLimits::default(),
         }
     }

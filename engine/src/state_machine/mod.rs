@@ -39,6 +39,11 @@ use temper_proto::records::{TaskRecord, TimerTask, VisibilityRecord, WorkflowMut
 
 use crate::store::{RunKey, TimerKey};
 
+/// How many failures the chain `failure`, `failure.cause`, ... holds.
+pub fn failure_depth(failure: Option<&temper_proto::api::failure::v1::Failure>) -> usize {
+    std::iter::successors(failure, |failure| failure.cause.as_deref()).count()
+}
+
 /// What a transition asks the engine to do once its commit is durable.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {

@@ -54,6 +54,7 @@ fn complete(
         identity: request.identity.clone(),
         max_payload_bytes: clock.config.max_payload_bytes,
         max_id_length: clock.config.max_id_length,
+        max_failure_depth: clock.config.max_failure_depth,
     };
     let outcome = handle_commands(&mut mutation, &request.commands, &context)?;
     let needs_new_task =

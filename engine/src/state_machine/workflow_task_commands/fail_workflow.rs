@@ -5,7 +5,7 @@ use temper_proto::api::enums::v1::{RetryState, WorkflowExecutionStatus, Workflow
 use temper_proto::api::history::v1::WorkflowExecutionFailedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure, check_size, close_workflow};
+use super::{CommandContext, WorkflowTaskFailure, check_failure, close_workflow};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -16,7 +16,7 @@ pub(super) fn handle(
     if context.had_buffered_events {
         return Err(WorkflowTaskFailure::unhandled_events());
     }
-    check_size(
+    check_failure(
         attributes.failure.as_ref(),
         context,
         WorkflowTaskFailedCause::BadFailWorkflowExecutionAttributes,

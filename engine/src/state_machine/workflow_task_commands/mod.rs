@@ -16,6 +16,7 @@ use prost::Message;
 use temper_proto::api::command::v1::Command;
 use temper_proto::api::command::v1::command::Attributes;
 use temper_proto::api::enums::v1::{CommandType, WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use temper_proto::api::failure::v1::Failure;
 use temper_proto::api::history::v1::history_event::Attributes as EventAttributes;
 
 use super::history::RunMutation;
@@ -62,6 +63,7 @@ pub(super) struct CommandContext {
     pub identity: String,
     pub max_payload_bytes: usize,
     pub max_id_length: usize,
+    pub max_failure_depth: usize,
 }
 
 /// Rejects sequences Temporal rejects outright: a command after the one that
@@ -224,6 +226,24 @@ fn check_id(value: &str, what: &str, context: &CommandContext, cause: WorkflowTa
         ));
     }
     Ok(())
+}
+
+/// Refuses a failure nested deeper than the limit (the workflow task fails:
+/// a fixed workflow can send a shallower one), then checks its size.
+fn check_failure(
+    failure: Option<&Failure>,
+    context: &CommandContext,
+    cause: WorkflowTaskFailedCause,
+    what: &str,
+) -> Result<(), WorkflowTaskFailure> {
+    let depth = super::failure_depth(failure);
+    if depth > context.max_failure_depth {
+        return Err(WorkflowTaskFailure::new(
+            cause,
+            format!("{what} is nested {depth} causes deep, more than the {} allowed", context.max_failure_depth),
+        ));
+    }
+    check_size(failure, context, cause, what)
 }
 
 /// Refuses a payload over the size limit; Temporal terminates the run rather

@@ -6,7 +6,7 @@ use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
 use temper_proto::api::history::v1::MarkerRecordedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
+use super::{CommandContext, WorkflowTaskFailure, check_failure, check_id, check_size};
 use crate::state_machine::history::RunMutation;
 
 pub(super) fn handle(
@@ -17,7 +17,7 @@ pub(super) fn handle(
     let cause = WorkflowTaskFailedCause::BadRecordMarkerAttributes;
     check_id(&attributes.marker_name, "MarkerName", context, cause)?;
     check_size(attributes.header.as_ref(), context, cause, "RecordMarkerCommandAttributes.Header")?;
-    check_size(attributes.failure.as_ref(), context, cause, "RecordMarkerCommandAttributes.Failure")?;
+    check_failure(attributes.failure.as_ref(), context, cause, "RecordMarkerCommandAttributes.Failure")?;
     let size: usize = attributes.details.values().map(prost::Message::encoded_len).sum();
     if size > context.max_payload_bytes {
         return Err(WorkflowTaskFailure::terminating(

@@ -208,3 +208,19 @@ fn scheduling_past_the_pending_activity_limit_fails_the_task() {
     assert!(h.state.activities.is_empty());
 }
 
+
+#[test]
+fn a_failure_nested_past_the_limit_fails_the_task_instead_of_closing_the_run() {
+    let mut h = Harness::start();
+    let mut failure = application_failure("root", false);
+    for depth in 0..70 {
+        failure = Failure { message: format!("level {depth}"), cause: Some(Box::new(failure)), ..Default::default() };
+    }
+    let fail = command(CommandAttributes::FailWorkflowExecutionCommandAttributes(FailWorkflowExecutionCommandAttributes {
+        failure: Some(failure),
+    }));
+    let error = h.complete_workflow_task(vec![fail]).unwrap_err();
+    assert!(error.to_string().contains("nested 71 causes deep"), "{error}");
+    assert_eq!(failure_cause(&h), WorkflowTaskFailedCause::BadFailWorkflowExecutionAttributes);
+    assert_eq!(h.status(), WorkflowExecutionStatus::Running, "a fixed workflow can still fail itself properly");
+}
