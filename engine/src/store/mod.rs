@@ -11,6 +11,7 @@
 //! Every adapter must pass [`conformance`].
 
 pub mod conformance;
+pub mod cassandra;
 pub mod embedded;
 mod history_cache;
 

@@ -1,0 +1,227 @@
+//! The store in Cassandra or ScyllaDB, for horizontally scaled deployments.
+//!
+//! The tables (CQL in `schema/cassandra/v1/schema.cql`) and how they are used:
+//! - `shard`: one partition per shard holding everything a commit touches:
+//!   the shard row as static columns (`epoch`, `applied_offset`,
+//!   `next_outbox_seq`), and rows by kind ([`keys::EXECUTION`],
+//!   [`keys::CURRENT_RUN`], [`keys::TIMER`], [`keys::OUTBOX`]) whose blob keys
+//!   sort the way the traits read them. A commit is one single-partition
+//!   conditional batch (`IF epoch = ?`), see [`shard`]; timers and the outbox
+//!   are slices of the partition ([`timers`], [`outbox`]).
+//! - `history_event`: a run's events in partitions of [`history::SEGMENT`]
+//!   ids, written idempotently before the batch that references them.
+//! - `namespace` (one partition, by name) and `namespace_by_id`.
+//! - `visibility` (by run) and `visibility_by_start` (by namespace, newest
+//!   start first), kept in step by a logged batch.
+//! - `consumer_offset` and `meta` (the shard count).
+//!
+//! Every statement is prepared once at [`CassandraStore::connect`]; writes and
+//! reads run at the configured consistency (LOCAL_QUORUM by default),
+//! conditions at the serial one (LOCAL_SERIAL). The driver routes prepared
+//! statements to a replica of their partition (token-aware).
+
+mod consumer_offsets;
+mod error;
+mod executions;
+mod history;
+pub(crate) mod keys;
+mod namespaces;
+mod outbox;
+mod schema;
+mod shard;
+mod shard_rows;
+mod timers;
+mod visibility;
+
+use scylla::client::session::Session;
+use scylla::client::session_builder::SessionBuilder;
+use scylla::deserialize::row::DeserializeRow;
+use scylla::response::query_result::QueryResult;
+use scylla::serialize::row::SerializeRow;
+use scylla::statement::prepared::PreparedStatement;
+use scylla::statement::{Consistency, SerialConsistency};
+use scylla::value::{CqlValue, Row};
+
+pub use error::CassandraError;
+pub use schema::create_schema;
+
+/// Where the store lives and how carefully it reads and writes.
+#[derive(Clone, Debug)]
+pub struct CassandraConfig {
+    /// `host:port` of nodes to learn the cluster from.
+    pub contact_points: Vec<String>,
+    /// Letters, digits and underscores: it is spliced into every statement.
+    pub keyspace: String,
+    /// A CQL replication map, used when the keyspace is created.
+    pub replication: String,
+    pub consistency: Consistency,
+    /// For conditional writes (the commit's epoch check, unique names).
+    pub serial_consistency: SerialConsistency,
+}
+
+impl Default for CassandraConfig {
+    fn default() -> Self {
+        CassandraConfig {
+            contact_points: vec!["127.0.0.1:9042".to_string()],
+            keyspace: "temper".to_string(),
+            replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".to_string(),
+            consistency: Consistency::LocalQuorum,
+            serial_consistency: SerialConsistency::LocalSerial,
+        }
+    }
+}
+
+impl CassandraConfig {
+    fn checked_keyspace(&self) -> Result<&str, CassandraError> {
+        let valid = !self.keyspace.is_empty()
+            && self.keyspace.len() <= 48
+            && self
+                .keyspace
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if valid {
+            Ok(&self.keyspace)
+        } else {
+            Err(CassandraError::InvalidKeyspace(self.keyspace.clone()))
+        }
+    }
+}
+
+/// A [`super::Store`] kept in a Cassandra or ScyllaDB keyspace.
+pub struct CassandraStore {
+    session: Session,
+    statements: Statements,
+    config: CassandraConfig,
+}
+
+/// Every prepared statement, per table.
+struct Statements {
+    shard: shard::ShardStatements,
+    history: history::HistoryStatements,
+    rows: shard_rows::RowStatements,
+    namespaces: namespaces::NamespaceStatements,
+    visibility: visibility::VisibilityStatements,
+    consumer_offsets: consumer_offsets::ConsumerOffsetStatements,
+}
+
+impl CassandraStore {
+    /// Connects to a keyspace whose schema exists (see [`create_schema`]) and
+    /// prepares every statement.
+    pub async fn connect(config: &CassandraConfig) -> Result<CassandraStore, CassandraError> {
+        let session = open_session(config).await?;
+        let preparer = Preparer {
+            session: &session,
+            config,
+            keyspace: config.checked_keyspace()?,
+        };
+        let statements = Statements {
+            shard: shard::ShardStatements::prepare(&preparer).await?,
+            history: history::HistoryStatements::prepare(&preparer).await?,
+            rows: shard_rows::RowStatements::prepare(&preparer).await?,
+            namespaces: namespaces::NamespaceStatements::prepare(&preparer).await?,
+            visibility: visibility::VisibilityStatements::prepare(&preparer).await?,
+            consumer_offsets: consumer_offsets::ConsumerOffsetStatements::prepare(&preparer)
+                .await?,
+        };
+        Ok(CassandraStore {
+            session,
+            statements,
+            config: config.clone(),
+        })
+    }
+
+    async fn execute(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<QueryResult, CassandraError> {
+        Ok(self.session.execute_unpaged(statement, values).await?)
+    }
+
+    /// Every row a statement returns (statements here bound what they read).
+    async fn rows<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Vec<R>, CassandraError>
+    where
+        R: for<'frame> DeserializeRow<'frame, 'frame>,
+    {
+        let result = self.execute(statement, values).await?.into_rows_result()?;
+        let rows = result.rows::<R>()?.collect::<Result<Vec<R>, _>>()?;
+        Ok(rows)
+    }
+
+    async fn first_row<R>(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<Option<R>, CassandraError>
+    where
+        R: for<'frame> DeserializeRow<'frame, 'frame>,
+    {
+        Ok(self.rows(statement, values).await?.into_iter().next())
+    }
+
+    /// Runs a conditional statement and tells whether its condition held.
+    async fn applied(
+        &self,
+        statement: &PreparedStatement,
+        values: impl SerializeRow,
+    ) -> Result<bool, CassandraError> {
+        was_applied(self.execute(statement, values).await?)
+    }
+}
+
+async fn open_session(config: &CassandraConfig) -> Result<Session, CassandraError> {
+    Ok(SessionBuilder::new()
+        .known_nodes(&config.contact_points)
+        .build()
+        .await?)
+}
+
+/// A conditional statement's or batch's answer starts with `[applied]`.
+fn was_applied(result: QueryResult) -> Result<bool, CassandraError> {
+    let rows = result.into_rows_result()?;
+    let first: Option<Row> = rows.rows::<Row>()?.next().transpose()?;
+    match first.and_then(|row| row.columns.into_iter().next().flatten()) {
+        Some(CqlValue::Boolean(applied)) => Ok(applied),
+        other => Err(CassandraError::UnexpectedAnswer(format!(
+            "a conditional write answered {other:?}"
+        ))),
+    }
+}
+
+/// Prepares statements written against `{ks}`, the configured keyspace.
+struct Preparer<'a> {
+    session: &'a Session,
+    config: &'a CassandraConfig,
+    keyspace: &'a str,
+}
+
+impl Preparer<'_> {
+    async fn prepare(&self, cql: &str) -> Result<PreparedStatement, CassandraError> {
+        let mut statement = self
+            .session
+            .prepare(cql.replace("{ks}", self.keyspace))
+            .await?;
+        statement.set_consistency(self.config.consistency);
+        statement.set_serial_consistency(Some(self.config.serial_consistency));
+        Ok(statement)
+    }
+
+    /// A read that sees every conditional write decided so far.
+    async fn prepare_serial_read(&self, cql: &str) -> Result<PreparedStatement, CassandraError> {
+        let mut statement = self.prepare(cql).await?;
+        statement.set_consistency(match self.config.serial_consistency {
+            SerialConsistency::Serial => Consistency::Serial,
+            SerialConsistency::LocalSerial => Consistency::LocalSerial,
+        });
+        Ok(statement)
+    }
+}
+
+/// CQL's `LIMIT ?` is an int.
+fn cql_limit(limit: usize) -> i32 {
+    i32::try_from(limit).unwrap_or(i32::MAX)
+}
