@@ -140,23 +140,105 @@ macro_rules! conformance_tests {
     };
 }
 
-conformance_tests!(
-    init_shards_refuses_a_different_count,
-    acquire_shard_raises_the_epoch,
-    a_commit_applies_every_part,
-    a_stale_commit_is_refused_and_applies_nothing,
-    history_reads_ranges_and_rewrites_are_idempotent,
-    ids_never_collide_whatever_their_characters,
-    timers_load_earliest_first_before_the_bound,
-    outbox_reads_from_a_sequence_and_deletes_through_one,
-    namespaces_are_unique_by_name_and_listed_by_name,
-    visibility_keeps_the_highest_version,
-    visibility_lists_newest_start_first_in_pages,
-    consumer_offsets_are_kept_per_consumer_log_and_partition,
-    everything_survives_reopen,
-    concurrent_commits_to_different_shards_all_succeed,
-    deleting_a_run_removes_its_state_history_and_pointer,
-    deleting_a_run_keeps_a_pointer_to_a_newer_run,
-    deleting_a_run_is_fenced_and_idempotent,
-    a_deleted_visibility_record_removes_the_run,
-);
+temper_engine::with_store_checks!(conformance_tests {});
+
+/// Beyond the shared suite: a history longer than one segment (1,000 event
+/// ids per partition) reads across segments in any page size, and deleting
+/// its run removes every segment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_history_spans_segments_and_is_deleted_whole() {
+    use temper_engine::store::{RunKey, ShardCommit};
+    use temper_proto::api::history::v1::HistoryEvent;
+    use temper_proto::records::{ExecutionInfo, WorkflowMutableState};
+
+    const EVENTS: i64 = 2_500;
+    check_with_cassandra(|factory| async move {
+        let store = factory.open().await;
+        store.init_shards(1).await.expect("init_shards");
+        let epoch = store.acquire_shard(0).await.expect("acquire_shard").epoch;
+        let run = RunKey {
+            namespace_id: "ns".into(),
+            workflow_id: "wf".into(),
+            run_id: "run".into(),
+        };
+        let events: Vec<HistoryEvent> = (1..=EVENTS)
+            .map(|event_id| HistoryEvent {
+                event_id,
+                ..HistoryEvent::default()
+            })
+            .collect();
+        let info = ExecutionInfo {
+            next_event_id: EVENTS + 1,
+            ..ExecutionInfo::default()
+        };
+        let state = WorkflowMutableState {
+            info: Some(info),
+            ..WorkflowMutableState::default()
+        };
+        let history = vec![(run.clone(), events)];
+        let executions = vec![(run.clone(), Arc::new(state))];
+        store
+            .commit(ShardCommit {
+                shard_id: 0,
+                epoch,
+                history,
+                executions,
+                ..ShardCommit::default()
+            })
+            .await
+            .expect("commit");
+
+        let ids = |events: Vec<HistoryEvent>| {
+            events
+                .into_iter()
+                .map(|event| event.event_id)
+                .collect::<Vec<_>>()
+        };
+        let all = store
+            .read_history(&run, 1, 10_000)
+            .await
+            .expect("read_history");
+        assert_eq!(
+            ids(all),
+            (1..=EVENTS).collect::<Vec<_>>(),
+            "every event, across three segments"
+        );
+        let across = store
+            .read_history(&run, 990, 1_020)
+            .await
+            .expect("read_history");
+        assert_eq!(
+            ids(across),
+            (990..2_010).collect::<Vec<_>>(),
+            "a page crossing two segment boundaries"
+        );
+        let last = store
+            .read_history(&run, 2_000, 10)
+            .await
+            .expect("read_history");
+        assert_eq!(
+            ids(last),
+            (2_000..2_010).collect::<Vec<_>>(),
+            "a page starting a segment"
+        );
+
+        let deletion = ShardCommit {
+            shard_id: 0,
+            epoch,
+            runs_to_delete: vec![run.clone()],
+            ..ShardCommit::default()
+        };
+        store.commit(deletion).await.expect("deleting the run");
+        for first in [1, 1_000, 2_000] {
+            let left = store
+                .read_history(&run, first, 10)
+                .await
+                .expect("read_history");
+            assert!(
+                left.is_empty(),
+                "events from {first} remain after the run was deleted"
+            );
+        }
+    })
+    .await;
+}

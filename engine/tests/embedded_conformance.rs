@@ -69,26 +69,7 @@ conformance_tests!(mod log uses log_conformance:
     records_survive_reopen,
 );
 
-conformance_tests!(mod store uses store_conformance:
-    init_shards_refuses_a_different_count,
-    acquire_shard_raises_the_epoch,
-    a_commit_applies_every_part,
-    a_stale_commit_is_refused_and_applies_nothing,
-    history_reads_ranges_and_rewrites_are_idempotent,
-    ids_never_collide_whatever_their_characters,
-    timers_load_earliest_first_before_the_bound,
-    outbox_reads_from_a_sequence_and_deletes_through_one,
-    namespaces_are_unique_by_name_and_listed_by_name,
-    visibility_keeps_the_highest_version,
-    visibility_lists_newest_start_first_in_pages,
-    consumer_offsets_are_kept_per_consumer_log_and_partition,
-    everything_survives_reopen,
-    concurrent_commits_to_different_shards_all_succeed,
-    deleting_a_run_removes_its_state_history_and_pointer,
-    deleting_a_run_keeps_a_pointer_to_a_newer_run,
-    deleting_a_run_is_fenced_and_idempotent,
-    a_deleted_visibility_record_removes_the_run,
-);
+temper_engine::with_store_checks!(conformance_tests { mod store uses store_conformance: });
 
 /// `run_all` is what other adapters will call; it must run on its own too.
 #[tokio::test]

@@ -41,26 +41,37 @@ pub async fn run_all<F: StoreFactory>(new_factory: impl Fn() -> F) {
             $(run_check("store", stringify!($check), $check(&new_factory())).await;)*
         };
     }
-    run!(
-        init_shards_refuses_a_different_count,
-        acquire_shard_raises_the_epoch,
-        a_commit_applies_every_part,
-        a_stale_commit_is_refused_and_applies_nothing,
-        history_reads_ranges_and_rewrites_are_idempotent,
-        ids_never_collide_whatever_their_characters,
-        timers_load_earliest_first_before_the_bound,
-        outbox_reads_from_a_sequence_and_deletes_through_one,
-        namespaces_are_unique_by_name_and_listed_by_name,
-        visibility_keeps_the_highest_version,
-        visibility_lists_newest_start_first_in_pages,
-        consumer_offsets_are_kept_per_consumer_log_and_partition,
-        everything_survives_reopen,
-        concurrent_commits_to_different_shards_all_succeed,
-        deleting_a_run_removes_its_state_history_and_pointer,
-        deleting_a_run_keeps_a_pointer_to_a_newer_run,
-        deleting_a_run_is_fenced_and_idempotent,
-        a_deleted_visibility_record_removes_the_run,
-    );
+    crate::with_store_checks!(run {});
+}
+
+/// Calls `$then!` with `$prefix` followed by the name of every check, so an
+/// adapter's tests can list each check as a test of its own without
+/// repeating the list: `with_store_checks!(my_tests { some prefix: })`.
+#[macro_export]
+macro_rules! with_store_checks {
+    ($then:ident { $($prefix:tt)* }) => {
+        $then!(
+            $($prefix)*
+            init_shards_refuses_a_different_count,
+            acquire_shard_raises_the_epoch,
+            a_commit_applies_every_part,
+            a_stale_commit_is_refused_and_applies_nothing,
+            history_reads_ranges_and_rewrites_are_idempotent,
+            ids_never_collide_whatever_their_characters,
+            timers_load_earliest_first_before_the_bound,
+            outbox_reads_from_a_sequence_and_deletes_through_one,
+            namespaces_are_unique_by_name_and_listed_by_name,
+            visibility_keeps_the_highest_version,
+            visibility_lists_newest_start_first_in_pages,
+            consumer_offsets_are_kept_per_consumer_log_and_partition,
+            everything_survives_reopen,
+            concurrent_commits_to_different_shards_all_succeed,
+            deleting_a_run_removes_its_state_history_and_pointer,
+            deleting_a_run_keeps_a_pointer_to_a_newer_run,
+            deleting_a_run_is_fenced_and_idempotent,
+            a_deleted_visibility_record_removes_the_run,
+        );
+    };
 }
 
 pub async fn init_shards_refuses_a_different_count(factory: &impl StoreFactory) {
