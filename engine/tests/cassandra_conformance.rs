@@ -242,3 +242,26 @@ async fn a_long_history_spans_segments_and_is_deleted_whole() {
     })
     .await;
 }
+
+/// A cluster that cannot be reached is a retryable storage error, not a
+/// panic or a hang.
+#[tokio::test]
+async fn an_unreachable_cluster_is_a_storage_error() {
+    use temper_engine::store::StoreError;
+
+    // Nothing listens on port 1 of the loopback interface.
+    let config = CassandraConfig {
+        contact_points: vec!["127.0.0.1:1".to_string()],
+        ..CassandraConfig::default()
+    };
+    let connecting = CassandraStore::connect(&config);
+    let error = match tokio::time::timeout(std::time::Duration::from_secs(30), connecting).await {
+        Ok(Ok(_)) => panic!("connected to a cluster that does not exist"),
+        Ok(Err(error)) => error,
+        Err(_) => panic!("connecting to an unreachable cluster did not fail within 30 s"),
+    };
+    match StoreError::from(error) {
+        StoreError::Storage(message) => assert!(!message.is_empty()),
+        other => panic!("expected StoreError::Storage, got {other:?}"),
+    }
+}

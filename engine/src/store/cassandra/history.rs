@@ -85,6 +85,7 @@ impl CassandraStore {
     ) -> Result<(), CassandraError> {
         let mut batch = Batch::new(BatchType::Unlogged);
         batch.set_consistency(self.config.consistency);
+        batch.set_is_idempotent(true);
         let mut values: Vec<EventRow<'_>> = Vec::with_capacity(events.len());
         for event in events {
             batch.append_statement(self.statements.history.insert.clone());

@@ -3,13 +3,13 @@
 //! The tables (CQL in `schema/cassandra/v1/schema.cql`) and how they are used:
 //! - `shard`: one partition per shard holding everything a commit touches:
 //!   the shard row as static columns (`epoch`, `applied_offset`,
-//!   `next_outbox_seq`), and rows by kind ([`keys::EXECUTION`],
-//!   [`keys::CURRENT_RUN`], [`keys::TIMER`], [`keys::OUTBOX`]) whose blob keys
-//!   sort the way the traits read them. A commit is one single-partition
-//!   conditional batch (`IF epoch = ?`), see [`shard`]; timers and the outbox
-//!   are slices of the partition ([`timers`], [`outbox`]).
-//! - `history_event`: a run's events in partitions of [`history::SEGMENT`]
-//!   ids, written idempotently before the batch that references them.
+//!   `next_outbox_seq`), and rows by kind (mutable state, current-run
+//!   pointer, timer, outbox record; see `keys`) whose blob keys sort the way
+//!   the traits read them. A commit is one single-partition
+//!   conditional batch (`IF epoch = ?`), see `shard.rs`; timers and the
+//!   outbox are slices of the partition (`timers.rs`, `outbox.rs`).
+//! - `history_event`: a run's events in partitions of 1,000 consecutive
+//!   event ids (`history::SEGMENT`), written idempotently before the batch that references them.
 //! - `namespace` (one partition, by name) and `namespace_by_id`.
 //! - `visibility` (by run) and `visibility_by_start` (by namespace, newest
 //!   start first), kept in step by a logged batch.
@@ -200,6 +200,8 @@ struct Preparer<'a> {
 }
 
 impl Preparer<'_> {
+    /// A read, or a write whose repetition changes nothing: the driver may
+    /// retry it on a timeout or on another node.
     async fn prepare(&self, cql: &str) -> Result<PreparedStatement, CassandraError> {
         let mut statement = self
             .session
@@ -207,6 +209,16 @@ impl Preparer<'_> {
             .await?;
         statement.set_consistency(self.config.consistency);
         statement.set_serial_consistency(Some(self.config.serial_consistency));
+        statement.set_is_idempotent(true);
+        Ok(statement)
+    }
+
+    /// A conditional write: the driver does not retry it on its own (a retry
+    /// may answer "not applied" for what the first attempt applied); the
+    /// engine decides.
+    async fn prepare_conditional(&self, cql: &str) -> Result<PreparedStatement, CassandraError> {
+        let mut statement = self.prepare(cql).await?;
+        statement.set_is_idempotent(false);
         Ok(statement)
     }
 

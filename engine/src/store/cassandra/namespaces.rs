@@ -23,7 +23,7 @@ impl NamespaceStatements {
     ) -> Result<NamespaceStatements, CassandraError> {
         Ok(NamespaceStatements {
             insert: preparer
-                .prepare("INSERT INTO {ks}.namespace (bucket, name, data) VALUES (0, ?, ?) IF NOT EXISTS")
+                .prepare_conditional("INSERT INTO {ks}.namespace (bucket, name, data) VALUES (0, ?, ?) IF NOT EXISTS")
                 .await?,
             insert_id: preparer.prepare("INSERT INTO {ks}.namespace_by_id (id, name) VALUES (?, ?)").await?,
             by_name: preparer.prepare("SELECT data FROM {ks}.namespace WHERE bucket = 0 AND name = ?").await?,

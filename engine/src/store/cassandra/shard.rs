@@ -44,7 +44,7 @@ impl ShardStatements {
     ) -> Result<ShardStatements, CassandraError> {
         Ok(ShardStatements {
             insert_shard_count: preparer
-                .prepare("INSERT INTO {ks}.meta (name, value) VALUES ('shard_count', ?) IF NOT EXISTS")
+                .prepare_conditional("INSERT INTO {ks}.meta (name, value) VALUES ('shard_count', ?) IF NOT EXISTS")
                 .await?,
             read_shard_count: preparer
                 .prepare_serial_read("SELECT value FROM {ks}.meta WHERE name = 'shard_count'")
@@ -55,14 +55,14 @@ impl ShardStatements {
                 )
                 .await?,
             create_shard: preparer
-                .prepare(
+                .prepare_conditional(
                     "INSERT INTO {ks}.shard (shard_id, epoch, applied_offset, next_outbox_seq) \
                      VALUES (?, ?, ?, ?) IF NOT EXISTS",
                 )
                 .await?,
-            raise_epoch: preparer.prepare("UPDATE {ks}.shard SET epoch = ? WHERE shard_id = ? IF epoch = ?").await?,
+            raise_epoch: preparer.prepare_conditional("UPDATE {ks}.shard SET epoch = ? WHERE shard_id = ? IF epoch = ?").await?,
             commit_shard_row: preparer
-                .prepare(
+                .prepare_conditional(
                     "UPDATE {ks}.shard SET applied_offset = ?, next_outbox_seq = ? WHERE shard_id = ? IF epoch = ?",
                 )
                 .await?,

@@ -116,6 +116,8 @@ impl CassandraStore {
         let statements = &self.statements.visibility;
         let mut batch = Batch::new(BatchType::Logged);
         batch.set_consistency(self.config.consistency);
+        // Writing the same record again changes nothing.
+        batch.set_is_idempotent(true);
         let run = (
             record.namespace_id.as_str(),
             record.workflow_id.as_str(),
