@@ -11,23 +11,44 @@ use crate::store::StoreError;
 pub enum CassandraError {
     #[error("keyspace name `{0}` must be 1 to 48 letters, digits or underscores")]
     InvalidKeyspace(String),
+    // The driver's errors are boxed: they are large, and every result of
+    // the adapter would carry their size.
     #[error("connecting to Cassandra: {0}")]
-    Connect(#[from] NewSessionError),
+    Connect(#[source] Box<NewSessionError>),
     #[error("preparing a statement: {0}")]
-    Prepare(#[from] PrepareError),
+    Prepare(#[source] Box<PrepareError>),
     #[error("Cassandra request failed: {0}")]
-    Execute(#[from] ExecutionError),
+    Execute(#[source] Box<ExecutionError>),
     #[error("Cassandra answered without rows: {0}")]
-    NoRows(#[from] IntoRowsResultError),
+    NoRows(#[source] Box<IntoRowsResultError>),
     #[error("Cassandra's rows do not have the expected columns: {0}")]
-    Columns(#[from] RowsError),
+    Columns(#[source] Box<RowsError>),
     #[error("decoding a row: {0}")]
-    Deserialize(#[from] DeserializationError),
+    Deserialize(#[source] Box<DeserializationError>),
     #[error("unexpected answer: {0}")]
     UnexpectedAnswer(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
 }
+
+macro_rules! boxed_from {
+    ($($driver_error:ident => $variant:ident),* $(,)?) => {
+        $(impl From<$driver_error> for CassandraError {
+            fn from(error: $driver_error) -> Self {
+                CassandraError::$variant(Box::new(error))
+            }
+        })*
+    };
+}
+
+boxed_from!(
+    NewSessionError => Connect,
+    PrepareError => Prepare,
+    ExecutionError => Execute,
+    IntoRowsResultError => NoRows,
+    RowsError => Columns,
+    DeserializationError => Deserialize,
+);
 
 impl From<CassandraError> for StoreError {
     /// What the data is at fault for is corrupt; everything else (an
