@@ -121,10 +121,10 @@ impl ShardStore for CassandraStore {
         if !was_applied(answer)? {
             return Err(self.ownership_lost(commit.shard_id, commit.epoch).await);
         }
-        for deletion in &deletions {
-            self.delete_history(&deletion.run, deletion.history_segments.clone())
-                .await?;
-        }
+        let history_deletions = deletions
+            .iter()
+            .map(|deletion| self.delete_history(&deletion.run, deletion.history_segments.clone()));
+        futures::future::try_join_all(history_deletions).await?;
         Ok(())
     }
 }
@@ -233,38 +233,41 @@ impl CassandraStore {
             .iter()
             .map(|(workflow, _)| workflow)
             .collect();
-        let mut deletions = Vec::with_capacity(commit.runs_to_delete.len());
-        for run in &commit.runs_to_delete {
-            let state: Option<WorkflowMutableState> = self
-                .get_row(
-                    commit.shard_id,
-                    keys::EXECUTION,
-                    keys::execution(run),
-                    "execution",
-                )
-                .await?;
-            let next_event_id = state
-                .and_then(|state| state.info)
-                .map_or(0, |info| info.next_event_id);
-            let workflow = run.workflow();
-            let pointer: Option<CurrentRun> = if repointed.contains(&workflow) {
-                None
-            } else {
-                self.get_row(
-                    commit.shard_id,
-                    keys::CURRENT_RUN,
-                    keys::current_run(&workflow),
-                    "current run",
-                )
-                .await?
-            };
-            deletions.push(RunDeletion {
-                run: run.clone(),
-                history_segments: super::history::segments_through(next_event_id),
-                delete_pointer: pointer.is_some_and(|pointer| pointer.run_id == run.run_id),
-            });
-        }
-        Ok(deletions)
+        let plans = commit.runs_to_delete.iter().map(|run| {
+            let keeps_pointer = repointed.contains(&run.workflow());
+            self.plan_run_deletion(commit.shard_id, run, keeps_pointer)
+        });
+        futures::future::try_join_all(plans).await
+    }
+
+    async fn plan_run_deletion(
+        &self,
+        shard_id: ShardId,
+        run: &RunKey,
+        keeps_pointer: bool,
+    ) -> Result<RunDeletion, CassandraError> {
+        let state: Option<WorkflowMutableState> = self
+            .get_row(shard_id, keys::EXECUTION, keys::execution(run), "execution")
+            .await?;
+        let next_event_id = state
+            .and_then(|state| state.info)
+            .map_or(0, |info| info.next_event_id);
+        let pointer: Option<CurrentRun> = if keeps_pointer {
+            None
+        } else {
+            self.get_row(
+                shard_id,
+                keys::CURRENT_RUN,
+                keys::current_run(&run.workflow()),
+                "current run",
+            )
+            .await?
+        };
+        Ok(RunDeletion {
+            run: run.clone(),
+            history_segments: super::history::segments_through(next_event_id),
+            delete_pointer: pointer.is_some_and(|pointer| pointer.run_id == run.run_id),
+        })
     }
 }
 

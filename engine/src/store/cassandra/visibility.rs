@@ -166,9 +166,11 @@ impl CassandraStore {
 #[async_trait]
 impl VisibilityStore for CassandraStore {
     async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()> {
-        for record in highest_per_run(records) {
-            self.upsert_one_visibility(record).await?;
-        }
+        // One record per run by now, so the runs are independent.
+        let upserts = highest_per_run(records)
+            .into_iter()
+            .map(|record| self.upsert_one_visibility(record));
+        futures::future::try_join_all(upserts).await?;
         Ok(())
     }
 
