@@ -265,3 +265,44 @@ async fn an_unreachable_cluster_is_a_storage_error() {
         other => panic!("expected StoreError::Storage, got {other:?}"),
     }
 }
+
+/// The schema tool: `setup` on an empty keyspace applies every version and
+/// records it; running it again is harmless; the store refuses a keyspace
+/// that was never set up, naming the command to run; `update` from v1 to a
+/// test v2 applies v2 only, and running it again changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schema_setup_then_update_to_a_new_version() {
+    use temper_engine::store::cassandra::{
+        REQUIRED_VERSION, current_version, open_session, setup_schema, update_schema, versions_in,
+    };
+
+    check_with_cassandra(|factory| async move {
+        let config = &factory.config;
+        let refused = CassandraStore::connect(config).await.err().expect("a keyspace without a schema is refused");
+        assert!(refused.to_string().contains("run `temper schema setup`"), "{refused}");
+
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let repository_schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/cassandra/v1/schema.cql");
+        std::fs::create_dir_all(dir.path().join("v1")).expect("v1/");
+        std::fs::copy(repository_schema, dir.path().join("v1/schema.cql")).expect("copying v1");
+        let v1 = versions_in(dir.path()).expect("reading v1");
+        assert_eq!(setup_schema(config, &v1).await.expect("setup"), REQUIRED_VERSION);
+        assert_eq!(setup_schema(config, &v1).await.expect("setup again"), REQUIRED_VERSION);
+        CassandraStore::connect(config).await.expect("the store accepts a keyspace at its version");
+
+        std::fs::create_dir_all(dir.path().join("v2")).expect("v2/");
+        std::fs::write(
+            dir.path().join("v2/added.cql"),
+            "-- A table only the test's v2 has.\nCREATE TABLE IF NOT EXISTS {keyspace}.added_in_v2 (id int PRIMARY KEY);\n",
+        )
+        .expect("writing v2");
+        let v2 = versions_in(dir.path()).expect("reading v1 and v2");
+        assert_eq!(update_schema(config, &v2).await.expect("update"), (1, 2));
+        assert_eq!(update_schema(config, &v2).await.expect("update again"), (2, 2));
+        let session = open_session(config).await.expect("a session");
+        assert_eq!(current_version(&session, &config.keyspace).await.expect("the version"), Some(2));
+        let query = format!("SELECT id FROM {}.added_in_v2", config.keyspace);
+        session.query_unpaged(query, ()).await.expect("v2's table exists");
+    })
+    .await;
+}

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use temper_engine::state_machine::RunLimits;
 
 use crate::gateway::Limits;
+use crate::schema_tool::SchemaCommand;
 use crate::server::{DevServerConfig, run_dev_server};
 
 #[derive(Parser)]
@@ -25,6 +26,9 @@ enum TopCommand {
     Server(ServerCommand),
     /// Load-test a Temporal-API server (Temper's or Temporal's) as starter and worker.
     Bench(temper_bench::BenchArgs),
+    /// Create or migrate the Cassandra/ScyllaDB schema.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
 }
 
 #[derive(Subcommand)]
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         TopCommand::Server(ServerCommand::StartDev(args)) => start_dev(args),
         TopCommand::Bench(args) => bench(args),
+        TopCommand::Schema(command) => block_on(crate::schema_tool::run(command)),
     }
 }
 

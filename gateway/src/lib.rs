@@ -11,6 +11,7 @@ mod errors;
 mod gateway;
 mod matching;
 mod namespaces;
+mod schema_tool;
 pub mod server;
 mod service;
 mod tokens;

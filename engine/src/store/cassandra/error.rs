@@ -29,6 +29,12 @@ pub enum CassandraError {
     UnexpectedAnswer(String),
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
+    #[error("keyspace `{0}` has no Temper schema: run `temper schema setup`")]
+    SchemaNotSetUp(String),
+    #[error("keyspace `{keyspace}` has schema version {found}, Temper needs {required}: run `temper schema update`")]
+    SchemaTooOld { keyspace: String, found: i32, required: i32 },
+    #[error("reading schema files: {0}")]
+    SchemaFiles(String),
 }
 
 macro_rules! boxed_from {

@@ -43,7 +43,9 @@ use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlValue, Row};
 
 pub use error::CassandraError;
-pub use schema::create_schema;
+pub use schema::{
+    REQUIRED_VERSION, SchemaVersion, builtin_versions, create_schema, current_version, setup_schema, update_schema, versions_in,
+};
 
 /// Where the store lives and how carefully it reads and writes.
 #[derive(Clone, Debug)]
@@ -105,10 +107,11 @@ struct Statements {
 }
 
 impl CassandraStore {
-    /// Connects to a keyspace whose schema exists (see [`create_schema`]) and
-    /// prepares every statement.
+    /// Connects to a keyspace whose schema is at the version this build needs
+    /// (see [`setup_schema`]) and prepares every statement.
     pub async fn connect(config: &CassandraConfig) -> Result<CassandraStore, CassandraError> {
         let session = open_session(config).await?;
+        schema::check_version(&session, config.checked_keyspace()?).await?;
         let preparer = Preparer {
             session: &session,
             config,
@@ -173,7 +176,7 @@ impl CassandraStore {
     }
 }
 
-async fn open_session(config: &CassandraConfig) -> Result<Session, CassandraError> {
+pub async fn open_session(config: &CassandraConfig) -> Result<Session, CassandraError> {
     Ok(SessionBuilder::new()
         .known_nodes(&config.contact_points)
         .build()

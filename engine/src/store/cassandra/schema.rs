@@ -1,13 +1,146 @@
-//! Creates the keyspace and tables of `schema/cassandra/v1/schema.cql`.
+//! The schema's versions (`schema/cassandra/vN/*.cql`) and the tool that
+//! applies them, like Temporal's `temporal-cassandra-tool`: `setup` creates
+//! the keyspace and applies every version, `update` applies the versions a
+//! keyspace lacks, in order. Each version's statements are idempotent, and
+//! the keyspace records which versions were applied (`schema_version`,
+//! `schema_update_history`), so running either twice is harmless. The store
+//! refuses a keyspace older than [`REQUIRED_VERSION`].
+
+use std::path::Path;
+
+use scylla::client::session::Session;
 
 use super::{CassandraConfig, CassandraError, open_session};
 
 const SCHEMA_V1: &str = include_str!("../../../../schema/cassandra/v1/schema.cql");
 
-/// The schema's statements with the keyspace and replication filled in:
+/// The schema version this build of Temper needs.
+pub const REQUIRED_VERSION: i32 = 1;
+
+/// One version of the schema: its CQL, with `{keyspace}` and `{replication}`
+/// to fill in.
+#[derive(Clone, Debug)]
+pub struct SchemaVersion {
+    pub version: i32,
+    pub cql: String,
+}
+
+/// The versions built into this binary.
+pub fn builtin_versions() -> Vec<SchemaVersion> {
+    vec![SchemaVersion { version: 1, cql: SCHEMA_V1.to_string() }]
+}
+
+/// The versions in a directory laid out like `schema/cassandra`: `v1/`,
+/// `v2/`, ... each holding `.cql` files applied in name order.
+pub fn versions_in(dir: &Path) -> Result<Vec<SchemaVersion>, CassandraError> {
+    let unreadable = |error: std::io::Error| CassandraError::SchemaFiles(format!("{}: {error}", dir.display()));
+    let mut versions = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unreadable)? {
+        let path = entry.map_err(unreadable)?.path();
+        let Some(version) = path.file_name().and_then(|name| name.to_str()).and_then(|name| name.strip_prefix('v'))
+            .and_then(|number| number.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let mut files: Vec<_> = std::fs::read_dir(&path)
+            .map_err(unreadable)?
+            .filter_map(|file| file.ok().map(|file| file.path()))
+            .filter(|file| file.extension().is_some_and(|extension| extension == "cql"))
+            .collect();
+        files.sort();
+        let cql = files.iter().map(std::fs::read_to_string).collect::<Result<Vec<_>, _>>().map_err(unreadable)?.join("\n");
+        versions.push(SchemaVersion { version, cql });
+    }
+    versions.sort_by_key(|version| version.version);
+    if versions.is_empty() {
+        return Err(CassandraError::SchemaFiles(format!("{} holds no v1/, v2/, ... directories of .cql files", dir.display())));
+    }
+    Ok(versions)
+}
+
+/// Creates the keyspace and applies every version; returns the keyspace's
+/// version afterwards.
+pub async fn setup_schema(config: &CassandraConfig, versions: &[SchemaVersion]) -> Result<i32, CassandraError> {
+    let keyspace = config.checked_keyspace()?;
+    let session = open_session(config).await?;
+    for version in versions {
+        apply_version(&session, keyspace, &config.replication, version).await?;
+    }
+    Ok(current_version(&session, keyspace).await?.unwrap_or_default())
+}
+
+/// Applies the versions the keyspace lacks, in order; returns the versions
+/// before and after. A keyspace never set up is refused.
+pub async fn update_schema(config: &CassandraConfig, versions: &[SchemaVersion]) -> Result<(i32, i32), CassandraError> {
+    let keyspace = config.checked_keyspace()?;
+    let session = open_session(config).await?;
+    let Some(before) = current_version(&session, keyspace).await? else {
+        return Err(CassandraError::SchemaNotSetUp(keyspace.to_string()));
+    };
+    for version in versions.iter().filter(|version| version.version > before) {
+        apply_version(&session, keyspace, &config.replication, version).await?;
+    }
+    Ok((before, current_version(&session, keyspace).await?.unwrap_or(before)))
+}
+
+/// The version a keyspace's schema is at; `None` if it was never set up.
+pub async fn current_version(session: &Session, keyspace: &str) -> Result<Option<i32>, CassandraError> {
+    let exists = session
+        .query_unpaged(
+            "SELECT table_name FROM system_schema.tables WHERE keyspace_name = ? AND table_name = 'schema_version'",
+            (keyspace,),
+        )
+        .await?
+        .into_rows_result()?
+        .rows_num()
+        > 0;
+    if !exists {
+        return Ok(None);
+    }
+    let query = format!("SELECT current_version FROM {keyspace}.schema_version WHERE keyspace_name = ?");
+    let rows = session.query_unpaged(query, (keyspace,)).await?.into_rows_result()?;
+    let first = rows.rows::<(Option<i32>,)>()?.next().transpose()?;
+    Ok(first.and_then(|(version,)| version))
+}
+
+/// Refuses a keyspace whose schema is older than this build needs.
+pub async fn check_version(session: &Session, keyspace: &str) -> Result<(), CassandraError> {
+    match current_version(session, keyspace).await? {
+        None => Err(CassandraError::SchemaNotSetUp(keyspace.to_string())),
+        Some(found) if found < REQUIRED_VERSION => {
+            Err(CassandraError::SchemaTooOld { keyspace: keyspace.to_string(), found, required: REQUIRED_VERSION })
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+async fn apply_version(session: &Session, keyspace: &str, replication: &str, version: &SchemaVersion) -> Result<(), CassandraError> {
+    for statement in statements_of(&version.cql, keyspace, replication) {
+        session.query_unpaged(statement, ()).await?;
+    }
+    for statement in bookkeeping_statements(keyspace) {
+        session.query_unpaged(statement, ()).await?;
+    }
+    let history = format!("INSERT INTO {keyspace}.schema_update_history (version, applied_at) VALUES (?, toTimestamp(now()))");
+    session.query_unpaged(history, (version.version,)).await?;
+    // Versions are applied in order, so the newest applied is the current one.
+    let current = format!("INSERT INTO {keyspace}.schema_version (keyspace_name, current_version) VALUES (?, ?)");
+    session.query_unpaged(current, (keyspace, version.version)).await?;
+    Ok(())
+}
+
+/// The tables recording which versions a keyspace has.
+fn bookkeeping_statements(keyspace: &str) -> [String; 2] {
+    [
+        format!("CREATE TABLE IF NOT EXISTS {keyspace}.schema_version (keyspace_name text PRIMARY KEY, current_version int)"),
+        format!("CREATE TABLE IF NOT EXISTS {keyspace}.schema_update_history (version int PRIMARY KEY, applied_at timestamp)"),
+    ]
+}
+
+/// A version's statements with the keyspace and replication filled in:
 /// comments dropped, split where a line ends with `;`.
-pub fn schema_statements(keyspace: &str, replication: &str) -> Vec<String> {
-    let uncommented: Vec<&str> = SCHEMA_V1
+fn statements_of(cql: &str, keyspace: &str, replication: &str) -> Vec<String> {
+    let uncommented: Vec<&str> = cql
         .lines()
         .map(|line| line.split("--").next().unwrap_or_default())
         .collect();
@@ -25,15 +158,10 @@ pub fn schema_statements(keyspace: &str, replication: &str) -> Vec<String> {
         .collect()
 }
 
-/// Creates what is missing of the keyspace and its tables; running it again
-/// changes nothing.
+/// Sets the keyspace up with the versions built into this binary; running
+/// it again changes nothing.
 pub async fn create_schema(config: &CassandraConfig) -> Result<(), CassandraError> {
-    let keyspace = config.checked_keyspace()?;
-    let session = open_session(config).await?;
-    for statement in schema_statements(keyspace, &config.replication) {
-        session.query_unpaged(statement, ()).await?;
-    }
-    Ok(())
+    setup_schema(config, &builtin_versions()).await.map(|_| ())
 }
 
 #[cfg(test)]
@@ -41,7 +169,7 @@ mod tests {
     #[test]
     fn every_statement_is_idempotent_and_filled_in() {
         let statements =
-            super::schema_statements("ks", "{'class': 'SimpleStrategy', 'replication_factor': 1}");
+            super::statements_of(super::SCHEMA_V1, "ks", "{'class': 'SimpleStrategy', 'replication_factor': 1}");
         assert_eq!(statements.len(), 9);
         for statement in &statements {
             assert!(statement.contains("IF NOT EXISTS"), "{statement}");
