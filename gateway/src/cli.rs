@@ -35,6 +35,19 @@ enum TopCommand {
 enum ServerCommand {
     /// Run every role in one process on the embedded store.
     StartDev(StartDevArgs),
+    /// Run the server from a config file (see the README), for example on a
+    /// Cassandra store.
+    Start(StartArgs),
+}
+
+#[derive(clap::Args)]
+struct StartArgs {
+    /// The config file (YAML).
+    #[arg(long)]
+    config: PathBuf,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "warn")]
+    log_level: String,
 }
 
 #[derive(clap::Args)]
@@ -96,6 +109,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         TopCommand::Server(ServerCommand::StartDev(args)) => start_dev(args),
+        TopCommand::Server(ServerCommand::Start(args)) => start(args),
         TopCommand::Bench(args) => bench(args),
         TopCommand::Schema(command) => block_on(crate::schema_tool::run(command)),
     }
@@ -121,11 +135,26 @@ fn bench(args: temper_bench::BenchArgs) -> ExitCode {
     })
 }
 
-fn start_dev(args: StartDevArgs) -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
+fn start(args: StartArgs) -> ExitCode {
+    init_logging(&args.log_level);
+    match crate::config_file::load(&args.config) {
+        Ok(config) => serve(config),
+        Err(error) => {
+            eprintln!("temper: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
         .or_else(|_| tracing_subscriber::EnvFilter::try_new("warn"))
         .expect("a valid default filter");
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn start_dev(args: StartDevArgs) -> ExitCode {
+    init_logging(&args.log_level);
     let config = DevServerConfig {
         address: SocketAddr::new(args.ip, args.port),
         db_path: args.db_filename,
@@ -146,7 +175,12 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
             max_pending_activities: args.max_pending_activities,
         },
         compaction_interval: args.compaction_interval,
+        store: Default::default(),
     };
+    serve(config)
+}
+
+fn serve(config: DevServerConfig) -> ExitCode {
     block_on(async {
         match run_dev_server(config, shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,

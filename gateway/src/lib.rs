@@ -4,6 +4,7 @@
 
 mod bus;
 pub mod cli;
+mod config_file;
 #[cfg(test)]
 mod decode_fuzz;
 mod deadline;

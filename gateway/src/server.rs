@@ -11,6 +11,7 @@ use temper_engine::log::{Log, LogLayout};
 use temper_engine::notify::HistoryNotifier;
 use temper_engine::replies::LocalReplies;
 use temper_engine::store::Store;
+use temper_engine::store::cassandra::{CassandraConfig, CassandraStore};
 use temper_engine::store::embedded::EmbeddedStore;
 use temper_engine::state_machine::RunLimits;
 use temper_engine::{Engine, EngineConfig};
@@ -46,12 +47,26 @@ pub struct DevServerConfig {
     pub run_limits: RunLimits,
     /// How often the embedded database reclaims space freed by deletions.
     pub compaction_interval: std::time::Duration,
+    /// Where workflow state lives; the logs stay in the data directory.
+    pub store: StoreSelection,
+}
+
+/// Which Store adapter holds workflow state.
+#[derive(Clone, Debug, Default)]
+pub enum StoreSelection {
+    /// The embedded database, beside the logs.
+    #[default]
+    Embedded,
+    /// A Cassandra or ScyllaDB cluster whose schema is set up.
+    Cassandra(CassandraConfig),
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("opening the data directory failed: {0}")]
     Storage(String),
+    #[error("the store is not usable: {0}")]
+    Store(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("the gRPC server failed: {0}")]
@@ -85,7 +100,12 @@ impl DevServer {
         .map_err(|e| ServerError::Storage(e.to_string()))?;
         let layout = LogLayout { commands: config.shards, tasks: config.shards, visibility: config.shards };
         let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?);
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db.clone()));
+        let store: Arc<dyn Store> = match &config.store {
+            StoreSelection::Embedded => Arc::new(EmbeddedStore::new(db.clone())),
+            StoreSelection::Cassandra(cassandra) => Arc::new(
+                CassandraStore::connect(cassandra).await.map_err(|e| ServerError::Store(e.to_string()))?,
+            ),
+        };
         let replies = Arc::new(LocalReplies::new(incarnation()));
         let notifier = Arc::new(HistoryNotifier::default());
         let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };

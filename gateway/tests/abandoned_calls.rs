@@ -45,6 +45,7 @@ impl TestServer {
             limits: Limits::default(),
             run_limits: Default::default(),
             compaction_interval: std::time::Duration::from_secs(60),
+            store: Default::default(),
         };
         let server = DevServer::start(config).await.expect("the server starts");
         let (address, held) = (server.address(), server.held());

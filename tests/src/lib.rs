@@ -334,6 +334,32 @@ pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Comman
     command
 }
 
+/// `temper server start --config <file>` on `127.0.0.1:port`.
+fn config_file_command(bin: &Path, config: &Path, port: u16) -> Command {
+    let mut command = Command::new(bin);
+    command.args(["server", "start", "--config"]).arg(config).env("TEMPER_ADDRESS", format!("127.0.0.1:{port}"));
+    command
+}
+
+/// Kills the server with SIGKILL while `crash_recovery.py` has 100 workflows
+/// in flight, restarts it on the same data, and lets the scenario check that
+/// every workflow completes exactly once.
+pub fn crash_and_recover(server: &mut TestServer) {
+    let address = server.address();
+    let mut scenario =
+        PythonProcess::spawn("crash_recovery.py", &["--address", &address, "--namespace", "default", "--crash-handshake"]);
+    // Printed once all workflows are started and some first activities have
+    // completed (so work is in flight everywhere).
+    let crash_point = scenario.wait_for_line("CRASH_POINT", Duration::from_secs(120));
+    eprintln!("[crash test] {crash_point}; killing the server with SIGKILL");
+    server.kill_9();
+    let down_since = Instant::now();
+    server.restart();
+    eprintln!("[crash test] server restarted on {address} after {:.2}s down", down_since.elapsed().as_secs_f64());
+    scenario.write_line("RESTARTED");
+    scenario.finish(Duration::from_secs(300));
+}
+
 /// A free TCP port on 127.0.0.1, never handed out twice by this process.
 ///
 /// Linux randomizes ephemeral ports, and a port just released by `bind(:0)`
@@ -439,6 +465,8 @@ pub struct TestServer {
     output: OutputLog,
     /// Flags appended to the server's command line.
     extra_args: Vec<String>,
+    /// Started with `temper server start --config` instead of `start-dev`.
+    config_file: Option<PathBuf>,
     /// Incremented on each (re)start, to tell the runs apart in the output.
     run: u32,
 }
@@ -466,7 +494,18 @@ impl TestServer {
         Self::start_inner(Some(db.as_ref().to_path_buf()), extra_args)
     }
 
+    /// Starts Temper with `temper server start --config <file>`, listening
+    /// on a port of the harness's choosing (`TEMPER_ADDRESS` overrides the
+    /// file's address).
+    pub fn start_with_config(config: impl AsRef<Path>) -> TestServer {
+        Self::start_launching(None, &[], Some(config.as_ref().to_path_buf()))
+    }
+
     fn start_inner(db: Option<PathBuf>, extra_args: &[&str]) -> TestServer {
+        Self::start_launching(db, extra_args, None)
+    }
+
+    fn start_launching(db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>) -> TestServer {
         let kind = ServerKind::detect();
         let mut last_failure = String::new();
         // A port picked as free may be taken by someone else before the server
@@ -480,6 +519,7 @@ impl TestServer {
                 readers: Vec::new(),
                 output: OutputLog::default(),
                 extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
+                config_file: config_file.clone(),
                 run: 0,
             };
             match server.spawn_and_wait() {
@@ -575,7 +615,10 @@ impl TestServer {
     fn spawn_and_wait(&mut self) -> Result<(), StartFailure> {
         self.run += 1;
         let run = self.run;
-        let mut command = server_command(&self.kind, self.port, self.db.as_deref());
+        let mut command = match (&self.kind, &self.config_file) {
+            (ServerKind::Temper(bin), Some(config)) => config_file_command(bin, config, self.port),
+            _ => server_command(&self.kind, self.port, self.db.as_deref()),
+        };
         command
             .args(&self.extra_args)
             .stdin(Stdio::null())
