@@ -59,10 +59,15 @@ impl HistoryCache {
         self.runs.invalidate(run);
     }
 
-    /// Events from `first_event_id` on, at most `max_events`, if the run is cached.
+    /// Events from `first_event_id` on, at most `max_events`, if the run is
+    /// cached and the read starts within what was cached: past its end, only
+    /// the store knows whether another writer added more.
     pub fn read(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> Option<Vec<RawEvent>> {
         let cached = self.runs.get(run)?;
-        let start = usize::try_from(first_event_id.max(1) - 1).ok()?.min(cached.len());
+        let start = usize::try_from(first_event_id.max(1) - 1).ok()?;
+        if start >= cached.len() {
+            return None;
+        }
         Some(cached[start..].iter().take(max_events).cloned().collect())
     }
 }
@@ -90,7 +95,7 @@ mod tests {
         cache.committed(&run(), events(4..=5));
         assert_eq!(ids(cache.read(&run(), 1, 100)), Some(vec![1, 2, 3, 4, 5]));
         assert_eq!(ids(cache.read(&run(), 4, 1)), Some(vec![4]));
-        assert_eq!(ids(cache.read(&run(), 9, 10)), Some(vec![]));
+        assert_eq!(ids(cache.read(&run(), 9, 10)), None, "past the cached end the store answers");
     }
 
     #[test]

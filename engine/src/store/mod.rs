@@ -13,7 +13,7 @@
 pub mod conformance;
 pub mod cassandra;
 pub mod embedded;
-mod history_cache;
+pub(crate) mod history_cache;
 
 use async_trait::async_trait;
 use temper_proto::api::history::v1::HistoryEvent;

@@ -63,25 +63,35 @@ type EventRow<'a> = (&'a str, &'a str, &'a str, i64, i64, Vec<u8>);
 impl CassandraStore {
     /// One single-partition batch per run segment, all at once. Rewriting an
     /// event writes the same row again.
+    /// Returns the events as written, for the history cache.
     pub(super) async fn write_history(
         &self,
         history: &[(RunKey, Vec<HistoryEvent>)],
-    ) -> Result<(), CassandraError> {
+    ) -> Result<Vec<(RunKey, Vec<RawEvent>)>, CassandraError> {
+        let encoded: Vec<(RunKey, Vec<RawEvent>)> = history
+            .iter()
+            .map(|(run, events)| {
+                let raw = events
+                    .iter()
+                    .map(|event| RawEvent { event_id: event.event_id, encoded: bytes::Bytes::from(event.encode_to_vec()) })
+                    .collect();
+                (run.clone(), raw)
+            })
+            .collect();
         let mut writes = Vec::new();
-        for (run, events) in history {
-            for segment in events.chunk_by(|a, b| segment_of(a.event_id) == segment_of(b.event_id))
-            {
+        for (run, events) in &encoded {
+            for segment in events.chunk_by(|a, b| segment_of(a.event_id) == segment_of(b.event_id)) {
                 writes.push(self.write_segment(run, segment));
             }
         }
         try_join_all(writes).await?;
-        Ok(())
+        Ok(encoded)
     }
 
     async fn write_segment(
         &self,
         run: &RunKey,
-        events: &[HistoryEvent],
+        events: &[RawEvent],
     ) -> Result<(), CassandraError> {
         let mut batch = Batch::new(BatchType::Unlogged);
         batch.set_consistency(self.config.consistency);
@@ -96,7 +106,7 @@ impl CassandraStore {
                 &run.run_id,
                 segment,
                 event.event_id,
-                event.encode_to_vec(),
+                event.encoded.to_vec(),
             ));
         }
         self.session.batch(&batch, values).await?;
@@ -155,6 +165,9 @@ impl HistoryStore for CassandraStore {
         first_event_id: i64,
         max_events: usize,
     ) -> StoreResult<Vec<RawEvent>> {
+        if let Some(events) = self.recent_history.read(run, first_event_id, max_events) {
+            return Ok(events);
+        }
         let mut events: Vec<RawEvent> = Vec::new();
         let mut from = first_event_id;
         while events.len() < max_events {

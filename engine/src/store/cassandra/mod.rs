@@ -94,6 +94,9 @@ pub struct CassandraStore {
     session: Session,
     statements: Statements,
     config: CassandraConfig,
+    /// Histories this process committed, written through after each commit
+    /// whose condition held, so polls rarely read history from the cluster.
+    recent_history: crate::store::history_cache::HistoryCache,
 }
 
 /// Every prepared statement, per table.
@@ -130,6 +133,7 @@ impl CassandraStore {
             session,
             statements,
             config: config.clone(),
+            recent_history: Default::default(),
         })
     }
 

@@ -110,7 +110,7 @@ impl ShardStore for CassandraStore {
     }
 
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
-        self.write_history(&commit.history).await?;
+        let written = self.write_history(&commit.history).await?;
         let deletions = self.plan_run_deletions(&commit).await?;
         let batch = CommitBatch::of(self, &commit, &deletions);
         let answer = self
@@ -120,6 +120,13 @@ impl ShardStore for CassandraStore {
             .map_err(CassandraError::from)?;
         if !was_applied(answer)? {
             return Err(self.ownership_lost(commit.shard_id, commit.epoch).await);
+        }
+        // Only now: the cache must never hold events of a fenced commit.
+        for (run, events) in written {
+            self.recent_history.committed(&run, events);
+        }
+        for deletion in &deletions {
+            self.recent_history.forget(&deletion.run);
         }
         let history_deletions = deletions
             .iter()
