@@ -144,11 +144,7 @@ impl ShardProcessor {
     /// the in-memory window. While a full load's worth of timers is in
     /// memory, refilling waits for some to fire, so memory stays bounded.
     fn next_timer_work(&self) -> i64 {
-        let refill_at = if self.timers.len() < LOAD_LIMIT {
-            self.timers.horizon_nanos().saturating_sub(LOOKAHEAD_NANOS / 4)
-        } else {
-            i64::MAX
-        };
+        let refill_at = self.refill_at();
         self.timers.next_fire_time().map_or(refill_at, |fire| fire.min(refill_at))
     }
 
@@ -156,8 +152,14 @@ impl ShardProcessor {
         self.next_timer_work() <= now_nanos()
     }
 
+    /// When the in-memory window is next refilled: a while before its horizon
+    /// comes, unless it holds a full load already.
+    fn refill_at(&self) -> i64 {
+        if self.timers.len() < LOAD_LIMIT { self.timers.horizon_nanos().saturating_sub(LOOKAHEAD_NANOS / 4) } else { i64::MAX }
+    }
+
     fn refill_due(&self, now: i64) -> bool {
-        self.timers.len() < LOAD_LIMIT && self.timers.horizon_nanos().saturating_sub(LOOKAHEAD_NANOS / 4) <= now
+        self.refill_at() <= now
     }
 
     async fn refill_timers(&mut self) {
