@@ -62,12 +62,19 @@ impl Gateway {
     /// The run an execution names (its current run when the run id is empty)
     /// and its state.
     pub async fn load_run(&self, namespace_id: &str, execution: Option<&WorkflowExecution>) -> ApiResult<(RunKey, WorkflowMutableState)> {
+        let run = self.resolve_run(namespace_id, execution).await?;
+        let state = self.load_state(&run).await?;
+        Ok((run, state))
+    }
+
+    /// The run an execution names: its current run when the run id is empty.
+    pub async fn resolve_run(&self, namespace_id: &str, execution: Option<&WorkflowExecution>) -> ApiResult<RunKey> {
         let execution = execution.ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
         crate::validation::require_id(&execution.workflow_id, "WorkflowId")?;
         crate::validation::optional_run_id(&execution.run_id)?;
-        let shard = shard_of(namespace_id, &execution.workflow_id, self.shard_count);
         let run_id = if execution.run_id.is_empty() {
             let workflow = WorkflowKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone() };
+            let shard = shard_of(namespace_id, &execution.workflow_id, self.shard_count);
             match self.store.get_current_run(shard, &workflow).await? {
                 Some(current) => current.run_id,
                 None => return Err(workflow_not_found(&execution.workflow_id)),
@@ -75,11 +82,12 @@ impl Gateway {
         } else {
             execution.run_id.clone()
         };
-        let run = RunKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone(), run_id };
-        match self.store.get_execution(shard, &run).await? {
-            Some(state) => Ok((run, state)),
-            None => Err(workflow_not_found(&execution.workflow_id)),
-        }
+        Ok(RunKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone(), run_id })
+    }
+
+    pub async fn load_state(&self, run: &RunKey) -> ApiResult<WorkflowMutableState> {
+        let shard = shard_of(&run.namespace_id, &run.workflow_id, self.shard_count);
+        self.store.get_execution(shard, run).await?.ok_or_else(|| workflow_not_found(&run.workflow_id))
     }
 
     /// The token of a worker's answer, checked, and authenticated against the

@@ -158,6 +158,7 @@ impl DevServer {
     /// Serves until `shutdown` resolves, then stops every role and flushes the store.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
         let max_request_bytes = self.gateway.limits.max_request_bytes;
+        let reporting = tokio::spawn(report_store_traffic_on_request(self.gateway.store.clone()));
         let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway: self.gateway }))
             .max_decoding_message_size(max_request_bytes)
             .max_encoding_message_size(MAX_MESSAGE_BYTES)
@@ -173,6 +174,7 @@ impl DevServer {
             .serve_with_incoming_shutdown(incoming(self.listener), shutdown)
             .await;
 
+        reporting.abort();
         let _ = self.stop_roles.send(true);
         self.engine.shutdown().await;
         let _ = self.projection.await;
@@ -180,6 +182,28 @@ impl DevServer {
         self.db.shutdown();
         served.map_err(ServerError::from)
     }
+}
+
+/// Prints what the store asked of its database so far each time the process
+/// gets SIGUSR1: `tests/bench/compare.sh` takes the difference across a
+/// benchmark to report round trips and conditional writes per workflow.
+async fn report_store_traffic_on_request(store: Arc<dyn Store>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut requests) = signal(SignalKind::user_defined1()) else { return };
+        while requests.recv().await.is_some() {
+            match store.traffic() {
+                Some(traffic) => println!(
+                    "store traffic: requests={} conditional_writes={} retries={} errors={}",
+                    traffic.requests, traffic.conditional_writes, traffic.retries, traffic.errors
+                ),
+                None => println!("store traffic: none (the store is in this process)"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = store;
 }
 
 /// Counts of what the server holds on behalf of calls in flight (waiting

@@ -86,6 +86,8 @@ native_transport_port: $PORT
 start_native_transport: true
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
+# Paxos v2 (Cassandra 4.1+): fewer round trips per conditional write than v1.
+paxos_variant: v2
 data_file_directories:
   - $data/data
 commitlog_directory: $data/commitlog

@@ -205,6 +205,8 @@ impl Batch {
             timers_to_add: timers_to_add.clone(),
             timers_to_delete: timers_to_delete.clone(),
             outbox: outbox.clone(),
+            // Set by the shard, which knows what was published.
+            outbox_to_delete: None,
             runs_to_delete: self.runs_to_delete,
         };
         let committed = Committed {

@@ -18,7 +18,7 @@ use temper_proto::records::{CommandRecord, OutboxRecord, TimerTask, WorkflowMuta
 use tokio::sync::{mpsc, watch};
 
 use batch::{Batch, Committed};
-use outbox::OutboxPublisher;
+use outbox::{OutboxPublisher, PublishedOutbox};
 use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
 
 use crate::log::trimmer::LogTrimmer;
@@ -55,6 +55,7 @@ pub(crate) struct ShardProcessor {
     next_outbox_seq: i64,
     timers: TimerQueue,
     outbox: mpsc::UnboundedSender<Vec<(i64, OutboxRecord)>>,
+    published_outbox: Arc<PublishedOutbox>,
     commands_trimmer: LogTrimmer,
 }
 
@@ -74,7 +75,9 @@ impl ShardProcessor {
             }
         };
         let (outbox, records) = mpsc::unbounded_channel();
-        let publisher = OutboxPublisher { shard_id, log: context.log.clone(), store: context.store.clone() };
+        let published_outbox = Arc::new(PublishedOutbox::default());
+        let publisher =
+            OutboxPublisher { shard_id, log: context.log.clone(), store: context.store.clone(), published: published_outbox.clone() };
         let publisher = tokio::spawn(publisher.run(records));
         let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
         let mut processor = ShardProcessor {
@@ -85,6 +88,7 @@ impl ShardProcessor {
             next_outbox_seq: info.next_outbox_seq,
             timers: TimerQueue::default(),
             outbox,
+            published_outbox,
         };
         tracing::info!(shard = shard_id, epoch = processor.epoch, applied_offset = processor.applied_offset, "shard acquired");
         processor.refill_timers().await;
@@ -419,11 +423,14 @@ impl ShardProcessor {
             return Ok(());
         }
         let mut next_outbox_seq = self.next_outbox_seq;
-        let (commit, committed) = batch.into_commit(&self.context, self.epoch, applied_offset, &mut next_outbox_seq);
+        let (mut commit, committed) = batch.into_commit(&self.context, self.epoch, applied_offset, &mut next_outbox_seq);
+        commit.outbox_to_delete = self.published_outbox.take();
+        let outbox_to_delete = commit.outbox_to_delete;
         if let Err(error) = self.context.store.commit(commit).await {
             // The batch took the states it changed out of the cache: they are
             // read again from the store when the same records are retried.
             drop(committed);
+            self.published_outbox.restore(outbox_to_delete);
             return Err(error);
         }
         self.applied_offset = applied_offset;

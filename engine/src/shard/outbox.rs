@@ -1,10 +1,12 @@
 //! Publishes a shard's outbox: task dispatches to the `tasks` log and run
-//! summaries to the `visibility` log, then forgets what was published. What a
-//! crash interrupts is published again on restart; consumers tolerate
-//! duplicates (a task is validated when started, a summary carries a version).
+//! summaries to the `visibility` log. What was published is deleted by the
+//! shard's next commit ([`PublishedOutbox`]), not by a write of its own. What a
+//! crash interrupts, or what no commit has deleted yet, is published again on
+//! restart; consumers tolerate duplicates (a task is validated when started,
+//! a summary carries a version).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +25,36 @@ pub(super) struct OutboxPublisher {
     pub shard_id: ShardId,
     pub log: Arc<dyn Log>,
     pub store: Arc<dyn Store>,
+    pub published: Arc<PublishedOutbox>,
+}
+
+/// The outbox records published and not yet deleted, as one range of
+/// sequence numbers: records are published in sequence order (what an
+/// earlier owner left first), so what lies between two published records was
+/// published or deleted already, and deleting it again is harmless.
+#[derive(Default)]
+pub(super) struct PublishedOutbox(Mutex<Option<(i64, i64)>>);
+
+impl PublishedOutbox {
+    fn add(&self, from: i64, through: i64) {
+        let mut range = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        *range = Some(match *range {
+            Some((first, last)) => (first.min(from), last.max(through)),
+            None => (from, through),
+        });
+    }
+
+    /// The range for a commit to delete; hand it back with
+    /// [`PublishedOutbox::restore`] if that commit fails.
+    pub fn take(&self) -> Option<(i64, i64)> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take()
+    }
+
+    pub fn restore(&self, range: Option<(i64, i64)>) {
+        if let Some((from, through)) = range {
+            self.add(from, through);
+        }
+    }
 }
 
 impl OutboxPublisher {
@@ -92,8 +124,8 @@ impl OutboxPublisher {
         grouped
     }
 
-    /// Appends every group, then forgets outbox records `from..=through`
-    /// (a batch's sequence numbers are contiguous).
+    /// Appends every group, then marks outbox records `from..=through`
+    /// published (a batch's sequence numbers are contiguous).
     async fn publish(&self, grouped: &BTreeMap<(LogName, u32), Vec<Bytes>>, from: i64, through: i64) -> Result<(), String> {
         let appends = grouped
             .iter()
@@ -101,6 +133,7 @@ impl OutboxPublisher {
         for result in futures::future::join_all(appends).await {
             result.map_err(|e| e.to_string())?;
         }
-        self.store.delete_outbox(self.shard_id, from, through).await.map_err(|e| e.to_string())
+        self.published.add(from, through);
+        Ok(())
     }
 }

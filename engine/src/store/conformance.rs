@@ -59,7 +59,7 @@ macro_rules! with_store_checks {
             history_reads_ranges_and_rewrites_are_idempotent,
             ids_never_collide_whatever_their_characters,
             timers_load_earliest_first_before_the_bound,
-            outbox_reads_from_a_sequence_and_deletes_through_one,
+            outbox_reads_from_a_sequence_and_a_commit_deletes_a_range,
             namespaces_are_unique_by_name_and_listed_by_name,
             visibility_keeps_the_highest_version,
             visibility_lists_newest_start_first_in_pages,
@@ -238,7 +238,7 @@ pub async fn timers_load_earliest_first_before_the_bound(factory: &impl StoreFac
     assert_eq!(timer_keys(&store, 1, i64::MAX, 100).await, [timer_key(10, "other-shard")], "timers are per shard");
 }
 
-pub async fn outbox_reads_from_a_sequence_and_deletes_through_one(factory: &impl StoreFactory) {
+pub async fn outbox_reads_from_a_sequence_and_a_commit_deletes_a_range(factory: &impl StoreFactory) {
     let store = factory.open().await;
     store.init_shards(2).await.expect("init_shards");
     let epoch = acquire(&store, 0).await.epoch;
@@ -264,10 +264,23 @@ pub async fn outbox_reads_from_a_sequence_and_deletes_through_one(factory: &impl
 
     assert_eq!(store.read_outbox(0, 0, 100).await.expect("read_outbox"), outbox);
     assert_eq!(store.read_outbox(0, 2, 2).await.expect("read_outbox"), outbox[2..4]);
-    store.delete_outbox(0, 1, 2).await.expect("delete_outbox");
+    let more = vec![(5, task_outbox("queue-5"))];
+    commit(
+        &store,
+        ShardCommit {
+            shard_id: 0,
+            epoch,
+            next_outbox_seq: 6,
+            outbox: more.clone(),
+            outbox_to_delete: Some((1, 2)),
+            ..ShardCommit::default()
+        },
+    )
+    .await;
     let mut kept = vec![outbox[0].clone()];
     kept.extend_from_slice(&outbox[3..]);
-    assert_eq!(store.read_outbox(0, 0, 100).await.expect("read_outbox"), kept, "deleted seqs 1 through 2 only");
+    kept.extend(more);
+    assert_eq!(store.read_outbox(0, 0, 100).await.expect("read_outbox"), kept, "a commit deleted seqs 1 through 2 only");
     assert_eq!(store.read_outbox(1, 0, 100).await.expect("read_outbox"), elsewhere, "outboxes are per shard");
 }
 
@@ -300,8 +313,12 @@ pub async fn visibility_keeps_the_highest_version(factory: &impl StoreFactory) {
         Some(visibility("ns", "wf", "run", 100, 2, 20)),
         "a lower version is ignored"
     );
-    upsert(vec![visibility("ns", "wf", "run", 100, 2, 21)]).await.expect("upsert");
-    assert_eq!(get().await.expect("get"), Some(visibility("ns", "wf", "run", 100, 2, 21)), "an equal version replaces");
+    upsert(vec![visibility("ns", "wf", "run", 100, 2, 20)]).await.expect("upsert");
+    assert_eq!(
+        get().await.expect("get"),
+        Some(visibility("ns", "wf", "run", 100, 2, 20)),
+        "a record published twice changes nothing"
+    );
     upsert(vec![visibility("ns", "wf", "run", 100, 5, 50), visibility("ns", "wf", "run", 100, 4, 40)])
         .await
         .expect("upsert");
@@ -343,9 +360,11 @@ pub async fn visibility_lists_newest_start_first_in_pages(factory: &impl StoreFa
     assert_eq!(list_run_ids(&store, "ns", 100).await, expected, "newest start first, equal starts by run id");
     assert_eq!(list_run_ids(&store, "ns", 2).await, expected, "paging with the cursor yields the same order");
 
-    store.upsert_visibility(vec![visibility("ns", "wf-4", "run-d", 450, 2, 0)]).await.expect("upsert");
-    let moved = ["run-d", "run-e", "run-a-longer", "run-b", "run-c", "run-f"];
-    assert_eq!(list_run_ids(&store, "ns", 100).await, moved, "a newer version moves its run, leaving no copy behind");
+    let newer = visibility("ns", "wf-4", "run-d", 100, 2, 9);
+    store.upsert_visibility(vec![newer.clone()]).await.expect("upsert");
+    assert_eq!(list_run_ids(&store, "ns", 100).await, expected, "a newer version replaces its run's copy in place");
+    let listed = store.list_visibility("ns", None, 100).await.expect("list_visibility");
+    assert!(listed.contains(&newer), "the listing holds the newer version");
 }
 
 pub async fn consumer_offsets_are_kept_per_consumer_log_and_partition(factory: &impl StoreFactory) {
@@ -475,6 +494,7 @@ impl Sample {
             timers_to_add: self.timers.clone(),
             timers_to_delete: Vec::new(),
             outbox: self.outbox.clone(),
+            outbox_to_delete: None,
             runs_to_delete: Vec::new(),
         }
     }

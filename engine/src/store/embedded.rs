@@ -112,6 +112,13 @@ impl EmbeddedStore {
         for (seq, record) in &commit.outbox {
             batch.insert(&tables.outbox, outbox_key(commit.shard_id, *seq), record.encode_to_vec());
         }
+        // A bounded range: deleting "everything up to" would make every
+        // commit pass over all earlier deletions.
+        if let Some((from, through)) = commit.outbox_to_delete {
+            for seq in from..=through {
+                batch.remove(&tables.outbox, outbox_key(commit.shard_id, seq));
+            }
+        }
         for run in &commit.runs_to_delete {
             self.delete_run(&mut batch, commit.shard_id, run)?;
         }
@@ -289,19 +296,6 @@ impl OutboxStore for EmbeddedStore {
         let records = self.scan(&self.db.tables().outbox, range, limit, "outbox record")?;
         records.into_iter().map(|(key, record)| Ok((outbox_seq_of(&key)?, record))).collect()
     }
-
-    async fn delete_outbox(&self, shard_id: ShardId, from_seq: i64, through_seq: i64) -> StoreResult<()> {
-        self.db
-            .write(move |writer| {
-                let outbox = &writer.tables().outbox;
-                let mut batch = writer.batch();
-                for seq in from_seq..=through_seq {
-                    batch.remove(outbox, outbox_key(shard_id, seq));
-                }
-                Ok(writer.commit(batch)?)
-            })
-            .await
-    }
 }
 
 #[async_trait]
@@ -418,6 +412,8 @@ fn upsert_visibility_in_writer(writer: &Writer, records: Vec<VisibilityRecord>) 
 fn stored_visibility(writer: &Writer, key: &[u8]) -> StoreResult<Option<VisibilityRecord>> {
     writer.get(&writer.tables().visibility, key)?.map(|value| decode("visibility record", &value)).transpose()
 }
+
+impl super::TrafficReport for EmbeddedStore {}
 
 #[async_trait]
 impl ConsumerOffsetStore for EmbeddedStore {

@@ -85,6 +85,10 @@ pub struct ShardCommit {
     pub timers_to_add: Vec<(TimerKey, TimerTask)>,
     pub timers_to_delete: Vec<TimerKey>,
     pub outbox: Vec<(i64, OutboxRecord)>,
+    /// Outbox records published since, deleted by this commit: sequence
+    /// numbers `from` through `through`. Riding on a commit that happens
+    /// anyway saves the store one write per publication.
+    pub outbox_to_delete: Option<(i64, i64)>,
     /// Runs whose retention ran out: each loses its mutable state, its
     /// history and, if it still names the run, its workflow's current-run
     /// pointer. Deleting a run that is gone already changes nothing. No run
@@ -100,6 +104,7 @@ impl ShardCommit {
             && self.timers_to_add.is_empty()
             && self.timers_to_delete.is_empty()
             && self.outbox.is_empty()
+            && self.outbox_to_delete.is_none()
             && self.runs_to_delete.is_empty()
     }
 }
@@ -192,11 +197,8 @@ pub trait TimerStore: Send + Sync + 'static {
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
     /// Outbox records of a shard with sequence numbers at or above `from_seq`, ascending.
+    /// Published records are deleted by a commit (`ShardCommit::outbox_to_delete`).
     async fn read_outbox(&self, shard_id: ShardId, from_seq: i64, limit: usize) -> StoreResult<Vec<(i64, OutboxRecord)>>;
-    /// Removes the records with sequence numbers from `from_seq` through
-    /// `through_seq`, once published. A bounded range: deleting "everything
-    /// up to" would make every call pass over all earlier deletions.
-    async fn delete_outbox(&self, shard_id: ShardId, from_seq: i64, through_seq: i64) -> StoreResult<()>;
 }
 
 #[async_trait]
@@ -212,8 +214,12 @@ pub trait NamespaceStore: Send + Sync + 'static {
 #[async_trait]
 pub trait VisibilityStore: Send + Sync + 'static {
     /// Stores each record unless a record of the same run with a higher
-    /// `version` is already stored. A record marked `deleted` removes the
-    /// run's record instead (it is a run's last record in the log).
+    /// `version` is already stored. Records of equal version are the same
+    /// summary (the engine makes one per state transition), so an adapter
+    /// may keep either. A run's start time never changes (Temporal's
+    /// StartTime is the run's), so its place in the listing is fixed. A
+    /// record marked `deleted` removes the run's record instead (it is a
+    /// run's last record in the log).
     async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()>;
     async fn get_visibility(&self, namespace_id: &str, workflow_id: &str, run_id: &str)
     -> StoreResult<Option<VisibilityRecord>>;
@@ -247,8 +253,49 @@ pub trait ConsumerOffsetStore: Send + Sync + 'static {
     -> StoreResult<()>;
 }
 
+/// What an adapter asked of a database over the network since it connected,
+/// to measure what a workflow costs there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StoreTraffic {
+    /// Requests sent, a batch counting once (the driver's own count).
+    pub requests: u64,
+    /// Of those, conditional writes (lightweight transactions): shard
+    /// commits, shard acquisitions, unique names.
+    pub conditional_writes: u64,
+    /// Requests the driver's retry policy sent again.
+    pub retries: u64,
+    pub errors: u64,
+}
+
+impl StoreTraffic {
+    /// What was asked between `earlier` and this count.
+    pub fn since(&self, earlier: &StoreTraffic) -> StoreTraffic {
+        StoreTraffic {
+            requests: self.requests.saturating_sub(earlier.requests),
+            conditional_writes: self.conditional_writes.saturating_sub(earlier.conditional_writes),
+            retries: self.retries.saturating_sub(earlier.retries),
+            errors: self.errors.saturating_sub(earlier.errors),
+        }
+    }
+}
+
+pub trait TrafficReport: Send + Sync + 'static {
+    /// `None` for a store in the process: it has no round trips to count.
+    fn traffic(&self) -> Option<StoreTraffic> {
+        None
+    }
+}
+
 pub trait Store:
-    ShardStore + ExecutionStore + HistoryStore + TimerStore + OutboxStore + NamespaceStore + VisibilityStore + ConsumerOffsetStore
+    ShardStore
+    + ExecutionStore
+    + HistoryStore
+    + TimerStore
+    + OutboxStore
+    + NamespaceStore
+    + VisibilityStore
+    + ConsumerOffsetStore
+    + TrafficReport
 {
 }
 
@@ -261,5 +308,6 @@ impl<T> Store for T where
         + NamespaceStore
         + VisibilityStore
         + ConsumerOffsetStore
+        + TrafficReport
 {
 }

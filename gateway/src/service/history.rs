@@ -2,9 +2,8 @@
 //! for new events, and the close-event filter that `handle.result()` waits on.
 
 use prost::Message;
-use temper_engine::notify::RunProgress;
+use temper_engine::notify::{RunProgress, RunWatch};
 use temper_engine::store::{RawEvent, RunKey};
-use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::HistoryEventFilterType;
 use temper_proto::api::history::v1::{History, HistoryEvent};
 use temper_proto::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
@@ -31,17 +30,20 @@ pub async fn get_workflow_execution_history(
     if let Some(token) = &token {
         execution.run_id = token.run_id.clone();
     }
-    let (run, state) = gateway.load_run(&namespace.id, Some(&execution)).await?;
+    let run = gateway.resolve_run(&namespace.id, Some(&execution)).await?;
+    // Subscribed before the state is read, so a commit in between is not missed.
+    let mut changes = request.wait_new_event.then(|| gateway.notifier.subscribe(&run));
+    let state = gateway.load_state(&run).await?;
     let page_size = if request.maximum_page_size > 0 { request.maximum_page_size as usize } else { DEFAULT_PAGE_SIZE };
     if request.history_event_filter_type() == HistoryEventFilterType::CloseEvent {
-        return close_event(gateway, run, state, request.wait_new_event, deadline).await;
+        return close_event(gateway, run, &state, changes, deadline).await;
     }
     let token = token.unwrap_or(HistoryPageToken { run_id: run.run_id.clone(), next_event_id: 1, ..Default::default() });
     let from = token.next_event_id.max(1);
     let bounded = token.end_event_id > 0;
     let mut progress = progress_of(&state);
-    if request.wait_new_event && !bounded && !progress.closed && from >= progress.next_event_id {
-        progress = wait_for(gateway, &run, deadline, |p| p.closed || p.next_event_id > from).await?;
+    if let Some(changes) = changes.as_mut().filter(|_| !bounded) {
+        progress = wait_for(changes, progress, deadline, |p| p.closed || p.next_event_id > from).await;
     }
     let end = if bounded { token.end_event_id } else { progress.next_event_id };
     let page = raw_page(gateway, &run, from, end, token.transient_events, page_size).await?;
@@ -121,17 +123,19 @@ pub async fn page(
     raw_page(gateway, run, from, end, transient, page_size).await?.decoded()
 }
 
-/// The close filter answers with the closing event alone, once there is one.
+/// The close filter answers with the closing event alone, once there is one
+/// (waiting for it on `changes` when the request asks to wait).
 async fn close_event(
     gateway: &Gateway,
     run: RunKey,
-    state: WorkflowMutableState,
-    wait: bool,
+    state: &WorkflowMutableState,
+    changes: Option<RunWatch<'_>>,
     deadline: Instant,
 ) -> ApiResult<GetWorkflowExecutionHistoryResponse> {
-    let mut progress = progress_of(&state);
-    if !progress.closed && wait {
-        progress = wait_for(gateway, &run, deadline, |p| p.closed).await?;
+    let mut progress = progress_of(state);
+    let wait = changes.is_some();
+    if let Some(mut changes) = changes {
+        progress = wait_for(&mut changes, progress, deadline, |p| p.closed).await;
     }
     if !progress.closed {
         let next_page_token = if wait {
@@ -141,10 +145,8 @@ async fn close_event(
         };
         return Ok(GetWorkflowExecutionHistoryResponse { next_page_token, ..Default::default() });
     }
-    let (_, state) = gateway
-        .load_run(&run.namespace_id, Some(&WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }))
-        .await?;
-    let closing = state.info.as_ref().map(|info| info.completion_event_id).unwrap_or_default();
+    // A closed run's closing event is its last.
+    let closing = progress.next_event_id - 1;
     let page = raw_page(gateway, &run, closing, closing + 1, Vec::new(), 1).await?;
     Ok(GetWorkflowExecutionHistoryResponse { history: page.encoded(), ..Default::default() })
 }
@@ -157,16 +159,16 @@ fn progress_of(state: &WorkflowMutableState) -> RunProgress {
     }
 }
 
-/// Waits until the run's progress satisfies `done` or the deadline passes,
-/// and returns the latest progress. The subscription ends with this future,
-/// also when a client that gave up drops it.
-async fn wait_for(gateway: &Gateway, run: &RunKey, deadline: Instant, done: impl Fn(&RunProgress) -> bool) -> ApiResult<RunProgress> {
-    let mut changes = gateway.notifier.subscribe(run);
-    // Read after subscribing, so a commit in between is not missed.
-    let (_, state) = gateway
-        .load_run(&run.namespace_id, Some(&WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() }))
-        .await?;
-    let mut progress = progress_of(&state);
+/// Waits on `changes` (subscribed before `progress` was read) until the
+/// run's progress satisfies `done` or the deadline passes, and returns the
+/// latest progress. The subscription ends with the request, also when a
+/// client that gave up drops it.
+async fn wait_for(
+    changes: &mut RunWatch<'_>,
+    mut progress: RunProgress,
+    deadline: Instant,
+    done: impl Fn(&RunProgress) -> bool,
+) -> RunProgress {
     while !done(&progress) {
         match tokio::time::timeout_at(deadline, changes.changed()).await {
             Ok(Some(published)) if published.next_event_id >= progress.next_event_id => progress = published,
@@ -174,7 +176,7 @@ async fn wait_for(gateway: &Gateway, run: &RunKey, deadline: Instant, done: impl
             Ok(None) | Err(_) => break,
         }
     }
-    Ok(progress)
+    progress
 }
 
 fn decode_token(bytes: &[u8]) -> ApiResult<Option<HistoryPageToken>> {

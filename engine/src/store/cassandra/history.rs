@@ -6,10 +6,10 @@ use std::ops::Range;
 use async_trait::async_trait;
 use futures::future::try_join_all;
 use prost::Message;
-use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use temper_proto::api::history::v1::HistoryEvent;
 
+use super::unlogged::PartitionWrites;
 use super::{CassandraError, CassandraStore, Preparer, cql_limit};
 use crate::store::{HistoryStore, RawEvent, RunKey, StoreResult};
 
@@ -58,11 +58,9 @@ impl HistoryStatements {
     }
 }
 
-type EventRow<'a> = (&'a str, &'a str, &'a str, i64, i64, Vec<u8>);
-
 impl CassandraStore {
-    /// One single-partition batch per run segment, all at once. Rewriting an
-    /// event writes the same row again.
+    /// Each run segment's events as one partition's writes, packed into few
+    /// requests; rewriting an event writes the same row again.
     /// Returns the events as written, for the history cache.
     pub(super) async fn write_history(
         &self,
@@ -78,39 +76,31 @@ impl CassandraStore {
                 (run.clone(), raw)
             })
             .collect();
-        let mut writes = Vec::new();
+        let mut partitions = Vec::new();
         for (run, events) in &encoded {
             for segment in events.chunk_by(|a, b| segment_of(a.event_id) == segment_of(b.event_id)) {
-                writes.push(self.write_segment(run, segment));
+                partitions.push(self.segment_writes(run, segment));
             }
         }
-        try_join_all(writes).await?;
+        self.write_partitions(partitions).await?;
         Ok(encoded)
     }
 
-    async fn write_segment(
-        &self,
-        run: &RunKey,
-        events: &[RawEvent],
-    ) -> Result<(), CassandraError> {
-        let mut batch = Batch::new(BatchType::Unlogged);
-        batch.set_consistency(self.config.consistency);
-        batch.set_is_idempotent(true);
-        let mut values: Vec<EventRow<'_>> = Vec::with_capacity(events.len());
+    fn segment_writes(&self, run: &RunKey, events: &[RawEvent]) -> PartitionWrites {
+        let mut writes = PartitionWrites::default();
+        let key_bytes = run.namespace_id.len() + run.workflow_id.len() + run.run_id.len() + 16;
         for event in events {
-            batch.append_statement(self.statements.history.insert.clone());
-            let segment = segment_of(event.event_id);
-            values.push((
-                &run.namespace_id,
-                &run.workflow_id,
-                &run.run_id,
-                segment,
+            let row = (
+                run.namespace_id.clone(),
+                run.workflow_id.clone(),
+                run.run_id.clone(),
+                segment_of(event.event_id),
                 event.event_id,
                 event.encoded.to_vec(),
-            ));
+            );
+            writes.push(&self.statements.history.insert, row, key_bytes + event.encoded.len());
         }
-        self.session.batch(&batch, values).await?;
-        Ok(())
+        writes
     }
 
     /// One partition tombstone per segment.

@@ -31,6 +31,7 @@ mod schema;
 mod shard;
 mod shard_rows;
 mod timers;
+mod unlogged;
 mod visibility;
 
 use scylla::client::session::Session;
@@ -97,6 +98,9 @@ pub struct CassandraStore {
     /// Histories this process committed, written through after each commit
     /// whose condition held, so polls rarely read history from the cluster.
     recent_history: crate::store::history_cache::HistoryCache,
+    /// Conditional writes sent; the driver counts every request but cannot
+    /// tell these apart.
+    conditional_writes: std::sync::atomic::AtomicU64,
 }
 
 /// Every prepared statement, per table.
@@ -134,6 +138,7 @@ impl CassandraStore {
             statements,
             config: config.clone(),
             recent_history: Default::default(),
+            conditional_writes: Default::default(),
         })
     }
 
@@ -176,7 +181,31 @@ impl CassandraStore {
         statement: &PreparedStatement,
         values: impl SerializeRow,
     ) -> Result<bool, CassandraError> {
+        self.count_conditional_write();
         was_applied(self.execute(statement, values).await?)
+    }
+
+    fn count_conditional_write(&self) {
+        self.conditional_writes
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl crate::store::TrafficReport for CassandraStore {
+    fn traffic(&self) -> Option<crate::store::StoreTraffic> {
+        let driver = self.session.get_metrics();
+        Some(crate::store::StoreTraffic {
+            requests: driver.get_requests_unpaged_num()
+                + driver.get_requests_manually_paged_num()
+                + driver.get_requests_automatically_paged_num(),
+            conditional_writes: self
+                .conditional_writes
+                .load(std::sync::atomic::Ordering::Relaxed),
+            retries: driver.get_retries_num(),
+            errors: driver.get_errors_unpaged_num()
+                + driver.get_errors_manually_paged_num()
+                + driver.get_errors_automatically_paged_num(),
+        })
     }
 }
 

@@ -27,24 +27,4 @@ impl OutboxStore for CassandraStore {
             .collect();
         Ok(records?)
     }
-
-    /// One range tombstone, whatever the number of records.
-    async fn delete_outbox(
-        &self,
-        shard_id: ShardId,
-        from_seq: i64,
-        through_seq: i64,
-    ) -> StoreResult<()> {
-        if from_seq > through_seq {
-            return Ok(());
-        }
-        Ok(self
-            .delete_row_range(
-                shard_id,
-                keys::OUTBOX,
-                keys::outbox(from_seq),
-                keys::outbox(through_seq),
-            )
-            .await?)
-    }
 }

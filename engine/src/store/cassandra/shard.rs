@@ -113,6 +113,7 @@ impl ShardStore for CassandraStore {
         let written = self.write_history(&commit.history).await?;
         let deletions = self.plan_run_deletions(&commit).await?;
         let batch = CommitBatch::of(self, &commit, &deletions);
+        self.count_conditional_write();
         let answer = self
             .session
             .batch(&batch.batch, batch.values)
@@ -348,6 +349,10 @@ impl CommitBatch {
                 keys::outbox(*seq),
                 prost::Message::encode_to_vec(record),
             );
+        }
+        if let Some((from, through)) = commit.outbox_to_delete {
+            // One range tombstone, whatever the number of records.
+            batch.push(&rows.delete_range, (shard, keys::OUTBOX, keys::outbox(from), keys::outbox(through)));
         }
         for key in timers_only_deleted(commit) {
             batch.push(&rows.delete, (shard, keys::TIMER, keys::timer(key)));

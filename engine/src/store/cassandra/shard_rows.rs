@@ -12,7 +12,7 @@ pub(super) struct RowStatements {
     pub(super) insert: PreparedStatement,
     pub(super) delete: PreparedStatement,
     slice: PreparedStatement,
-    delete_range: PreparedStatement,
+    pub(super) delete_range: PreparedStatement,
 }
 
 impl RowStatements {
@@ -73,21 +73,5 @@ impl CassandraStore {
         rows.into_iter()
             .map(|(key, data)| Ok((key, decode(what, &data)?)))
             .collect()
-    }
-
-    /// One range tombstone for the rows of one kind with keys in `[from, through]`.
-    pub(super) async fn delete_row_range(
-        &self,
-        shard_id: ShardId,
-        kind: i8,
-        from: Vec<u8>,
-        through: Vec<u8>,
-    ) -> Result<(), CassandraError> {
-        self.execute(
-            &self.statements.rows.delete_range,
-            (shard_id as i32, kind, from, through),
-        )
-        .await?;
-        Ok(())
     }
 }

@@ -1,17 +1,22 @@
 //! Visibility records: one partition per run, and a copy in the namespace's
-//! listing (`visibility_by_start`, newest start first). The projection that
-//! writes a run's records is their only writer, so the version check is a
-//! read-compare-write; the two tables change together in a logged batch.
+//! listing (`visibility_by_start`, newest start first). Every write carries
+//! the record's version as its cell timestamp (`USING TIMESTAMP`), so
+//! Cassandra keeps the highest version by itself: no read before a write, no
+//! condition, and the writes of many records go in a few unlogged batches.
+//! A deletion is the run's last record, with the highest version of all.
+//! Equal versions carry the same summary (the engine makes one per state
+//! transition), so which copy Cassandra keeps of them does not matter.
+//! A run's start time never changes, so its listing row stays where it is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use prost::Message;
-use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use temper_proto::records::VisibilityRecord;
 
 use super::error::decode;
+use super::unlogged::PartitionWrites;
 use super::{CassandraError, CassandraStore, Preparer, cql_limit};
 use crate::store::{StoreResult, VisibilityCursor, VisibilityStore};
 
@@ -40,17 +45,19 @@ impl VisibilityStatements {
             put: preparer
                 .prepare(
                     "INSERT INTO {ks}.visibility (namespace_id, workflow_id, run_id, version, start_time, data) \
-                     VALUES (?, ?, ?, ?, ?, ?)",
+                     VALUES (?, ?, ?, ?, ?, ?) USING TIMESTAMP ?",
                 )
                 .await?,
-            delete: preparer.prepare(&format!("DELETE FROM {{ks}}.visibility WHERE {RUN}")).await?,
+            delete: preparer.prepare(&format!("DELETE FROM {{ks}}.visibility USING TIMESTAMP ? WHERE {RUN}")).await?,
             put_listed: preparer
                 .prepare(
                     "INSERT INTO {ks}.visibility_by_start (namespace_id, start_time, run_id, workflow_id, data) \
-                     VALUES (?, ?, ?, ?, ?)",
+                     VALUES (?, ?, ?, ?, ?) USING TIMESTAMP ?",
                 )
                 .await?,
-            delete_listed: preparer.prepare(&format!("DELETE FROM {{ks}}.visibility_by_start WHERE {LISTED}")).await?,
+            delete_listed: preparer
+                .prepare(&format!("DELETE FROM {{ks}}.visibility_by_start USING TIMESTAMP ? WHERE {LISTED}"))
+                .await?,
             list_first: preparer.prepare(&format!("{LIST} LIMIT ?")).await?,
             list_same_start_after: preparer
                 .prepare(&format!("{LIST} AND start_time = ? AND run_id > ? LIMIT ?"))
@@ -60,14 +67,14 @@ impl VisibilityStatements {
     }
 }
 
-/// What is stored of a run's record: enough to compare and to find its copy.
-struct Stored {
-    version: i64,
-    start_time: i64,
-}
-
 fn start_of(record: &VisibilityRecord) -> i64 {
     VisibilityCursor::of(record).start_time_nanos
+}
+
+/// The cell timestamp of a record's writes: its version (Cassandra reserves
+/// the lowest timestamp).
+fn timestamp_of(record: &VisibilityRecord) -> i64 {
+    record.version.max(0)
 }
 
 /// Per run, the record to keep among `records`: the highest version, the
@@ -91,64 +98,33 @@ fn highest_per_run(records: Vec<VisibilityRecord>) -> Vec<VisibilityRecord> {
 }
 
 impl CassandraStore {
-    async fn stored_visibility(
-        &self,
-        record: &VisibilityRecord,
-    ) -> Result<Option<Stored>, CassandraError> {
-        let values = (&record.namespace_id, &record.workflow_id, &record.run_id);
-        let row: Option<(i64, i64, Vec<u8>)> = self
-            .first_row(&self.statements.visibility.get, values)
-            .await?;
-        Ok(row.map(|(version, start_time, _)| Stored {
-            version,
-            start_time,
-        }))
-    }
-
-    async fn upsert_one_visibility(&self, record: VisibilityRecord) -> Result<(), CassandraError> {
-        let stored = self.stored_visibility(&record).await?;
-        if stored
-            .as_ref()
-            .is_some_and(|stored| stored.version > record.version)
-        {
-            return Ok(());
-        }
+    /// The writes of `records` (one per run): each run's own partition, and
+    /// per namespace its listing partition.
+    fn visibility_writes(&self, records: Vec<VisibilityRecord>) -> Vec<PartitionWrites> {
         let statements = &self.statements.visibility;
-        let mut batch = Batch::new(BatchType::Logged);
-        batch.set_consistency(self.config.consistency);
-        // Writing the same record again changes nothing.
-        batch.set_is_idempotent(true);
-        let run = (
-            record.namespace_id.as_str(),
-            record.workflow_id.as_str(),
-            record.run_id.as_str(),
-        );
-        let mut values: Vec<Box<dyn scylla::serialize::row::SerializeRow + Send + Sync + '_>> =
-            Vec::new();
-        let start = start_of(&record);
-        if let Some(stored) = stored.filter(|stored| record.deleted || stored.start_time != start) {
-            batch.append_statement(statements.delete_listed.clone());
-            values.push(Box::new((run.0, stored.start_time, run.2, run.1)));
+        let mut runs = Vec::with_capacity(records.len());
+        let mut listings: HashMap<String, PartitionWrites> = HashMap::new();
+        for record in records {
+            let (namespace, workflow, run_id) =
+                (record.namespace_id.clone(), record.workflow_id.clone(), record.run_id.clone());
+            let (start, timestamp) = (start_of(&record), timestamp_of(&record));
+            let key_bytes = namespace.len() + workflow.len() + run_id.len() + 16;
+            let mut run = PartitionWrites::default();
+            let listing = listings.entry(namespace.clone()).or_default();
+            if record.deleted {
+                run.push(&statements.delete, (timestamp, namespace.clone(), workflow.clone(), run_id.clone()), key_bytes);
+                listing.push(&statements.delete_listed, (timestamp, namespace, start, run_id, workflow), key_bytes);
+            } else {
+                let data = record.encode_to_vec();
+                let bytes = key_bytes + data.len();
+                let row = (namespace.clone(), workflow.clone(), run_id.clone(), record.version, start, data.clone(), timestamp);
+                run.push(&statements.put, row, bytes);
+                listing.push(&statements.put_listed, (namespace, start, run_id, workflow, data, timestamp), bytes);
+            }
+            runs.push(run);
         }
-        if record.deleted {
-            batch.append_statement(statements.delete.clone());
-            values.push(Box::new(run));
-        } else {
-            let data = record.encode_to_vec();
-            batch.append_statement(statements.put.clone());
-            values.push(Box::new((
-                run.0,
-                run.1,
-                run.2,
-                record.version,
-                start,
-                data.clone(),
-            )));
-            batch.append_statement(statements.put_listed.clone());
-            values.push(Box::new((run.0, start, run.2, run.1, data)));
-        }
-        self.session.batch(&batch, values).await?;
-        Ok(())
+        runs.extend(listings.into_values());
+        runs
     }
 
     async fn listed(
@@ -166,12 +142,8 @@ impl CassandraStore {
 #[async_trait]
 impl VisibilityStore for CassandraStore {
     async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()> {
-        // One record per run by now, so the runs are independent.
-        let upserts = highest_per_run(records)
-            .into_iter()
-            .map(|record| self.upsert_one_visibility(record));
-        futures::future::try_join_all(upserts).await?;
-        Ok(())
+        let writes = self.visibility_writes(highest_per_run(records));
+        Ok(self.write_partitions(writes).await?)
     }
 
     async fn get_visibility(
