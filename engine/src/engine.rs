@@ -9,6 +9,7 @@ use temper_proto::records::WorkflowMutableState;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::health::ShardHealth;
 use crate::log::Log;
 use crate::notify::HistoryNotifier;
 use crate::replies::ReplySink;
@@ -49,6 +50,7 @@ pub struct Engine {
     shutdown: watch::Sender<bool>,
     shards: Vec<JoinHandle<()>>,
     restarts: Arc<AtomicU64>,
+    health: Arc<ShardHealth>,
 }
 
 impl Engine {
@@ -74,6 +76,7 @@ impl Engine {
         let state_machine = Arc::new(config.state_machine.clone());
         let (shutdown, watcher) = watch::channel(false);
         let restarts = Arc::new(AtomicU64::new(0));
+        let health = Arc::new(ShardHealth::new(config.shard_count));
         let shards = (0..config.shard_count)
             .map(|shard_id| {
                 let context = ShardContext {
@@ -85,11 +88,17 @@ impl Engine {
                     config: state_machine.clone(),
                     state_cache: state_cache.clone(),
                     current_run_cache: current_run_cache.clone(),
+                    health: health.clone(),
                 };
                 tokio::spawn(supervise(context, watcher.clone(), restarts.clone()))
             })
             .collect();
-        Ok(Engine { shutdown, shards, restarts })
+        Ok(Engine { shutdown, shards, restarts, health })
+    }
+
+    /// Whether each shard can apply commands now, for the gateway.
+    pub fn health(&self) -> Arc<ShardHealth> {
+        self.health.clone()
     }
 
     /// How many times a shard processor died and was restarted.

@@ -4,6 +4,7 @@
 
 pub mod embedded_db;
 pub mod engine;
+pub mod health;
 pub mod log;
 pub mod notify;
 pub mod partitioning;

@@ -243,10 +243,10 @@ async fn a_long_history_spans_segments_and_is_deleted_whole() {
     .await;
 }
 
-/// A cluster that cannot be reached is a retryable storage error, not a
+/// A cluster that cannot be reached is a retryable error saying so, not a
 /// panic or a hang.
 #[tokio::test]
-async fn an_unreachable_cluster_is_a_storage_error() {
+async fn an_unreachable_cluster_is_an_unreachable_store() {
     use temper_engine::store::StoreError;
 
     // Nothing listens on port 1 of the loopback interface.
@@ -261,8 +261,8 @@ async fn an_unreachable_cluster_is_a_storage_error() {
         Err(_) => panic!("connecting to an unreachable cluster did not fail within 30 s"),
     };
     match StoreError::from(error) {
-        StoreError::Storage(message) => assert!(!message.is_empty()),
-        other => panic!("expected StoreError::Storage, got {other:?}"),
+        StoreError::Unreachable(message) => assert!(!message.is_empty()),
+        other => panic!("expected StoreError::Unreachable, got {other:?}"),
     }
 }
 

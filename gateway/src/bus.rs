@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use prost::Message;
+use temper_engine::health::ShardHealth;
 use temper_engine::log::{Log, LogName};
 use temper_engine::partitioning::shard_of;
 use temper_engine::replies::LocalReplies;
@@ -22,18 +23,29 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct CommandBus {
     log: Arc<dyn Log>,
     replies: Arc<LocalReplies>,
+    health: Arc<ShardHealth>,
     shard_count: u32,
 }
 
 impl CommandBus {
-    pub fn new(log: Arc<dyn Log>, replies: Arc<LocalReplies>) -> Self {
+    pub fn new(log: Arc<dyn Log>, replies: Arc<LocalReplies>, health: Arc<ShardHealth>) -> Self {
         let shard_count = log.layout().commands;
-        CommandBus { log, replies, shard_count }
+        CommandBus { log, replies, health, shard_count }
     }
 
     /// Appends `command` for one workflow and returns the engine's reply;
     /// a refusal by the state machine comes back as `Ok(Err(..))`.
+    ///
+    /// While the workflow's shard cannot apply commands (its store is
+    /// unreachable), the command is refused before it is appended, so
+    /// nothing of it is applied later; a request already waiting when the
+    /// shard fails is answered at once, saying its command may still be
+    /// applied (a retry with the same request id then gets that outcome).
     pub async fn execute(&self, namespace_id: &str, workflow_id: &str, command: Command) -> ApiResult<Result<Reply, CommandError>> {
+        let shard = shard_of(namespace_id, workflow_id, self.shard_count);
+        if let Some(reason) = self.health.unavailable(shard) {
+            return Err(ApiError::Unavailable(format!("Shard {shard} cannot apply requests now, nothing was recorded; retry later: {reason}")));
+        }
         let pending = self.replies.register();
         let record = CommandRecord {
             reply_to: Some(pending.reply_to),
@@ -42,9 +54,16 @@ impl CommandBus {
             command: Some(command),
         };
         let encoded = recordable(&record)?;
-        let shard = shard_of(namespace_id, workflow_id, self.shard_count);
         self.log.append(LogName::Commands, shard, vec![encoded]).await?;
-        match tokio::time::timeout(REPLY_TIMEOUT, pending.wait()).await {
+        let answer = tokio::select! {
+            answer = tokio::time::timeout(REPLY_TIMEOUT, pending.wait()) => answer,
+            reason = self.health.until_unavailable(shard) => {
+                return Err(ApiError::Unavailable(format!(
+                    "Shard {shard} cannot apply requests now; this one was recorded and may still be applied: {reason}"
+                )));
+            }
+        };
+        match answer {
             Ok(Some(Err(CommandError::Unavailable(message)))) => Err(ApiError::Unavailable(message)),
             Ok(Some(result)) => Ok(result),
             Ok(None) => Err(ApiError::Unavailable("the engine dropped the request; retry".into())),
@@ -78,11 +97,56 @@ fn recordable(record: &CommandRecord) -> ApiResult<Bytes> {
 
 #[cfg(test)]
 mod tests {
+    use temper_engine::embedded_db::EmbeddedDb;
+    use temper_engine::log::LogLayout;
+    use temper_engine::log::embedded::EmbeddedLog;
     use temper_proto::api::failure::v1::Failure;
     use temper_proto::api::workflowservice::v1::RespondActivityTaskFailedRequest;
-    use temper_proto::records::FailActivityTask;
+    use temper_proto::records::{FailActivityTask, SignalWorkflow};
 
     use super::*;
+
+    /// A bus on a one-shard log with no engine behind it.
+    fn bus() -> (CommandBus, Arc<dyn Log>, Arc<ShardHealth>) {
+        let db = EmbeddedDb::open_temporary().expect("a temporary database");
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db, LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
+        let health = Arc::new(ShardHealth::new(1));
+        (CommandBus::new(log.clone(), Arc::new(LocalReplies::new(1)), health.clone()), log, health)
+    }
+
+    fn signal() -> Command {
+        Command::SignalWorkflow(SignalWorkflow::default())
+    }
+
+    #[tokio::test]
+    async fn a_shard_that_cannot_apply_refuses_before_recording() {
+        let (bus, log, health) = bus();
+        health.set_unavailable(0, "the store is unreachable: down");
+        match bus.execute("ns", "wf", signal()).await {
+            Err(ApiError::Unavailable(message)) => {
+                assert!(message.contains("nothing was recorded") && message.contains("the store is unreachable"), "{message}")
+            }
+            other => panic!("expected UNAVAILABLE, got {other:?}"),
+        }
+        assert_eq!(log.end_offset(LogName::Commands, 0).await.expect("end offset"), 0, "nothing appended");
+    }
+
+    #[tokio::test]
+    async fn a_waiting_request_is_told_at_once_when_its_shard_fails() {
+        let (bus, log, health) = bus();
+        let failing = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            health.set_unavailable(0, "the store is unreachable: down");
+        };
+        let (answer, ()) = tokio::time::timeout(Duration::from_secs(5), async { tokio::join!(bus.execute("ns", "wf", signal()), failing) })
+            .await
+            .expect("answered long before the reply timeout");
+        match answer {
+            Err(ApiError::Unavailable(message)) => assert!(message.contains("may still be applied"), "{message}"),
+            other => panic!("expected UNAVAILABLE, got {other:?}"),
+        }
+        assert_eq!(log.end_offset(LogName::Commands, 0).await.expect("end offset"), 1, "the command was recorded");
+    }
 
     fn failing_with_depth(depth: usize) -> CommandRecord {
         let failure = (0..depth).fold(None, |cause: Option<Failure>, _| Some(Failure { cause: cause.map(Box::new), ..Default::default() }));

@@ -34,7 +34,7 @@ pub enum ApiError {
     QueryFailed { message: String, failure: Option<Box<Failure>> },
     #[error(transparent)]
     Command(#[from] CommandError),
-    #[error("store: {0}")]
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error("log: {0}")]
     Log(#[from] LogError),

@@ -124,7 +124,7 @@ impl DevServer {
 
         let gateway = Arc::new(Gateway {
             store: store.clone(),
-            bus: CommandBus::new(log.clone(), replies),
+            bus: CommandBus::new(log.clone(), replies, engine.health()),
             notifier,
             namespaces: NamespaceRegistry::new(store.clone()),
             matching,

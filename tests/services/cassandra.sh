@@ -4,13 +4,27 @@
 #
 #   tests/services/cassandra.sh start    start it (or find it running) and wait for CQL
 #   tests/services/cassandra.sh stop     stop it
+#   tests/services/cassandra.sh kill     kill its JVM with SIGKILL, as a crash would
 #   tests/services/cassandra.sh status   exit 0 if CQL answers
 #
 # Everything lives under $TEMPER_SERVICES_DIR/cassandra (default: target/services
 # in the repository): the jars (downloaded once by Maven, cached in ~/.m2 too),
 # the configuration, the data, the log and the pid file. A second start is
-# fast: only the JVM starts. Ports: CASSANDRA_PORT (CQL, default 9042) and
-# CASSANDRA_STORAGE_PORT (default 7000).
+# fast: only the JVM starts. CASSANDRA_JARS_DIR puts the jars elsewhere, so
+# instances living in other directories share one download.
+#
+# Ports: CASSANDRA_PORT (CQL, default 9042) and CASSANDRA_STORAGE_PORT
+# (internode, default 7000) are the only ones it listens on: no
+# cassandra.jmx.*.port property is set, so no JMX port (7199) opens, and the
+# SSL storage port stays closed without internode encryption. Two instances
+# with distinct values of both run side by side. The storage port is bound
+# without SO_REUSEADDR: a port with a connection in TIME_WAIT is refused.
+#
+# CASSANDRA_COMMITLOG_SYNC: `periodic` (default: the commit log is synced
+# every 10 s, fast, and a crash of the JVM loses what was acknowledged since
+# the last sync, as replay stops at the last sync marker) or `batch` (every
+# write is synced before it is acknowledged: what a test that kills the only
+# replica needs, or acknowledged writes vanish under it).
 set -euo pipefail
 
 VERSION="${CASSANDRA_VERSION:-5.0.6}"
@@ -18,10 +32,11 @@ PORT="${CASSANDRA_PORT:-9042}"
 STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
 HOME_DIR="${TEMPER_SERVICES_DIR:-$REPO/target/services}/cassandra"
-LIB="$HOME_DIR/lib-$VERSION"
+LIB="${CASSANDRA_JARS_DIR:-$HOME_DIR}/lib-$VERSION"
 PID_FILE="$HOME_DIR/cassandra.pid"
 LOG="$HOME_DIR/cassandra.log"
 START_TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
+COMMITLOG_SYNC="${CASSANDRA_COMMITLOG_SYNC:-periodic}"
 
 java17() {
   local candidate
@@ -45,7 +60,11 @@ cql_answers() {
 
 fetch_jars() {
   [[ -f "$LIB/.complete" ]] && return
-  mkdir -p "$HOME_DIR"
+  mkdir -p "$HOME_DIR" "$(dirname "$LIB")"
+  # Instances sharing the jars may start at once: one fetches, the others wait.
+  exec 9>"$LIB.lock"
+  flock 9
+  [[ -f "$LIB/.complete" ]] && return
   cat > "$HOME_DIR/pom.xml" <<POM
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -67,8 +86,17 @@ POM
   touch "$LIB/.complete"
 }
 
+commitlog_sync_settings() {
+  case "$COMMITLOG_SYNC" in
+    periodic) printf 'commitlog_sync: periodic\ncommitlog_sync_period: 10000ms' ;;
+    batch) printf 'commitlog_sync: batch' ;;
+    *) echo "cassandra.sh: CASSANDRA_COMMITLOG_SYNC must be periodic or batch, not $COMMITLOG_SYNC" >&2; exit 2 ;;
+  esac
+}
+
 write_config() {
-  local data="$HOME_DIR/data"
+  local data="$HOME_DIR/data" sync
+  sync="$(commitlog_sync_settings)"
   mkdir -p "$data"
   cat > "$HOME_DIR/cassandra.yaml" <<YAML
 cluster_name: temper-test
@@ -84,8 +112,7 @@ rpc_address: 127.0.0.1
 storage_port: $STORAGE_PORT
 native_transport_port: $PORT
 start_native_transport: true
-commitlog_sync: periodic
-commitlog_sync_period: 10000ms
+$sync
 # Paxos v2 (Cassandra 4.1+): fewer round trips per conditional write than v1.
 paxos_variant: v2
 data_file_directories:
@@ -175,9 +202,25 @@ stop() {
   echo "cassandra.sh: stopped"
 }
 
+kill_9() {
+  [[ -f "$PID_FILE" ]] || { echo "cassandra.sh: not running"; return; }
+  local pid
+  pid="$(cat "$PID_FILE")"
+  kill -9 "$pid" 2>/dev/null || true
+  # Gone, or a zombie its parent has yet to reap: either way its ports are free.
+  for _ in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || break
+    [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
+    sleep 0.1
+  done
+  rm -f "$PID_FILE"
+  echo "cassandra.sh: killed with SIGKILL"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  kill) kill_9 ;;
   status) cql_answers ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|kill|status" >&2; exit 2 ;;
 esac

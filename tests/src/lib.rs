@@ -360,6 +360,53 @@ pub fn crash_and_recover(server: &mut TestServer) {
     scenario.finish(Duration::from_secs(300));
 }
 
+/// The `temper` binary for a test of the Cassandra store, or `None` after
+/// saying why there is nothing to run: the tests run against Temporal's
+/// server, or no `java` runs here to run Cassandra on (said loudly: the only
+/// allowed skip).
+pub fn temper_for_cassandra_tests() -> Option<PathBuf> {
+    let ServerKind::Temper(temper) = ServerKind::detect() else {
+        eprintln!("the Cassandra store is Temper's; nothing to run against Temporal's server");
+        return None;
+    };
+    let java = Command::new("java").arg("-version").output().is_ok_and(|output| output.status.success());
+    if !java {
+        eprintln!("\n!!!!! SKIPPED: no `java` on PATH, so no Cassandra to run Temper's Cassandra store against !!!!!\n");
+        return None;
+    }
+    Some(temper)
+}
+
+/// Sets up `keyspace` with `temper schema setup` on the Cassandra at
+/// `contact_point`, then starts Temper on it with `temper server start
+/// --config` (its logs and config file in `dir`).
+pub fn start_temper_on_cassandra(temper: &Path, contact_point: &str, keyspace: &str, dir: &TestDir) -> TestServer {
+    run_or_panic(
+        Command::new(temper).args(["schema", "setup", "--keyspace", keyspace, "--contact-point", contact_point]),
+        "temper schema setup",
+    );
+    let config = dir.path().join("temper.yaml");
+    let yaml = format!(
+        "server:\n  data_dir: {}\npersistence:\n  store: cassandra\n  cassandra:\n    contact_points: [\"{contact_point}\"]\n    keyspace: {keyspace}\n",
+        dir.path().join("data").display()
+    );
+    fs::write(&config, yaml).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
+    TestServer::start_with_config(&config)
+}
+
+/// Runs a setup command (a service script, `temper schema setup`); panics
+/// with its output unless it succeeds.
+pub fn run_or_panic(command: &mut Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// A free TCP port on 127.0.0.1, never handed out twice by this process.
 ///
 /// Linux randomizes ephemeral ports, and a port just released by `bind(:0)`
@@ -550,6 +597,12 @@ impl TestServer {
 
     pub fn db(&self) -> Option<&Path> {
         self.db.as_deref()
+    }
+
+    /// Whether the server process is still alive (it was started and has
+    /// not exited by itself).
+    pub fn is_running(&mut self) -> bool {
+        self.child.as_mut().is_some_and(|child| matches!(child.try_wait(), Ok(None)))
     }
 
     /// The server's output so far (last lines), across restarts.

@@ -180,14 +180,7 @@ impl Batch {
         let progress = states
             .iter()
             .filter(|(run, _)| self.history_index.contains_key(run))
-            .map(|(run, state)| {
-                let info = state.info.as_ref();
-                let progress = RunProgress {
-                    next_event_id: info.map(|i| i.next_event_id).unwrap_or_default(),
-                    closed: info.is_some_and(|i| i.close_time.is_some()),
-                };
-                (run.clone(), progress)
-            })
+            .map(|(run, state)| (run.clone(), progress_of(state)))
             .collect();
         let current_runs: Vec<(WorkflowKey, String)> = self
             .changed_current_runs
@@ -220,5 +213,14 @@ impl Batch {
             current_runs,
         };
         (commit, committed)
+    }
+}
+
+/// How far a run's history reaches, for readers waiting on it.
+pub(super) fn progress_of(state: &WorkflowMutableState) -> RunProgress {
+    let info = state.info.as_ref();
+    RunProgress {
+        next_event_id: info.map(|i| i.next_event_id).unwrap_or_default(),
+        closed: info.is_some_and(|i| i.close_time.is_some()),
     }
 }

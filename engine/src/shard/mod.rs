@@ -2,9 +2,11 @@
 //! fires its timers, applying each to the pure state machine and committing
 //! every batch as one shard write fenced by the ownership epoch.
 
+mod backoff;
 mod batch;
 mod outbox;
 mod timer_queue;
+mod unknown_commit;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -14,13 +16,16 @@ use std::time::Duration;
 use futures::FutureExt;
 use prost::Message;
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{CommandRecord, OutboxRecord, TimerTask, WorkflowMutableState};
+use temper_proto::records::{CommandRecord, OutboxRecord, ShardInfo, TimerTask, WorkflowMutableState};
 use tokio::sync::{mpsc, watch};
 
+use backoff::Backoff;
 use batch::{Batch, Committed};
 use outbox::{OutboxPublisher, PublishedOutbox};
 use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
+use unknown_commit::UnknownCommit;
 
+use crate::health::ShardHealth;
 use crate::log::trimmer::LogTrimmer;
 use crate::log::{Log, LogName, LogRecord};
 use crate::notify::HistoryNotifier;
@@ -32,8 +37,8 @@ use crate::time::now_nanos;
 
 /// Most commands applied in one batch (one commit).
 const MAX_BATCH: usize = 512;
-/// Pause before retrying after the store failed.
-const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// Pause before reading the log again after it failed.
+const LOG_RETRY_PAUSE: Duration = Duration::from_millis(500);
 
 /// What every shard processor shares.
 #[derive(Clone)]
@@ -46,6 +51,7 @@ pub struct ShardContext {
     pub config: Arc<Config>,
     pub state_cache: moka::sync::Cache<RunKey, Arc<WorkflowMutableState>>,
     pub current_run_cache: moka::sync::Cache<WorkflowKey, String>,
+    pub health: Arc<ShardHealth>,
 }
 
 pub(crate) struct ShardProcessor {
@@ -57,23 +63,40 @@ pub(crate) struct ShardProcessor {
     outbox: mpsc::UnboundedSender<Vec<(i64, OutboxRecord)>>,
     published_outbox: Arc<PublishedOutbox>,
     commands_trimmer: LogTrimmer,
+    /// Set when a commit failed without telling whether it landed.
+    unknown_commit: Option<UnknownCommit>,
 }
 
+/// Why a processor stopped.
+enum Ended {
+    /// Shut down, or fenced out by another owner.
+    Stopped,
+    /// A commit may or may not have landed: the shard must be taken again
+    /// to settle it (see `unknown_commit`).
+    OutcomeUnknown(UnknownCommit),
+}
 
 impl ShardProcessor {
     /// Takes ownership of the shard and runs until `shutdown` turns true or
-    /// another owner fences it out.
+    /// another owner fences it out. A commit whose outcome is unknown makes
+    /// it take the shard again, settle that commit, and go on from the
+    /// applied offset the store holds.
     pub async fn run(context: ShardContext, mut shutdown: watch::Receiver<bool>) {
-        let shard_id = context.shard_id;
-        let info = loop {
-            match context.store.acquire_shard(shard_id).await {
-                Ok(info) => break info,
-                Err(error) => {
-                    tracing::error!(shard = shard_id, %error, "acquiring the shard failed; retrying");
-                    tokio::time::sleep(RETRY_PAUSE).await;
-                }
+        let mut unsettled: Option<UnknownCommit> = None;
+        while let Some(info) = acquire(&context, &mut shutdown).await {
+            if let Some(commit) = unsettled.take() {
+                commit.settle(&context, &info).await;
             }
-        };
+            match Self::serve(context.clone(), info, &mut shutdown).await {
+                Ended::Stopped => return,
+                Ended::OutcomeUnknown(commit) => unsettled = Some(commit),
+            }
+        }
+    }
+
+    /// Processes the shard as `info` took it, with an outbox publisher of its own.
+    async fn serve(context: ShardContext, info: ShardInfo, shutdown: &mut watch::Receiver<bool>) -> Ended {
+        let shard_id = context.shard_id;
         let (outbox, records) = mpsc::unbounded_channel();
         let published_outbox = Arc::new(PublishedOutbox::default());
         let publisher =
@@ -89,15 +112,17 @@ impl ShardProcessor {
             timers: TimerQueue::default(),
             outbox,
             published_outbox,
+            unknown_commit: None,
         };
         tracing::info!(shard = shard_id, epoch = processor.epoch, applied_offset = processor.applied_offset, "shard acquired");
         processor.refill_timers().await;
-        processor.process(&mut shutdown).await;
+        let ended = processor.process(shutdown).await;
         drop(processor);
         let _ = publisher.await;
+        ended
     }
 
-    async fn process(&mut self, shutdown: &mut watch::Receiver<bool>) {
+    async fn process(&mut self, shutdown: &mut watch::Receiver<bool>) -> Ended {
         let log = self.context.log.clone();
         let shard_id = self.context.shard_id;
         // Timers and commands take turns, a batch each, while both have work:
@@ -105,9 +130,10 @@ impl ShardProcessor {
         // timers must not wait for a lull, and thousands of timers due at
         // once must not hold up the commands either.
         let mut timers_went_last = false;
+        let mut backoff = Backoff::default();
         loop {
             if *shutdown.borrow() {
-                return;
+                return Ended::Stopped;
             }
             let timers_due = self.timer_work_due();
             let outcome = if timers_due && !timers_went_last {
@@ -121,27 +147,54 @@ impl ShardProcessor {
                     // Commands first when they are ready: the sleep is zero
                     // when timers are due.
                     biased;
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => return Ended::Stopped,
                     records = log.read(LogName::Commands, shard_id, from, MAX_BATCH) => match records {
                         Ok(records) => self.process_commands(records).await,
                         Err(error) => {
                             tracing::error!(shard = shard_id, %error, "reading commands failed; retrying");
-                            tokio::time::sleep(RETRY_PAUSE).await;
+                            tokio::time::sleep(LOG_RETRY_PAUSE).await;
                             Ok(())
                         }
                     },
                     _ = tokio::time::sleep(sleep) => Ok(()),
                 }
             };
-            if let Err(error) = outcome {
-                if matches!(error, StoreError::ShardOwnershipLost { .. }) {
-                    tracing::warn!(shard = shard_id, %error, "shard taken over by another owner; stopping");
-                    return;
+            match outcome {
+                Ok(()) => {
+                    // Work that failed went through. It may not have needed
+                    // the store again (a retried batch can turn out empty),
+                    // and the gateway refuses this shard's commands until
+                    // it hears the shard recovered.
+                    if backoff.reset() {
+                        self.context.health.set_available(shard_id);
+                    }
                 }
-                tracing::error!(shard = shard_id, %error, "applying a batch failed; it will be retried");
-                tokio::time::sleep(RETRY_PAUSE).await;
+                Err(error) => {
+                    if let Some(ended) = self.ended_by(&error) {
+                        return ended;
+                    }
+                    tokio::time::sleep(backoff.pause()).await;
+                }
             }
         }
+    }
+
+    /// After a batch failed: whether the processor must stop, or take the
+    /// shard again. Otherwise the batch is retried; until one commits, the
+    /// shard tells the gateway it cannot apply commands.
+    fn ended_by(&mut self, error: &StoreError) -> Option<Ended> {
+        let shard_id = self.context.shard_id;
+        if matches!(error, StoreError::ShardOwnershipLost { .. }) {
+            tracing::warn!(shard = shard_id, %error, "shard taken over by another owner; stopping");
+            return Some(Ended::Stopped);
+        }
+        self.context.health.set_unavailable(shard_id, &error.to_string());
+        if let Some(commit) = self.unknown_commit.take() {
+            tracing::error!(shard = shard_id, %error, "a commit failed without telling whether it landed; taking the shard again to settle it");
+            return Some(Ended::OutcomeUnknown(commit));
+        }
+        tracing::error!(shard = shard_id, %error, "applying a batch failed; it will be retried");
+        None
     }
 
     /// When timers next need attention: the earliest one, or the refill of
@@ -415,8 +468,10 @@ impl ShardProcessor {
 
     /// Commits a batch; once durable, answers its requests and hands its
     /// effects on. On failure nothing it did is kept and nobody is answered
-    /// yet: the same records are applied again, and their requests answered
-    /// then (or, after too long, told by the gateway that the outcome is unknown).
+    /// yet. A failure that leaves the outcome unknown is kept, to be settled
+    /// once the shard is taken again; after any other, the same records are
+    /// applied again and their requests answered then (or, after too long,
+    /// told by the gateway that the outcome is unknown).
     async fn commit(&mut self, batch: Batch, applied_offset: i64) -> Result<(), StoreError> {
         let advances = applied_offset != self.applied_offset;
         if batch.is_empty() && batch.replies.is_empty() && !advances {
@@ -429,10 +484,13 @@ impl ShardProcessor {
         if let Err(error) = self.context.store.commit(commit).await {
             // The batch took the states it changed out of the cache: they are
             // read again from the store when the same records are retried.
-            drop(committed);
             self.published_outbox.restore(outbox_to_delete);
+            if may_have_landed(&error) {
+                self.unknown_commit = Some(UnknownCommit::after_failure(&self.context, committed, applied_offset, advances));
+            }
             return Err(error);
         }
+        self.context.health.set_available(self.context.shard_id);
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;
         // The applied offset is durable now: what lies at or below it is done with.
@@ -467,6 +525,37 @@ impl ShardProcessor {
             self.context.replies.deliver(&to, result);
         }
     }
+}
+
+/// Takes the shard, retrying while the store fails; `None` once shut down.
+async fn acquire(context: &ShardContext, shutdown: &mut watch::Receiver<bool>) -> Option<ShardInfo> {
+    let shard_id = context.shard_id;
+    let mut backoff = Backoff::default();
+    loop {
+        if *shutdown.borrow() {
+            return None;
+        }
+        match context.store.acquire_shard(shard_id).await {
+            Ok(info) => {
+                context.health.set_available(shard_id);
+                return Some(info);
+            }
+            Err(error) => {
+                context.health.set_unavailable(shard_id, &error.to_string());
+                tracing::error!(shard = shard_id, %error, "acquiring the shard failed; retrying");
+                tokio::select! {
+                    _ = shutdown.changed() => return None,
+                    _ = tokio::time::sleep(backoff.pause()) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Whether a failed commit may have been applied all the same. Only a
+/// failed epoch check or a write the store refused outright say it was not.
+fn may_have_landed(error: &StoreError) -> bool {
+    !matches!(error, StoreError::ShardOwnershipLost { .. }) && !error.is_permanent()
 }
 
 /// Why a batch was not committed.

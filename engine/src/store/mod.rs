@@ -123,6 +123,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("store failed: {0}")]
     Storage(String),
+    /// The store could not be reached, or did not answer in time. A write
+    /// that fails so may or may not have been applied.
+    #[error("the store is unreachable: {0}")]
+    Unreachable(String),
     /// The store can never accept this write (a key or value it cannot hold);
     /// retrying cannot help.
     #[error("the store refuses the write: {0}")]

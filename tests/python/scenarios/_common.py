@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 import uuid
+from collections import Counter
 from typing import Any, Awaitable, Callable
 
 from temporalio.api.enums.v1 import EventType
@@ -81,6 +82,34 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise ScenarioFailure(f"timed out after {timeout}s waiting for: {what}")
         await asyncio.sleep(interval)
+
+
+class UnavailableRetrier:
+    """Runs RPCs as a user's program does while the server answers
+    UNAVAILABLE: again, after growing pauses, for up to `window` seconds.
+    Any other error is raised at once. Counts the retries per call."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.retries: Counter = Counter()
+
+    async def __call__(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        deadline = time.monotonic() + self.window
+        delay = 0.1
+        while True:
+            try:
+                return await call()
+            except RPCError as err:
+                if err.status != RPCStatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                    raise
+                if self.retries[what] == 0:
+                    log(f"{what}: {err.status.name} ({err.message}); retrying until it works")
+                self.retries[what] += 1
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def summary(self) -> str:
+        return f"{len(self.retries)} ({sum(self.retries.values())} retries)"
 
 
 async def expect_rpc_error(

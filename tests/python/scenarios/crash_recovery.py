@@ -23,25 +23,22 @@ how to try it by hand.
 
 import asyncio
 import sys
-import time
 from collections import Counter
 from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, event_types, log, new_id, run_scenario
+from _common import UnavailableRetrier, check, check_eq, connect, event_types, log, new_id, run_scenario
 
 COUNT = 100
 TIMER_SECONDS = 2.0
 # First activities that must have completed before the crash point.
 FIRST_ACTIVITIES_BEFORE_CRASH = 20
-# How long the script keeps retrying an RPC the server answers UNAVAILABLE.
+# How long the script keeps retrying an RPC the server answers UNAVAILABLE
+# (only that means "the server is not there right now").
 RPC_RETRY_WINDOW = 120.0
-# Only these mean "the server is not there right now": retry them.
-RETRYABLE = (RPCStatusCode.UNAVAILABLE,)
 
 # Activity executions, per (workflow id, activity name), in this process.
 EXECUTIONS: Counter = Counter()
@@ -80,24 +77,7 @@ def count_executions(name: str) -> int:
     return sum(1 for (_, activity_name) in EXECUTIONS if activity_name == name)
 
 
-RETRIES: Counter = Counter()
-
-
-async def retrying(what: str, call):
-    """Run `call()`, retrying while the server is unavailable (as a user would)."""
-    deadline = time.monotonic() + RPC_RETRY_WINDOW
-    delay = 0.1
-    while True:
-        try:
-            return await call()
-        except RPCError as err:
-            if err.status not in RETRYABLE or time.monotonic() > deadline:
-                raise
-            if RETRIES[what] == 0:
-                log(f"{what}: {err.status.name} ({err.message}); retrying until it works")
-            RETRIES[what] += 1
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+retrying = UnavailableRetrier(RPC_RETRY_WINDOW)
 
 
 async def read_stdin_line() -> str:
@@ -189,7 +169,7 @@ async def main(args) -> None:
         f"verified {COUNT} histories; activity executions: reserve={count_executions('reserve')} "
         f"ship={count_executions('ship')}; re-executed after the crash: {len(repeated)} "
         f"{sorted(repeated.items())[:5]}; RPCs the script had to retry itself: "
-        f"{len(RETRIES)} ({sum(RETRIES.values())} retries)"
+        f"{retrying.summary()}"
     )
     check_eq(count_executions("reserve"), COUNT, "workflows whose reserve activity ran")
     check_eq(count_executions("ship"), COUNT, "workflows whose ship activity ran")

@@ -1,8 +1,8 @@
 //! The adapter's errors and how they map to [`StoreError`].
 
 use scylla::errors::{
-    DeserializationError, ExecutionError, IntoRowsResultError, NewSessionError, PrepareError,
-    RowsError,
+    DbError, DeserializationError, ExecutionError, IntoRowsResultError, NewSessionError,
+    PrepareError, RequestAttemptError, RowsError,
 };
 
 use crate::store::StoreError;
@@ -56,14 +56,64 @@ boxed_from!(
     DeserializationError => Deserialize,
 );
 
+impl CassandraError {
+    /// Whether no replica answered (down, unreachable, overloaded, too
+    /// slow), as opposed to the cluster answering that something is wrong.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            CassandraError::Connect(_) => true,
+            CassandraError::Prepare(error) => prepare_unreachable(error),
+            CassandraError::Execute(error) => execution_unreachable(error),
+            _ => false,
+        }
+    }
+}
+
+fn prepare_unreachable(error: &PrepareError) -> bool {
+    match error {
+        PrepareError::ConnectionPoolError(_) => true,
+        PrepareError::AllAttemptsFailed { first_attempt } => attempt_unreachable(first_attempt),
+        _ => false,
+    }
+}
+
+fn execution_unreachable(error: &ExecutionError) -> bool {
+    match error {
+        ExecutionError::ConnectionPoolError(_)
+        | ExecutionError::RequestTimeout(_)
+        | ExecutionError::EmptyPlan
+        | ExecutionError::MetadataError(_) => true,
+        ExecutionError::PrepareError(error) => prepare_unreachable(error),
+        ExecutionError::LastAttemptError(error) => attempt_unreachable(error),
+        _ => false,
+    }
+}
+
+fn attempt_unreachable(error: &RequestAttemptError) -> bool {
+    match error {
+        RequestAttemptError::BrokenConnectionError(_) | RequestAttemptError::UnableToAllocStreamId => true,
+        RequestAttemptError::DbError(error, _) => matches!(
+            error,
+            DbError::Unavailable { .. }
+                | DbError::Overloaded
+                | DbError::IsBootstrapping
+                | DbError::ReadTimeout { .. }
+                | DbError::WriteTimeout { .. }
+                | DbError::RateLimitReached { .. }
+        ),
+        _ => false,
+    }
+}
+
 impl From<CassandraError> for StoreError {
-    /// What the data is at fault for is corrupt; everything else (an
-    /// unreachable or overloaded cluster, a timeout) may pass on a retry.
+    /// What the data is at fault for is corrupt; a cluster that did not
+    /// answer is unreachable; anything else may pass on a retry.
     fn from(error: CassandraError) -> Self {
         match error {
             CassandraError::Deserialize(_) | CassandraError::Corrupt(_) => {
                 StoreError::Corrupt(error.to_string())
             }
+            unreachable if unreachable.is_unreachable() => StoreError::Unreachable(unreachable.to_string()),
             other => StoreError::Storage(other.to_string()),
         }
     }
@@ -74,4 +124,43 @@ pub(super) fn decode<M: prost::Message + Default>(
     bytes: &[u8],
 ) -> Result<M, CassandraError> {
     M::decode(bytes).map_err(|error| CassandraError::Corrupt(format!("{what}: {error}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use scylla::errors::ConnectionPoolError;
+
+    use super::*;
+
+    fn store_error(error: ExecutionError) -> StoreError {
+        CassandraError::from(error).into()
+    }
+
+    fn refused(error: DbError) -> ExecutionError {
+        ExecutionError::LastAttemptError(RequestAttemptError::DbError(error, "said the node".into()))
+    }
+
+    #[test]
+    fn no_answer_from_the_cluster_is_unreachable() {
+        for error in [
+            ExecutionError::ConnectionPoolError(ConnectionPoolError::Initializing),
+            ExecutionError::RequestTimeout(Duration::from_secs(30)),
+            refused(DbError::Overloaded),
+            refused(DbError::IsBootstrapping),
+        ] {
+            let described = error.to_string();
+            match store_error(error) {
+                StoreError::Unreachable(message) => assert!(message.contains(&described), "{message}"),
+                other => panic!("{described}: expected Unreachable, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_answer_that_refuses_the_request_is_not_unreachable() {
+        assert!(matches!(store_error(refused(DbError::Invalid)), StoreError::Storage(_)));
+        assert!(matches!(store_error(refused(DbError::SyntaxError)), StoreError::Storage(_)));
+    }
 }

@@ -195,15 +195,25 @@ impl CassandraStore {
                 (fresh, self.applied(&statements.create_shard, values).await?)
             }
             Some(stored) => {
-                let raised = ShardInfo {
-                    epoch: stored.epoch + 1,
-                    ..stored
-                };
-                let values = (raised.epoch, shard_id as i32, stored.epoch);
-                (raised, self.applied(&statements.raise_epoch, values).await?)
+                let raised = stored.epoch + 1;
+                let values = (raised, shard_id as i32, stored.epoch);
+                if !self.applied(&statements.raise_epoch, values).await? {
+                    return Ok(None);
+                }
+                return self.shard_as_raised(shard_id, raised).await;
             }
         };
         Ok(applied.then_some(acquired))
+    }
+
+    /// The shard row read again after its epoch was raised. The row read
+    /// before the raise may predate a commit of the old epoch that was still
+    /// in flight (its Paxos round finished by the raise's own); only after
+    /// the raise can no such commit land, so only now are the applied offset
+    /// and outbox sequence final. `None` if another owner raised it since.
+    async fn shard_as_raised(&self, shard_id: ShardId, epoch: i64) -> Result<Option<ShardInfo>, CassandraError> {
+        let stored = self.stored_shard(shard_id).await?;
+        Ok(stored.filter(|shard| shard.epoch == epoch))
     }
 
     /// Why a commit's condition failed: the shard moved on, or never existed.
