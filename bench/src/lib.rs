@@ -96,7 +96,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => value * 3600.0,
         _ => return Err(format!("unknown unit `{unit}` in `{text}`: use ms, s, m or h")),
     };
-    Ok(Duration::from_secs_f64(seconds))
+    // A typo of many digits must be an error, not a panic.
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is too long a duration"))
 }
 
 fn endpoint(address: &str) -> Result<Endpoint, BenchError> {

@@ -15,19 +15,20 @@
 //!     keyspace: temper
 //!     consistency: LOCAL_QUORUM
 //!     serial_consistency: LOCAL_SERIAL
+//!     # credentials, TLS, pool size, connect timeout: see cassandra_settings
 //! ```
 //!
 //! Environment overrides: `TEMPER_ADDRESS`, `TEMPER_DATA_DIR`,
 //! `TEMPER_CASSANDRA_CONTACT_POINTS` (comma-separated),
-//! `TEMPER_CASSANDRA_KEYSPACE`.
+//! `TEMPER_CASSANDRA_KEYSPACE`, `TEMPER_CASSANDRA_USER`,
+//! `TEMPER_CASSANDRA_PASSWORD`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use scylla::statement::{Consistency, SerialConsistency};
-use temper_engine::store::cassandra::CassandraConfig;
 
+use crate::cassandra_settings::CassandraSection;
 use crate::gateway::Limits;
 use crate::server::{DevServerConfig, StoreSelection};
 
@@ -75,16 +76,6 @@ enum StoreKind {
     Cassandra,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CassandraSection {
-    contact_points: Vec<String>,
-    #[serde(default = "default_keyspace")]
-    keyspace: String,
-    consistency: Option<String>,
-    serial_consistency: Option<String>,
-}
-
 fn default_address() -> String {
     "127.0.0.1:7233".to_string()
 }
@@ -93,18 +84,30 @@ fn default_shards() -> u32 {
     4
 }
 
-fn default_keyspace() -> String {
-    "temper".to_string()
-}
-
 /// Reads a config file, applies the environment's overrides, and turns it
 /// into the server's settings.
 pub fn load(path: &Path) -> Result<DevServerConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
-    let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
-    let mut file: ConfigFile = serde_norway::from_str(&text).map_err(|error| invalid(error.to_string()))?;
+    let mut file = parse(path)?;
     apply_environment(&mut file, |name| std::env::var(name).ok());
-    server_config(file).map_err(invalid)
+    server_config(file).map_err(|message| invalid(path, message))
+}
+
+/// The file's `persistence.cassandra` section as written, for `temper
+/// schema --config`; the caller applies the environment and its flags.
+pub fn cassandra_section(path: &Path) -> Result<CassandraSection, ConfigError> {
+    parse(path)?
+        .persistence
+        .cassandra
+        .ok_or_else(|| invalid(path, "has no persistence.cassandra section".to_string()))
+}
+
+fn parse(path: &Path) -> Result<ConfigFile, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    serde_norway::from_str(&text).map_err(|error| invalid(path, error.to_string()))
+}
+
+fn invalid(path: &Path, message: String) -> ConfigError {
+    ConfigError::Invalid { path: path.to_path_buf(), message }
 }
 
 fn apply_environment(file: &mut ConfigFile, variable: impl Fn(&str) -> Option<String>) {
@@ -115,12 +118,7 @@ fn apply_environment(file: &mut ConfigFile, variable: impl Fn(&str) -> Option<St
         file.server.data_dir = PathBuf::from(data_dir);
     }
     if let Some(cassandra) = file.persistence.cassandra.as_mut() {
-        if let Some(points) = variable("TEMPER_CASSANDRA_CONTACT_POINTS") {
-            cassandra.contact_points = points.split(',').map(|point| point.trim().to_string()).collect();
-        }
-        if let Some(keyspace) = variable("TEMPER_CASSANDRA_KEYSPACE") {
-            cassandra.keyspace = keyspace;
-        }
+        cassandra.apply_environment(variable);
     }
 }
 
@@ -146,54 +144,16 @@ fn store_selection(persistence: PersistenceSection) -> Result<StoreSelection, St
     match (persistence.store, persistence.cassandra) {
         (StoreKind::Embedded, _) => Ok(StoreSelection::Embedded),
         (StoreKind::Cassandra, None) => Err("persistence.store is cassandra but persistence.cassandra is missing".into()),
-        (StoreKind::Cassandra, Some(section)) => Ok(StoreSelection::Cassandra(cassandra_config(section)?)),
-    }
-}
-
-fn cassandra_config(section: CassandraSection) -> Result<CassandraConfig, String> {
-    if section.contact_points.is_empty() {
-        return Err("persistence.cassandra.contact_points is empty".into());
-    }
-    let defaults = CassandraConfig::default();
-    Ok(CassandraConfig {
-        contact_points: section.contact_points,
-        keyspace: section.keyspace,
-        consistency: section.consistency.as_deref().map(consistency).transpose()?.unwrap_or(defaults.consistency),
-        serial_consistency: section
-            .serial_consistency
-            .as_deref()
-            .map(serial_consistency)
-            .transpose()?
-            .unwrap_or(defaults.serial_consistency),
-        ..defaults
-    })
-}
-
-fn consistency(name: &str) -> Result<Consistency, String> {
-    Ok(match name.to_ascii_uppercase().as_str() {
-        "ONE" => Consistency::One,
-        "TWO" => Consistency::Two,
-        "THREE" => Consistency::Three,
-        "QUORUM" => Consistency::Quorum,
-        "ALL" => Consistency::All,
-        "LOCAL_QUORUM" => Consistency::LocalQuorum,
-        "EACH_QUORUM" => Consistency::EachQuorum,
-        "LOCAL_ONE" => Consistency::LocalOne,
-        _ => return Err(format!("persistence.cassandra.consistency `{name}` is not a CQL consistency level")),
-    })
-}
-
-fn serial_consistency(name: &str) -> Result<SerialConsistency, String> {
-    match name.to_ascii_uppercase().as_str() {
-        "SERIAL" => Ok(SerialConsistency::Serial),
-        "LOCAL_SERIAL" => Ok(SerialConsistency::LocalSerial),
-        _ => Err(format!("persistence.cassandra.serial_consistency `{name}` is not SERIAL or LOCAL_SERIAL")),
+        (StoreKind::Cassandra, Some(section)) => {
+            Ok(StoreSelection::Cassandra(section.into_config().map_err(|error| error.to_string())?))
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use scylla::statement::{Consistency, SerialConsistency};
 
     fn parsed(text: &str) -> Result<DevServerConfig, String> {
         let file: ConfigFile = serde_norway::from_str(text).map_err(|e| e.to_string())?;
@@ -245,5 +205,31 @@ mod tests {
         assert_eq!(config.address, "0.0.0.0:7234".parse().unwrap());
         let StoreSelection::Cassandra(cassandra) = config.store else { panic!("cassandra") };
         assert_eq!(cassandra.contact_points, vec!["h1:9042", "h2:9042"]);
+    }
+
+    #[test]
+    fn a_secured_cluster_is_read_with_its_password_from_the_environment() {
+        let mut file: ConfigFile = serde_norway::from_str(
+            "server:\n  data_dir: /tmp/t\npersistence:\n  store: cassandra\n  cassandra:\n    contact_points: [a]\n    user: temper\n    max_conns: 2\n    tls:\n      enabled: true\n      ca_file: /etc/ca.pem\n",
+        )
+        .unwrap();
+        apply_environment(&mut file, |name| (name == "TEMPER_CASSANDRA_PASSWORD").then(|| "from-env".to_string()));
+        let StoreSelection::Cassandra(cassandra) = server_config(file).unwrap().store else { panic!("cassandra") };
+        let credentials = cassandra.credentials.expect("credentials");
+        assert_eq!(credentials.username, "temper");
+        assert_eq!(credentials.password, temper_engine::store::cassandra::Password::new("from-env"));
+        assert_eq!(cassandra.tls.expect("tls").ca_file, PathBuf::from("/etc/ca.pem"));
+    }
+
+    #[test]
+    fn a_bad_cassandra_setting_is_one_line_naming_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("temper.yaml");
+        std::fs::write(&path, "server:\n  data_dir: /tmp/t\npersistence:\n  store: cassandra\n  cassandra:\n    contact_points: [a]\n    max_conns: 0\n").unwrap();
+        let error = load(&path).expect_err("max_conns 0 is refused").to_string();
+        assert_eq!(error, format!("{}: persistence.cassandra.max_conns is 0; it must be at least 1", path.display()));
+        std::fs::write(&path, "server:\n  data_dir: /tmp/t\n").unwrap();
+        let missing = cassandra_section(&path).err().expect("no section").to_string();
+        assert!(missing.ends_with("has no persistence.cassandra section"), "{missing}");
     }
 }

@@ -3,6 +3,7 @@
 //! reads from the store, and matches tasks to polling workers.
 
 mod bus;
+mod cassandra_settings;
 pub mod cli;
 mod config_file;
 #[cfg(test)]

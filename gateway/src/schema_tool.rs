@@ -10,6 +10,9 @@ use temper_engine::store::cassandra::{
     CassandraConfig, CassandraError, SchemaVersion, builtin_versions, setup_schema, update_schema, versions_in,
 };
 
+use crate::cassandra_settings::{CassandraFlags, CassandraSection, InvalidSetting};
+use crate::config_file::{self, ConfigError};
+
 #[derive(Subcommand)]
 pub enum SchemaCommand {
     /// Create the keyspace and apply every schema version.
@@ -18,14 +21,24 @@ pub enum SchemaCommand {
     Update(SchemaArgs),
 }
 
+#[derive(Debug, thiserror::Error)]
+enum SchemaToolError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Setting(#[from] InvalidSetting),
+    #[error(transparent)]
+    Cassandra(#[from] CassandraError),
+}
+
 #[derive(Args)]
 pub struct SchemaArgs {
-    /// `host:port` of a node to reach the cluster through (may repeat).
-    #[arg(long = "contact-point", default_value = "127.0.0.1:9042")]
-    contact_points: Vec<String>,
-    /// The keyspace holding Temper's tables.
-    #[arg(long, default_value = "temper")]
-    keyspace: String,
+    /// A server config file whose persistence.cassandra section says how to
+    /// reach the cluster; the environment and the flags below override it.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    cassandra: CassandraFlags,
     /// The keyspace's CQL replication map, used when `setup` creates it.
     #[arg(long, default_value = "{'class': 'SimpleStrategy', 'replication_factor': 1}")]
     replication: String,
@@ -36,13 +49,18 @@ pub struct SchemaArgs {
 }
 
 impl SchemaArgs {
-    fn config(&self) -> CassandraConfig {
-        CassandraConfig {
-            contact_points: self.contact_points.clone(),
-            keyspace: self.keyspace.clone(),
-            replication: self.replication.clone(),
-            ..CassandraConfig::default()
-        }
+    /// The file, then the environment, then the flags: the way the server
+    /// reads the same section, plus what only this tool has.
+    fn into_config(self) -> Result<(CassandraConfig, Vec<SchemaVersion>), SchemaToolError> {
+        let versions = self.versions()?;
+        let mut section = match &self.config {
+            Some(path) => config_file::cassandra_section(path)?,
+            None => CassandraSection::local(),
+        };
+        section.apply_environment(|name| std::env::var(name).ok());
+        self.cassandra.apply_to(&mut section);
+        let config = CassandraConfig { replication: self.replication, ..section.into_config()? };
+        Ok((config, versions))
     }
 
     fn versions(&self) -> Result<Vec<SchemaVersion>, CassandraError> {
@@ -54,7 +72,7 @@ impl SchemaArgs {
 }
 
 pub async fn run(command: SchemaCommand) -> ExitCode {
-    let outcome = match &command {
+    let outcome = match command {
         SchemaCommand::Setup(args) => setup(args).await,
         SchemaCommand::Update(args) => update(args).await,
     };
@@ -70,16 +88,18 @@ pub async fn run(command: SchemaCommand) -> ExitCode {
     }
 }
 
-async fn setup(args: &SchemaArgs) -> Result<String, CassandraError> {
-    let version = setup_schema(&args.config(), &args.versions()?).await?;
-    Ok(format!("keyspace `{}` is set up at schema version {version}", args.keyspace))
+async fn setup(args: SchemaArgs) -> Result<String, SchemaToolError> {
+    let (config, versions) = args.into_config()?;
+    let version = setup_schema(&config, &versions).await?;
+    Ok(format!("keyspace `{}` is set up at schema version {version}", config.keyspace))
 }
 
-async fn update(args: &SchemaArgs) -> Result<String, CassandraError> {
-    let (before, after) = update_schema(&args.config(), &args.versions()?).await?;
+async fn update(args: SchemaArgs) -> Result<String, SchemaToolError> {
+    let (config, versions) = args.into_config()?;
+    let (before, after) = update_schema(&config, &versions).await?;
     Ok(if before == after {
-        format!("keyspace `{}` is already at schema version {after}", args.keyspace)
+        format!("keyspace `{}` is already at schema version {after}", config.keyspace)
     } else {
-        format!("keyspace `{}` updated from schema version {before} to {after}", args.keyspace)
+        format!("keyspace `{}` updated from schema version {before} to {after}", config.keyspace)
     })
 }

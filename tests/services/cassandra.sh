@@ -25,6 +25,14 @@
 # the last sync, as replay stops at the last sync marker) or `batch` (every
 # write is synced before it is acknowledged: what a test that kills the only
 # replica needs, or acknowledged writes vanish under it).
+#
+# A secured instance, opt-in (the configuration is rewritten at each start):
+#   CASSANDRA_AUTH=password       PasswordAuthenticator; superuser cassandra/cassandra
+#   CASSANDRA_TLS_DIR=dir         CQL over TLS only: dir/node.pem holds the node's
+#                                 PEM private key (PKCS#8, unencrypted) and its
+#                                 certificate chain, dir/ca.pem the CAs trusted
+#                                 for client certificates
+#   CASSANDRA_TLS_CLIENT_AUTH=required   clients must present a certificate
 set -euo pipefail
 
 VERSION="${CASSANDRA_VERSION:-5.0.6}"
@@ -37,6 +45,9 @@ PID_FILE="$HOME_DIR/cassandra.pid"
 LOG="$HOME_DIR/cassandra.log"
 START_TIMEOUT="${CASSANDRA_START_TIMEOUT:-180}"
 COMMITLOG_SYNC="${CASSANDRA_COMMITLOG_SYNC:-periodic}"
+AUTH="${CASSANDRA_AUTH:-none}"
+TLS_DIR="${CASSANDRA_TLS_DIR:-}"
+TLS_CLIENT_AUTH="${CASSANDRA_TLS_CLIENT_AUTH:-not-required}"
 
 java17() {
   local candidate
@@ -122,6 +133,8 @@ saved_caches_directory: $data/saved_caches
 hints_directory: $data/hints
 cdc_raw_directory: $data/cdc_raw
 YAML
+  auth_config >> "$HOME_DIR/cassandra.yaml"
+  tls_config >> "$HOME_DIR/cassandra.yaml"
   cat > "$HOME_DIR/logback.xml" <<XML
 <configuration>
   <appender name="FILE" class="ch.qos.logback.core.FileAppender">
@@ -131,6 +144,42 @@ YAML
   <root level="INFO"><appender-ref ref="FILE"/></root>
 </configuration>
 XML
+}
+
+auth_config() {
+  case "$AUTH" in
+    none) ;;
+    password)
+      echo "authenticator:"
+      echo "  class_name: org.apache.cassandra.auth.PasswordAuthenticator"
+      ;;
+    *) echo "cassandra.sh: CASSANDRA_AUTH is none or password, not '$AUTH'" >&2; exit 2 ;;
+  esac
+}
+
+# PEM files rather than Java keystores, so tests can make them without keytool.
+tls_config() {
+  [[ -n "$TLS_DIR" ]] || return 0
+  local file
+  for file in node.pem ca.pem; do
+    [[ -r "$TLS_DIR/$file" ]] || { echo "cassandra.sh: CASSANDRA_TLS_DIR has no readable $file" >&2; exit 2; }
+  done
+  local require
+  case "$TLS_CLIENT_AUTH" in
+    required) require=true ;;
+    not-required) require=false ;;
+    *) echo "cassandra.sh: CASSANDRA_TLS_CLIENT_AUTH is required or not-required, not '$TLS_CLIENT_AUTH'" >&2; exit 2 ;;
+  esac
+  cat <<YAML
+client_encryption_options:
+  enabled: true
+  optional: false
+  ssl_context_factory:
+    class_name: org.apache.cassandra.security.PEMBasedSslContextFactory
+  keystore: $TLS_DIR/node.pem
+  truststore: $TLS_DIR/ca.pem
+  require_client_auth: $require
+YAML
 }
 
 # The JVM options Cassandra's conf/jvm17-server.options asks for on Java 17.
@@ -156,6 +205,8 @@ jvm_options() {
   echo -Dcassandra-foreground=yes -Dlogback.configurationFile="$HOME_DIR/logback.xml"
   # A single node has nobody to wait for.
   echo -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0
+  # The default superuser is otherwise created 10 s after start.
+  echo -Dcassandra.superuser_setup_delay_ms=0
 }
 
 start() {

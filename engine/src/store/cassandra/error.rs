@@ -5,6 +5,9 @@ use scylla::errors::{
     PrepareError, RequestAttemptError, RowsError,
 };
 
+use std::path::{Path, PathBuf};
+
+use super::connect_failure::ConnectFailure;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -13,8 +16,14 @@ pub enum CassandraError {
     InvalidKeyspace(String),
     // The driver's errors are boxed: they are large, and every result of
     // the adapter would carry their size.
-    #[error("connecting to Cassandra: {0}")]
-    Connect(#[source] Box<NewSessionError>),
+    #[error("connecting to Cassandra at {contact_points}: {failure}")]
+    Connect { contact_points: String, failure: ConnectFailure },
+    #[error("connecting to Cassandra at {contact_points}: no session within {after:?}")]
+    ConnectTimedOut { contact_points: String, after: std::time::Duration },
+    #[error("TLS {role} {}: {problem}", path.display())]
+    TlsFile { role: &'static str, path: PathBuf, problem: String },
+    #[error("TLS settings: {0}")]
+    Tls(String),
     #[error("preparing a statement: {0}")]
     Prepare(#[source] Box<PrepareError>),
     #[error("Cassandra request failed: {0}")]
@@ -48,7 +57,6 @@ macro_rules! boxed_from {
 }
 
 boxed_from!(
-    NewSessionError => Connect,
     PrepareError => Prepare,
     ExecutionError => Execute,
     IntoRowsResultError => NoRows,
@@ -57,11 +65,19 @@ boxed_from!(
 );
 
 impl CassandraError {
+    pub(super) fn connect(contact_points: &[String], error: NewSessionError, tls_configured: bool) -> CassandraError {
+        CassandraError::Connect { contact_points: contact_points.join(", "), failure: ConnectFailure::of(error, tls_configured) }
+    }
+
+    pub(super) fn tls_file(role: &'static str, path: &Path, problem: String) -> CassandraError {
+        CassandraError::TlsFile { role, path: path.to_path_buf(), problem }
+    }
+
     /// Whether no replica answered (down, unreachable, overloaded, too
     /// slow), as opposed to the cluster answering that something is wrong.
     pub fn is_unreachable(&self) -> bool {
         match self {
-            CassandraError::Connect(_) => true,
+            CassandraError::Connect { .. } => true,
             CassandraError::Prepare(error) => prepare_unreachable(error),
             CassandraError::Execute(error) => execution_unreachable(error),
             _ => false,

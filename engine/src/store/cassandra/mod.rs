@@ -20,6 +20,8 @@
 //! conditions at the serial one (LOCAL_SERIAL). The driver routes prepared
 //! statements to a replica of their partition (token-aware).
 
+mod connect_failure;
+mod connection;
 mod consumer_offsets;
 mod error;
 mod executions;
@@ -32,10 +34,13 @@ mod shard;
 mod shard_rows;
 mod timers;
 mod unlogged;
+mod tls;
 mod visibility;
 
+use std::time::Duration;
+
+use scylla::client::PoolSize;
 use scylla::client::session::Session;
-use scylla::client::session_builder::SessionBuilder;
 use scylla::deserialize::row::DeserializeRow;
 use scylla::response::query_result::QueryResult;
 use scylla::serialize::row::SerializeRow;
@@ -43,12 +48,15 @@ use scylla::statement::prepared::PreparedStatement;
 use scylla::statement::{Consistency, SerialConsistency};
 use scylla::value::{CqlValue, Row};
 
+pub use connection::{ClientCertificate, Credentials, HostVerification, Password, TlsOptions, open_session};
+pub use connect_failure::ConnectFailure;
 pub use error::CassandraError;
 pub use schema::{
     REQUIRED_VERSION, SchemaVersion, builtin_versions, create_schema, current_version, setup_schema, update_schema, versions_in,
 };
 
-/// Where the store lives and how carefully it reads and writes.
+/// Where the store lives, how to reach it, and how carefully it reads and
+/// writes.
 #[derive(Clone, Debug)]
 pub struct CassandraConfig {
     /// `host:port` of nodes to learn the cluster from.
@@ -60,6 +68,14 @@ pub struct CassandraConfig {
     pub consistency: Consistency,
     /// For conditional writes (the commit's epoch check, unique names).
     pub serial_consistency: SerialConsistency,
+    /// None for a cluster that lets anyone in (`AllowAllAuthenticator`).
+    pub credentials: Option<Credentials>,
+    /// None for plain-text connections.
+    pub tls: Option<TlsOptions>,
+    /// Connections to each node, or to each shard of a ScyllaDB node.
+    pub pool_size: PoolSize,
+    /// For each TCP connect; see [`open_session`] for the whole setup.
+    pub connect_timeout: Duration,
 }
 
 impl Default for CassandraConfig {
@@ -70,6 +86,10 @@ impl Default for CassandraConfig {
             replication: "{'class': 'SimpleStrategy', 'replication_factor': 1}".to_string(),
             consistency: Consistency::LocalQuorum,
             serial_consistency: SerialConsistency::LocalSerial,
+            credentials: None,
+            tls: None,
+            pool_size: PoolSize::default(),
+            connect_timeout: connection::DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }
@@ -207,13 +227,6 @@ impl crate::store::TrafficReport for CassandraStore {
                 + driver.get_errors_automatically_paged_num(),
         })
     }
-}
-
-pub async fn open_session(config: &CassandraConfig) -> Result<Session, CassandraError> {
-    Ok(SessionBuilder::new()
-        .known_nodes(&config.contact_points)
-        .build()
-        .await?)
 }
 
 /// A conditional statement's or batch's answer starts with `[applied]`.
