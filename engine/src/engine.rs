@@ -51,6 +51,28 @@ pub struct Engine {
     shards: Vec<JoinHandle<()>>,
     restarts: Arc<AtomicU64>,
     health: Arc<ShardHealth>,
+    committed: CommittedStates,
+}
+
+/// The engine's caches of committed state, for readers in the same process.
+/// An entry is only ever a committed state: the shards fill the caches after
+/// a commit, and take a run's entry out while a batch changes it, so a hit
+/// is what the store holds (or, at worst, the commit just before one in
+/// flight) and a miss must be read from the store.
+#[derive(Clone)]
+pub struct CommittedStates {
+    states: moka::sync::Cache<RunKey, Arc<WorkflowMutableState>>,
+    current_runs: moka::sync::Cache<WorkflowKey, String>,
+}
+
+impl CommittedStates {
+    pub fn state(&self, run: &RunKey) -> Option<Arc<WorkflowMutableState>> {
+        self.states.get(run)
+    }
+
+    pub fn current_run(&self, workflow: &WorkflowKey) -> Option<String> {
+        self.current_runs.get(workflow)
+    }
 }
 
 impl Engine {
@@ -93,12 +115,18 @@ impl Engine {
                 tokio::spawn(supervise(context, watcher.clone(), restarts.clone()))
             })
             .collect();
-        Ok(Engine { shutdown, shards, restarts, health })
+        let committed = CommittedStates { states: state_cache, current_runs: current_run_cache };
+        Ok(Engine { shutdown, shards, restarts, health, committed })
     }
 
     /// Whether each shard can apply commands now, for the gateway.
     pub fn health(&self) -> Arc<ShardHealth> {
         self.health.clone()
+    }
+
+    /// What the shards committed, as far as their caches hold it.
+    pub fn committed_states(&self) -> CommittedStates {
+        self.committed.clone()
     }
 
     /// How many times a shard processor died and was restarted.

@@ -14,4 +14,4 @@ pub mod state_machine;
 pub mod store;
 pub mod time;
 
-pub use engine::{Engine, EngineConfig};
+pub use engine::{CommittedStates, Engine, EngineConfig};

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use temper_engine::CommittedStates;
 use temper_engine::notify::HistoryNotifier;
 use temper_engine::partitioning::shard_of;
 use temper_engine::store::{RawEvent, RunKey, Store, WorkflowKey};
@@ -56,6 +57,9 @@ pub struct Gateway {
     pub matching: Arc<Matching>,
     pub limits: Limits,
     pub shard_count: u32,
+    /// The engine's committed states when it runs in this process: reads
+    /// they answer skip the store.
+    pub committed: Option<CommittedStates>,
 }
 
 impl Gateway {
@@ -74,9 +78,8 @@ impl Gateway {
         crate::validation::optional_run_id(&execution.run_id)?;
         let run_id = if execution.run_id.is_empty() {
             let workflow = WorkflowKey { namespace_id: namespace_id.to_string(), workflow_id: execution.workflow_id.clone() };
-            let shard = shard_of(namespace_id, &execution.workflow_id, self.shard_count);
-            match self.store.get_current_run(shard, &workflow).await? {
-                Some(current) => current.run_id,
+            match self.current_run(&workflow).await? {
+                Some(run_id) => run_id,
                 None => return Err(workflow_not_found(&execution.workflow_id)),
             }
         } else {
@@ -86,8 +89,19 @@ impl Gateway {
     }
 
     pub async fn load_state(&self, run: &RunKey) -> ApiResult<WorkflowMutableState> {
+        if let Some(state) = self.committed.as_ref().and_then(|committed| committed.state(run)) {
+            return Ok(Arc::unwrap_or_clone(state));
+        }
         let shard = shard_of(&run.namespace_id, &run.workflow_id, self.shard_count);
         self.store.get_execution(shard, run).await?.ok_or_else(|| workflow_not_found(&run.workflow_id))
+    }
+
+    async fn current_run(&self, workflow: &WorkflowKey) -> ApiResult<Option<String>> {
+        if let Some(run_id) = self.committed.as_ref().and_then(|committed| committed.current_run(workflow)) {
+            return Ok(Some(run_id));
+        }
+        let shard = shard_of(&workflow.namespace_id, &workflow.workflow_id, self.shard_count);
+        Ok(self.store.get_current_run(shard, workflow).await?.map(|current| current.run_id))
     }
 
     /// The token of a worker's answer, checked, and authenticated against the

@@ -130,6 +130,7 @@ impl DevServer {
             matching,
             limits: config.limits.clone(),
             shard_count: config.shards,
+            committed: Some(engine.committed_states()),
         });
         let mut namespaces = vec!["default".to_string()];
         namespaces.extend(config.namespaces.iter().cloned());
