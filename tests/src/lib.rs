@@ -968,6 +968,27 @@ impl Drop for PythonProcess {
 
 /// Starts a server and runs one scenario against it with `--address` and
 /// `--namespace default` (plus `extra_args`).
+/// Every compatibility scenario of tests/tests/scenarios.rs (which runs each
+/// against a server of its own); each makes its own ids, so they can also run
+/// one after another against one server, as on the Cassandra store.
+pub const SDK_SCENARIOS: [&str; 15] = [
+    "hello_activity.py",
+    "activity_retry.py",
+    "start_to_close_retry.py",
+    "heartbeat_timeout_details.py",
+    "workflow_sleep.py",
+    "signal_query.py",
+    "cancel_activity.py",
+    "terminate.py",
+    "non_retryable_error.py",
+    "duplicate_workflow_id.py",
+    "history_ids.py",
+    "many_workflows.py",
+    "bad_input.py",
+    "sdk_features.py",
+    "health.py",
+];
+
 pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {
     let server = TestServer::start();
     let address = server.address();
@@ -1008,6 +1029,18 @@ mod tests {
             })
             .collect();
         assert_eq!(listeners.len(), ports.len());
+    }
+
+    #[test]
+    fn sdk_scenarios_lists_exactly_the_scenarios_of_scenarios_rs() {
+        let scenarios_rs = include_str!("../tests/scenarios.rs");
+        let run: HashSet<&str> = scenarios_rs
+            .split("run_scenario(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        let listed: HashSet<&str> = SDK_SCENARIOS.into_iter().collect();
+        assert_eq!(run, listed);
     }
 
     #[test]
