@@ -312,14 +312,21 @@ impl EmbeddedDb {
     /// compact each keyspace whose removals since its last compaction reach a
     /// quarter of its entries, which bounds the rewriting to a few times what
     /// was deleted. Blocks; run it off the async runtime.
+    /// Writes every memtable out to the tables' files, so a measure of the
+    /// files counts everything written (flushes otherwise run in the background).
+    pub(crate) fn flush_memtables(&self) -> Result<(), EmbeddedDbError> {
+        for keyspace in self.tables.all() {
+            keyspace.rotate_memtable_and_wait()?;
+        }
+        Ok(())
+    }
+
     pub fn reclaim_space(&self) -> Result<(), EmbeddedDbError> {
         let removals = std::mem::take(&mut *self.removals.lock());
         if removals.is_empty() {
             return Ok(());
         }
-        for keyspace in self.tables.all() {
-            keyspace.rotate_memtable_and_wait()?;
-        }
+        self.flush_memtables()?;
         let deferred = self.compact_where_deleted(&removals)?;
         let mut pending = self.removals.lock();
         for (keyspace, removed) in deferred {

@@ -243,6 +243,67 @@ async fn a_long_history_spans_segments_and_is_deleted_whole() {
     .await;
 }
 
+/// A crash between a deletion's commit and its history's removal leaves a
+/// pending-deletion row (kind 4) beside the history; whoever takes the shard
+/// next deletes that history, and its next commit the row. The crash is
+/// staged by writing such a row by hand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_history_whose_deletion_a_crash_interrupted_is_deleted_by_the_next_owner() {
+    use temper_engine::store::{RunKey, ShardCommit};
+    use temper_proto::api::history::v1::HistoryEvent;
+
+    check_with_cassandra(|factory| async move {
+        let store = factory.open().await;
+        store.init_shards(1).await.expect("init_shards");
+        let epoch = store.acquire_shard(0).await.expect("acquire_shard").epoch;
+        let run = RunKey { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into() };
+        let events: Vec<HistoryEvent> = (1..=1_500).map(|event_id| HistoryEvent { event_id, ..HistoryEvent::default() }).collect();
+        let history = vec![(run.clone(), events)];
+        store.commit(ShardCommit { shard_id: 0, epoch, history, ..ShardCommit::default() }).await.expect("commit");
+
+        // The run's key as the shard partition encodes it: each id length-prefixed.
+        let mut key = Vec::new();
+        for id in [&run.namespace_id, &run.workflow_id, &run.run_id] {
+            key.extend_from_slice(&(id.len() as u32).to_be_bytes());
+            key.extend_from_slice(id.as_bytes());
+        }
+        let session = scylla::client::session_builder::SessionBuilder::new()
+            .known_nodes(&factory.config.contact_points)
+            .build()
+            .await
+            .expect("connecting");
+        let keyspace = &factory.config.keyspace;
+        let segments: i64 = 2;
+        session
+            .query_unpaged(
+                format!("INSERT INTO {keyspace}.shard (shard_id, row_kind, row_key, data) VALUES (0, 4, ?, ?)"),
+                (key, segments.to_be_bytes().to_vec()),
+            )
+            .await
+            .expect("staging a pending deletion");
+        let pending = || async {
+            session
+                .query_unpaged(format!("SELECT row_key FROM {keyspace}.shard WHERE shard_id = 0 AND row_kind = 4"), ())
+                .await
+                .expect("reading pending deletions")
+                .into_rows_result()
+                .expect("rows")
+                .rows_num()
+        };
+        assert_eq!(pending().await, 1);
+
+        let next_owner = factory.open().await;
+        let epoch = next_owner.acquire_shard(0).await.expect("acquire_shard").epoch;
+        for first in [1, 1_000] {
+            let left = next_owner.read_history(&run, first, 10).await.expect("read_history");
+            assert!(left.is_empty(), "events from {first} outlived their run's deletion");
+        }
+        next_owner.commit(ShardCommit { shard_id: 0, epoch, applied_offset: 1, ..ShardCommit::default() }).await.expect("commit");
+        assert_eq!(pending().await, 0, "the next commit deletes the pending row");
+    })
+    .await;
+}
+
 /// A cluster that cannot be reached is a retryable error saying so, not a
 /// panic or a hang.
 #[tokio::test]

@@ -9,6 +9,18 @@ pub const EXECUTION: i8 = 0;
 pub const CURRENT_RUN: i8 = 1;
 pub const TIMER: i8 = 2;
 pub const OUTBOX: i8 = 3;
+/// A deleted run whose history may still need deleting (see `history_deletions`).
+pub const HISTORY_DELETION: i8 = 4;
+
+/// Sorts after every key the partition holds: no key starts with this many 0xff bytes.
+pub const PAST_EVERY_KEY: [u8; 16] = [0xff; 16];
+
+/// The smallest key ordered after `key`.
+pub fn successor(key: &[u8]) -> Vec<u8> {
+    let mut next = key.to_vec();
+    next.push(0);
+    next
+}
 
 /// Big-endian with the sign bit flipped: negative numbers sort first.
 pub fn ordered_i64(value: i64) -> [u8; 8] {
@@ -32,6 +44,26 @@ fn ids(parts: &[&str]) -> Vec<u8> {
 
 pub fn execution(run: &RunKey) -> Vec<u8> {
     ids(&[&run.namespace_id, &run.workflow_id, &run.run_id])
+}
+
+pub fn execution_of(encoded: &[u8]) -> Result<RunKey, CassandraError> {
+    let corrupt = || CassandraError::Corrupt(format!("run key {encoded:?}"));
+    let mut rest = encoded;
+    let mut parts = Vec::with_capacity(3);
+    for _ in 0..3 {
+        let length = rest.get(..4).and_then(|bytes| bytes.try_into().ok()).map(u32::from_be_bytes).ok_or_else(corrupt)?;
+        let length = usize::try_from(length).map_err(|_| corrupt())?;
+        let part = rest.get(4..4 + length).ok_or_else(corrupt)?;
+        parts.push(std::str::from_utf8(part).map_err(|_| corrupt())?.to_string());
+        rest = &rest[4 + length..];
+    }
+    if !rest.is_empty() {
+        return Err(corrupt());
+    }
+    let run_id = parts.pop().ok_or_else(corrupt)?;
+    let workflow_id = parts.pop().ok_or_else(corrupt)?;
+    let namespace_id = parts.pop().ok_or_else(corrupt)?;
+    Ok(RunKey { namespace_id, workflow_id, run_id })
 }
 
 pub fn current_run(workflow: &WorkflowKey) -> Vec<u8> {
@@ -70,6 +102,15 @@ pub fn outbox_seq_of(encoded: &[u8]) -> Result<i64, CassandraError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_keys_decode_to_what_was_encoded() {
+        let run = RunKey { namespace_id: "ns".into(), workflow_id: "wf with ünïcode".into(), run_id: String::new() };
+        assert_eq!(execution_of(&execution(&run)).expect("decodes"), run);
+        let encoded = execution(&run);
+        assert!(execution_of(&encoded[..encoded.len() - 1]).is_err());
+        assert!(execution_of(&successor(&encoded)).is_err());
+    }
 
     #[test]
     fn ordered_i64_sorts_like_the_numbers() {

@@ -26,6 +26,7 @@ mod consumer_offsets;
 mod error;
 mod executions;
 mod history;
+mod history_deletions;
 pub(crate) mod keys;
 mod namespaces;
 mod outbox;
@@ -121,6 +122,7 @@ pub struct CassandraStore {
     /// Conditional writes sent; the driver counts every request but cannot
     /// tell these apart.
     conditional_writes: std::sync::atomic::AtomicU64,
+    finished_history_deletions: history_deletions::FinishedDeletions,
 }
 
 /// Every prepared statement, per table.
@@ -159,6 +161,7 @@ impl CassandraStore {
             config: config.clone(),
             recent_history: Default::default(),
             conditional_writes: Default::default(),
+            finished_history_deletions: Default::default(),
         })
     }
 

@@ -9,8 +9,8 @@
 //! Around the batch: history events are written before it (idempotent, so a
 //! fenced commit leaves at most unreferenced events the next owner rewrites);
 //! the histories of deleted runs are removed after it, so a fenced deletion
-//! removes nothing. A crash between the batch and that removal leaves the
-//! run's history partitions orphaned (nothing refers to them any more).
+//! removes nothing, and the batch records each such removal as pending so a
+//! crash in between orphans nothing (see `history_deletions`).
 
 use std::collections::HashSet;
 
@@ -101,6 +101,7 @@ impl ShardStore for CassandraStore {
         }
         for _ in 0..ACQUIRE_ATTEMPTS {
             if let Some(acquired) = self.try_raising_epoch(shard_id).await? {
+                self.finish_leftover_history_deletions(shard_id).await?;
                 return Ok(acquired);
             }
         }
@@ -112,14 +113,18 @@ impl ShardStore for CassandraStore {
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
         let written = self.write_history(&commit.history).await?;
         let deletions = self.plan_run_deletions(&commit).await?;
-        let batch = CommitBatch::of(self, &commit, &deletions);
+        let finished = self.finished_history_deletions.take(commit.shard_id);
+        let batch = CommitBatch::of(self, &commit, &deletions, &finished);
         self.count_conditional_write();
-        let answer = self
-            .session
-            .batch(&batch.batch, batch.values)
-            .await
-            .map_err(CassandraError::from)?;
+        let answer = match self.session.batch(&batch.batch, batch.values).await {
+            Ok(answer) => answer,
+            Err(error) => {
+                self.finished_history_deletions.restore(commit.shard_id, finished);
+                return Err(CassandraError::from(error).into());
+            }
+        };
         if !was_applied(answer)? {
+            self.finished_history_deletions.restore(commit.shard_id, finished);
             return Err(self.ownership_lost(commit.shard_id, commit.epoch).await);
         }
         // Only now: the cache must never hold events of a fenced commit.
@@ -129,10 +134,12 @@ impl ShardStore for CassandraStore {
         for deletion in &deletions {
             self.recent_history.forget(&deletion.run);
         }
-        let history_deletions = deletions
-            .iter()
-            .map(|deletion| self.delete_history(&deletion.run, deletion.history_segments.clone()));
-        futures::future::try_join_all(history_deletions).await?;
+        let histories = deletions
+            .into_iter()
+            .filter(|deletion| !deletion.history_segments.is_empty())
+            .map(|deletion| (deletion.run, deletion.history_segments))
+            .collect();
+        self.delete_committed_histories(commit.shard_id, histories).await;
         Ok(())
     }
 }
@@ -304,7 +311,12 @@ struct CommitBatch {
 }
 
 impl CommitBatch {
-    fn of(store: &CassandraStore, commit: &ShardCommit, deletions: &[RunDeletion]) -> CommitBatch {
+    fn of(
+        store: &CassandraStore,
+        commit: &ShardCommit,
+        deletions: &[RunDeletion],
+        finished_history_deletions: &[Vec<u8>],
+    ) -> CommitBatch {
         // Unlogged: a single-partition batch is applied atomically anyway,
         // and the batch log would only add writes.
         let mut batch = CommitBatch {
@@ -367,11 +379,22 @@ impl CommitBatch {
         for key in timers_only_deleted(commit) {
             batch.push(&rows.delete, (shard, keys::TIMER, keys::timer(key)));
         }
+        for key in finished_history_deletions {
+            batch.push(&rows.delete, (shard, keys::HISTORY_DELETION, key.clone()));
+        }
         for deletion in deletions {
             batch.push(
                 &rows.delete,
                 (shard, keys::EXECUTION, keys::execution(&deletion.run)),
             );
+            if !deletion.history_segments.is_empty() {
+                put(
+                    &mut batch,
+                    keys::HISTORY_DELETION,
+                    keys::execution(&deletion.run),
+                    super::history_deletions::row_data(&deletion.history_segments),
+                );
+            }
             if deletion.delete_pointer {
                 batch.push(
                     &rows.delete,

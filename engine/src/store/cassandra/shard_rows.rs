@@ -65,13 +65,24 @@ impl CassandraStore {
         limit: usize,
         what: &str,
     ) -> Result<Vec<(Vec<u8>, M)>, CassandraError> {
+        let rows = self.slice_raw_rows(shard_id, kind, (from, before), limit).await?;
+        rows.into_iter()
+            .map(|(key, data)| Ok((key, decode(what, &data)?)))
+            .collect()
+    }
+
+    /// The same rows with their data as stored.
+    pub(super) async fn slice_raw_rows(
+        &self,
+        shard_id: ShardId,
+        kind: i8,
+        (from, before): (Vec<u8>, Vec<u8>),
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, CassandraError> {
         if from >= before || limit == 0 {
             return Ok(Vec::new());
         }
         let values = (shard_id as i32, kind, from, before, cql_limit(limit));
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = self.rows(&self.statements.rows.slice, values).await?;
-        rows.into_iter()
-            .map(|(key, data)| Ok((key, decode(what, &data)?)))
-            .collect()
+        self.rows(&self.statements.rows.slice, values).await
     }
 }
