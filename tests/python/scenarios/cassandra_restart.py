@@ -9,9 +9,12 @@ starts, workflow and activity task starts and completions, timers, signals.
 Handshake (stdout lines, stdin answers):
   STOP_POINT ...     once some workflows completed and others run; the test
                      kills Cassandra's JVM with SIGKILL and writes STOPPED.
-  The script then checks that requests fail promptly with UNAVAILABLE saying
-  the store is unreachable (a start and a describe, with the SDK's retries
-  off), while the driver and the worker keep going as users' programs would.
+  The script then checks that requests that need the store fail promptly
+  with UNAVAILABLE saying the store is unreachable (a start, and a describe
+  of a workflow the server holds nothing of, with the SDK's retries off:
+  "not found" would be a wrong answer; what the engine committed and still
+  caches may be described meanwhile), while the driver and the worker keep
+  going as users' programs would.
   RESTART_POINT ...  the test starts Cassandra again on the same data, without
                      touching Temper, and writes RESTARTED.
 Then more workflows are started, and every workflow must complete exactly
@@ -239,7 +242,7 @@ async def handshake(expected: str) -> None:
     check_eq(line, expected, "line from the test driver on stdin")
 
 
-async def probe_while_down(client: Client, driver: Driver, probe: StartWorkflowExecutionRequest) -> None:
+async def probe_while_down(client: Client, probe: StartWorkflowExecutionRequest) -> None:
     """Requests fail promptly with UNAVAILABLE, naming the unreachable store."""
     began = time.monotonic()
     await expect_rpc_error(
@@ -248,12 +251,11 @@ async def probe_while_down(client: Client, driver: Driver, probe: StartWorkflowE
         RPCStatusCode.UNAVAILABLE,
         message_mentions="the store is unreachable",
     )
-    done = next(started for started in driver.started if started.result.done())
     describe = DescribeWorkflowExecutionRequest(
-        namespace=client.namespace, execution=WorkflowExecution(workflow_id=done.handle.id)
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=new_id("restart-never-started"))
     )
     await expect_rpc_error(
-        "a describe while Cassandra is down",
+        "a describe of an unknown workflow while Cassandra is down",
         client.workflow_service.describe_workflow_execution(describe, retry=False, timeout=PROBE_TIMEOUT),
         RPCStatusCode.UNAVAILABLE,
         message_mentions="the store is unreachable",
@@ -346,7 +348,7 @@ async def main(args) -> None:
         await handshake("STOPPED")
         log("the test says Cassandra was killed with SIGKILL")
         probe = driver.start_request(-1, "TimerOrder", await client.data_converter.encode([-1]))
-        await probe_while_down(client, driver, probe)
+        await probe_while_down(client, probe)
         await asyncio.sleep(DOWN_FOR)
         print(f"RESTART_POINT started={len(driver.started)} completed={driver.completed}", flush=True)
         await handshake("RESTARTED")
