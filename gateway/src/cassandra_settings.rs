@@ -14,6 +14,7 @@
 //!   user: temper                  # password: better TEMPER_CASSANDRA_PASSWORD
 //!   max_conns: 2                  # per node; or max_conns_per_shard (ScyllaDB)
 //!   connect_timeout: 5s
+//!   request_timeout: 10s
 //!   tls:
 //!     enabled: true
 //!     ca_file: /etc/temper/cassandra-ca.pem
@@ -61,6 +62,7 @@ pub struct CassandraSection {
     max_conns: Option<usize>,
     max_conns_per_shard: Option<usize>,
     connect_timeout: Option<String>,
+    request_timeout: Option<String>,
     tls: Option<TlsSection>,
 }
 
@@ -99,6 +101,7 @@ impl CassandraSection {
             max_conns: None,
             max_conns_per_shard: None,
             connect_timeout: None,
+            request_timeout: None,
             tls: None,
         }
     }
@@ -135,7 +138,8 @@ impl CassandraSection {
             credentials: credentials(self.user, self.password)?,
             tls: self.tls.map(TlsSection::into_options).transpose()?.flatten(),
             pool_size: pool_size(self.max_conns, self.max_conns_per_shard)?.unwrap_or(defaults.pool_size),
-            connect_timeout: self.connect_timeout.as_deref().map(connect_timeout).transpose()?.unwrap_or(defaults.connect_timeout),
+            connect_timeout: timeout("connect_timeout", self.connect_timeout.as_deref())?.unwrap_or(defaults.connect_timeout),
+            request_timeout: timeout("request_timeout", self.request_timeout.as_deref())?.unwrap_or(defaults.request_timeout),
             contact_points: self.contact_points,
             keyspace: self.keyspace,
             ..defaults
@@ -190,11 +194,12 @@ fn pool_size(per_host: Option<usize>, per_shard: Option<usize>) -> Result<Option
     }
 }
 
-fn connect_timeout(text: &str) -> Result<Duration, InvalidSetting> {
+fn timeout(key: &'static str, text: Option<&str>) -> Result<Option<Duration>, InvalidSetting> {
+    let Some(text) = text else { return Ok(None) };
     match temper_bench::parse_duration(text) {
-        Ok(timeout) if !timeout.is_zero() => Ok(timeout),
-        Ok(_) => Err(invalid("connect_timeout", "is 0; it must be longer")),
-        Err(problem) => Err(invalid("connect_timeout", problem)),
+        Ok(timeout) if !timeout.is_zero() => Ok(Some(timeout)),
+        Ok(_) => Err(invalid(key, "is 0; it must be longer")),
+        Err(problem) => Err(invalid(key, problem)),
     }
 }
 
@@ -241,6 +246,9 @@ pub struct CassandraFlags {
     /// For each TCP connect, like 5s.
     #[arg(long)]
     connect_timeout: Option<String>,
+    /// For each request, like 10s.
+    #[arg(long)]
+    request_timeout: Option<String>,
     /// Connections to each node.
     #[arg(long)]
     max_conns: Option<usize>,
@@ -280,6 +288,7 @@ impl CassandraFlags {
         overlay(&mut section.user, self.user);
         overlay(&mut section.password, self.password);
         overlay(&mut section.connect_timeout, self.connect_timeout);
+        overlay(&mut section.request_timeout, self.request_timeout);
         // One pool size at a time: a flag for one replaces the file's other.
         if self.max_conns.is_some() || self.max_conns_per_shard.is_some() {
             section.max_conns = self.max_conns;
@@ -339,7 +348,7 @@ mod tests {
     #[test]
     fn credentials_tls_pool_and_timeout_are_read() {
         let config = config(
-            "contact_points: [\"10.0.0.5:9042\"]\nuser: temper\npassword: s3cret\nmax_conns: 3\nconnect_timeout: 2s\n\
+            "contact_points: [\"10.0.0.5:9042\"]\nuser: temper\npassword: s3cret\nmax_conns: 3\nconnect_timeout: 2s\nrequest_timeout: 4s\n\
              tls:\n  enabled: true\n  ca_file: /etc/ca.pem\n  cert_file: /etc/client.pem\n  key_file: /etc/client-key.pem\n  server_name: db.internal\n",
         )
         .expect("a valid section");
@@ -347,6 +356,7 @@ mod tests {
         assert_eq!((credentials.username.as_str(), credentials.password), ("temper", Password::new("s3cret")));
         assert!(matches!(config.pool_size, PoolSize::PerHost(count) if count.get() == 3));
         assert_eq!(config.connect_timeout, Duration::from_secs(2));
+        assert_eq!(config.request_timeout, Duration::from_secs(4));
         let tls = config.tls.expect("tls");
         assert_eq!(tls.ca_file, PathBuf::from("/etc/ca.pem"));
         assert_eq!(
@@ -362,6 +372,7 @@ mod tests {
         assert!(config.credentials.is_none() && config.tls.is_none());
         assert!(matches!(config.pool_size, PoolSize::PerShard(count) if count.get() == 1));
         assert_eq!(config.connect_timeout, Duration::from_secs(5));
+        assert_eq!(config.request_timeout, Duration::from_secs(10));
         let per_shard = self::config("contact_points: [a]\nmax_conns_per_shard: 2\n").unwrap();
         assert!(matches!(per_shard.pool_size, PoolSize::PerShard(count) if count.get() == 2));
         let tls = self::config("contact_points: [a]\ntls:\n  enabled: true\n  ca_file: ca.pem\n").unwrap().tls.unwrap();
@@ -377,6 +388,7 @@ mod tests {
             ("max_conns: 1\nmax_conns_per_shard: 1\n", "both set"),
             ("connect_timeout: 0s\n", "persistence.cassandra.connect_timeout is 0"),
             ("connect_timeout: soon\n", "`soon` is not a duration"),
+            ("request_timeout: 0s\n", "persistence.cassandra.request_timeout is 0"),
             ("connect_timeout: 99999999999999999999999h\n", "too long a duration"),
             ("user: temper\n", "persistence.cassandra.password is missing"),
             ("password: x\n", "persistence.cassandra.user is missing"),

@@ -35,6 +35,10 @@
 #   CASSANDRA_TLS_CLIENT_AUTH=required   clients must present a certificate
 set -euo pipefail
 
+NAME=cassandra.sh
+# shellcheck source=tests/services/jvm.sh
+source "$(dirname "$0")/jvm.sh"
+
 VERSION="${CASSANDRA_VERSION:-5.0.6}"
 PORT="${CASSANDRA_PORT:-9042}"
 STORAGE_PORT="${CASSANDRA_STORAGE_PORT:-7000}"
@@ -49,24 +53,9 @@ AUTH="${CASSANDRA_AUTH:-none}"
 TLS_DIR="${CASSANDRA_TLS_DIR:-}"
 TLS_CLIENT_AUTH="${CASSANDRA_TLS_CLIENT_AUTH:-not-required}"
 
-java17() {
-  local candidate
-  for candidate in "${JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk; do
-    if [[ -n "$candidate" && -x "$candidate/bin/java" ]]; then
-      echo "$candidate/bin/java"
-      return
-    fi
-  done
-  if java -version 2>&1 | grep -q 'version "17'; then
-    command -v java
-    return
-  fi
-  echo "cassandra.sh: no Java 17 found (set JAVA17_HOME); Cassandra 5.0 needs it" >&2
-  exit 2
-}
 
 cql_answers() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+  port_answers "$PORT"
 }
 
 fetch_jars() {
@@ -238,40 +227,12 @@ start() {
   echo "cassandra.sh: Cassandra $VERSION ready on 127.0.0.1:$PORT after ${waited}s"
 }
 
-stop() {
-  [[ -f "$PID_FILE" ]] || { echo "cassandra.sh: not running"; return; }
-  local pid
-  pid="$(cat "$PID_FILE")"
-  if kill "$pid" 2>/dev/null; then
-    for _ in $(seq 1 60); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 1
-    done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$PID_FILE"
-  echo "cassandra.sh: stopped"
-}
 
-kill_9() {
-  [[ -f "$PID_FILE" ]] || { echo "cassandra.sh: not running"; return; }
-  local pid
-  pid="$(cat "$PID_FILE")"
-  kill -9 "$pid" 2>/dev/null || true
-  # Gone, or a zombie its parent has yet to reap: either way its ports are free.
-  for _ in $(seq 1 100); do
-    kill -0 "$pid" 2>/dev/null || break
-    [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]] && break
-    sleep 0.1
-  done
-  rm -f "$PID_FILE"
-  echo "cassandra.sh: killed with SIGKILL"
-}
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
-  kill) kill_9 ;;
+  stop) stop_service "$PID_FILE" "$PORT" "$STORAGE_PORT" ;;
+  kill) kill_service "$PID_FILE" "$PORT" "$STORAGE_PORT" ;;
   status) cql_answers ;;
   *) echo "usage: $0 start|stop|kill|status" >&2; exit 2 ;;
 esac

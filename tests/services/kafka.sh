@@ -46,6 +46,10 @@
 # Kafka's own default, flushing left to the OS.
 set -euo pipefail
 
+NAME=kafka.sh
+# shellcheck source=tests/services/jvm.sh
+source "$(dirname "$0")/jvm.sh"
+
 VERSION="${KAFKA_VERSION:-4.3.1}"
 LOG4J_VERSION="${KAFKA_LOG4J_VERSION:-2.25.4}"
 PORT="${KAFKA_PORT:-9092}"
@@ -63,28 +67,9 @@ CLUSTER_ID="${KAFKA_CLUSTER_ID:-dGVtcGVyLXRlc3Qta2Fmaw}"
 # The line KafkaRaftServer logs once the broker and the controller are up.
 STARTED_MESSAGE="Kafka Server started"
 
-java17() {
-  local candidate
-  for candidate in "${JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk; do
-    if [[ -n "$candidate" && -x "$candidate/bin/java" ]]; then
-      echo "$candidate/bin/java"
-      return
-    fi
-  done
-  if java -version 2>&1 | grep -q 'version "17'; then
-    command -v java
-    return
-  fi
-  echo "kafka.sh: no Java 17 found (set JAVA17_HOME); Kafka 4 needs 17 or later" >&2
-  exit 2
-}
-
-answers() {
-  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
-}
 
 broker_answers() {
-  answers "$PORT"
+  port_answers "$PORT"
 }
 
 fetch_jars() {
@@ -243,47 +228,13 @@ start() {
   echo "kafka.sh: Kafka $VERSION ready on 127.0.0.1:$PORT (controller $CONTROLLER_PORT) after ${waited}s"
 }
 
-# Waits up to $2 tenths of a second for process $1 to be gone with its
-# ports closed. Gone, or a zombie its parent has yet to reap; but the main
-# thread of a JVM turns zombie while its other threads still exit and hold
-# the sockets open, hence the ports.
-wait_gone() {
-  local pid="$1"
-  for _ in $(seq 1 "$2"); do
-    if ! kill -0 "$pid" 2>/dev/null || [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]]; then
-      answers "$PORT" || answers "$CONTROLLER_PORT" || return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
 
-stop() {
-  [[ -f "$PID_FILE" ]] || { echo "kafka.sh: not running"; return; }
-  local pid
-  pid="$(cat "$PID_FILE")"
-  if kill "$pid" 2>/dev/null && ! wait_gone "$pid" 600; then
-    kill -9 "$pid" 2>/dev/null || true
-    wait_gone "$pid" 100 || true
-  fi
-  rm -f "$PID_FILE"
-  echo "kafka.sh: stopped"
-}
 
-kill_9() {
-  [[ -f "$PID_FILE" ]] || { echo "kafka.sh: not running"; return; }
-  local pid
-  pid="$(cat "$PID_FILE")"
-  kill -9 "$pid" 2>/dev/null || true
-  wait_gone "$pid" 100 || true
-  rm -f "$PID_FILE"
-  echo "kafka.sh: killed with SIGKILL"
-}
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
-  kill) kill_9 ;;
+  stop) stop_service "$PID_FILE" "$PORT" "$CONTROLLER_PORT" ;;
+  kill) kill_service "$PID_FILE" "$PORT" "$CONTROLLER_PORT" ;;
   status) broker_answers ;;
   *) echo "usage: $0 start|stop|kill|status" >&2; exit 2 ;;
 esac

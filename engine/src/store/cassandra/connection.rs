@@ -7,6 +7,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use scylla::client::execution_profile::ExecutionProfile;
 use scylla::client::session::Session;
 use scylla::client::session_builder::SessionBuilder;
 use tracing::instrument::WithSubscriber;
@@ -74,6 +75,10 @@ pub enum HostVerification {
 
 /// The driver's default.
 pub(super) const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A third of the driver's 30 s: a request Cassandra has not answered in
+/// 10 s (its own write timeout is 2 s, its read timeout 5 s) is not coming,
+/// and the client waiting behind it should hear UNAVAILABLE sooner.
+pub(super) const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A session to the cluster as configured. Setting up a session (each
 /// contact point tried in turn, then TLS, authentication and the cluster's
@@ -89,9 +94,11 @@ pub async fn open_session(config: &CassandraConfig) -> Result<Session, Cassandra
 }
 
 fn session_builder(config: &CassandraConfig) -> Result<SessionBuilder, CassandraError> {
+    let requests = ExecutionProfile::builder().request_timeout(Some(config.request_timeout)).build();
     let mut builder = SessionBuilder::new()
         .known_nodes(&config.contact_points)
         .connection_timeout(config.connect_timeout)
+        .default_execution_profile_handle(requests.into_handle())
         .pool_size(config.pool_size);
     if let Some(credentials) = &config.credentials {
         builder = builder.user(&credentials.username, credentials.password.reveal());

@@ -77,6 +77,9 @@ pub struct CassandraConfig {
     pub pool_size: PoolSize,
     /// For each TCP connect; see [`open_session`] for the whole setup.
     pub connect_timeout: Duration,
+    /// For each request: how long a read or write may go unanswered (a
+    /// silent network partition) before it fails as unreachable.
+    pub request_timeout: Duration,
 }
 
 impl Default for CassandraConfig {
@@ -91,6 +94,7 @@ impl Default for CassandraConfig {
             tls: None,
             pool_size: PoolSize::default(),
             connect_timeout: connection::DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: connection::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }

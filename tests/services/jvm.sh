@@ -1,0 +1,75 @@
+# What the JVM services' scripts (cassandra.sh, kafka.sh) share; sourced,
+# not run. Each script sets NAME (for messages) before sourcing it.
+
+# The Java 17 binary: both services run on it (Cassandra 5.0 does not start
+# on 24+, the newest installed).
+java17() {
+  local candidate
+  for candidate in "${JAVA17_HOME:-}" /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/java-17-openjdk; do
+    if [[ -n "$candidate" && -x "$candidate/bin/java" ]]; then
+      echo "$candidate/bin/java"
+      return
+    fi
+  done
+  if java -version 2>&1 | grep -q 'version "17'; then
+    command -v java
+    return
+  fi
+  echo "$NAME: no Java 17 found (set JAVA17_HOME)" >&2
+  exit 2
+}
+
+# Whether something accepts connections on 127.0.0.1:$1.
+port_answers() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# wait_gone PID TENTHS PORT...: waits up to TENTHS tenths of a second for
+# the process to be gone with its ports closed. Gone, or a zombie its parent
+# has yet to reap; but the main thread of a JVM turns zombie while its other
+# threads still exit and hold the sockets open, hence the ports.
+wait_gone() {
+  local pid="$1" tenths="$2" port
+  shift 2
+  for _ in $(seq 1 "$tenths"); do
+    if ! kill -0 "$pid" 2>/dev/null || [[ "$(ps -o stat= -p "$pid" 2>/dev/null)" == Z* ]]; then
+      local open=0
+      for port in "$@"; do
+        port_answers "$port" && open=1
+      done
+      [[ $open == 0 ]] && return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# stop_service PID_FILE PORT...: SIGTERM, up to a minute to finish, then SIGKILL.
+stop_service() {
+  local pid_file="$1"
+  shift
+  [[ -f "$pid_file" ]] || { echo "$NAME: not running"; return; }
+  local pid
+  pid="$(cat "$pid_file")"
+  if kill "$pid" 2>/dev/null && ! wait_gone "$pid" 600 "$@"; then
+    kill -9 "$pid" 2>/dev/null || true
+    wait_gone "$pid" 100 "$@" || true
+  fi
+  rm -f "$pid_file"
+  echo "$NAME: stopped"
+}
+
+# kill_service PID_FILE PORT...: SIGKILL, as a crash would, and wait until
+# the ports are free, so a start right after cannot mistake the dying
+# process for a running one.
+kill_service() {
+  local pid_file="$1"
+  shift
+  [[ -f "$pid_file" ]] || { echo "$NAME: not running"; return; }
+  local pid
+  pid="$(cat "$pid_file")"
+  kill -9 "$pid" 2>/dev/null || true
+  wait_gone "$pid" 100 "$@" || true
+  rm -f "$pid_file"
+  echo "$NAME: killed with SIGKILL"
+}
