@@ -44,13 +44,17 @@ wait_gone() {
   return 1
 }
 
+# The pid the file holds; fails, saying so, when the service is not running.
+running_pid() {
+  [[ -f "$1" ]] || { echo "$NAME: not running" >&2; return 1; }
+  cat "$1"
+}
+
 # stop_service PID_FILE PORT...: SIGTERM, up to a minute to finish, then SIGKILL.
 stop_service() {
-  local pid_file="$1"
+  local pid_file="$1" pid
   shift
-  [[ -f "$pid_file" ]] || { echo "$NAME: not running"; return; }
-  local pid
-  pid="$(cat "$pid_file")"
+  pid="$(running_pid "$pid_file")" || return 0
   if kill "$pid" 2>/dev/null && ! wait_gone "$pid" 600 "$@"; then
     kill -9 "$pid" 2>/dev/null || true
     wait_gone "$pid" 100 "$@" || true
@@ -63,11 +67,9 @@ stop_service() {
 # the ports are free, so a start right after cannot mistake the dying
 # process for a running one.
 kill_service() {
-  local pid_file="$1"
+  local pid_file="$1" pid
   shift
-  [[ -f "$pid_file" ]] || { echo "$NAME: not running"; return; }
-  local pid
-  pid="$(cat "$pid_file")"
+  pid="$(running_pid "$pid_file")" || return 0
   kill -9 "$pid" 2>/dev/null || true
   wait_gone "$pid" 100 "$@" || true
   rm -f "$pid_file"
