@@ -37,6 +37,8 @@ use crate::time::now_nanos;
 
 /// Most commands applied in one batch (one commit).
 const MAX_BATCH: usize = 512;
+/// How long a stopping shard waits for its outbox publisher.
+const PUBLISHER_GRACE: Duration = Duration::from_secs(5);
 /// Pause before reading the log again after it failed.
 const LOG_RETRY_PAUSE: Duration = Duration::from_millis(500);
 
@@ -118,7 +120,15 @@ impl ShardProcessor {
         processor.refill_timers().await;
         let ended = processor.process(shutdown).await;
         drop(processor);
-        let _ = publisher.await;
+        // The publisher finishes what it was handed, unless the log or the
+        // store is down and it would retry forever: what it leaves stays in
+        // the outbox (only a commit deletes published records), and the
+        // shard's next owner publishes it.
+        let mut publisher = publisher;
+        if tokio::time::timeout(PUBLISHER_GRACE, &mut publisher).await.is_err() {
+            publisher.abort();
+            let _ = publisher.await;
+        }
         ended
     }
 
