@@ -8,7 +8,6 @@
 
 use std::future::Future;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +16,8 @@ use temper_engine::store::Store;
 use temper_engine::store::cassandra::{CassandraConfig, CassandraStore, create_schema};
 use temper_engine::store::conformance::{self as store_conformance, StoreFactory};
 use tokio::sync::OnceCell;
+
+mod services;
 
 /// A keyspace of its own, created on the first open.
 struct CassandraFactory {
@@ -85,45 +86,15 @@ fn unique_keyspace() -> String {
     )
 }
 
-fn java_is_installed() -> bool {
-    Command::new("java")
-        .arg("-version")
-        .output()
-        .is_ok_and(|output| output.status.success())
-}
-
-/// Starts Cassandra once per test process; every case waits for it.
-fn start_cassandra() {
-    static STARTED: std::sync::Once = std::sync::Once::new();
-    STARTED.call_once(|| {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/services/cassandra.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg("start")
-            .status()
-            .expect("running cassandra.sh");
-        assert!(
-            status.success(),
-            "tests/services/cassandra.sh start failed: {status}"
-        );
-    });
-}
-
 /// Runs one check in a fresh keyspace, then drops the keyspace.
 async fn check_with_cassandra<Check, Fut>(check: Check)
 where
     Check: FnOnce(&'static CassandraFactory) -> Fut,
     Fut: Future<Output = ()>,
 {
-    if !java_is_installed() {
-        eprintln!(
-            "\n!!!!! SKIPPED: no `java` on PATH, so no Cassandra to run the store conformance suite against !!!!!\n"
-        );
+    if !services::started("cassandra.sh", "the store conformance suite").await {
         return;
     }
-    tokio::task::spawn_blocking(start_cassandra)
-        .await
-        .expect("starting Cassandra");
     let factory: &'static CassandraFactory = Box::leak(Box::new(CassandraFactory::new()));
     check(factory).await;
     factory.drop_keyspace().await;

@@ -57,18 +57,7 @@ macro_rules! conformance_tests {
     };
 }
 
-conformance_tests!(mod log uses log_conformance:
-    offsets_start_at_zero_and_are_contiguous,
-    read_returns_records_in_order_and_respects_max,
-    partitions_are_independent,
-    read_waits_for_an_append,
-    concurrent_appends_get_distinct_contiguous_offsets,
-    end_offset_is_the_next_offset,
-    trim_discards_records_below_the_point,
-    unknown_partitions_are_refused,
-    records_survive_reopen,
-);
-
+temper_engine::with_log_checks!(conformance_tests { mod log uses log_conformance: });
 temper_engine::with_store_checks!(conformance_tests { mod store uses store_conformance: });
 
 /// `run_all` is what other adapters will call; it must run on its own too.

@@ -47,17 +47,28 @@ pub async fn run_all<F: LogFactory>(new_factory: impl Fn() -> F) {
             $(run_check("log", stringify!($check), $check(&new_factory())).await;)*
         };
     }
-    run!(
-        offsets_start_at_zero_and_are_contiguous,
-        read_returns_records_in_order_and_respects_max,
-        partitions_are_independent,
-        read_waits_for_an_append,
-        concurrent_appends_get_distinct_contiguous_offsets,
-        end_offset_is_the_next_offset,
-        trim_discards_records_below_the_point,
-        unknown_partitions_are_refused,
-        records_survive_reopen,
-    );
+    crate::with_log_checks!(run {});
+}
+
+/// Calls `$then!` with `$prefix` followed by the name of every check, so an
+/// adapter's tests can list each check as a test of its own without
+/// repeating the list: `with_log_checks!(my_tests { some prefix: })`.
+#[macro_export]
+macro_rules! with_log_checks {
+    ($then:ident { $($prefix:tt)* }) => {
+        $then!(
+            $($prefix)*
+            offsets_start_at_zero_and_are_contiguous,
+            read_returns_records_in_order_and_respects_max,
+            partitions_are_independent,
+            read_waits_for_an_append,
+            concurrent_appends_get_distinct_contiguous_offsets,
+            end_offset_is_the_next_offset,
+            trim_discards_records_below_the_point,
+            unknown_partitions_are_refused,
+            records_survive_reopen,
+        );
+    };
 }
 
 /// Runs one check, naming it in the panic if it fails. Shared with the store

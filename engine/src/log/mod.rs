@@ -10,6 +10,7 @@
 
 pub mod conformance;
 pub mod embedded;
+pub mod kafka;
 pub mod trimmer;
 
 use async_trait::async_trait;
