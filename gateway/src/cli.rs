@@ -176,6 +176,7 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
         },
         compaction_interval: args.compaction_interval,
         store: Default::default(),
+        log: Default::default(),
     };
     serve(config)
 }

@@ -9,6 +9,11 @@
 //!   namespaces: [orders]       # created at start; `default` always exists
 //!   data_dir: /var/lib/temper  # the logs (embedded until the Kafka log)
 //! persistence:
+//!   log: kafka                 # or `embedded` (in data_dir)
+//!   kafka:
+//!     bootstrap_servers: 10.0.0.7:9092,10.0.0.8:9092
+//!     topic_prefix: temper-    # topics temper-commands, -tasks, -visibility
+//!     replication_factor: 3    # when the topics are created
 //!   store: cassandra           # or `embedded`
 //!   cassandra:
 //!     contact_points: ["10.0.0.5:9042", "10.0.0.6:9042"]
@@ -21,7 +26,7 @@
 //! Environment overrides: `TEMPER_ADDRESS`, `TEMPER_DATA_DIR`,
 //! `TEMPER_CASSANDRA_CONTACT_POINTS` (comma-separated),
 //! `TEMPER_CASSANDRA_KEYSPACE`, `TEMPER_CASSANDRA_USER`,
-//! `TEMPER_CASSANDRA_PASSWORD`.
+//! `TEMPER_CASSANDRA_PASSWORD`, `TEMPER_KAFKA_BOOTSTRAP_SERVERS`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -30,7 +35,8 @@ use serde::Deserialize;
 
 use crate::cassandra_settings::CassandraSection;
 use crate::gateway::Limits;
-use crate::server::{DevServerConfig, StoreSelection};
+use crate::server::{DevServerConfig, LogSelection, StoreSelection};
+use temper_engine::log::kafka::KafkaLogConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -66,6 +72,35 @@ struct PersistenceSection {
     #[serde(default)]
     store: StoreKind,
     cassandra: Option<CassandraSection>,
+    #[serde(default)]
+    log: LogKind,
+    kafka: Option<KafkaSection>,
+}
+
+#[derive(Default, Deserialize, PartialEq)]
+#[serde(rename_all = "lowercase")]
+enum LogKind {
+    #[default]
+    Embedded,
+    Kafka,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KafkaSection {
+    bootstrap_servers: String,
+    #[serde(default = "default_topic_prefix")]
+    topic_prefix: String,
+    #[serde(default = "default_replication_factor")]
+    replication_factor: i32,
+}
+
+fn default_topic_prefix() -> String {
+    KafkaLogConfig::default().topic_prefix
+}
+
+fn default_replication_factor() -> i32 {
+    KafkaLogConfig::default().replication_factor
 }
 
 #[derive(Default, Deserialize, PartialEq)]
@@ -117,6 +152,11 @@ fn apply_environment(file: &mut ConfigFile, variable: impl Fn(&str) -> Option<St
     if let Some(data_dir) = variable("TEMPER_DATA_DIR") {
         file.server.data_dir = PathBuf::from(data_dir);
     }
+    if let Some(kafka) = file.persistence.kafka.as_mut() {
+        if let Some(servers) = variable("TEMPER_KAFKA_BOOTSTRAP_SERVERS") {
+            kafka.bootstrap_servers = servers;
+        }
+    }
     if let Some(cassandra) = file.persistence.cassandra.as_mut() {
         cassandra.apply_environment(variable);
     }
@@ -136,8 +176,30 @@ fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
         limits: Limits::default(),
         run_limits: Default::default(),
         compaction_interval: std::time::Duration::from_secs(60),
+        log: log_selection(&file.persistence)?,
         store: store_selection(file.persistence)?,
     })
+}
+
+fn log_selection(persistence: &PersistenceSection) -> Result<LogSelection, String> {
+    match (&persistence.log, &persistence.kafka) {
+        (LogKind::Embedded, _) => Ok(LogSelection::Embedded),
+        (LogKind::Kafka, None) => Err("persistence.log is kafka but persistence.kafka is missing".into()),
+        (LogKind::Kafka, Some(section)) => {
+            if section.bootstrap_servers.trim().is_empty() {
+                return Err("persistence.kafka.bootstrap_servers is empty".into());
+            }
+            if section.replication_factor < 1 {
+                return Err(format!("persistence.kafka.replication_factor is {}; it must be at least 1", section.replication_factor));
+            }
+            Ok(LogSelection::Kafka(KafkaLogConfig {
+                bootstrap_servers: section.bootstrap_servers.clone(),
+                topic_prefix: section.topic_prefix.clone(),
+                replication_factor: section.replication_factor,
+                ..KafkaLogConfig::default()
+            }))
+        }
+    }
 }
 
 fn store_selection(persistence: PersistenceSection) -> Result<StoreSelection, String> {
@@ -176,6 +238,28 @@ mod tests {
             }
             StoreSelection::Embedded => panic!("the file asks for cassandra"),
         }
+    }
+
+    #[test]
+    fn a_kafka_log_is_read_with_defaults_filled_in() {
+        let config = parsed("server:\n  data_dir: /tmp/t\npersistence:\n  log: kafka\n  kafka:\n    bootstrap_servers: k1:9092\n")
+            .expect("a valid file");
+        match config.log {
+            LogSelection::Kafka(kafka) => {
+                assert_eq!(kafka.bootstrap_servers, "k1:9092");
+                assert_eq!(kafka.topic_prefix, "temper-");
+                assert_eq!(kafka.replication_factor, 1);
+            }
+            LogSelection::Embedded => panic!("the file asks for kafka"),
+        }
+        let missing = parsed("server:\n  data_dir: /tmp/t\npersistence:\n  log: kafka\n").err().unwrap();
+        assert!(missing.contains("persistence.kafka is missing"), "{missing}");
+        let factor = parsed("server:\n  data_dir: /tmp/t\npersistence:\n  log: kafka\n  kafka:\n    bootstrap_servers: k\n    replication_factor: 0\n")
+            .err()
+            .unwrap();
+        assert!(factor.contains("replication_factor is 0"), "{factor}");
+        let unknown = parsed("server:\n  data_dir: /tmp/t\npersistence:\n  kafka:\n    bootstrap: k\n").err().unwrap();
+        assert!(unknown.contains("bootstrap"), "{unknown}");
     }
 
     #[test]

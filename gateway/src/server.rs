@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use temper_engine::embedded_db::EmbeddedDb;
 use temper_engine::log::embedded::EmbeddedLog;
+use temper_engine::log::kafka::{KafkaLog, KafkaLogConfig};
 use temper_engine::log::{Log, LogLayout};
 use temper_engine::notify::HistoryNotifier;
 use temper_engine::replies::LocalReplies;
@@ -49,6 +50,17 @@ pub struct DevServerConfig {
     pub compaction_interval: std::time::Duration,
     /// Where workflow state lives; the logs stay in the data directory.
     pub store: StoreSelection,
+    pub log: LogSelection,
+}
+
+/// Which Log adapter carries commands, tasks and visibility records.
+#[derive(Clone, Debug, Default)]
+pub enum LogSelection {
+    /// The embedded database's logs, in the data directory.
+    #[default]
+    Embedded,
+    /// Topics in a Kafka cluster, created on first use.
+    Kafka(KafkaLogConfig),
 }
 
 /// Which Store adapter holds workflow state.
@@ -67,6 +79,8 @@ pub enum ServerError {
     Storage(String),
     #[error("the store is not usable: {0}")]
     Store(String),
+    #[error("the log is not usable: {0}")]
+    Log(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("the gRPC server failed: {0}")]
@@ -99,7 +113,12 @@ impl DevServer {
         }
         .map_err(|e| ServerError::Storage(e.to_string()))?;
         let layout = LogLayout { commands: config.shards, tasks: config.shards, visibility: config.shards };
-        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?);
+        let log: Arc<dyn Log> = match &config.log {
+            LogSelection::Embedded => Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?),
+            LogSelection::Kafka(kafka) => {
+                Arc::new(KafkaLog::open(kafka.clone(), layout).await.map_err(|e| ServerError::Log(e.to_string()))?)
+            }
+        };
         let store: Arc<dyn Store> = match &config.store {
             StoreSelection::Embedded => Arc::new(EmbeddedStore::new(db.clone())),
             StoreSelection::Cassandra(cassandra) => Arc::new(

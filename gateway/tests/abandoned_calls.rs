@@ -46,6 +46,7 @@ impl TestServer {
             run_limits: Default::default(),
             compaction_interval: std::time::Duration::from_secs(60),
             store: Default::default(),
+            log: Default::default(),
         };
         let server = DevServer::start(config).await.expect("the server starts");
         let (address, held) = (server.address(), server.held());

@@ -381,13 +381,31 @@ pub fn temper_for_cassandra_tests() -> Option<PathBuf> {
 /// `contact_point`, then starts Temper on it with `temper server start
 /// --config` (its logs and config file in `dir`).
 pub fn start_temper_on_cassandra(temper: &Path, contact_point: &str, keyspace: &str, dir: &TestDir) -> TestServer {
+    start_temper_with_persistence(temper, contact_point, keyspace, dir, "")
+}
+
+/// The same, with the Kafka at `bootstrap_servers` as its log, in topics
+/// named `{topic_prefix}commands` and so on.
+pub fn start_temper_on_cassandra_and_kafka(
+    temper: &Path,
+    contact_point: &str,
+    keyspace: &str,
+    (bootstrap_servers, topic_prefix): (&str, &str),
+    dir: &TestDir,
+) -> TestServer {
+    let log = format!("  log: kafka\n  kafka:\n    bootstrap_servers: {bootstrap_servers}\n    topic_prefix: {topic_prefix}\n");
+    start_temper_with_persistence(temper, contact_point, keyspace, dir, &log)
+}
+
+/// `more_persistence`: lines added to the file's persistence section.
+fn start_temper_with_persistence(temper: &Path, contact_point: &str, keyspace: &str, dir: &TestDir, more_persistence: &str) -> TestServer {
     run_or_panic(
         Command::new(temper).args(["schema", "setup", "--keyspace", keyspace, "--contact-point", contact_point]),
         "temper schema setup",
     );
     let config = dir.path().join("temper.yaml");
     let yaml = format!(
-        "server:\n  data_dir: {}\npersistence:\n  store: cassandra\n  cassandra:\n    contact_points: [\"{contact_point}\"]\n    keyspace: {keyspace}\n",
+        "server:\n  data_dir: {}\npersistence:\n  store: cassandra\n  cassandra:\n    contact_points: [\"{contact_point}\"]\n    keyspace: {keyspace}\n{more_persistence}",
         dir.path().join("data").display()
     );
     fs::write(&config, yaml).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));

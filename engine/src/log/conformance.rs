@@ -67,6 +67,7 @@ macro_rules! with_log_checks {
             trim_discards_records_below_the_point,
             unknown_partitions_are_refused,
             records_survive_reopen,
+            records_as_large_as_a_request_round_trip,
         );
     };
 }
@@ -259,6 +260,22 @@ pub async fn records_survive_reopen(factory: &impl LogFactory) {
     assert_eq!(texts(&read_range(&log, LogName::Tasks, 1, 0, 1).await), ["t-0"]);
     assert_eq!(end_offset(&log, LogName::Commands, 1).await, 3);
     assert_eq!(append(&log, LogName::Commands, 1, &["c-3"]).await, 3, "offsets continue after a reopen");
+}
+
+/// A command carries a whole request, which the gateway admits up to 4 MiB
+/// (Temporal's limit): the log must take records that large, and more.
+pub async fn records_as_large_as_a_request_round_trip(factory: &impl LogFactory) {
+    const LARGE: usize = 6 * 1024 * 1024;
+    let log = open(factory).await;
+    let large: Bytes = (0..LARGE).map(|i| (i % 251) as u8).collect::<Vec<u8>>().into();
+    let first = log
+        .append(LogName::Commands, 1, vec![Bytes::from_static(b"small"), large.clone()])
+        .await
+        .expect("appending a record of 6 MiB");
+    assert_eq!(first, 0);
+    let records = read_range(&log, LogName::Commands, 1, 0, 2).await;
+    assert_eq!(records[0].payload, Bytes::from_static(b"small"));
+    assert!(records[1].payload == large, "the large record comes back whole ({} bytes read)", records[1].payload.len());
 }
 
 async fn open(factory: &impl LogFactory) -> Arc<dyn Log> {

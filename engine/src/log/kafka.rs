@@ -81,10 +81,16 @@ impl KafkaLogConfig {
         let mut config = ClientConfig::new();
         config
             .set("bootstrap.servers", &self.bootstrap_servers)
-            .set("socket.timeout.ms", millis(self.request_timeout));
+            .set("socket.timeout.ms", millis(self.request_timeout))
+            .set("message.max.bytes", MAX_RECORD_BYTES);
         config
     }
 }
+
+/// The largest record a log takes (Kafka's default is 1 MiB): a command
+/// carries a whole request, which the gateway admits up to its request limit
+/// (4 MiB by default, Temporal's gRPC limit), with room for larger limits.
+const MAX_RECORD_BYTES: &str = "16777216";
 
 fn millis(duration: Duration) -> String {
     duration.as_millis().to_string()
@@ -356,6 +362,7 @@ async fn create_missing_topics(
             NewTopic::new(name, layout.partitions(log) as i32, TopicReplication::Fixed(config.replication_factor))
                 .set("retention.ms", "-1")
                 .set("retention.bytes", "-1")
+                .set("max.message.bytes", MAX_RECORD_BYTES)
         })
         .collect();
     let options = admin_options(config);
