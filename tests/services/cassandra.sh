@@ -59,31 +59,12 @@ cql_answers() {
 }
 
 fetch_jars() {
-  [[ -f "$LIB/.complete" ]] && return
-  mkdir -p "$HOME_DIR" "$(dirname "$LIB")"
-  # Instances sharing the jars may start at once: one fetches, the others wait.
-  exec 9>"$LIB.lock"
-  flock 9
-  [[ -f "$LIB/.complete" ]] && return
-  cat > "$HOME_DIR/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>temper.services</groupId>
-  <artifactId>cassandra-runtime</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  fetch_jars_once "cassandra-all $VERSION" "\
     <dependency>
       <groupId>org.apache.cassandra</groupId>
       <artifactId>cassandra-all</artifactId>
       <version>$VERSION</version>
-    </dependency>
-  </dependencies>
-</project>
-POM
-  echo "cassandra.sh: fetching cassandra-all $VERSION and its dependencies (once)" >&2
-  mvn -q -f "$HOME_DIR/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB"
-  touch "$LIB/.complete"
+    </dependency>"
 }
 
 commitlog_sync_settings() {

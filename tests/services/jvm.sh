@@ -19,6 +19,34 @@ java17() {
   exit 2
 }
 
+# fetch_jars_once WHAT DEPENDENCIES: the runtime jars of DEPENDENCIES (a
+# Maven <dependency> list) and of theirs, into $LIB, once; WHAT names them in
+# the message. Instances sharing $LIB may start at once: one fetches, the
+# others wait.
+fetch_jars_once() {
+  local what="$1" dependencies="$2"
+  [[ -f "$LIB/.complete" ]] && return
+  mkdir -p "$HOME_DIR" "$(dirname "$LIB")"
+  exec 9>"$LIB.lock"
+  flock 9
+  [[ -f "$LIB/.complete" ]] && return
+  cat > "$HOME_DIR/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>temper.services</groupId>
+  <artifactId>${NAME%.sh}-runtime</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+$dependencies
+  </dependencies>
+</project>
+POM
+  echo "$NAME: fetching $what and its dependencies (once)" >&2
+  mvn -q -f "$HOME_DIR/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB"
+  touch "$LIB/.complete"
+}
+
 # Whether something accepts connections on 127.0.0.1:$1.
 port_answers() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null

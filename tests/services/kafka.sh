@@ -72,25 +72,12 @@ broker_answers() {
   port_answers "$PORT"
 }
 
+# The server's artifact does not bring an SLF4J 1.7 binding (the release's
+# libs/ has log4j's), without which the server logs nothing. kafka-tools
+# brings the command-line tools; Kafka Connect, which it also depends on, is
+# left out.
 fetch_jars() {
-  [[ -f "$LIB/.complete" ]] && return
-  mkdir -p "$HOME_DIR" "$(dirname "$LIB")"
-  # Instances sharing the jars may start at once: one fetches, the others wait.
-  exec 9>"$LIB.lock"
-  flock 9
-  [[ -f "$LIB/.complete" ]] && return
-  # The server's artifact does not bring an SLF4J 1.7 binding (the release's
-  # libs/ has log4j's), without which the server logs nothing. kafka-tools
-  # brings the command-line tools; Kafka Connect, which it also depends on,
-  # is left out.
-  cat > "$HOME_DIR/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
-  <modelVersion>4.0.0</modelVersion>
-  <groupId>temper.services</groupId>
-  <artifactId>kafka-runtime</artifactId>
-  <version>1</version>
-  <packaging>pom</packaging>
-  <dependencies>
+  fetch_jars_once "kafka_2.13 $VERSION" "\
     <dependency>
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka_2.13</artifactId>
@@ -109,13 +96,7 @@ fetch_jars() {
       <groupId>org.apache.logging.log4j</groupId>
       <artifactId>log4j-slf4j-impl</artifactId>
       <version>$LOG4J_VERSION</version>
-    </dependency>
-  </dependencies>
-</project>
-POM
-  echo "kafka.sh: fetching kafka_2.13 $VERSION and its dependencies (once)" >&2
-  mvn -q -f "$HOME_DIR/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$LIB"
-  touch "$LIB/.complete"
+    </dependency>"
 }
 
 flush_settings() {
