@@ -179,6 +179,11 @@ jvm_options() {
   echo -Dcassandra.superuser_setup_delay_ms=0
 }
 
+report_early_exit() {
+  echo "cassandra.sh: Cassandra exited while starting; last lines of its output:"
+  tail -n 40 "$HOME_DIR/stdout.log" "$LOG" || true
+}
+
 start() {
   if cql_answers; then
     echo "cassandra.sh: CQL already answers on 127.0.0.1:$PORT"
@@ -191,21 +196,8 @@ start() {
   # shellcheck disable=SC2046
   nohup "$java" $(jvm_options) -cp "$LIB/*" org.apache.cassandra.service.CassandraDaemon >"$HOME_DIR/stdout.log" 2>&1 &
   echo $! > "$PID_FILE"
-  local waited=0
-  until cql_answers; do
-    if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-      echo "cassandra.sh: Cassandra exited while starting; last lines of its output:" >&2
-      tail -n 40 "$HOME_DIR/stdout.log" "$LOG" >&2 || true
-      exit 1
-    fi
-    if (( waited >= START_TIMEOUT )); then
-      echo "cassandra.sh: CQL did not answer on 127.0.0.1:$PORT within ${START_TIMEOUT}s; see $LOG" >&2
-      exit 1
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  echo "cassandra.sh: Cassandra $VERSION ready on 127.0.0.1:$PORT after ${waited}s"
+  wait_until_ready cql_answers report_early_exit
+  echo "cassandra.sh: Cassandra $VERSION ready on 127.0.0.1:$PORT after ${WAITED}s"
 }
 
 

@@ -47,6 +47,26 @@ POM
   touch "$LIB/.complete"
 }
 
+# wait_until_ready READY EXITED: waits up to $START_TIMEOUT seconds for the
+# command READY to succeed; if the JVM in $PID_FILE dies first, EXITED says
+# why (to stderr) and the script fails. WAITED: the seconds it took.
+wait_until_ready() {
+  local ready="$1" exited="$2"
+  WAITED=0
+  until $ready; do
+    if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
+      $exited >&2
+      exit 1
+    fi
+    if (( WAITED >= START_TIMEOUT )); then
+      echo "$NAME: not ready on 127.0.0.1:$PORT within ${START_TIMEOUT}s; see $LOG" >&2
+      exit 1
+    fi
+    sleep 1
+    WAITED=$((WAITED + 1))
+  done
+}
+
 # Whether something accepts connections on 127.0.0.1:$1.
 port_answers() {
   (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null

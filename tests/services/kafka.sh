@@ -176,6 +176,18 @@ started_since() {
   tail -c +"$(($1 + 1))" "$LOG" | grep -c "$STARTED_MESSAGE" || true
 }
 
+# Ready: the broker answers and has logged its start since this launch
+# (LOG_FROM: the log's size at the launch).
+started_since_launch() {
+  broker_answers && [[ "$(started_since "$LOG_FROM")" != 0 ]]
+}
+
+report_early_exit() {
+  echo "kafka.sh: Kafka exited while starting; its errors, then the last lines of its output:"
+  tail -c +"$((LOG_FROM + 1))" "$LOG" | grep -E '^([0-9-]+ [0-9:,]+ (ERROR|FATAL) |Caused by: )' || true
+  tail -n 40 "$HOME_DIR/stdout.log" "$LOG" || true
+}
+
 start() {
   if broker_answers; then
     echo "kafka.sh: Kafka already answers on 127.0.0.1:$PORT"
@@ -186,27 +198,13 @@ start() {
   fetch_jars
   write_config
   format_storage "$java"
-  local log_from=0
-  [[ -f "$LOG" ]] && log_from="$(stat -c %s "$LOG")"
+  LOG_FROM=0
+  [[ -f "$LOG" ]] && LOG_FROM="$(stat -c %s "$LOG")"
   # shellcheck disable=SC2046
   nohup "$java" $(jvm_options) -cp "$LIB/*" kafka.Kafka "$HOME_DIR/server.properties" >"$HOME_DIR/stdout.log" 2>&1 &
   echo $! > "$PID_FILE"
-  local waited=0
-  until broker_answers && [[ "$(started_since "$log_from")" != 0 ]]; do
-    if ! kill -0 "$(cat "$PID_FILE")" 2>/dev/null; then
-      echo "kafka.sh: Kafka exited while starting; its errors, then the last lines of its output:" >&2
-      tail -c +"$((log_from + 1))" "$LOG" | grep -E '^([0-9-]+ [0-9:,]+ (ERROR|FATAL) |Caused by: )' >&2 || true
-      tail -n 40 "$HOME_DIR/stdout.log" "$LOG" >&2 || true
-      exit 1
-    fi
-    if (( waited >= START_TIMEOUT )); then
-      echo "kafka.sh: Kafka did not start on 127.0.0.1:$PORT within ${START_TIMEOUT}s; see $LOG" >&2
-      exit 1
-    fi
-    sleep 1
-    waited=$((waited + 1))
-  done
-  echo "kafka.sh: Kafka $VERSION ready on 127.0.0.1:$PORT (controller $CONTROLLER_PORT) after ${waited}s"
+  wait_until_ready started_since_launch report_early_exit
+  echo "kafka.sh: Kafka $VERSION ready on 127.0.0.1:$PORT (controller $CONTROLLER_PORT) after ${WAITED}s"
 }
 
 
