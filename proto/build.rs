@@ -1,5 +1,5 @@
-//! Generates Temper's own records (temper/v1/*.proto) and the tonic server traits and clients
-//! for Temporal's WorkflowService and OperatorService. Temporal's message types
+//! Generates Temper's own records and service (temper/v1/*.proto) and the tonic server traits
+//! and clients for Temporal's WorkflowService and OperatorService and Temper's own Cluster service. Temporal's message types
 //! are not generated again: they come from the `temporalio-protos` crate, whose
 //! build script publishes its descriptor set.
 
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use prost::Message;
 use protox::file::{ChainFileResolver, DescriptorSetFileResolver, IncludeFileResolver};
 
-const OWN_PROTOS: &[&str] = &["temper/v1/log.proto", "temper/v1/state.proto"];
+const OWN_PROTOS: &[&str] = &["temper/v1/log.proto", "temper/v1/state.proto", "temper/v1/cluster.proto"];
 const SERVED_SERVICES: &[&str] = &[
     "temporal/api/workflowservice/v1/service.proto",
     "temporal/api/operatorservice/v1/service.proto",
@@ -36,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .file
         .extend(temporal_set.file.into_iter().filter(|file| !already_present.iter().any(|name| name == file.name())));
     for file in &mut to_generate.file {
-        if !SERVED_SERVICES.contains(&file.name()) {
+        if !SERVED_SERVICES.contains(&file.name()) && !OWN_PROTOS.contains(&file.name()) {
             file.service.clear();
         }
     }
@@ -55,6 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     name_unimplemented_methods(&out_dir.join("temporal.api.workflowservice.v1.rs"), "WorkflowService")?;
     name_unimplemented_methods(&out_dir.join("temporal.api.operatorservice.v1.rs"), "OperatorService")?;
+    name_unimplemented_methods(&out_dir.join("temper.v1.rs"), "Cluster")?;
     Ok(())
 }
 

@@ -95,7 +95,7 @@ impl Harness {
     async fn execute(&self, workflow_id: &str, command: Command) -> Reply {
         let pending = self.replies.register();
         let record = CommandRecord {
-            reply_to: Some(pending.reply_to),
+            reply_to: Some(pending.reply_to.clone()),
             namespace_id: NAMESPACE.into(),
             workflow_id: workflow_id.into(),
             command: Some(command),

@@ -228,7 +228,7 @@ impl Harness {
     async fn send(&self, workflow_id: &str, command: Command) -> PendingReply<'_> {
         let pending = self.replies.register();
         let record = CommandRecord {
-            reply_to: Some(pending.reply_to),
+            reply_to: Some(pending.reply_to.clone()),
             namespace_id: NAMESPACE.into(),
             workflow_id: workflow_id.into(),
             command: Some(command),

@@ -48,7 +48,7 @@ impl CommandBus {
         }
         let pending = self.replies.register();
         let record = CommandRecord {
-            reply_to: Some(pending.reply_to),
+            reply_to: Some(pending.reply_to.clone()),
             namespace_id: namespace_id.to_string(),
             workflow_id: workflow_id.to_string(),
             command: Some(command),

@@ -5,6 +5,7 @@
 mod bus;
 mod cassandra_settings;
 pub mod cli;
+pub mod cluster_service;
 mod config_file;
 #[cfg(test)]
 mod decode_fuzz;

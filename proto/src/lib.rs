@@ -1,6 +1,7 @@
 //! Temper's protobuf records and the Temporal gRPC services it serves.
 
-/// Temper's own records: log entries, persisted state, task tokens.
+/// Temper's own records (log entries, persisted state, task tokens) and the
+/// Cluster service its processes serve one another.
 pub mod temper {
     #[allow(clippy::all)]
     pub mod v1 {

@@ -528,6 +528,7 @@ impl ShardProcessor {
         for (run, state) in committed.unchanged_states {
             self.context.state_cache.insert(run, Arc::new(state));
         }
+        self.context.replies.progressed(&committed.progress);
         for (run, progress) in committed.progress {
             self.context.notifier.publish(&run, progress);
         }

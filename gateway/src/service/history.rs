@@ -43,7 +43,7 @@ pub async fn get_workflow_execution_history(
     let bounded = token.end_event_id > 0;
     let mut progress = progress_of(&state);
     if let Some(changes) = changes.as_mut().filter(|_| !bounded) {
-        progress = wait_for(changes, progress, deadline, |p| p.closed || p.next_event_id > from).await;
+        progress = wait_for(gateway, &run, changes, progress, deadline, |p| p.closed || p.next_event_id > from).await;
     }
     let end = if bounded { token.end_event_id } else { progress.next_event_id };
     let page = raw_page(gateway, &run, from, end, token.transient_events, page_size).await?;
@@ -135,7 +135,7 @@ async fn close_event(
     let mut progress = progress_of(state);
     let wait = changes.is_some();
     if let Some(mut changes) = changes {
-        progress = wait_for(&mut changes, progress, deadline, |p| p.closed).await;
+        progress = wait_for(gateway, &run, &mut changes, progress, deadline, |p| p.closed).await;
     }
     if !progress.closed {
         let next_page_token = if wait {
@@ -159,24 +159,44 @@ fn progress_of(state: &WorkflowMutableState) -> RunProgress {
     }
 }
 
+/// How often a long poll re-reads the run when the engine runs in another
+/// process: a notification can be lost there (this gateway joined after the
+/// engine last looked at the gateways, or a batch was dropped), and a poll
+/// should not wait out its whole deadline for an event already committed.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Waits on `changes` (subscribed before `progress` was read) until the
 /// run's progress satisfies `done` or the deadline passes, and returns the
 /// latest progress. The subscription ends with the request, also when a
 /// client that gave up drops it.
 async fn wait_for(
+    gateway: &Gateway,
+    run: &RunKey,
     changes: &mut RunWatch<'_>,
     mut progress: RunProgress,
     deadline: Instant,
     done: impl Fn(&RunProgress) -> bool,
 ) -> RunProgress {
+    let recheck = gateway.committed.is_none();
     while !done(&progress) {
-        match tokio::time::timeout_at(deadline, changes.changed()).await {
-            Ok(Some(published)) if published.next_event_id >= progress.next_event_id => progress = published,
-            Ok(Some(_)) => {}
-            Ok(None) | Err(_) => break,
+        let until = if recheck { deadline.min(Instant::now() + RECHECK) } else { deadline };
+        match tokio::time::timeout_at(until, changes.changed()).await {
+            Ok(Some(published)) => progress = further(progress, published),
+            Ok(None) => break,
+            Err(_) if until >= deadline => break,
+            Err(_) => {
+                if let Ok(state) = gateway.load_state(run).await {
+                    progress = further(progress, progress_of(&state));
+                }
+            }
         }
     }
     progress
+}
+
+/// The progress that reaches further; notifications may arrive out of order.
+fn further(known: RunProgress, seen: RunProgress) -> RunProgress {
+    if seen.next_event_id >= known.next_event_id { seen } else { known }
 }
 
 fn decode_token(bytes: &[u8]) -> ApiResult<Option<HistoryPageToken>> {

@@ -1,0 +1,201 @@
+//! Replies and run progress for gateways in other processes, sent by gRPC
+//! (`temper.v1.Cluster.DeliverReplies`) to each gateway's cluster address.
+//!
+//! Shard processors hand over replies synchronously after each commit, so
+//! handing over only queues: one task per gateway address sends whatever
+//! queued while its previous call was in flight, in one call. A failed call
+//! is dropped, not retried: the waiting request times out, or its client
+//! retries with the same request id, which the engine answers idempotently.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
+use temper_proto::records::cluster_client::ClusterClient;
+use temper_proto::records::{CommandReply, DeliverRepliesRequest, ReplyTo, RunProgressEntry};
+use tokio::runtime::Handle;
+use tokio::sync::{Notify, watch};
+use tonic::transport::{Channel, Endpoint};
+
+use super::wire::{encode_progress, encode_reply};
+use super::{CommandResult, LocalReplies, ReplySink};
+use crate::notify::RunProgress;
+use crate::store::RunKey;
+
+/// Most replies, and most progress entries, queued for one gateway; beyond
+/// that the gateway is not keeping up (or is gone) and more are dropped.
+const MAX_QUEUED: usize = 10_000;
+/// A gateway address with nothing to send for this long loses its task and
+/// connection (it left, or its requests all go elsewhere).
+const IDLE: Duration = Duration::from_secs(60);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Answers requests of gateways in this process directly and sends the rest.
+pub struct RemoteReplies {
+    local: Arc<LocalReplies>,
+    /// Every gateway's cluster address, this process's own included or not.
+    gateways: watch::Receiver<Vec<String>>,
+    destinations: Arc<DashMap<String, Destination>>,
+    runtime: Handle,
+}
+
+/// What waits for one gateway address, and the wake-up of its sender task.
+struct Destination {
+    queue: Queue,
+    wake: Arc<Notify>,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Each with the incarnation it is for.
+    replies: Vec<(u64, CommandReply)>,
+    progress: Vec<RunProgressEntry>,
+    dropped_replies: usize,
+    dropped_progress: usize,
+}
+
+impl RemoteReplies {
+    /// Requests registered with `local` (whose address is this process's own
+    /// cluster address, if it runs a gateway) are answered without a call.
+    /// `gateways` lists the cluster address of every live gateway. Must be
+    /// called within a tokio runtime, which runs the sender tasks.
+    pub fn new(local: Arc<LocalReplies>, gateways: watch::Receiver<Vec<String>>) -> Self {
+        RemoteReplies { local, gateways, destinations: Arc::new(DashMap::new()), runtime: Handle::current() }
+    }
+
+    fn is_local(&self, address: &str) -> bool {
+        address.is_empty() || address == self.local.address()
+    }
+
+    /// Queues for `address` (under its map entry's lock, so its sender task
+    /// cannot retire it in between) and wakes the task.
+    fn enqueue(&self, address: &str, push: impl FnOnce(&mut Queue)) {
+        let mut destination = self.destinations.entry(address.to_string()).or_insert_with(|| self.start_sender(address));
+        push(&mut destination.queue);
+        destination.wake.notify_one();
+    }
+
+    fn start_sender(&self, address: &str) -> Destination {
+        let wake = Arc::new(Notify::new());
+        self.runtime.spawn(send_queued(address.to_string(), self.destinations.clone(), wake.clone()));
+        Destination { queue: Queue::default(), wake }
+    }
+}
+
+impl ReplySink for RemoteReplies {
+    fn deliver(&self, to: &ReplyTo, result: CommandResult) {
+        if self.is_local(&to.address) {
+            return self.local.deliver(to, result);
+        }
+        let reply = encode_reply(to.request, result);
+        self.enqueue(&to.address, |queue| queue.push_reply(to.gateway, reply));
+    }
+
+    fn progressed(&self, runs: &[(RunKey, RunProgress)]) {
+        if runs.is_empty() {
+            return;
+        }
+        let entries: Vec<RunProgressEntry> = runs.iter().map(|(run, progress)| encode_progress(run, *progress)).collect();
+        let gateways = self.gateways.borrow().clone();
+        for address in gateways.iter().filter(|address| !self.is_local(address)) {
+            self.enqueue(address, |queue| queue.push_progress(&entries));
+        }
+    }
+}
+
+impl Queue {
+    fn is_empty(&self) -> bool {
+        self.replies.is_empty() && self.progress.is_empty() && self.dropped_replies == 0 && self.dropped_progress == 0
+    }
+
+    fn push_reply(&mut self, gateway: u64, reply: CommandReply) {
+        if self.replies.len() < MAX_QUEUED {
+            self.replies.push((gateway, reply));
+        } else {
+            self.dropped_replies += 1;
+        }
+    }
+
+    fn push_progress(&mut self, entries: &[RunProgressEntry]) {
+        let kept = entries.len().min(MAX_QUEUED.saturating_sub(self.progress.len()));
+        self.progress.extend_from_slice(&entries[..kept]);
+        self.dropped_progress += entries.len() - kept;
+    }
+
+    /// One call per incarnation the replies are for (almost always one);
+    /// the progress goes along with the first. Gateways take progress from
+    /// any call, whatever incarnation it names.
+    fn into_requests(self) -> Vec<DeliverRepliesRequest> {
+        let mut by_gateway: BTreeMap<u64, Vec<CommandReply>> = BTreeMap::new();
+        for (gateway, reply) in self.replies {
+            by_gateway.entry(gateway).or_default().push(reply);
+        }
+        let mut progress = self.progress;
+        let mut requests: Vec<DeliverRepliesRequest> = by_gateway
+            .into_iter()
+            .map(|(gateway, replies)| DeliverRepliesRequest { gateway, replies, progress: std::mem::take(&mut progress) })
+            .collect();
+        if !progress.is_empty() {
+            requests.push(DeliverRepliesRequest { gateway: 0, replies: Vec::new(), progress });
+        }
+        requests
+    }
+}
+
+/// The sender task of one gateway address: sends what queued, one batch at
+/// a time, until the address has been idle a while.
+async fn send_queued(address: String, destinations: Arc<DashMap<String, Destination>>, wake: Arc<Notify>) {
+    let mut client = None;
+    loop {
+        if tokio::time::timeout(IDLE, wake.notified()).await.is_err() {
+            // Retired under the entry's lock, so nothing is queued after the check.
+            if destinations.remove_if(&address, |_, destination| destination.queue.is_empty()).is_some() {
+                return;
+            }
+            continue;
+        }
+        let Some(queue) = destinations.get_mut(&address).map(|mut destination| std::mem::take(&mut destination.queue)) else {
+            return;
+        };
+        if queue.dropped_replies + queue.dropped_progress > 0 {
+            tracing::warn!(
+                gateway = %address,
+                replies = queue.dropped_replies,
+                progress = queue.dropped_progress,
+                "the gateway does not keep up: dropped replies and run progress beyond {MAX_QUEUED} queued"
+            );
+        }
+        for request in queue.into_requests() {
+            send(&address, &mut client, request).await;
+        }
+    }
+}
+
+/// One call; on failure the batch is dropped (see the module comment) and
+/// the next call connects afresh.
+async fn send(address: &str, client: &mut Option<ClusterClient<Channel>>, request: DeliverRepliesRequest) {
+    let (replies, progress) = (request.replies.len(), request.progress.len());
+    let outcome = match client {
+        Some(client) => client.deliver_replies(request).await.map(drop),
+        None => match connect(address) {
+            Ok(connected) => client.insert(connected).deliver_replies(request).await.map(drop),
+            Err(error) => Err(tonic::Status::invalid_argument(format!("bad gateway address: {error}"))),
+        },
+    };
+    if let Err(status) = outcome {
+        tracing::warn!(gateway = %address, replies, progress, %status, "delivering replies to a gateway failed; dropped them");
+        if status.code() != tonic::Code::FailedPrecondition {
+            *client = None;
+        }
+    }
+}
+
+fn connect(address: &str) -> Result<ClusterClient<Channel>, tonic::transport::Error> {
+    let endpoint = Endpoint::from_shared(format!("http://{address}"))?
+        .tcp_nodelay(true)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT);
+    Ok(ClusterClient::new(endpoint.connect_lazy()))
+}
