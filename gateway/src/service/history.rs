@@ -209,3 +209,130 @@ fn decode_token(bytes: &[u8]) -> ApiResult<Option<HistoryPageToken>> {
     }
     Ok(Some(token))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use temper_engine::embedded_db::EmbeddedDb;
+    use temper_engine::log::embedded::EmbeddedLog;
+    use temper_engine::log::{Log, LogLayout};
+    use temper_engine::notify::HistoryNotifier;
+    use temper_engine::replies::{LocalReplies, RemoteReplies};
+    use temper_engine::store::Store;
+    use temper_engine::store::embedded::EmbeddedStore;
+    use temper_engine::{Engine, EngineConfig};
+    use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
+    use temper_proto::api::taskqueue::v1::TaskQueue;
+    use temper_proto::api::workflowservice::v1::{SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest};
+    use tokio::net::TcpListener;
+    use tokio::sync::watch;
+    use tonic::transport::Server;
+    use tonic::transport::server::TcpIncoming;
+
+    use super::*;
+    use crate::bus::CommandBus;
+    use crate::cluster_service::cluster_service;
+    use crate::gateway::Limits;
+    use crate::matching::Matching;
+    use crate::namespaces::NamespaceRegistry;
+
+    /// A gateway and an engine as two processes would have them: sharing the
+    /// log and the store, the engine's replies and run progress reaching the
+    /// gateway only through its Cluster service (progress only when the
+    /// engine knows the gateway).
+    async fn split_processes(engine_knows_gateway: bool) -> (Arc<Gateway>, Engine, watch::Sender<bool>) {
+        let db = EmbeddedDb::open_temporary().expect("a temporary database");
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let replies = Arc::new(LocalReplies::with_address(7, address.clone()));
+        let notifier = Arc::new(HistoryNotifier::default());
+        let service = cluster_service(replies.clone(), notifier.clone());
+        tokio::spawn(Server::builder().add_service(service).serve_with_incoming(TcpIncoming::from(listener)));
+
+        let (_, gateways) = watch::channel(if engine_knows_gateway { vec![address] } else { Vec::new() });
+        let engine_replies = Arc::new(RemoteReplies::new(Arc::new(LocalReplies::new(1)), gateways));
+        let config = EngineConfig { shard_count: 1, ..EngineConfig::default() };
+        let engine = Engine::start(config, log.clone(), store.clone(), engine_replies, Arc::new(HistoryNotifier::default())).await.unwrap();
+        let (stop, stopped) = watch::channel(false);
+        let matching = Matching::start(log.clone(), store.clone(), stopped).await.unwrap();
+        let gateway = Arc::new(Gateway {
+            store: store.clone(),
+            bus: CommandBus::new(log, replies, engine.health()),
+            notifier,
+            namespaces: NamespaceRegistry::new(store),
+            matching,
+            limits: Limits::default(),
+            shard_count: 1,
+            committed: None,
+        });
+        gateway.namespaces.ensure("default", 1).await.unwrap();
+        (gateway, engine, stop)
+    }
+
+    fn execution() -> WorkflowExecution {
+        WorkflowExecution { workflow_id: "wf".into(), run_id: String::new() }
+    }
+
+    /// Starts a run (its reply crossing processes), then long-polls for the
+    /// event after its first ones while a signal adds it: how long the poll took.
+    async fn poll_across_a_signal(gateway: Arc<Gateway>) -> (Duration, History) {
+        let start = StartWorkflowExecutionRequest {
+            namespace: "default".into(),
+            workflow_id: "wf".into(),
+            workflow_type: Some(WorkflowType { name: "Hello".into() }),
+            task_queue: Some(TaskQueue { name: "queue".into(), ..Default::default() }),
+            ..Default::default()
+        };
+        let run_id = super::super::start::start_workflow_execution(&gateway, start).await.unwrap().run_id;
+        let first = history_request(WorkflowExecution { run_id, ..execution() }, Vec::new());
+        let first = get_workflow_execution_history(&gateway, first, Instant::now() + LONG_POLL).await.unwrap();
+        let poll = history_request(execution(), first.next_page_token);
+        let polling = {
+            let gateway = gateway.clone();
+            tokio::spawn(async move {
+                let began = Instant::now();
+                let page = get_workflow_execution_history(&gateway, poll, began + LONG_POLL).await.unwrap();
+                (began.elapsed(), page.decoded_history().unwrap())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let signal = SignalWorkflowExecutionRequest {
+            namespace: "default".into(),
+            workflow_execution: Some(execution()),
+            signal_name: "go".into(),
+            ..Default::default()
+        };
+        super::super::signal::signal_workflow_execution(&gateway, signal).await.unwrap();
+        polling.await.unwrap()
+    }
+
+    fn history_request(execution: WorkflowExecution, next_page_token: Vec<u8>) -> GetWorkflowExecutionHistoryRequest {
+        GetWorkflowExecutionHistoryRequest {
+            namespace: "default".into(),
+            execution: Some(execution),
+            wait_new_event: true,
+            next_page_token,
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_gateway_without_the_engine_is_woken_by_the_progress_it_sends() {
+        let (gateway, _engine, _stop) = split_processes(true).await;
+        let (took, history) = poll_across_a_signal(gateway).await;
+        assert_eq!(history.events.len(), 1, "the signal");
+        assert!(took < RECHECK, "woken by the engine's notification, not the re-read: {took:?}");
+    }
+
+    #[tokio::test]
+    async fn a_long_poll_whose_notification_is_lost_rereads_the_run() {
+        let (gateway, _engine, _stop) = split_processes(false).await;
+        let (took, history) = poll_across_a_signal(gateway).await;
+        assert_eq!(history.events.len(), 1, "the signal");
+        assert!(took < RECHECK * 2, "answered at the next re-read, not at the deadline: {took:?}");
+    }
+}
