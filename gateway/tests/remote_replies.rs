@@ -111,19 +111,26 @@ const REPLIES: usize = 2_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reply_latency() {
     let gateway = start_gateway().await;
-    let engine = Arc::new(engine_side(&[&gateway.address]));
+    let remote = Arc::new(engine_side(&[&gateway.address]));
     // The first call connects.
-    one_reply(&gateway.replies, &engine).await;
+    one_reply(&gateway.replies, &remote).await;
+    measure("through Cluster", &gateway.replies, &remote).await;
+    // For comparison: the same requests answered within the process.
+    let (_, live) = watch::channel(vec![gateway.address.clone()]);
+    let local = Arc::new(RemoteReplies::new(gateway.replies.clone(), live));
+    measure("in-process", &gateway.replies, &local).await;
+}
 
+async fn measure(path: &str, replies: &Arc<LocalReplies>, engine: &Arc<RemoteReplies>) {
     let mut sequential = Vec::with_capacity(REPLIES);
     for _ in 0..REPLIES {
-        sequential.push(one_reply(&gateway.replies, &engine).await);
+        sequential.push(one_reply(replies, engine).await);
     }
-    report("sequential", sequential);
+    report(path, "sequential", sequential);
 
     let waiters: Vec<_> = (0..REPLIES)
         .map(|_| {
-            let (replies, engine) = (gateway.replies.clone(), engine.clone());
+            let (replies, engine) = (replies.clone(), engine.clone());
             tokio::spawn(async move { one_reply(&replies, &engine).await })
         })
         .collect();
@@ -131,7 +138,7 @@ async fn reply_latency() {
     for waiter in waiters {
         concurrent.push(waiter.await.unwrap());
     }
-    report("concurrent", concurrent);
+    report(path, "concurrent", concurrent);
 }
 
 /// From handing the engine a reply to its request being woken with it.
@@ -144,11 +151,11 @@ async fn one_reply(replies: &LocalReplies, engine: &RemoteReplies) -> Duration {
     delivered.elapsed()
 }
 
-fn report(kind: &str, mut latencies: Vec<Duration>) {
+fn report(path: &str, kind: &str, mut latencies: Vec<Duration>) {
     latencies.sort();
     let at = |quantile: f64| latencies[((latencies.len() - 1) as f64 * quantile) as usize];
     println!(
-        "reply latency, {} {kind} replies: p50 {:?}, p99 {:?}, max {:?}",
+        "reply latency {path}, {} {kind} replies: p50 {:?}, p99 {:?}, max {:?}",
         latencies.len(),
         at(0.5),
         at(0.99),

@@ -7,11 +7,11 @@
 //! is dropped, not retried: the waiting request times out, or its client
 //! retries with the same request id, which the engine answers idempotently.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use dashmap::DashMap;
+use prost::Message;
 use temper_proto::records::cluster_client::ClusterClient;
 use temper_proto::records::{CommandReply, DeliverRepliesRequest, ReplyTo, RunProgressEntry};
 use tokio::runtime::Handle;
@@ -26,6 +26,12 @@ use crate::store::RunKey;
 /// Most replies, and most progress entries, queued for one gateway; beyond
 /// that the gateway is not keeping up (or is gone) and more are dropped.
 const MAX_QUEUED: usize = 10_000;
+/// Most bytes of replies queued for one gateway (one reply more is always
+/// taken into an empty queue, however large).
+const MAX_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+/// A call carries at most about this many bytes of replies (and at least
+/// one reply), well below what the gateway accepts in one message.
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// A gateway address with nothing to send for this long loses its task and
 /// connection (it left, or its requests all go elsewhere).
 const IDLE: Duration = Duration::from_secs(60);
@@ -49,11 +55,19 @@ struct Destination {
 
 #[derive(Default)]
 struct Queue {
-    /// Each with the incarnation it is for.
-    replies: Vec<(u64, CommandReply)>,
+    replies: Vec<QueuedReply>,
+    /// Encoded size of `replies`.
+    bytes: usize,
     progress: Vec<RunProgressEntry>,
     dropped_replies: usize,
     dropped_progress: usize,
+}
+
+struct QueuedReply {
+    /// The incarnation of the gateway it is for.
+    gateway: u64,
+    reply: CommandReply,
+    bytes: usize,
 }
 
 impl RemoteReplies {
@@ -98,7 +112,7 @@ impl ReplySink for RemoteReplies {
             return;
         }
         let entries: Vec<RunProgressEntry> = runs.iter().map(|(run, progress)| encode_progress(run, *progress)).collect();
-        let gateways = self.gateways.borrow().clone();
+        let gateways = self.gateways.borrow();
         for address in gateways.iter().filter(|address| !self.is_local(address)) {
             self.enqueue(address, |queue| queue.push_progress(&entries));
         }
@@ -111,8 +125,11 @@ impl Queue {
     }
 
     fn push_reply(&mut self, gateway: u64, reply: CommandReply) {
-        if self.replies.len() < MAX_QUEUED {
-            self.replies.push((gateway, reply));
+        let bytes = reply.encoded_len();
+        let room = self.replies.len() < MAX_QUEUED && self.bytes + bytes <= MAX_QUEUED_BYTES;
+        if room || self.replies.is_empty() {
+            self.replies.push(QueuedReply { gateway, reply, bytes });
+            self.bytes += bytes;
         } else {
             self.dropped_replies += 1;
         }
@@ -124,21 +141,30 @@ impl Queue {
         self.dropped_progress += entries.len() - kept;
     }
 
-    /// One call per incarnation the replies are for (almost always one);
-    /// the progress goes along with the first. Gateways take progress from
+    /// The calls that carry the queue: replies in order, split by the
+    /// incarnation they are for (almost always one) and by size; the
+    /// progress goes along with the first call. Gateways take progress from
     /// any call, whatever incarnation it names.
-    fn into_requests(self) -> Vec<DeliverRepliesRequest> {
-        let mut by_gateway: BTreeMap<u64, Vec<CommandReply>> = BTreeMap::new();
-        for (gateway, reply) in self.replies {
-            by_gateway.entry(gateway).or_default().push(reply);
+    fn into_requests(mut self) -> Vec<DeliverRepliesRequest> {
+        self.replies.sort_by_key(|queued| queued.gateway);
+        let mut requests: Vec<DeliverRepliesRequest> = Vec::new();
+        let mut batch_bytes = 0;
+        for QueuedReply { gateway, reply, bytes } in self.replies {
+            match requests.last_mut() {
+                Some(request) if request.gateway == gateway && batch_bytes + bytes <= MAX_BATCH_BYTES => request.replies.push(reply),
+                _ => {
+                    requests.push(DeliverRepliesRequest { gateway, replies: vec![reply], progress: Vec::new() });
+                    batch_bytes = 0;
+                }
+            }
+            batch_bytes += bytes;
         }
-        let mut progress = self.progress;
-        let mut requests: Vec<DeliverRepliesRequest> = by_gateway
-            .into_iter()
-            .map(|(gateway, replies)| DeliverRepliesRequest { gateway, replies, progress: std::mem::take(&mut progress) })
-            .collect();
-        if !progress.is_empty() {
-            requests.push(DeliverRepliesRequest { gateway: 0, replies: Vec::new(), progress });
+        match requests.first_mut() {
+            Some(first) => first.progress = self.progress,
+            None if !self.progress.is_empty() => {
+                requests.push(DeliverRepliesRequest { gateway: 0, replies: Vec::new(), progress: self.progress });
+            }
+            None => {}
         }
         requests
     }
@@ -198,4 +224,76 @@ fn connect(address: &str) -> Result<ClusterClient<Channel>, tonic::transport::Er
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(CALL_TIMEOUT);
     Ok(ClusterClient::new(endpoint.connect_lazy()))
+}
+
+#[cfg(test)]
+mod tests {
+    use temper_proto::records::AcceptedReply;
+    use temper_proto::records::command_reply::Outcome;
+
+    use super::*;
+
+    fn reply(request: u64) -> CommandReply {
+        CommandReply { request, outcome: Some(Outcome::Accepted(AcceptedReply {})) }
+    }
+
+    fn progress(run_id: &str) -> RunProgressEntry {
+        RunProgressEntry { run_id: run_id.into(), next_event_id: 3, ..Default::default() }
+    }
+
+    /// (incarnation, requests, progress entries) of each call.
+    fn calls(queue: Queue) -> Vec<(u64, Vec<u64>, usize)> {
+        queue
+            .into_requests()
+            .into_iter()
+            .map(|call| (call.gateway, call.replies.iter().map(|reply| reply.request).collect(), call.progress.len()))
+            .collect()
+    }
+
+    #[test]
+    fn one_call_per_incarnation_in_order_with_the_progress_on_the_first() {
+        let mut queue = Queue::default();
+        for (gateway, request) in [(5, 1), (4, 2), (5, 3)] {
+            queue.push_reply(gateway, reply(request));
+        }
+        queue.push_progress(&[progress("a"), progress("b")]);
+        assert_eq!(calls(queue), vec![(4, vec![2], 2), (5, vec![1, 3], 0)]);
+    }
+
+    #[test]
+    fn progress_alone_names_no_incarnation() {
+        let mut queue = Queue::default();
+        queue.push_progress(&[progress("a")]);
+        assert_eq!(calls(queue), vec![(0, vec![], 1)]);
+        assert_eq!(calls(Queue::default()), vec![]);
+    }
+
+    #[test]
+    fn large_replies_are_split_over_calls() {
+        let large = |request| CommandReply {
+            request,
+            outcome: Some(Outcome::Started(temper_proto::records::StartedReply {
+                run_id: "x".repeat(MAX_BATCH_BYTES / 2),
+                started: true,
+            })),
+        };
+        let mut queue = Queue::default();
+        for request in 1..=3 {
+            queue.push_reply(5, large(request));
+        }
+        queue.push_reply(5, reply(4));
+        assert_eq!(calls(queue), vec![(5, vec![1], 0), (5, vec![2], 0), (5, vec![3, 4], 0)]);
+    }
+
+    #[test]
+    fn a_full_queue_counts_what_it_drops() {
+        let mut queue = Queue::default();
+        for request in 0..MAX_QUEUED as u64 + 2 {
+            queue.push_reply(5, reply(request));
+        }
+        let entries: Vec<_> = (0..MAX_QUEUED + 3).map(|i| progress(&i.to_string())).collect();
+        queue.push_progress(&entries);
+        assert_eq!((queue.replies.len(), queue.dropped_replies), (MAX_QUEUED, 2));
+        assert_eq!((queue.progress.len(), queue.dropped_progress), (MAX_QUEUED, 3));
+    }
 }
