@@ -30,7 +30,11 @@ struct GatewaySide {
 }
 
 async fn start_gateway() -> GatewaySide {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_gateway_at("127.0.0.1:0").await
+}
+
+async fn start_gateway_at(address: &str) -> GatewaySide {
+    let listener = TcpListener::bind(address).await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let replies = Arc::new(LocalReplies::with_address(INCARNATION, address.clone()));
     let notifier = Arc::new(HistoryNotifier::default());
@@ -102,6 +106,21 @@ async fn requests_of_a_gateway_in_the_engines_process_are_answered_without_a_cal
     let (_, live) = watch::channel(vec!["127.0.0.1:9".to_string()]);
     let engine = RemoteReplies::new(local.clone(), live);
     let pending = local.register();
+    engine.deliver(&pending.reply_to, Ok(Reply::Accepted));
+    assert_eq!(timeout(WAIT, pending.wait()).await.unwrap(), Some(Ok(Reply::Accepted)));
+}
+
+#[tokio::test]
+async fn a_gateway_that_was_unreachable_gets_the_replies_after() {
+    let address = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let engine = engine_side(&[&address]);
+    let early = LocalReplies::with_address(INCARNATION, address.clone());
+    let lost = early.register();
+    engine.deliver(&lost.reply_to, Ok(Reply::Accepted));
+    assert!(timeout(Duration::from_millis(300), lost.wait()).await.is_err(), "nothing listened, so the reply was dropped");
+
+    let gateway = start_gateway_at(&address).await;
+    let pending = gateway.replies.register();
     engine.deliver(&pending.reply_to, Ok(Reply::Accepted));
     assert_eq!(timeout(WAIT, pending.wait()).await.unwrap(), Some(Ok(Reply::Accepted)));
 }

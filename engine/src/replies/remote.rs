@@ -36,6 +36,10 @@ const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
 /// connection (it left, or its requests all go elsewhere).
 const IDLE: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// After a failed call the next waits this long (gathering what queues
+/// meanwhile), so a gateway that is gone costs a few calls and log lines a
+/// second rather than one per commit.
+const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(250);
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Answers requests of gateways in this process directly and sends the rest.
@@ -190,18 +194,22 @@ async fn send_queued(address: String, destinations: Arc<DashMap<String, Destinat
                 gateway = %address,
                 replies = queue.dropped_replies,
                 progress = queue.dropped_progress,
-                "the gateway does not keep up: dropped replies and run progress beyond {MAX_QUEUED} queued"
+                "the gateway does not keep up: dropped replies and run progress beyond what may queue for it"
             );
         }
+        let mut failed = false;
         for request in queue.into_requests() {
-            send(&address, &mut client, request).await;
+            failed |= !send(&address, &mut client, request).await;
+        }
+        if failed {
+            tokio::time::sleep(PAUSE_AFTER_FAILURE).await;
         }
     }
 }
 
-/// One call; on failure the batch is dropped (see the module comment) and
-/// the next call connects afresh.
-async fn send(address: &str, client: &mut Option<ClusterClient<Channel>>, request: DeliverRepliesRequest) {
+/// One call, and whether it succeeded; on failure the batch is dropped (see
+/// the module comment) and the next call connects afresh.
+async fn send(address: &str, client: &mut Option<ClusterClient<Channel>>, request: DeliverRepliesRequest) -> bool {
     let (replies, progress) = (request.replies.len(), request.progress.len());
     let outcome = match client {
         Some(client) => client.deliver_replies(request).await.map(drop),
@@ -215,7 +223,9 @@ async fn send(address: &str, client: &mut Option<ClusterClient<Channel>>, reques
         if status.code() != tonic::Code::FailedPrecondition {
             *client = None;
         }
+        return false;
     }
+    true
 }
 
 fn connect(address: &str) -> Result<ClusterClient<Channel>, tonic::transport::Error> {
