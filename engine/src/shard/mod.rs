@@ -5,6 +5,7 @@
 mod backoff;
 mod batch;
 mod outbox;
+pub(crate) mod ownership;
 mod timer_queue;
 mod unknown_commit;
 
@@ -23,6 +24,7 @@ use backoff::Backoff;
 use batch::{Batch, Committed};
 use outbox::{OutboxPublisher, PublishedOutbox};
 use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
+use ownership::Ownership;
 use unknown_commit::UnknownCommit;
 
 use crate::health::ShardHealth;
@@ -54,6 +56,8 @@ pub struct ShardContext {
     pub state_cache: moka::sync::Cache<RunKey, Arc<WorkflowMutableState>>,
     pub current_run_cache: moka::sync::Cache<WorkflowKey, String>,
     pub health: Arc<ShardHealth>,
+    /// How the shard is taken and given up, shared by the engine's shards.
+    pub ownership: Arc<Ownership>,
 }
 
 pub(crate) struct ShardProcessor {
@@ -71,8 +75,10 @@ pub(crate) struct ShardProcessor {
 
 /// Why a processor stopped.
 enum Ended {
-    /// Shut down, or fenced out by another owner.
+    /// Shut down.
     Stopped,
+    /// Fenced out by another owner.
+    Fenced,
     /// A commit may or may not have landed: the shard must be taken again
     /// to settle it (see `unknown_commit`).
     OutcomeUnknown(UnknownCommit),
@@ -80,17 +86,21 @@ enum Ended {
 
 impl ShardProcessor {
     /// Takes ownership of the shard and runs until `shutdown` turns true or
-    /// another owner fences it out. A commit whose outcome is unknown makes
-    /// it take the shard again, settle that commit, and go on from the
-    /// applied offset the store holds.
+    /// another owner fences it out (a leased shard is then taken again once
+    /// free: it stays assigned here until the coordinator stops it). A
+    /// commit whose outcome is unknown makes it take the shard again, settle
+    /// that commit, and go on from the applied offset the store holds.
     pub async fn run(context: ShardContext, mut shutdown: watch::Receiver<bool>) {
         let mut unsettled: Option<UnknownCommit> = None;
-        while let Some(info) = acquire(&context, &mut shutdown).await {
+        let ownership = context.ownership.clone();
+        while let Some(info) = ownership.take(&context, &mut shutdown).await {
             if let Some(commit) = unsettled.take() {
                 commit.settle(&context, &info).await;
             }
             match Self::serve(context.clone(), info, &mut shutdown).await {
                 Ended::Stopped => return,
+                Ended::Fenced if ownership.retakes_after_loss() => {}
+                Ended::Fenced => return,
                 Ended::OutcomeUnknown(commit) => unsettled = Some(commit),
             }
         }
@@ -107,7 +117,7 @@ impl ShardProcessor {
         let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
         let mut processor = ShardProcessor {
             commands_trimmer,
-            context,
+            context: context.clone(),
             epoch: info.epoch,
             applied_offset: info.applied_offset,
             next_outbox_seq: info.next_outbox_seq,
@@ -129,6 +139,10 @@ impl ShardProcessor {
             publisher.abort();
             let _ = publisher.await;
         }
+        if matches!(ended, Ended::Stopped) {
+            context.ownership.release(&context, info.epoch).await;
+        }
+        context.ownership.let_go(shard_id);
         ended
     }
 
@@ -196,7 +210,8 @@ impl ShardProcessor {
         let shard_id = self.context.shard_id;
         if matches!(error, StoreError::ShardOwnershipLost { .. }) {
             tracing::warn!(shard = shard_id, %error, "shard taken over by another owner; stopping");
-            return Some(Ended::Stopped);
+            self.context.ownership.count_loss();
+            return Some(Ended::Fenced);
         }
         self.context.health.set_unavailable(shard_id, &error.to_string());
         if let Some(commit) = self.unknown_commit.take() {
@@ -533,31 +548,6 @@ impl ShardProcessor {
         }
         for (to, result) in committed.replies {
             self.context.replies.deliver(&to, result);
-        }
-    }
-}
-
-/// Takes the shard, retrying while the store fails; `None` once shut down.
-async fn acquire(context: &ShardContext, shutdown: &mut watch::Receiver<bool>) -> Option<ShardInfo> {
-    let shard_id = context.shard_id;
-    let mut backoff = Backoff::default();
-    loop {
-        if *shutdown.borrow() {
-            return None;
-        }
-        match context.store.acquire_shard(shard_id).await {
-            Ok(info) => {
-                context.health.set_available(shard_id);
-                return Some(info);
-            }
-            Err(error) => {
-                context.health.set_unavailable(shard_id, &error.to_string());
-                tracing::error!(shard = shard_id, %error, "acquiring the shard failed; retrying");
-                tokio::select! {
-                    _ = shutdown.changed() => return None,
-                    _ = tokio::time::sleep(backoff.pause()) => {}
-                }
-            }
         }
     }
 }
