@@ -120,12 +120,15 @@ impl Engine {
         let parts = Arc::new(Parts::new(&config, log, store, replies, notifier, mode));
         let (shutdown, watcher) = watch::channel(false);
         let assigned = Arc::new(watch::channel(BTreeSet::new()).0);
-        let coordinator = Coordinator {
+        let mut coordinator = Coordinator {
             parts: parts.clone(),
             membership: membership.clone(),
             assigned: assigned.clone(),
             running: BTreeMap::new(),
         };
+        // The first assignment before returning, so `assigned_shards` is
+        // never the empty set of an engine that has not looked yet.
+        coordinator.reconcile(&coordinator.engines());
         let tasks = vec![tokio::spawn(coordinator.run(watcher))];
         Ok(parts.engine(shutdown, tasks, assigned, Some(membership)))
     }
@@ -298,8 +301,8 @@ impl Coordinator {
     async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut view = self.membership.view(MemberRole::Engine);
         while !*shutdown.borrow() {
-            let engines: Vec<String> = view.borrow_and_update().iter().map(|member| member.id.clone()).collect();
-            self.reconcile(&engines);
+            view.mark_unchanged();
+            self.reconcile(&self.engines());
             tokio::select! {
                 _ = view.changed() => {}
                 _ = shutdown.changed() => {}
@@ -312,6 +315,11 @@ impl Coordinator {
         for (_, mut shard) in std::mem::take(&mut self.running) {
             let _ = (&mut shard.supervisor.0).await;
         }
+    }
+
+    /// The ids of the live engines, as the membership last saw them.
+    fn engines(&self) -> Vec<String> {
+        self.membership.view(MemberRole::Engine).borrow().iter().map(|member| member.id.clone()).collect()
     }
 
     fn reconcile(&mut self, engines: &[String]) {
