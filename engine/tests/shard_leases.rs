@@ -21,7 +21,7 @@ use temper_engine::notify::HistoryNotifier;
 use temper_engine::replies::{CommandResult, LocalReplies};
 use temper_engine::state_machine::commands::Reply;
 use temper_engine::store::embedded::EmbeddedStore;
-use temper_engine::store::{HistoryStore, RunKey, ShardId, ShardStore};
+use temper_engine::store::{HistoryStore, RunKey, ShardId, ShardStore, Store};
 use temper_engine::{Engine, EngineConfig};
 use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::EventType;
@@ -35,7 +35,9 @@ mod common;
 const SHARDS: u32 = 8;
 const NAMESPACE: &str = "ns-id";
 const HEARTBEAT: Duration = Duration::from_millis(100);
-const LEASE: Duration = Duration::from_millis(600);
+/// Ten heartbeats: a loaded test machine may delay a few without an engine
+/// dropping out of the views.
+const LEASE: Duration = Duration::from_secs(1);
 /// Generous for a loaded test machine; the takeover itself is about a lease.
 const IN_TIME: Duration = Duration::from_secs(15);
 
@@ -49,6 +51,9 @@ struct Cluster {
 
 impl Cluster {
     fn new() -> Cluster {
+        // RUST_LOG=temper_engine=info shows the takeovers and releases.
+        let filter = tracing_subscriber::EnvFilter::from_default_env();
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
         let db = EmbeddedDb::open_temporary().expect("open db");
         let layout = LogLayout { commands: SHARDS, tasks: 1, visibility: 1 };
         let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), layout).expect("open log"));
@@ -72,7 +77,9 @@ impl Cluster {
     async fn start(&mut self, id: &str) {
         let member = Member { id: id.to_string(), role: MemberRole::Engine, address: format!("{id}:7233") };
         let config = MembershipConfig { heartbeat_interval: HEARTBEAT, lease: LEASE };
-        let membership = Membership::join(self.store.clone(), member, config).await.expect("join");
+        // Any whole store will do: `Arc<dyn Store>` upcasts to the membership table.
+        let store: Arc<dyn Store> = self.store.clone();
+        let membership = Membership::join(store, member, config).await.expect("join");
         let config = EngineConfig { shard_count: SHARDS, ..EngineConfig::default() };
         let notifier = Arc::new(HistoryNotifier::default());
         let engine = Engine::start_member(config, self.log.clone(), self.store.clone(), self.replies.clone(), notifier, membership.clone())
@@ -91,7 +98,9 @@ impl Cluster {
             if let Some(shares) = self.shares().await {
                 return shares;
             }
-            assert!(Instant::now() < deadline, "the shards did not settle in time: {:?}", self.describe());
+            if Instant::now() >= deadline {
+                panic!("the shards did not settle in time: {:?}; stored owners {:?}", self.describe(), self.stored_owners().await);
+            }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -123,6 +132,15 @@ impl Cluster {
             (id.clone(), engine.owned_shards().borrow().clone(), engine.assigned_shards().borrow().clone())
         };
         self.engines.iter().map(describe).collect()
+    }
+
+    async fn stored_owners(&self) -> Vec<(i64, String)> {
+        let mut owners = Vec::new();
+        for shard in 0..SHARDS {
+            let stored = self.store.read_shard(shard).await.expect("read_shard");
+            owners.push((stored.epoch, stored.owner));
+        }
+        owners
     }
 
     fn losses(&self) -> u64 {
@@ -252,5 +270,49 @@ async fn a_joining_engine_gets_its_share_by_handover_without_fencing_anyone() {
         assert_eq!(cluster.event_types(&workflow_id).await, expected, "shard {shard}: each command applied once");
     }
     assert_eq!(cluster.losses(), 0);
+    cluster.shutdown().await;
+}
+
+/// An engine fenced out of a shard still assigned to it (as if it had been
+/// paused past its lease and another took the shard) takes the shard back
+/// once the other owner is not live, instead of leaving it unowned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fenced_engine_takes_back_a_shard_still_assigned_to_it() {
+    let cluster = Cluster::with_engines(&["engine-a", "engine-b"]).await;
+    let shares = cluster.settled().await;
+    let shard = *shares["engine-a"].first().unwrap();
+    let started = cluster.execute(shard, "wf-fenced", common::start("wf-fenced")).await;
+    assert!(matches!(started, Ok(Reply::Started { started: true, .. })), "{started:?}");
+
+    // An engine no longer live took the shard behind engine-a's back.
+    let epoch = cluster.store.read_shard(shard).await.expect("read_shard").epoch;
+    cluster.store.take_shard(shard, "engine-gone", epoch).await.expect("take_shard");
+    // engine-a's next commit is fenced; it takes the shard back and applies the signal.
+    assert_eq!(cluster.execute(shard, "wf-fenced", signal("wf-fenced")).await, Ok(Reply::Accepted));
+    assert_eq!(cluster.engines["engine-a"].ownership_losses(), 1, "fenced once");
+    let expected = [EventType::WorkflowExecutionStarted, EventType::WorkflowTaskScheduled, EventType::WorkflowExecutionSignaled];
+    assert_eq!(cluster.event_types("wf-fenced").await, expected, "the signal applied once");
+    assert_eq!(cluster.settled().await, shares, "engine-a holds its shards again");
+    cluster.shutdown().await;
+}
+
+/// An idle processor commits nothing, so no commit tells it the shard was
+/// taken; it checks the shard row once a lease without a commit, and takes
+/// back a shard still assigned to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_engine_notices_it_was_fenced_and_takes_the_shard_back() {
+    let cluster = Cluster::with_engines(&["engine-a", "engine-b"]).await;
+    let shares = cluster.settled().await;
+    let shard = *shares["engine-b"].first().unwrap();
+    let epoch = cluster.store.read_shard(shard).await.expect("read_shard").epoch;
+    cluster.store.take_shard(shard, "engine-gone", epoch).await.expect("take_shard");
+
+    let deadline = Instant::now() + IN_TIME;
+    while cluster.store.read_shard(shard).await.expect("read_shard").owner != "engine-b" {
+        assert!(Instant::now() < deadline, "engine-b did not take its shard back in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(cluster.engines["engine-b"].ownership_losses(), 1, "fenced once, while idle");
+    assert_eq!(cluster.settled().await, shares);
     cluster.shutdown().await;
 }

@@ -92,6 +92,7 @@ impl Default for MembershipConfig {
 /// role as last read from the store.
 pub struct Membership {
     member: Member,
+    config: MembershipConfig,
     store: Arc<dyn MembershipStore>,
     views: Arc<Views>,
     heartbeat: parking_lot::Mutex<Option<JoinHandle<()>>>,
@@ -142,8 +143,8 @@ impl Membership {
         heartbeat(store.as_ref(), &member, &config).await?;
         let views = Arc::new(Views::new());
         views.refresh(store.as_ref()).await;
-        let task = tokio::spawn(keep_heartbeating(store.clone(), member.clone(), config, views.clone()));
-        Ok(Arc::new(Membership { member, store, views, heartbeat: parking_lot::Mutex::new(Some(task)) }))
+        let task = tokio::spawn(keep_heartbeating(store.clone(), member.clone(), config.clone(), views.clone()));
+        Ok(Arc::new(Membership { member, config, store, views, heartbeat: parking_lot::Mutex::new(Some(task)) }))
     }
 
     pub fn member(&self) -> &Member {
@@ -156,9 +157,16 @@ impl Membership {
         self.views.sender(role).subscribe()
     }
 
-    /// Whether `id` is a live member of `role` in the current view.
-    pub fn is_live(&self, role: MemberRole, id: &str) -> bool {
-        self.views.sender(role).borrow().iter().any(|member| member.id == id)
+    /// Whether `id` is a live member of `role` now, read from the store: the
+    /// view may predate the member's joining, and taking a shard from a
+    /// member wrongly thought dead would fence it out.
+    pub async fn is_live(&self, role: MemberRole, id: &str) -> StoreResult<bool> {
+        let live = self.store.live_members(role, now_nanos()).await?;
+        Ok(live.iter().any(|member| member.id == id))
+    }
+
+    pub fn lease(&self) -> Duration {
+        self.config.lease
     }
 
     /// Stops heartbeating and deletes this member's row, so the others see it

@@ -12,7 +12,7 @@ mod unknown_commit;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use prost::Message;
@@ -71,6 +71,8 @@ pub(crate) struct ShardProcessor {
     commands_trimmer: LogTrimmer,
     /// Set when a commit failed without telling whether it landed.
     unknown_commit: Option<UnknownCommit>,
+    /// When the shard was last known to be held (taken, or committed to).
+    held_at: Instant,
 }
 
 /// Why a processor stopped.
@@ -125,6 +127,7 @@ impl ShardProcessor {
             outbox,
             published_outbox,
             unknown_commit: None,
+            held_at: Instant::now(),
         };
         tracing::info!(shard = shard_id, epoch = processor.epoch, applied_offset = processor.applied_offset, "shard acquired");
         processor.refill_timers().await;
@@ -159,13 +162,17 @@ impl ShardProcessor {
             if *shutdown.borrow() {
                 return Ended::Stopped;
             }
+            if let Some(ended) = self.check_still_held().await {
+                return ended;
+            }
             let timers_due = self.timer_work_due();
             let outcome = if timers_due && !timers_went_last {
                 timers_went_last = true;
                 self.process_timers().await
             } else {
                 timers_went_last = false;
-                let sleep = Duration::from_nanos(self.next_timer_work().saturating_sub(now_nanos()).max(0) as u64);
+                let sleep = Duration::from_nanos(self.next_timer_work().saturating_sub(now_nanos()).max(0) as u64)
+                    .min(self.until_holding_check());
                 let from = (self.applied_offset + 1) as u64;
                 tokio::select! {
                     // Commands first when they are ready: the sleep is zero
@@ -200,6 +207,36 @@ impl ShardProcessor {
                     tokio::time::sleep(backoff.pause()).await;
                 }
             }
+        }
+    }
+
+    /// When leased and idle past the proof interval: reads the shard row to
+    /// learn whether another engine took the shard meanwhile.
+    async fn check_still_held(&mut self) -> Option<Ended> {
+        let interval = self.context.ownership.proof_interval()?;
+        if self.held_at.elapsed() < interval {
+            return None;
+        }
+        match self.context.ownership.still_holds(&self.context, self.epoch).await {
+            Ok(true) => self.held_at = Instant::now(),
+            Ok(false) => {
+                tracing::warn!(shard = self.context.shard_id, epoch = self.epoch, "shard taken over by another owner while idle; stopping");
+                self.context.ownership.count_loss();
+                return Some(Ended::Fenced);
+            }
+            // The next commit or check tells.
+            Err(error) => {
+                tracing::warn!(shard = self.context.shard_id, %error, "checking the shard's owner failed");
+                self.held_at = Instant::now();
+            }
+        }
+        None
+    }
+
+    fn until_holding_check(&self) -> Duration {
+        match self.context.ownership.proof_interval() {
+            Some(interval) => interval.saturating_sub(self.held_at.elapsed()),
+            None => Duration::MAX,
         }
     }
 
@@ -516,6 +553,7 @@ impl ShardProcessor {
             return Err(error);
         }
         self.context.health.set_available(self.context.shard_id);
+        self.held_at = Instant::now();
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;
         // The applied offset is durable now: what lies at or below it is done with.

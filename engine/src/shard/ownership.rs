@@ -123,7 +123,9 @@ impl Ownership {
         };
         let me = &membership.member().id;
         let stored = context.store.read_shard(shard_id).await?;
-        let free = stored.owner.is_empty() || stored.owner == *me || !membership.is_live(MemberRole::Engine, &stored.owner);
+        let free = stored.owner.is_empty()
+            || stored.owner == *me
+            || !membership.is_live(MemberRole::Engine, &stored.owner).await?;
         if !free {
             return Ok(None);
         }
@@ -133,6 +135,7 @@ impl Ownership {
         // taking it back.
         tracing::info!(
             shard = shard_id,
+            owner = %me,
             previous_owner = %stored.owner,
             epoch = taken.epoch,
             waited_ms = started.elapsed().as_millis() as u64,
@@ -141,20 +144,35 @@ impl Ownership {
         Ok(Some(taken))
     }
 
+    /// How long a leased processor may go without proof that it still holds
+    /// its shard (a commit, or a check of the shard row): an idle processor
+    /// fenced out (its engine paused past its lease, say) would otherwise
+    /// never learn it, nor take the shard back. `None` when static.
+    pub(super) fn proof_interval(&self) -> Option<Duration> {
+        match &self.mode {
+            OwnershipMode::Static => None,
+            OwnershipMode::Leased { membership } => Some(membership.lease()),
+        }
+    }
+
+    /// Whether the shard row still carries `epoch`.
+    pub(super) async fn still_holds(&self, context: &ShardContext, epoch: i64) -> StoreResult<bool> {
+        Ok(context.store.read_shard(context.shard_id).await?.epoch == epoch)
+    }
+
     /// After a processor stopped on request: gives a leased shard up so its
     /// next owner takes it at once. A shard taken by someone else meanwhile
     /// needs nothing; one the store would not release (down) is left to
     /// expire with this engine's lease if it stops, or to be released later.
     pub(super) async fn release(&self, context: &ShardContext, epoch: i64) {
-        if !matches!(self.mode, OwnershipMode::Leased { .. }) {
-            return;
-        }
+        let OwnershipMode::Leased { membership } = &self.mode else { return };
+        let owner = &membership.member().id;
         let shard_id = context.shard_id;
         let mut backoff = Backoff::default();
         for _ in 0..RELEASE_ATTEMPTS {
             match context.store.release_shard(shard_id, epoch).await {
                 Ok(()) => {
-                    tracing::info!(shard = shard_id, epoch, "shard released");
+                    tracing::info!(shard = shard_id, %owner, epoch, "shard released");
                     return;
                 }
                 Err(StoreError::ShardOwnershipLost { .. }) => return,
