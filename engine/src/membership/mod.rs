@@ -157,10 +157,15 @@ impl Membership {
         self.views.sender(role).subscribe()
     }
 
-    /// Whether `id` is a live member of `role` now, read from the store: the
-    /// view may predate the member's joining, and taking a shard from a
-    /// member wrongly thought dead would fence it out.
+    /// Whether `id` is a live member of `role`. Live in the view is taken as
+    /// it is (at worst a dead member looks live one interval longer); absent
+    /// from the view is checked in the store, as the view may predate the
+    /// member's joining, and taking a shard from a member wrongly thought
+    /// dead would fence it out.
     pub async fn is_live(&self, role: MemberRole, id: &str) -> StoreResult<bool> {
+        if self.views.sender(role).borrow().iter().any(|member| member.id == id) {
+            return Ok(true);
+        }
         let live = self.store.live_members(role, now_nanos()).await?;
         Ok(live.iter().any(|member| member.id == id))
     }
@@ -209,5 +214,48 @@ async fn keep_heartbeating(store: Arc<dyn MembershipStore>, member: Member, conf
             tracing::warn!(member = %member.id, %error, "a heartbeat failed; retrying at the next interval");
         }
         views.refresh(store.as_ref()).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embedded_db::EmbeddedDb;
+    use crate::store::embedded::EmbeddedStore;
+
+    const CONFIG: MembershipConfig =
+        MembershipConfig { heartbeat_interval: Duration::from_millis(50), lease: Duration::from_millis(400) };
+
+    fn engine(id: &str) -> Member {
+        Member { id: id.to_string(), role: MemberRole::Engine, address: format!("{id}:1") }
+    }
+
+    async fn until_view(membership: &Membership, role: MemberRole, ids: &[&str]) {
+        let mut view = membership.view(role);
+        let wanted = |members: &Vec<Member>| members.iter().map(|member| member.id.as_str()).eq(ids.iter().copied());
+        tokio::time::timeout(Duration::from_secs(10), view.wait_for(wanted))
+            .await
+            .unwrap_or_else(|_| panic!("the view never became {ids:?}"))
+            .expect("the view is open");
+    }
+
+    #[tokio::test]
+    async fn views_converge_on_joins_leaves_and_expiries() {
+        let store: Arc<dyn MembershipStore> = Arc::new(EmbeddedStore::new(EmbeddedDb::open_temporary().expect("db")));
+        let a = Membership::join(store.clone(), engine("a"), CONFIG.clone()).await.expect("a joins");
+        assert_eq!(a.view(MemberRole::Engine).borrow().clone(), [engine("a")], "the view is read before join returns");
+        let b = Membership::join(store.clone(), engine("b"), CONFIG.clone()).await.expect("b joins");
+        let gateway = Member { id: "g".into(), role: MemberRole::Gateway, address: "g:1".into() };
+        let g = Membership::join(store.clone(), gateway, CONFIG.clone()).await.expect("g joins");
+        until_view(&a, MemberRole::Engine, &["a", "b"]).await;
+        until_view(&a, MemberRole::Gateway, &["g"]).await;
+        assert!(a.is_live(MemberRole::Engine, "b").await.expect("is_live"));
+
+        b.leave().await;
+        until_view(&a, MemberRole::Engine, &["a"]).await;
+        g.stop_heartbeating();
+        until_view(&a, MemberRole::Gateway, &[]).await;
+        assert!(!a.is_live(MemberRole::Gateway, "g").await.expect("is_live"), "expired with its lease");
+        a.leave().await;
     }
 }
