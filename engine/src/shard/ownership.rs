@@ -20,12 +20,10 @@ use tokio::sync::watch;
 use super::ShardContext;
 use super::backoff::Backoff;
 use crate::membership::{MemberRole, Membership};
-use crate::store::{ShardId, StoreError, StoreResult};
+use crate::store::{ShardId, Store, StoreError, StoreResult};
 
 /// Pause before reading the shard row again while its owner is live.
 const TAKE_POLL: Duration = Duration::from_millis(150);
-/// Tries at releasing a shard before leaving it to expire with the lease.
-const RELEASE_ATTEMPTS: usize = 5;
 
 pub enum OwnershipMode {
     /// This process owns every shard (`acquire_shard`).
@@ -162,26 +160,44 @@ impl Ownership {
 
     /// After a processor stopped on request: gives a leased shard up so its
     /// next owner takes it at once. A shard taken by someone else meanwhile
-    /// needs nothing; one the store would not release (down) is left to
-    /// expire with this engine's lease if it stops, or to be released later.
+    /// needs nothing. If the store fails, the release is retried in the
+    /// background until it lands or the shard's epoch moves on (this engine
+    /// or another took it again): while the row names this live engine, no
+    /// other engine takes the shard, so it must not be given up on.
     pub(super) async fn release(&self, context: &ShardContext, epoch: i64) {
         let OwnershipMode::Leased { membership } = &self.mode else { return };
-        let owner = &membership.member().id;
+        let owner = membership.member().id.clone();
+        let store = context.store.clone();
         let shard_id = context.shard_id;
-        let mut backoff = Backoff::default();
-        for _ in 0..RELEASE_ATTEMPTS {
-            match context.store.release_shard(shard_id, epoch).await {
-                Ok(()) => {
-                    tracing::info!(shard = shard_id, %owner, epoch, "shard released");
-                    return;
-                }
-                Err(StoreError::ShardOwnershipLost { .. }) => return,
-                Err(error) => {
-                    tracing::warn!(shard = shard_id, %error, "releasing the shard failed; retrying");
+        if let Err(error) = release_once(store.as_ref(), shard_id, &owner, epoch).await {
+            tracing::warn!(shard = shard_id, %error, "releasing the shard failed; retrying in the background");
+            tokio::spawn(async move {
+                let mut backoff = Backoff::default();
+                loop {
                     tokio::time::sleep(backoff.pause()).await;
+                    match release_once(store.as_ref(), shard_id, &owner, epoch).await {
+                        Ok(()) => return,
+                        Err(error) if error.is_permanent() => {
+                            tracing::error!(shard = shard_id, %error, "the shard cannot be released; it moves once this engine's lease runs out");
+                            return;
+                        }
+                        Err(error) => tracing::warn!(shard = shard_id, %error, "releasing the shard failed; retrying"),
+                    }
                 }
-            }
+            });
         }
-        tracing::error!(shard = shard_id, epoch, "could not release the shard; its next owner waits for it");
+    }
+}
+
+/// Clears the shard's owner if it is still at `epoch`; done as well if the
+/// epoch moved on. An error is the store's failure, worth retrying.
+async fn release_once(store: &dyn Store, shard_id: ShardId, owner: &str, epoch: i64) -> StoreResult<()> {
+    match store.release_shard(shard_id, epoch).await {
+        Ok(()) => {
+            tracing::info!(shard = shard_id, %owner, epoch, "shard released");
+            Ok(())
+        }
+        Err(StoreError::ShardOwnershipLost { .. }) => Ok(()),
+        Err(error) => Err(error),
     }
 }
