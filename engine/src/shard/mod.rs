@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, watch};
 use backoff::Backoff;
 use batch::{Batch, Committed};
 use outbox::{OutboxPublisher, PublishedOutbox};
-use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
 use ownership::Ownership;
+use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
 use unknown_commit::UnknownCommit;
 
 use crate::health::ShardHealth;
