@@ -61,10 +61,11 @@ pub(crate) struct Tables {
     pub visibility: Keyspace,
     pub visibility_by_start: Keyspace,
     pub consumer_offsets: Keyspace,
+    pub members: Keyspace,
 }
 
 impl Tables {
-    fn all(&self) -> [&Keyspace; 13] {
+    fn all(&self) -> [&Keyspace; 14] {
         [
             &self.log,
             &self.meta,
@@ -79,6 +80,7 @@ impl Tables {
             &self.visibility,
             &self.visibility_by_start,
             &self.consumer_offsets,
+            &self.members,
         ]
     }
 }
@@ -110,6 +112,7 @@ impl Tables {
             visibility: open("visibility")?,
             visibility_by_start: open("visibility_by_start")?,
             consumer_offsets: open("consumer_offsets")?,
+            members: open("members")?,
         })
     }
 }

@@ -6,6 +6,7 @@ pub mod embedded_db;
 pub mod engine;
 pub mod health;
 pub mod log;
+pub mod membership;
 pub mod notify;
 pub mod partitioning;
 pub mod replies;

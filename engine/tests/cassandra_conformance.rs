@@ -298,10 +298,12 @@ async fn an_unreachable_cluster_is_an_unreachable_store() {
     }
 }
 
-/// The schema tool: `setup` on an empty keyspace applies every version and
-/// records it; running it again is harmless; the store refuses a keyspace
-/// that was never set up, naming the command to run; `update` from v1 to a
-/// test v2 applies v2 only, and running it again changes nothing.
+/// The schema tool: the store refuses a keyspace that was never set up,
+/// naming the command to run, and one at v1 (too old); `update` from v1
+/// applies v2 (member table, shard owner) and the store accepts it; `setup`
+/// of every version again is harmless, though v2 adds a column (CQL has no
+/// `ADD IF NOT EXISTS`); `update` to a test v3 applies v3 only, and running
+/// it again changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_setup_then_update_to_a_new_version() {
     use temper_engine::store::cassandra::{
@@ -314,27 +316,36 @@ async fn schema_setup_then_update_to_a_new_version() {
         assert!(refused.to_string().contains("run `temper schema setup`"), "{refused}");
 
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let repository_schema = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/cassandra/v1/schema.cql");
-        std::fs::create_dir_all(dir.path().join("v1")).expect("v1/");
-        std::fs::copy(repository_schema, dir.path().join("v1/schema.cql")).expect("copying v1");
+        let copy_version = |version: &str| {
+            let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/cassandra").join(version).join("schema.cql");
+            std::fs::create_dir_all(dir.path().join(version)).expect("a version directory");
+            std::fs::copy(repository, dir.path().join(version).join("schema.cql")).expect("copying a version");
+        };
+        copy_version("v1");
         let v1 = versions_in(dir.path()).expect("reading v1");
-        assert_eq!(setup_schema(config, &v1).await.expect("setup"), REQUIRED_VERSION);
-        assert_eq!(setup_schema(config, &v1).await.expect("setup again"), REQUIRED_VERSION);
-        CassandraStore::connect(config).await.expect("the store accepts a keyspace at its version");
+        assert_eq!(setup_schema(config, &v1).await.expect("setup"), 1);
+        assert!(CassandraStore::connect(config).await.is_err(), "a keyspace at v1 is too old");
 
-        std::fs::create_dir_all(dir.path().join("v2")).expect("v2/");
-        std::fs::write(
-            dir.path().join("v2/added.cql"),
-            "-- A table only the test's v2 has.\nCREATE TABLE IF NOT EXISTS {keyspace}.added_in_v2 (id int PRIMARY KEY);\n",
-        )
-        .expect("writing v2");
+        copy_version("v2");
         let v2 = versions_in(dir.path()).expect("reading v1 and v2");
         assert_eq!(update_schema(config, &v2).await.expect("update"), (1, 2));
-        assert_eq!(update_schema(config, &v2).await.expect("update again"), (2, 2));
+        assert_eq!(REQUIRED_VERSION, 2);
+        CassandraStore::connect(config).await.expect("the store accepts a keyspace at its version");
+        assert_eq!(setup_schema(config, &v2).await.expect("setup again, adding the column again"), 2);
+
+        std::fs::create_dir_all(dir.path().join("v3")).expect("v3/");
+        std::fs::write(
+            dir.path().join("v3/added.cql"),
+            "-- A table only the test's v3 has.\nCREATE TABLE IF NOT EXISTS {keyspace}.added_in_v3 (id int PRIMARY KEY);\n",
+        )
+        .expect("writing v3");
+        let v3 = versions_in(dir.path()).expect("reading v1 to v3");
+        assert_eq!(update_schema(config, &v3).await.expect("update"), (2, 3));
+        assert_eq!(update_schema(config, &v3).await.expect("update again"), (3, 3));
         let session = open_session(config).await.expect("a session");
-        assert_eq!(current_version(&session, &config.keyspace).await.expect("the version"), Some(2));
-        let query = format!("SELECT id FROM {}.added_in_v2", config.keyspace);
-        session.query_unpaged(query, ()).await.expect("v2's table exists");
+        assert_eq!(current_version(&session, &config.keyspace).await.expect("the version"), Some(3));
+        let query = format!("SELECT id FROM {}.added_in_v3", config.keyspace);
+        session.query_unpaged(query, ()).await.expect("v3's table exists");
     })
     .await;
 }

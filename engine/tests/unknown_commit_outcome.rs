@@ -85,6 +85,21 @@ impl ShardStore for FlakyStore {
         Ok(acquired)
     }
 
+    async fn read_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo> {
+        self.reachable()?;
+        self.inner.read_shard(shard_id).await
+    }
+
+    async fn take_shard(&self, shard_id: ShardId, owner: &str, expected_epoch: i64) -> StoreResult<ShardInfo> {
+        self.reachable()?;
+        self.inner.take_shard(shard_id, owner, expected_epoch).await
+    }
+
+    async fn release_shard(&self, shard_id: ShardId, epoch: i64) -> StoreResult<()> {
+        self.reachable()?;
+        self.inner.release_shard(shard_id, epoch).await
+    }
+
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
         self.reachable()?;
         if self.fail_next_commit.swap(false, Ordering::SeqCst) {
@@ -201,6 +216,24 @@ impl ConsumerOffsetStore for FlakyStore {
     async fn set_consumer_offset(&self, consumer: &str, log: LogName, partition: u32, offset: Offset) -> StoreResult<()> {
         self.reachable()?;
         self.inner.set_consumer_offset(consumer, log, partition, offset).await
+    }
+}
+
+#[async_trait]
+impl MembershipStore for FlakyStore {
+    async fn heartbeat(&self, member: &Member, expires_at_nanos: i64) -> StoreResult<()> {
+        self.reachable()?;
+        self.inner.heartbeat(member, expires_at_nanos).await
+    }
+
+    async fn live_members(&self, role: MemberRole, now_nanos: i64) -> StoreResult<Vec<Member>> {
+        self.reachable()?;
+        self.inner.live_members(role, now_nanos).await
+    }
+
+    async fn leave(&self, member: &Member) -> StoreResult<()> {
+        self.reachable()?;
+        self.inner.leave(member).await
     }
 }
 

@@ -5,13 +5,14 @@
 mod backoff;
 mod batch;
 mod outbox;
+pub(crate) mod ownership;
 mod timer_queue;
 mod unknown_commit;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use prost::Message;
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, watch};
 use backoff::Backoff;
 use batch::{Batch, Committed};
 use outbox::{OutboxPublisher, PublishedOutbox};
+use ownership::Ownership;
 use timer_queue::{LOAD_LIMIT, LOOKAHEAD_NANOS, TimerQueue};
 use unknown_commit::UnknownCommit;
 
@@ -54,6 +56,8 @@ pub struct ShardContext {
     pub state_cache: moka::sync::Cache<RunKey, Arc<WorkflowMutableState>>,
     pub current_run_cache: moka::sync::Cache<WorkflowKey, String>,
     pub health: Arc<ShardHealth>,
+    /// How the shard is taken and given up, shared by the engine's shards.
+    pub ownership: Arc<Ownership>,
 }
 
 pub(crate) struct ShardProcessor {
@@ -67,12 +71,16 @@ pub(crate) struct ShardProcessor {
     commands_trimmer: LogTrimmer,
     /// Set when a commit failed without telling whether it landed.
     unknown_commit: Option<UnknownCommit>,
+    /// When the shard was last known to be held (taken, or committed to).
+    held_at: Instant,
 }
 
 /// Why a processor stopped.
 enum Ended {
-    /// Shut down, or fenced out by another owner.
+    /// Shut down.
     Stopped,
+    /// Fenced out by another owner.
+    Fenced,
     /// A commit may or may not have landed: the shard must be taken again
     /// to settle it (see `unknown_commit`).
     OutcomeUnknown(UnknownCommit),
@@ -80,17 +88,21 @@ enum Ended {
 
 impl ShardProcessor {
     /// Takes ownership of the shard and runs until `shutdown` turns true or
-    /// another owner fences it out. A commit whose outcome is unknown makes
-    /// it take the shard again, settle that commit, and go on from the
-    /// applied offset the store holds.
+    /// another owner fences it out (a leased shard is then taken again once
+    /// free: it stays assigned here until the coordinator stops it). A
+    /// commit whose outcome is unknown makes it take the shard again, settle
+    /// that commit, and go on from the applied offset the store holds.
     pub async fn run(context: ShardContext, mut shutdown: watch::Receiver<bool>) {
         let mut unsettled: Option<UnknownCommit> = None;
-        while let Some(info) = acquire(&context, &mut shutdown).await {
+        let ownership = context.ownership.clone();
+        while let Some(info) = ownership.take(&context, &mut shutdown).await {
             if let Some(commit) = unsettled.take() {
                 commit.settle(&context, &info).await;
             }
             match Self::serve(context.clone(), info, &mut shutdown).await {
                 Ended::Stopped => return,
+                Ended::Fenced if ownership.retakes_after_loss() => {}
+                Ended::Fenced => return,
                 Ended::OutcomeUnknown(commit) => unsettled = Some(commit),
             }
         }
@@ -107,7 +119,7 @@ impl ShardProcessor {
         let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
         let mut processor = ShardProcessor {
             commands_trimmer,
-            context,
+            context: context.clone(),
             epoch: info.epoch,
             applied_offset: info.applied_offset,
             next_outbox_seq: info.next_outbox_seq,
@@ -115,6 +127,7 @@ impl ShardProcessor {
             outbox,
             published_outbox,
             unknown_commit: None,
+            held_at: Instant::now(),
         };
         tracing::info!(shard = shard_id, epoch = processor.epoch, applied_offset = processor.applied_offset, "shard acquired");
         processor.refill_timers().await;
@@ -129,6 +142,10 @@ impl ShardProcessor {
             publisher.abort();
             let _ = publisher.await;
         }
+        if matches!(ended, Ended::Stopped) {
+            context.ownership.release(&context, info.epoch).await;
+        }
+        context.ownership.let_go(shard_id);
         ended
     }
 
@@ -145,13 +162,17 @@ impl ShardProcessor {
             if *shutdown.borrow() {
                 return Ended::Stopped;
             }
+            if let Some(ended) = self.check_still_held().await {
+                return ended;
+            }
             let timers_due = self.timer_work_due();
             let outcome = if timers_due && !timers_went_last {
                 timers_went_last = true;
                 self.process_timers().await
             } else {
                 timers_went_last = false;
-                let sleep = Duration::from_nanos(self.next_timer_work().saturating_sub(now_nanos()).max(0) as u64);
+                let sleep = Duration::from_nanos(self.next_timer_work().saturating_sub(now_nanos()).max(0) as u64)
+                    .min(self.until_holding_check());
                 let from = (self.applied_offset + 1) as u64;
                 tokio::select! {
                     // Commands first when they are ready: the sleep is zero
@@ -189,6 +210,36 @@ impl ShardProcessor {
         }
     }
 
+    /// When leased and idle past the proof interval: reads the shard row to
+    /// learn whether another engine took the shard meanwhile.
+    async fn check_still_held(&mut self) -> Option<Ended> {
+        let interval = self.context.ownership.proof_interval()?;
+        if self.held_at.elapsed() < interval {
+            return None;
+        }
+        match self.context.ownership.still_holds(&self.context, self.epoch).await {
+            Ok(true) => self.held_at = Instant::now(),
+            Ok(false) => {
+                tracing::warn!(shard = self.context.shard_id, epoch = self.epoch, "shard taken over by another owner while idle; stopping");
+                self.context.ownership.count_loss();
+                return Some(Ended::Fenced);
+            }
+            // The next commit or check tells.
+            Err(error) => {
+                tracing::warn!(shard = self.context.shard_id, %error, "checking the shard's owner failed");
+                self.held_at = Instant::now();
+            }
+        }
+        None
+    }
+
+    fn until_holding_check(&self) -> Duration {
+        match self.context.ownership.proof_interval() {
+            Some(interval) => interval.saturating_sub(self.held_at.elapsed()),
+            None => Duration::MAX,
+        }
+    }
+
     /// After a batch failed: whether the processor must stop, or take the
     /// shard again. Otherwise the batch is retried; until one commits, the
     /// shard tells the gateway it cannot apply commands.
@@ -196,7 +247,8 @@ impl ShardProcessor {
         let shard_id = self.context.shard_id;
         if matches!(error, StoreError::ShardOwnershipLost { .. }) {
             tracing::warn!(shard = shard_id, %error, "shard taken over by another owner; stopping");
-            return Some(Ended::Stopped);
+            self.context.ownership.count_loss();
+            return Some(Ended::Fenced);
         }
         self.context.health.set_unavailable(shard_id, &error.to_string());
         if let Some(commit) = self.unknown_commit.take() {
@@ -501,6 +553,7 @@ impl ShardProcessor {
             return Err(error);
         }
         self.context.health.set_available(self.context.shard_id);
+        self.held_at = Instant::now();
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;
         // The applied offset is durable now: what lies at or below it is done with.
@@ -534,31 +587,6 @@ impl ShardProcessor {
         }
         for (to, result) in committed.replies {
             self.context.replies.deliver(&to, result);
-        }
-    }
-}
-
-/// Takes the shard, retrying while the store fails; `None` once shut down.
-async fn acquire(context: &ShardContext, shutdown: &mut watch::Receiver<bool>) -> Option<ShardInfo> {
-    let shard_id = context.shard_id;
-    let mut backoff = Backoff::default();
-    loop {
-        if *shutdown.borrow() {
-            return None;
-        }
-        match context.store.acquire_shard(shard_id).await {
-            Ok(info) => {
-                context.health.set_available(shard_id);
-                return Some(info);
-            }
-            Err(error) => {
-                context.health.set_unavailable(shard_id, &error.to_string());
-                tracing::error!(shard = shard_id, %error, "acquiring the shard failed; retrying");
-                tokio::select! {
-                    _ = shutdown.changed() => return None,
-                    _ = tokio::time::sleep(backoff.pause()) => {}
-                }
-            }
         }
     }
 }

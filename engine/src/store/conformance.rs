@@ -21,7 +21,7 @@ use temper_proto::records::{
     WorkflowMutableState, outbox_record,
 };
 
-use super::{RunKey, ShardCommit, ShardId, Store, StoreError, TimerKey, VisibilityCursor};
+use super::{Member, MemberRole, RunKey, ShardCommit, ShardId, Store, StoreError, TimerKey, VisibilityCursor};
 use crate::log::LogName;
 use crate::log::conformance::run_check;
 use crate::time::timestamp_from_nanos;
@@ -70,6 +70,12 @@ macro_rules! with_store_checks {
             deleting_a_run_keeps_a_pointer_to_a_newer_run,
             deleting_a_run_is_fenced_and_idempotent,
             a_deleted_visibility_record_removes_the_run,
+            members_are_live_until_their_heartbeat_expires,
+            a_member_that_leaves_is_gone_at_once,
+            member_roles_are_kept_apart,
+            take_shard_needs_the_expected_epoch_and_records_the_owner,
+            release_shard_clears_the_owner_only_at_its_epoch,
+            of_two_engines_racing_to_take_a_shard_exactly_one_wins,
         );
     };
 }
@@ -87,7 +93,7 @@ pub async fn init_shards_refuses_a_different_count(factory: &impl StoreFactory) 
 pub async fn acquire_shard_raises_the_epoch(factory: &impl StoreFactory) {
     let store = factory.open().await;
     store.init_shards(4).await.expect("init_shards");
-    let fresh = ShardInfo { shard_id: 2, epoch: 1, applied_offset: -1, next_outbox_seq: 0 };
+    let fresh = ShardInfo { shard_id: 2, epoch: 1, applied_offset: -1, next_outbox_seq: 0, owner: String::new() };
     assert_eq!(acquire(&store, 2).await, fresh, "a new shard starts at epoch 0 with nothing applied");
     assert_eq!(acquire(&store, 2).await.epoch, 2);
     assert_eq!(acquire(&store, 3).await.epoch, 1, "epochs are per shard");
@@ -577,6 +583,118 @@ pub async fn deleting_a_run_is_fenced_and_idempotent(factory: &impl StoreFactory
     commit(&store, deletion(0, current, &sample.run)).await;
     sample.assert_deleted(&store, 0).await;
     assert_eq!(store.get_current_run(0, &sample.run.workflow()).await.expect("get_current_run"), None);
+}
+
+/// Expiries are real times: a store may also expire rows by its own clock.
+const SECOND: i64 = 1_000_000_000;
+
+pub async fn members_are_live_until_their_heartbeat_expires(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let now = crate::time::now_nanos();
+    store.heartbeat(&member("engine-b", MemberRole::Engine, "b:1"), now + 60 * SECOND).await.expect("heartbeat b");
+    store.heartbeat(&member("engine-a", MemberRole::Engine, "a:1"), now + 30 * SECOND).await.expect("heartbeat a");
+    assert_eq!(live_ids(&store, MemberRole::Engine, now).await, ["engine-a", "engine-b"], "sorted by id");
+    assert_eq!(live_ids(&store, MemberRole::Engine, now + 45 * SECOND).await, ["engine-b"], "a expired");
+    assert!(live_ids(&store, MemberRole::Engine, now + 60 * SECOND).await.is_empty(), "live only before the expiry");
+
+    store.heartbeat(&member("engine-a", MemberRole::Engine, "a:2"), now + 90 * SECOND).await.expect("renewing a");
+    let live = store.live_members(MemberRole::Engine, now + 45 * SECOND).await.expect("live_members");
+    assert_eq!(live, [member("engine-a", MemberRole::Engine, "a:2"), member("engine-b", MemberRole::Engine, "b:1")], "a renewed, with its new address");
+}
+
+pub async fn a_member_that_leaves_is_gone_at_once(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let now = crate::time::now_nanos();
+    let leaving = member("engine-a", MemberRole::Engine, "a:1");
+    store.heartbeat(&leaving, now + 60 * SECOND).await.expect("heartbeat a");
+    store.heartbeat(&member("engine-b", MemberRole::Engine, "b:1"), now + 60 * SECOND).await.expect("heartbeat b");
+    store.leave(&leaving).await.expect("leave");
+    assert_eq!(live_ids(&store, MemberRole::Engine, now).await, ["engine-b"]);
+    store.leave(&leaving).await.expect("leaving twice is harmless");
+}
+
+pub async fn member_roles_are_kept_apart(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    let now = crate::time::now_nanos();
+    store.heartbeat(&member("same-id", MemberRole::Engine, "engine:1"), now + 60 * SECOND).await.expect("engine");
+    store.heartbeat(&member("same-id", MemberRole::Gateway, "gateway:1"), now + 60 * SECOND).await.expect("gateway");
+    store.heartbeat(&member("other", MemberRole::Gateway, "gateway:2"), now + 60 * SECOND).await.expect("gateway 2");
+    assert_eq!(store.live_members(MemberRole::Engine, now).await.expect("engines"), [member("same-id", MemberRole::Engine, "engine:1")]);
+    assert_eq!(live_ids(&store, MemberRole::Gateway, now).await, ["other", "same-id"]);
+    assert!(live_ids(&store, MemberRole::Projections, now).await.is_empty());
+    store.leave(&member("same-id", MemberRole::Gateway, "gateway:1")).await.expect("leave");
+    assert_eq!(live_ids(&store, MemberRole::Engine, now).await, ["same-id"], "leaving one role leaves the other alone");
+}
+
+pub async fn take_shard_needs_the_expected_epoch_and_records_the_owner(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(4).await.expect("init_shards");
+    let fresh = store.read_shard(1).await.expect("read_shard");
+    assert_eq!(fresh, ShardInfo { shard_id: 1, epoch: 0, applied_offset: -1, next_outbox_seq: 0, owner: String::new() });
+    let taken = store.take_shard(1, "engine-a", 0).await.expect("take_shard");
+    assert_eq!((taken.epoch, taken.owner.as_str()), (1, "engine-a"));
+    assert_eq!(store.read_shard(1).await.expect("read_shard"), taken);
+    match store.take_shard(1, "engine-b", 0).await {
+        Err(StoreError::ShardOwnershipLost { shard_id: 1, expected: 0, current: 1 }) => {}
+        other => panic!("taking shard 1 at epoch 0 after it moved to 1: expected ShardOwnershipLost, got {other:?}"),
+    }
+    commit(&store, Sample::new("ns", "wf", "run-1").commit(1, 1)).await;
+    let committed = store.read_shard(1).await.expect("read_shard");
+    assert_eq!((committed.epoch, committed.applied_offset, committed.owner.as_str()), (1, 7, "engine-a"), "a commit keeps the owner");
+
+    let retaken = store.take_shard(1, "engine-b", 1).await.expect("take_shard from a");
+    assert_eq!((retaken.epoch, retaken.applied_offset, retaken.owner.as_str()), (2, 7, "engine-b"));
+    match store.commit(Sample::new("ns", "wf", "run-2").commit(1, 1)).await {
+        Err(StoreError::ShardOwnershipLost { .. }) => {}
+        other => panic!("a commit of the previous owner: expected ShardOwnershipLost, got {other:?}"),
+    }
+    assert_eq!(store.read_shard(0).await.expect("read_shard 0").epoch, 0, "epochs are per shard");
+    assert!(matches!(store.read_shard(4).await, Err(StoreError::NoSuchShard(4))));
+    assert!(matches!(store.take_shard(4, "engine-a", 0).await, Err(StoreError::NoSuchShard(4))));
+}
+
+pub async fn release_shard_clears_the_owner_only_at_its_epoch(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(2).await.expect("init_shards");
+    let taken = store.take_shard(0, "engine-a", 0).await.expect("take_shard");
+    let again = store.take_shard(0, "engine-a", taken.epoch).await.expect("taking it again");
+    match store.release_shard(0, taken.epoch).await {
+        Err(StoreError::ShardOwnershipLost { shard_id: 0, .. }) => {}
+        other => panic!("releasing at a stale epoch: expected ShardOwnershipLost, got {other:?}"),
+    }
+    assert_eq!(store.read_shard(0).await.expect("read_shard").owner, "engine-a", "a stale release changes nothing");
+    store.release_shard(0, again.epoch).await.expect("release_shard");
+    let released = store.read_shard(0).await.expect("read_shard");
+    assert_eq!((released.epoch, released.owner.as_str()), (again.epoch, ""), "released: no owner, same epoch");
+    let next = store.take_shard(0, "engine-b", released.epoch).await.expect("the next owner takes it");
+    assert_eq!((next.epoch, next.owner.as_str()), (again.epoch + 1, "engine-b"));
+    let acquired = store.acquire_shard(0).await.expect("acquire_shard");
+    assert_eq!((acquired.epoch, acquired.owner.as_str()), (next.epoch + 1, ""), "acquire_shard leaves no owner");
+}
+
+pub async fn of_two_engines_racing_to_take_a_shard_exactly_one_wins(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.init_shards(1).await.expect("init_shards");
+    for round in 0..5 {
+        let epoch = store.read_shard(0).await.expect("read_shard").epoch;
+        let (a, b) = tokio::join!(store.take_shard(0, "engine-a", epoch), store.take_shard(0, "engine-b", epoch));
+        let winner = match (a, b) {
+            (Ok(won), Err(StoreError::ShardOwnershipLost { .. })) | (Err(StoreError::ShardOwnershipLost { .. }), Ok(won)) => won,
+            other => panic!("round {round}: expected exactly one take to win, got {other:?}"),
+        };
+        assert_eq!(winner.epoch, epoch + 1);
+        let stored = store.read_shard(0).await.expect("read_shard");
+        assert_eq!((stored.epoch, stored.owner), (winner.epoch, winner.owner), "the winner's take is what is stored");
+    }
+}
+
+fn member(id: &str, role: MemberRole, address: &str) -> Member {
+    Member { id: id.to_string(), role, address: address.to_string() }
+}
+
+async fn live_ids(store: &Arc<dyn Store>, role: MemberRole, now_nanos: i64) -> Vec<String> {
+    let live = store.live_members(role, now_nanos).await.expect("live_members");
+    live.into_iter().map(|member| member.id).collect()
 }
 
 async fn acquire(store: &Arc<dyn Store>, shard_id: ShardId) -> ShardInfo {

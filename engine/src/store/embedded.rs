@@ -13,6 +13,8 @@
 //! - `visibility_by_start`: namespace id, start time descending, run id,
 //!   workflow id -> VisibilityRecord (a copy, so a page is one scan)
 //! - `consumer_offsets`: consumer, log name, partition -> offset
+//! - `members`: role, member id (raw, so ids sort as strings) -> expiry,
+//!   address
 //!
 //! A shard commit is one fjall batch, history included, so it is stronger than
 //! the contract asks: nothing of a fenced commit is written at all.
@@ -34,7 +36,7 @@ use temper_proto::records::{
 
 use super::history_cache::HistoryCache;
 use super::{
-    RawEvent,
+    RawEvent, Member, MemberRole, MembershipStore,
     ConsumerOffsetStore, ExecutionStore, HistoryStore, NamespaceStore, OutboxStore, RunKey, ShardCommit, ShardId,
     ShardStore, StoreError, StoreResult, TimerKey, TimerStore, VisibilityCursor, VisibilityStore, WorkflowKey,
 };
@@ -122,13 +124,6 @@ impl EmbeddedStore {
         for run in &commit.runs_to_delete {
             self.delete_run(&mut batch, commit.shard_id, run)?;
         }
-        let shard = ShardInfo {
-            shard_id: commit.shard_id,
-            epoch: commit.epoch,
-            applied_offset: commit.applied_offset,
-            next_outbox_seq: commit.next_outbox_seq,
-        };
-        batch.insert(&tables.shards, shard_key(commit.shard_id), shard.encode_to_vec());
         Ok((batch, history))
     }
 
@@ -154,26 +149,48 @@ impl ShardStore for EmbeddedStore {
     async fn acquire_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo> {
         self.db
             .write(move |writer| {
-                let mut shard = stored_shard(writer, shard_id)?;
-                shard.epoch += 1;
+                let shard = stored_shard(writer, shard_id)?;
+                raise_epoch(writer, shard, String::new())
+            })
+            .await
+    }
+
+    async fn read_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo> {
+        self.get(&self.db.tables().shards, &shard_key(shard_id), "shard")?.ok_or(StoreError::NoSuchShard(shard_id))
+    }
+
+    async fn take_shard(&self, shard_id: ShardId, owner: &str, expected_epoch: i64) -> StoreResult<ShardInfo> {
+        let owner = owner.to_string();
+        self.db
+            .write(move |writer| {
+                let shard = shard_at_epoch(writer, shard_id, expected_epoch)?;
+                raise_epoch(writer, shard, owner)
+            })
+            .await
+    }
+
+    async fn release_shard(&self, shard_id: ShardId, epoch: i64) -> StoreResult<()> {
+        self.db
+            .write(move |writer| {
+                let mut shard = shard_at_epoch(writer, shard_id, epoch)?;
+                shard.owner.clear();
                 let mut batch = writer.batch();
                 batch.insert(&writer.tables().shards, shard_key(shard_id), shard.encode_to_vec());
-                writer.commit(batch)?;
-                Ok(shard)
+                Ok(writer.commit(batch)?)
             })
             .await
     }
 
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
         let (mut batch, history) = self.commit_batch(&commit)?;
-        let ShardCommit { shard_id, epoch, runs_to_delete, current_runs, .. } = commit;
+        let ShardCommit { shard_id, epoch, runs_to_delete, current_runs, applied_offset, next_outbox_seq, .. } = commit;
         let recent_history = self.recent_history.clone();
         self.db
             .write(move |writer| {
-                let current = stored_shard(writer, shard_id)?.epoch;
-                if current != epoch {
-                    return Err(StoreError::ShardOwnershipLost { shard_id, expected: epoch, current });
-                }
+                let mut shard = shard_at_epoch(writer, shard_id, epoch)?;
+                shard.applied_offset = applied_offset;
+                shard.next_outbox_seq = next_outbox_seq;
+                batch.insert(&writer.tables().shards, shard_key(shard_id), shard.encode_to_vec());
                 let repointed: HashSet<&WorkflowKey> = current_runs.iter().map(|(workflow, _)| workflow).collect();
                 for run in runs_to_delete.iter().filter(|run| !repointed.contains(&run.workflow())) {
                     remove_current_run_naming(writer, &mut batch, shard_id, run)?;
@@ -218,7 +235,7 @@ fn init_shards_in_writer(writer: &Writer, shard_count: u32) -> StoreResult<()> {
     let mut batch = writer.batch();
     batch.insert(&tables.meta, count_key, shard_count.to_be_bytes().to_vec());
     for shard_id in 0..shard_count {
-        let shard = ShardInfo { shard_id, epoch: 0, applied_offset: -1, next_outbox_seq: 0 };
+        let shard = ShardInfo { shard_id, epoch: 0, applied_offset: -1, next_outbox_seq: 0, owner: String::new() };
         batch.insert(&tables.shards, shard_key(shard_id), shard.encode_to_vec());
     }
     Ok(writer.commit(batch)?)
@@ -227,6 +244,26 @@ fn init_shards_in_writer(writer: &Writer, shard_count: u32) -> StoreResult<()> {
 fn stored_shard(writer: &Writer, shard_id: ShardId) -> StoreResult<ShardInfo> {
     let value = writer.get(&writer.tables().shards, &shard_key(shard_id))?.ok_or(StoreError::NoSuchShard(shard_id))?;
     decode("shard", &value)
+}
+
+/// The stored shard row if its epoch is still `epoch`: the fence of every
+/// write by an owner.
+fn shard_at_epoch(writer: &Writer, shard_id: ShardId, epoch: i64) -> StoreResult<ShardInfo> {
+    let shard = stored_shard(writer, shard_id)?;
+    if shard.epoch != epoch {
+        return Err(StoreError::ShardOwnershipLost { shard_id, expected: epoch, current: shard.epoch });
+    }
+    Ok(shard)
+}
+
+/// Writes the shard row with its epoch raised and `owner` recorded.
+fn raise_epoch(writer: &Writer, mut shard: ShardInfo, owner: String) -> StoreResult<ShardInfo> {
+    shard.epoch += 1;
+    shard.owner = owner;
+    let mut batch = writer.batch();
+    batch.insert(&writer.tables().shards, shard_key(shard.shard_id), shard.encode_to_vec());
+    writer.commit(batch)?;
+    Ok(shard)
 }
 
 #[async_trait]
@@ -441,6 +478,94 @@ impl ConsumerOffsetStore for EmbeddedStore {
             })
             .await
     }
+}
+
+#[async_trait]
+impl MembershipStore for EmbeddedStore {
+    /// Also removes the role's rows that expired, so the rows of members
+    /// that died do not pile up; each is checked again on the writer, as
+    /// its member may have renewed it since the scan.
+    async fn heartbeat(&self, member: &Member, expires_at_nanos: i64) -> StoreResult<()> {
+        let key = member_key(member.role, &member.id);
+        let value = Key::new().i64(expires_at_nanos).raw(member.address.as_bytes()).into_bytes();
+        let now = crate::time::now_nanos();
+        let expired: Vec<Vec<u8>> = self
+            .member_rows(member.role)?
+            .into_iter()
+            .filter(|(_, expires_at, _)| *expires_at <= now)
+            .map(|(key, _, _)| key.to_vec())
+            .collect();
+        self.db
+            .write(move |writer| {
+                let members = &writer.tables().members;
+                let mut batch = writer.batch();
+                for stale in expired {
+                    let still_expired = match writer.get(members, &stale)? {
+                        Some(row) => member_expiry(&row)? <= now,
+                        None => false,
+                    };
+                    if still_expired && stale != key {
+                        batch.remove(members, stale);
+                    }
+                }
+                batch.insert(members, key, value);
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+
+    async fn live_members(&self, role: MemberRole, now_nanos: i64) -> StoreResult<Vec<Member>> {
+        let rows = self.member_rows(role)?;
+        rows.into_iter()
+            .filter(|(_, expires_at, _)| *expires_at > now_nanos)
+            .map(|(key, _, address)| {
+                let id = key.get(ROLE_PREFIX_LEN..).ok_or_else(|| corrupt("member key", &key))?;
+                let id = std::str::from_utf8(id).map_err(|_| corrupt("member key", &key))?;
+                Ok(Member { id: id.to_string(), role, address })
+            })
+            .collect()
+    }
+
+    async fn leave(&self, member: &Member) -> StoreResult<()> {
+        let key = member_key(member.role, &member.id);
+        self.db
+            .write(move |writer| {
+                let mut batch = writer.batch();
+                batch.remove(&writer.tables().members, key);
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+}
+
+impl EmbeddedStore {
+    /// Every row of a role, in id order: key, expiry and address.
+    fn member_rows(&self, role: MemberRole) -> StoreResult<Vec<(Slice, i64, String)>> {
+        let rows = self.db.scan(&self.db.tables().members, with_prefix(member_prefix(role)), usize::MAX)?;
+        rows.into_iter()
+            .map(|(key, row)| {
+                let expires_at = member_expiry(&row)?;
+                let address = std::str::from_utf8(&row[8..]).map_err(|_| corrupt("member row", &row))?.to_string();
+                Ok((key, expires_at, address))
+            })
+            .collect()
+    }
+}
+
+/// The role, four bytes, then the id.
+const ROLE_PREFIX_LEN: usize = 4;
+
+fn member_prefix(role: MemberRole) -> Vec<u8> {
+    Key::new().u32(role.code() as u32).into_bytes()
+}
+
+/// The id is stored raw, so keys sort as the ids do.
+fn member_key(role: MemberRole, id: &str) -> Vec<u8> {
+    Key::new().u32(role.code() as u32).raw(id.as_bytes()).into_bytes()
+}
+
+fn member_expiry(row: &[u8]) -> StoreResult<i64> {
+    KeyReader::new(row).i64().ok_or_else(|| corrupt("member row", row))
 }
 
 fn decode<M: Message + Default>(what: &str, value: &[u8]) -> StoreResult<M> {

@@ -22,6 +22,7 @@ use temper_proto::records::{
 };
 
 use crate::log::{LogName, Offset};
+pub use crate::membership::{Member, MemberRole};
 
 pub type ShardId = u32;
 
@@ -149,7 +150,23 @@ pub trait ShardStore: Send + Sync + 'static {
     async fn init_shards(&self, shard_count: u32) -> StoreResult<()>;
 
     /// Takes ownership of a shard: raises its epoch and returns the new row.
+    /// For a process that owns every shard; leaves the owner empty.
     async fn acquire_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo>;
+
+    /// The shard row as last decided (a serial read where the store has
+    /// weaker ones): epoch, applied offset, outbox sequence and owner. A
+    /// shard never taken reads as epoch 0, nothing applied, no owner.
+    async fn read_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo>;
+
+    /// Takes the shard for `owner` if its epoch is still `expected_epoch`:
+    /// raises the epoch by one, records the owner and returns the new row.
+    /// Otherwise `ShardOwnershipLost`: someone else took it since the read.
+    async fn take_shard(&self, shard_id: ShardId, owner: &str, expected_epoch: i64) -> StoreResult<ShardInfo>;
+
+    /// Gives the shard up: clears its owner if its epoch is still `epoch`,
+    /// leaving the epoch as it is (the next owner raises it). Otherwise
+    /// `ShardOwnershipLost`.
+    async fn release_shard(&self, shard_id: ShardId, epoch: i64) -> StoreResult<()>;
 
     /// Applies a commit if the shard's epoch is still `commit.epoch`.
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()>;
@@ -257,6 +274,19 @@ pub trait ConsumerOffsetStore: Send + Sync + 'static {
     -> StoreResult<()>;
 }
 
+/// Heartbeat rows of the cluster's members (see [`crate::membership`]).
+#[async_trait]
+pub trait MembershipStore: Send + Sync + 'static {
+    /// Writes (or renews) the member's row, live until `expires_at_nanos`.
+    async fn heartbeat(&self, member: &Member, expires_at_nanos: i64) -> StoreResult<()>;
+
+    /// Members of `role` whose rows expire after `now_nanos`, sorted by id.
+    async fn live_members(&self, role: MemberRole, now_nanos: i64) -> StoreResult<Vec<Member>>;
+
+    /// Deletes the member's row.
+    async fn leave(&self, member: &Member) -> StoreResult<()>;
+}
+
 /// What an adapter asked of a database over the network since it connected,
 /// to measure what a workflow costs there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -299,6 +329,7 @@ pub trait Store:
     + NamespaceStore
     + VisibilityStore
     + ConsumerOffsetStore
+    + MembershipStore
     + TrafficReport
 {
 }
@@ -312,6 +343,7 @@ impl<T> Store for T where
         + NamespaceStore
         + VisibilityStore
         + ConsumerOffsetStore
+        + MembershipStore
         + TrafficReport
 {
 }

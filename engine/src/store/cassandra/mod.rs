@@ -1,9 +1,9 @@
 //! The store in Cassandra or ScyllaDB, for horizontally scaled deployments.
 //!
-//! The tables (CQL in `schema/cassandra/v1/schema.cql`) and how they are used:
+//! The tables (CQL in `schema/cassandra/v1/`, `v2/`) and how they are used:
 //! - `shard`: one partition per shard holding everything a commit touches:
 //!   the shard row as static columns (`epoch`, `applied_offset`,
-//!   `next_outbox_seq`), and rows by kind (mutable state, current-run
+//!   `next_outbox_seq`, `owner`), and rows by kind (mutable state, current-run
 //!   pointer, timer, outbox record; see `keys`) whose blob keys sort the way
 //!   the traits read them. A commit is one single-partition
 //!   conditional batch (`IF epoch = ?`), see `shard.rs`; timers and the
@@ -14,6 +14,7 @@
 //! - `visibility` (by run) and `visibility_by_start` (by namespace, newest
 //!   start first), kept in step by a logged batch.
 //! - `consumer_offset` and `meta` (the shard count).
+//! - `member`: heartbeat rows of the cluster's members, by role (`members.rs`).
 //!
 //! Every statement is prepared once at [`CassandraStore::connect`]; writes and
 //! reads run at the configured consistency (LOCAL_QUORUM by default),
@@ -28,6 +29,7 @@ mod executions;
 mod history;
 mod history_deletions;
 pub(crate) mod keys;
+mod members;
 mod namespaces;
 mod outbox;
 mod schema;
@@ -137,6 +139,7 @@ struct Statements {
     namespaces: namespaces::NamespaceStatements,
     visibility: visibility::VisibilityStatements,
     consumer_offsets: consumer_offsets::ConsumerOffsetStatements,
+    members: members::MemberStatements,
 }
 
 impl CassandraStore {
@@ -158,6 +161,7 @@ impl CassandraStore {
             visibility: visibility::VisibilityStatements::prepare(&preparer).await?,
             consumer_offsets: consumer_offsets::ConsumerOffsetStatements::prepare(&preparer)
                 .await?,
+            members: members::MemberStatements::prepare(&preparer).await?,
         };
         Ok(CassandraStore {
             session,

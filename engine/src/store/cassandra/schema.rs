@@ -13,9 +13,10 @@ use scylla::client::session::Session;
 use super::{CassandraConfig, CassandraError, open_session};
 
 const SCHEMA_V1: &str = include_str!("../../../../schema/cassandra/v1/schema.cql");
+const SCHEMA_V2: &str = include_str!("../../../../schema/cassandra/v2/schema.cql");
 
 /// The schema version this build of Temper needs.
-pub const REQUIRED_VERSION: i32 = 1;
+pub const REQUIRED_VERSION: i32 = 2;
 
 /// One version of the schema: its CQL, with `{keyspace}` and `{replication}`
 /// to fill in.
@@ -27,7 +28,10 @@ pub struct SchemaVersion {
 
 /// The versions built into this binary.
 pub fn builtin_versions() -> Vec<SchemaVersion> {
-    vec![SchemaVersion { version: 1, cql: SCHEMA_V1.to_string() }]
+    vec![
+        SchemaVersion { version: 1, cql: SCHEMA_V1.to_string() },
+        SchemaVersion { version: 2, cql: SCHEMA_V2.to_string() },
+    ]
 }
 
 /// The versions in a directory laid out like `schema/cassandra`: `v1/`,
@@ -116,6 +120,11 @@ pub async fn check_version(session: &Session, keyspace: &str) -> Result<(), Cass
 
 async fn apply_version(session: &Session, keyspace: &str, replication: &str, version: &SchemaVersion) -> Result<(), CassandraError> {
     for statement in statements_of(&version.cql, keyspace, replication) {
+        if let Some((table, column)) = added_column(&statement)
+            && column_exists(session, keyspace, table, column).await?
+        {
+            continue;
+        }
         session.query_unpaged(statement, ()).await?;
     }
     for statement in bookkeeping_statements(keyspace) {
@@ -127,6 +136,29 @@ async fn apply_version(session: &Session, keyspace: &str, replication: &str, ver
     let current = format!("INSERT INTO {keyspace}.schema_version (keyspace_name, current_version) VALUES (?, ?)");
     session.query_unpaged(current, (keyspace, version.version)).await?;
     Ok(())
+}
+
+/// The table and column an `ALTER TABLE <keyspace>.<table> ADD <column> ...`
+/// adds. CQL has no `IF NOT EXISTS` for it and refuses to add a column
+/// twice, so the tool skips it when the column exists.
+fn added_column(statement: &str) -> Option<(&str, &str)> {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    match words.as_slice() {
+        [alter, table_word, table, add, column, ..]
+            if alter.eq_ignore_ascii_case("ALTER")
+                && table_word.eq_ignore_ascii_case("TABLE")
+                && add.eq_ignore_ascii_case("ADD") =>
+        {
+            let table = table.rsplit('.').next().unwrap_or(table);
+            Some((table, column))
+        }
+        _ => None,
+    }
+}
+
+async fn column_exists(session: &Session, keyspace: &str, table: &str, column: &str) -> Result<bool, CassandraError> {
+    let query = "SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?";
+    Ok(session.query_unpaged(query, (keyspace, table, column)).await?.into_rows_result()?.rows_num() > 0)
 }
 
 /// The tables recording which versions a keyspace has.
@@ -168,15 +200,19 @@ pub async fn create_schema(config: &CassandraConfig) -> Result<(), CassandraErro
 mod tests {
     #[test]
     fn every_statement_is_idempotent_and_filled_in() {
-        let statements =
-            super::statements_of(super::SCHEMA_V1, "ks", "{'class': 'SimpleStrategy', 'replication_factor': 1}");
-        assert_eq!(statements.len(), 9);
-        for statement in &statements {
-            assert!(statement.contains("IF NOT EXISTS"), "{statement}");
+        let replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
+        let v1 = super::statements_of(super::SCHEMA_V1, "ks", replication);
+        let v2 = super::statements_of(super::SCHEMA_V2, "ks", replication);
+        assert_eq!((v1.len(), v2.len()), (9, 2));
+        for statement in v1.iter().chain(&v2) {
+            // An added column is skipped when it exists; anything else says so itself.
+            assert!(statement.contains("IF NOT EXISTS") || super::added_column(statement).is_some(), "{statement}");
             assert!(
                 !statement.contains("{keyspace}") && !statement.contains("{replication}"),
                 "{statement}"
             );
         }
+        assert_eq!(super::added_column(&v2[1]), Some(("shard", "owner")));
+        assert_eq!(super::added_column("CREATE TABLE IF NOT EXISTS ks.t (id int PRIMARY KEY)"), None);
     }
 }

@@ -35,6 +35,7 @@ pub(super) struct ShardStatements {
     read_shard: PreparedStatement,
     create_shard: PreparedStatement,
     raise_epoch: PreparedStatement,
+    release_shard: PreparedStatement,
     commit_shard_row: PreparedStatement,
 }
 
@@ -51,16 +52,21 @@ impl ShardStatements {
                 .await?,
             read_shard: preparer
                 .prepare_serial_read(
-                    "SELECT epoch, applied_offset, next_outbox_seq FROM {ks}.shard WHERE shard_id = ? LIMIT 1",
+                    "SELECT epoch, applied_offset, next_outbox_seq, owner FROM {ks}.shard WHERE shard_id = ? LIMIT 1",
                 )
                 .await?,
             create_shard: preparer
                 .prepare_conditional(
-                    "INSERT INTO {ks}.shard (shard_id, epoch, applied_offset, next_outbox_seq) \
-                     VALUES (?, ?, ?, ?) IF NOT EXISTS",
+                    "INSERT INTO {ks}.shard (shard_id, epoch, applied_offset, next_outbox_seq, owner) \
+                     VALUES (?, ?, ?, ?, ?) IF NOT EXISTS",
                 )
                 .await?,
-            raise_epoch: preparer.prepare_conditional("UPDATE {ks}.shard SET epoch = ? WHERE shard_id = ? IF epoch = ?").await?,
+            raise_epoch: preparer
+                .prepare_conditional("UPDATE {ks}.shard SET epoch = ?, owner = ? WHERE shard_id = ? IF epoch = ?")
+                .await?,
+            release_shard: preparer
+                .prepare_conditional("UPDATE {ks}.shard SET owner = '' WHERE shard_id = ? IF epoch = ?")
+                .await?,
             commit_shard_row: preparer
                 .prepare_conditional(
                     "UPDATE {ks}.shard SET applied_offset = ?, next_outbox_seq = ? WHERE shard_id = ? IF epoch = ?",
@@ -100,14 +106,41 @@ impl ShardStore for CassandraStore {
             return Err(StoreError::NoSuchShard(shard_id));
         }
         for _ in 0..ACQUIRE_ATTEMPTS {
-            if let Some(acquired) = self.try_raising_epoch(shard_id).await? {
-                self.finish_leftover_history_deletions(shard_id).await?;
+            let expected = self.stored_shard(shard_id).await?.map_or(0, |shard| shard.epoch);
+            if let Some(acquired) = self.try_taking(shard_id, "", expected).await? {
                 return Ok(acquired);
             }
         }
         Err(StoreError::Storage(format!(
             "shard {shard_id}: its epoch kept changing while it was being acquired"
         )))
+    }
+
+    async fn read_shard(&self, shard_id: ShardId) -> StoreResult<ShardInfo> {
+        if let Some(stored) = self.stored_shard(shard_id).await? {
+            return Ok(stored);
+        }
+        if !self.shard_exists(shard_id).await? {
+            return Err(StoreError::NoSuchShard(shard_id));
+        }
+        Ok(ShardInfo { shard_id, epoch: 0, applied_offset: -1, next_outbox_seq: 0, owner: String::new() })
+    }
+
+    async fn take_shard(&self, shard_id: ShardId, owner: &str, expected_epoch: i64) -> StoreResult<ShardInfo> {
+        if !self.shard_exists(shard_id).await? {
+            return Err(StoreError::NoSuchShard(shard_id));
+        }
+        match self.try_taking(shard_id, owner, expected_epoch).await? {
+            Some(taken) => Ok(taken),
+            None => Err(self.ownership_lost(shard_id, expected_epoch).await),
+        }
+    }
+
+    async fn release_shard(&self, shard_id: ShardId, epoch: i64) -> StoreResult<()> {
+        if self.applied(&self.statements.shard.release_shard, (shard_id as i32, epoch)).await? {
+            return Ok(());
+        }
+        Err(self.ownership_lost(shard_id, epoch).await)
     }
 
     async fn commit(&self, commit: ShardCommit) -> StoreResult<()> {
@@ -165,52 +198,45 @@ impl CassandraStore {
     }
 
     async fn stored_shard(&self, shard_id: ShardId) -> Result<Option<ShardInfo>, CassandraError> {
-        let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = self
+        type Row = (Option<i64>, Option<i64>, Option<i64>, Option<String>);
+        let row: Option<Row> = self
             .first_row(&self.statements.shard.read_shard, (shard_id as i32,))
             .await?;
-        Ok(row.and_then(|(epoch, applied_offset, next_outbox_seq)| {
+        Ok(row.and_then(|(epoch, applied_offset, next_outbox_seq, owner)| {
             Some(ShardInfo {
                 shard_id,
                 epoch: epoch?,
                 applied_offset: applied_offset.unwrap_or(-1),
                 next_outbox_seq: next_outbox_seq.unwrap_or(0),
+                owner: owner.unwrap_or_default(),
             })
         }))
     }
 
-    /// The shard with its epoch raised by one, or `None` if another
-    /// acquisition won the race.
-    async fn try_raising_epoch(
+    /// Raises the shard's epoch from `expected` by one for `owner` (an empty
+    /// owner for `acquire_shard`), then finishes what a previous owner left
+    /// of history deletions. `None` if another owner took it first. Epoch 0
+    /// is a shard whose row was never written: the first owner creates it.
+    async fn try_taking(
         &self,
         shard_id: ShardId,
+        owner: &str,
+        expected: i64,
     ) -> Result<Option<ShardInfo>, CassandraError> {
         let statements = &self.statements.shard;
-        let (acquired, applied) = match self.stored_shard(shard_id).await? {
-            None => {
-                let fresh = ShardInfo {
-                    shard_id,
-                    epoch: 1,
-                    applied_offset: -1,
-                    next_outbox_seq: 0,
-                };
-                let values = (
-                    shard_id as i32,
-                    fresh.epoch,
-                    fresh.applied_offset,
-                    fresh.next_outbox_seq,
-                );
-                (fresh, self.applied(&statements.create_shard, values).await?)
-            }
-            Some(stored) => {
-                let raised = stored.epoch + 1;
-                let values = (raised, shard_id as i32, stored.epoch);
-                if !self.applied(&statements.raise_epoch, values).await? {
-                    return Ok(None);
-                }
-                return self.shard_as_raised(shard_id, raised).await;
-            }
+        let raised = expected + 1;
+        let applied = if expected == 0 {
+            let fresh = (shard_id as i32, raised, -1_i64, 0_i64, owner);
+            self.applied(&statements.create_shard, fresh).await?
+        } else {
+            self.applied(&statements.raise_epoch, (raised, owner, shard_id as i32, expected)).await?
         };
-        Ok(applied.then_some(acquired))
+        if !applied {
+            return Ok(None);
+        }
+        let Some(taken) = self.shard_as_raised(shard_id, raised).await? else { return Ok(None) };
+        self.finish_leftover_history_deletions(shard_id).await?;
+        Ok(Some(taken))
     }
 
     /// The shard row read again after its epoch was raised. The row read
