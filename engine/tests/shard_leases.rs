@@ -151,7 +151,7 @@ impl Cluster {
     async fn execute(&self, shard: ShardId, workflow_id: &str, command: Command) -> CommandResult {
         let pending = self.replies.register();
         let record = CommandRecord {
-            reply_to: Some(pending.reply_to),
+            reply_to: Some(pending.reply_to.clone()),
             namespace_id: NAMESPACE.into(),
             workflow_id: workflow_id.into(),
             command: Some(command),

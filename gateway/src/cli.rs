@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use temper_engine::state_machine::RunLimits;
 
 use crate::gateway::Limits;
+use crate::roles::Roles;
 use crate::schema_tool::SchemaCommand;
 use crate::server::{DevServerConfig, run_dev_server};
 
@@ -45,6 +46,11 @@ struct StartArgs {
     /// The config file (YAML).
     #[arg(long)]
     config: PathBuf,
+    /// The roles this process runs: any of gateway, engine and projections,
+    /// comma-separated (Temporal's `--service`). Separate roles need a
+    /// shared store (Cassandra) and log (Kafka).
+    #[arg(long, default_value = "gateway,engine,projections")]
+    role: Roles,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "warn")]
     log_level: String,
@@ -138,7 +144,7 @@ fn bench(args: temper_bench::BenchArgs) -> ExitCode {
 fn start(args: StartArgs) -> ExitCode {
     init_logging(&args.log_level);
     match crate::config_file::load(&args.config) {
-        Ok(config) => serve(config),
+        Ok(config) => serve(DevServerConfig { roles: args.role, ..config }),
         Err(error) => {
             eprintln!("temper: {error}");
             ExitCode::FAILURE
@@ -177,6 +183,8 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
         compaction_interval: args.compaction_interval,
         store: Default::default(),
         log: Default::default(),
+        roles: Roles::ALL,
+        cluster: Default::default(),
     };
     serve(config)
 }

@@ -21,12 +21,17 @@
 //!     consistency: LOCAL_QUORUM
 //!     serial_consistency: LOCAL_SERIAL
 //!     # credentials, TLS, pool size, connect timeout: see cassandra_settings
+//! cluster:                     # processes sharing the store find each other
+//!   advertise_address: 10.0.0.3:7233  # how the others reach this process
+//!   heartbeat_interval: 500ms
+//!   lease: 3s                  # a silent process's shards move after this
 //! ```
 //!
 //! Environment overrides: `TEMPER_ADDRESS`, `TEMPER_DATA_DIR`,
 //! `TEMPER_CASSANDRA_CONTACT_POINTS` (comma-separated),
 //! `TEMPER_CASSANDRA_KEYSPACE`, `TEMPER_CASSANDRA_USER`,
-//! `TEMPER_CASSANDRA_PASSWORD`, `TEMPER_KAFKA_BOOTSTRAP_SERVERS`.
+//! `TEMPER_CASSANDRA_PASSWORD`, `TEMPER_KAFKA_BOOTSTRAP_SERVERS`,
+//! `TEMPER_ADVERTISE_ADDRESS` (a Kubernetes pod's IP and port, say).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -35,7 +40,9 @@ use serde::Deserialize;
 
 use crate::cassandra_settings::CassandraSection;
 use crate::gateway::Limits;
+use crate::roles::{ClusterSettings, Roles};
 use crate::server::{DevServerConfig, LogSelection, StoreSelection};
+use std::time::Duration;
 use temper_engine::log::kafka::KafkaLogConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +59,16 @@ struct ConfigFile {
     server: ServerSection,
     #[serde(default)]
     persistence: PersistenceSection,
+    #[serde(default)]
+    cluster: ClusterSection,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClusterSection {
+    advertise_address: Option<String>,
+    heartbeat_interval: Option<String>,
+    lease: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +166,9 @@ fn apply_environment(file: &mut ConfigFile, variable: impl Fn(&str) -> Option<St
     if let Some(address) = variable("TEMPER_ADDRESS") {
         file.server.address = address;
     }
+    if let Some(address) = variable("TEMPER_ADVERTISE_ADDRESS") {
+        file.cluster.advertise_address = Some(address);
+    }
     if let Some(data_dir) = variable("TEMPER_DATA_DIR") {
         file.server.data_dir = PathBuf::from(data_dir);
     }
@@ -178,7 +198,41 @@ fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
         compaction_interval: std::time::Duration::from_secs(60),
         log: log_selection(&file.persistence)?,
         store: store_selection(file.persistence)?,
+        roles: Roles::ALL,
+        cluster: cluster_settings(file.cluster)?,
     })
+}
+
+fn cluster_settings(section: ClusterSection) -> Result<ClusterSettings, String> {
+    let defaults = ClusterSettings::default();
+    let duration = |value: Option<String>, key: &str, default: Duration| match value {
+        None => Ok(default),
+        Some(text) => temper_bench::parse_duration(&text)
+            .map_err(|error| format!("cluster.{key} `{text}` is not a duration like 500ms or 3s: {error}"))
+            .and_then(|duration| {
+                if duration.is_zero() { Err(format!("cluster.{key} must be longer than zero")) } else { Ok(duration) }
+            }),
+    };
+    let heartbeat_interval = duration(section.heartbeat_interval, "heartbeat_interval", defaults.heartbeat_interval)?;
+    let lease = duration(section.lease, "lease", defaults.lease)?;
+    if lease < heartbeat_interval * 2 {
+        return Err(format!(
+            "cluster.lease ({lease:?}) must be at least twice cluster.heartbeat_interval ({heartbeat_interval:?}), or a process that misses one renewal loses its shards"
+        ));
+    }
+    if let Some(address) = &section.advertise_address {
+        check_advertise_address(address)?;
+    }
+    Ok(ClusterSettings { advertise_address: section.advertise_address, heartbeat_interval, lease })
+}
+
+/// Other processes dial it, so it must be a reachable host and a port.
+fn check_advertise_address(address: &str) -> Result<(), String> {
+    let usable = match address.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && host != "0.0.0.0" && host != "[::]" && port.parse::<u16>().is_ok_and(|port| port > 0),
+        None => false,
+    };
+    if usable { Ok(()) } else { Err(format!("cluster.advertise_address `{address}` must be a reachable host:port, like 10.0.0.3:7233")) }
 }
 
 fn log_selection(persistence: &PersistenceSection) -> Result<LogSelection, String> {
@@ -260,6 +314,20 @@ mod tests {
         assert!(factor.contains("replication_factor is 0"), "{factor}");
         let unknown = parsed("server:\n  data_dir: /tmp/t\npersistence:\n  kafka:\n    bootstrap: k\n").err().unwrap();
         assert!(unknown.contains("bootstrap"), "{unknown}");
+    }
+
+    #[test]
+    fn cluster_settings_are_read_and_checked() {
+        let config = parsed("server:\n  data_dir: /tmp/t\ncluster:\n  advertise_address: 10.0.0.3:7233\n  lease: 5s\n").unwrap();
+        assert_eq!(config.cluster.advertise_address.as_deref(), Some("10.0.0.3:7233"));
+        assert_eq!(config.cluster.lease, Duration::from_secs(5));
+        assert_eq!(config.cluster.heartbeat_interval, Duration::from_millis(500));
+        let short = parsed("server:\n  data_dir: /tmp/t\ncluster:\n  lease: 600ms\n").err().unwrap();
+        assert!(short.contains("at least twice"), "{short}");
+        let unroutable = parsed("server:\n  data_dir: /tmp/t\ncluster:\n  advertise_address: 0.0.0.0:7233\n").err().unwrap();
+        assert!(unroutable.contains("reachable host:port"), "{unroutable}");
+        let garbled = parsed("server:\n  data_dir: /tmp/t\ncluster:\n  heartbeat_interval: soon\n").err().unwrap();
+        assert!(garbled.contains("cluster.heartbeat_interval `soon`"), "{garbled}");
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("log: {0}")]
     Log(#[from] LogError),
+    /// What the gateway a call was forwarded to answered (see `matching::routing`).
+    #[error("{}", .0.message())]
+    Forwarded(Status),
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -90,6 +93,7 @@ impl From<ApiError> for Status {
             ApiError::Command(command_error) => command_status(command_error, message),
             ApiError::Store(StoreError::NamespaceAlreadyExists(name)) => Status::from(ApiError::NamespaceAlreadyExists(name)),
             ApiError::Store(_) | ApiError::Log(_) => Status::unavailable(message),
+            ApiError::Forwarded(status) => status,
         }
     }
 }

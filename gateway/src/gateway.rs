@@ -14,6 +14,7 @@ use temper_proto::records::{TaskKind, TaskToken, WorkflowMutableState};
 use crate::bus::CommandBus;
 use crate::errors::{ApiError, ApiResult};
 use crate::matching::Matching;
+use crate::matching::routing::QueueRouter;
 use crate::namespaces::NamespaceRegistry;
 
 /// What one request may carry; Temporal's defaults (see `Default`).
@@ -60,6 +61,8 @@ pub struct Gateway {
     /// The engine's committed states when it runs in this process: reads
     /// they answer skip the store.
     pub committed: Option<CommittedStates>,
+    /// Which gateway serves each task queue, when there are several.
+    pub router: Option<Arc<QueueRouter>>,
 }
 
 impl Gateway {
@@ -102,6 +105,20 @@ impl Gateway {
         }
         let shard = shard_of(&workflow.namespace_id, &workflow.workflow_id, self.shard_count);
         Ok(self.store.get_current_run(shard, workflow).await?.map(|current| current.run_id))
+    }
+
+    /// The gateway that serves a task queue when it is another one: the call
+    /// is to be forwarded there. A call forwarded already is served here.
+    pub fn queue_served_elsewhere(&self, namespace_id: &str, queue: &str, forwarded: bool) -> ApiResult<Option<QueueClient>> {
+        match &self.router {
+            Some(router) if !forwarded => router.elsewhere(namespace_id, queue),
+            _ => Ok(None),
+        }
+    }
+
+    /// The address other gateways reach this one at; empty in one process.
+    pub fn own_address(&self) -> &str {
+        self.router.as_ref().map_or("", |router| router.own_address())
     }
 
     /// The token of a worker's answer, checked, and authenticated against the
@@ -147,6 +164,8 @@ impl Gateway {
         Ok(events)
     }
 }
+
+pub type QueueClient = temper_proto::service::workflowservice::v1::workflow_service_client::WorkflowServiceClient<tonic::transport::Channel>;
 
 pub fn workflow_not_found(workflow_id: &str) -> ApiError {
     ApiError::NotFound(format!("workflow not found for ID: {workflow_id}"))

@@ -4,6 +4,7 @@
 
 mod bus;
 mod cassandra_settings;
+mod cluster;
 pub mod cli;
 pub mod cluster_service;
 mod config_file;
@@ -14,6 +15,7 @@ mod errors;
 mod gateway;
 mod matching;
 mod namespaces;
+pub mod roles;
 mod schema_tool;
 pub mod server;
 mod service;

@@ -1,5 +1,6 @@
-//! Wires every role into one process on the embedded store: what
-//! `temper server start-dev` runs.
+//! Wires a process's roles together: every role on the embedded store (what
+//! `temper server start-dev` runs), or some of them as one member of a
+//! cluster sharing a Cassandra store and a Kafka log (see `cluster`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +24,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bus::CommandBus;
+use crate::cluster::{Memberships, Readiness, gateway_addresses, owned_by, task_queue_owners};
+use crate::cluster_service::{ClusterService, cluster_service};
+use temper_engine::membership::MemberRole;
+use temper_proto::records::cluster_server::ClusterServer;
+use crate::matching::routing::QueueRouter;
+use crate::roles::{ClusterSettings, Roles};
+use temper_engine::health::ShardHealth;
+use temper_engine::replies::RemoteReplies;
 use crate::gateway::{Gateway, Limits};
 use crate::matching::{Matching, MatchingCounts};
 use crate::namespaces::NamespaceRegistry;
@@ -51,6 +60,10 @@ pub struct DevServerConfig {
     /// Where workflow state lives; the logs stay in the data directory.
     pub store: StoreSelection,
     pub log: LogSelection,
+    /// The roles this process runs.
+    pub roles: Roles,
+    /// How this process finds the others when it shares the store and log.
+    pub cluster: ClusterSettings,
 }
 
 /// Which Log adapter carries commands, tasks and visibility records.
@@ -81,6 +94,8 @@ pub enum ServerError {
     Store(String),
     #[error("the log is not usable: {0}")]
     Log(String),
+    #[error("{0}")]
+    Config(String),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: std::io::Error },
     #[error("the gRPC server failed: {0}")]
@@ -92,77 +107,119 @@ pub async fn run_dev_server(config: DevServerConfig, shutdown: impl std::future:
     DevServer::start(config).await?.serve(shutdown).await
 }
 
-/// A dev server whose roles run and whose port is bound, before it serves.
+/// A server whose roles run and whose port is bound, before it serves.
 pub struct DevServer {
     listener: TcpListener,
     address: SocketAddr,
-    gateway: Arc<Gateway>,
-    engine: Engine,
-    db: Arc<EmbeddedDb>,
+    gateway: Option<Arc<Gateway>>,
+    cluster_service: Option<ClusterServer<ClusterService>>,
+    engine: Option<Engine>,
+    store: Arc<dyn Store>,
+    db: Option<Arc<EmbeddedDb>>,
+    memberships: Option<Memberships>,
+    readiness: Readiness,
     stop_roles: watch::Sender<bool>,
-    projection: JoinHandle<()>,
-    reclaiming: JoinHandle<()>,
+    background: Vec<JoinHandle<()>>,
 }
 
 impl DevServer {
-    /// Opens the data directory, starts every role and binds the port.
+    /// Opens the store and log, starts this process's roles and binds the port.
     pub async fn start(config: DevServerConfig) -> Result<DevServer, ServerError> {
-        let db = match &config.db_path {
-            Some(path) => EmbeddedDb::open(path),
-            None => EmbeddedDb::open_temporary(),
-        }
-        .map_err(|e| ServerError::Storage(e.to_string()))?;
+        let topology = Topology::of(&config)?;
+        let db = open_embedded_db(&config)?;
         let layout = LogLayout { commands: config.shards, tasks: config.shards, visibility: config.shards };
-        let log: Arc<dyn Log> = match &config.log {
-            LogSelection::Embedded => Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?),
-            LogSelection::Kafka(kafka) => {
-                Arc::new(KafkaLog::open(kafka.clone(), layout).await.map_err(|e| ServerError::Log(e.to_string()))?)
-            }
-        };
-        let store: Arc<dyn Store> = match &config.store {
-            StoreSelection::Embedded => Arc::new(EmbeddedStore::new(db.clone())),
-            StoreSelection::Cassandra(cassandra) => Arc::new(
-                CassandraStore::connect(cassandra).await.map_err(|e| ServerError::Store(e.to_string()))?,
-            ),
-        };
-        let replies = Arc::new(LocalReplies::new(incarnation()));
-        let notifier = Arc::new(HistoryNotifier::default());
-        let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
-        engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
-        engine_config.state_machine.max_id_length = config.limits.max_id_length;
-        engine_config.state_machine.max_failure_depth = config.limits.max_failure_depth;
-        engine_config.state_machine.run_limits = config.run_limits.clone();
-        let engine = Engine::start(engine_config, log.clone(), store.clone(), replies.clone(), notifier.clone())
-            .await
-            .map_err(|e| ServerError::Storage(e.to_string()))?;
+        let log = open_log(&config, db.as_ref(), layout).await?;
+        let store = open_store(&config, db.as_ref()).await?;
+        store.init_shards(config.shards).await.map_err(|e| ServerError::Store(e.to_string()))?;
         let (stop_roles, roles_stopped) = watch::channel(false);
-        let matching =
-            Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
-        let reclaiming = tokio::spawn(reclaim_space_periodically(db.clone(), config.compaction_interval, roles_stopped.clone()));
-        let projection = tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped));
+        let mut background = Vec::new();
+        let readiness = Readiness::new(config.roles);
 
-        let gateway = Arc::new(Gateway {
-            store: store.clone(),
-            bus: CommandBus::new(log.clone(), replies, engine.health()),
-            notifier,
-            namespaces: NamespaceRegistry::new(store.clone()),
-            matching,
-            limits: config.limits.clone(),
-            shard_count: config.shards,
-            committed: Some(engine.committed_states()),
-        });
-        let mut namespaces = vec!["default".to_string()];
-        namespaces.extend(config.namespaces.iter().cloned());
-        for namespace in &namespaces {
-            gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+        let incarnation = incarnation();
+        let memberships = match &topology {
+            Topology::Cluster { advertise } => Some(
+                crate::cluster::join(store.clone(), config.roles, advertise, &config.cluster)
+                    .await
+                    .map_err(|e| ServerError::Store(format!("joining the cluster failed: {e}")))?,
+            ),
+            Topology::SingleProcess => None,
+        };
+        let own_address = match &topology {
+            Topology::Cluster { advertise } => advertise.clone(),
+            Topology::SingleProcess => String::new(),
+        };
+        let local_replies = Arc::new(LocalReplies::with_address(incarnation, own_address.clone()));
+        let notifier = Arc::new(HistoryNotifier::default());
+
+        let engine = if config.roles.engine {
+            let engine_config = engine_config(&config);
+            let engine = match memberships.as_ref().and_then(|memberships| memberships.of(MemberRole::Engine)) {
+                Some(membership) => {
+                    let gateways = gateway_addresses(&membership, &mut background, roles_stopped.clone());
+                    let replies = Arc::new(RemoteReplies::new(local_replies.clone(), gateways));
+                    Engine::start_member(engine_config, log.clone(), store.clone(), replies, notifier.clone(), membership).await
+                }
+                None => Engine::start(engine_config, log.clone(), store.clone(), local_replies.clone(), notifier.clone()).await,
+            }
+            .map_err(|e| ServerError::Storage(e.to_string()))?;
+            background.push(tokio::spawn(readiness.clone().follow_engine(engine.assigned_shards(), engine.owned_shards())));
+            Some(engine)
+        } else {
+            None
+        };
+
+        let (gateway, cluster_service) = if config.roles.gateway {
+            let (matching, router) = match memberships.as_ref().and_then(|memberships| memberships.of(MemberRole::Gateway)) {
+                Some(membership) => {
+                    let owners = task_queue_owners(&membership, layout.tasks, &mut background, roles_stopped.clone());
+                    let owned = owned_by(owners.clone(), own_address.clone(), &mut background, roles_stopped.clone());
+                    let matching = Matching::start_owning(log.clone(), store.clone(), roles_stopped.clone(), owned);
+                    (matching, Some(Arc::new(QueueRouter::new(own_address.clone(), layout.tasks, owners))))
+                }
+                None => {
+                    let matching =
+                        Matching::start(log.clone(), store.clone(), roles_stopped.clone()).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+                    (matching, None)
+                }
+            };
+            // In one process the engine's view of its shards and its caches
+            // are the truth; across processes the gateway asks the store.
+            let single = memberships.is_none();
+            let local_engine = engine.as_ref().filter(|_| single);
+            let health = local_engine.map_or_else(|| Arc::new(ShardHealth::new(config.shards)), |engine| engine.health());
+            let gateway = Arc::new(Gateway {
+                store: store.clone(),
+                bus: CommandBus::new(log.clone(), local_replies.clone(), health),
+                notifier: notifier.clone(),
+                namespaces: NamespaceRegistry::new(store.clone()),
+                matching,
+                limits: config.limits.clone(),
+                shard_count: config.shards,
+                committed: local_engine.map(|engine| engine.committed_states()),
+                router,
+            });
+            for namespace in &namespaces_of(&config) {
+                gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
+            }
+            background.push(tokio::spawn(readiness.clone().follow_log(log.clone(), roles_stopped.clone())));
+            (Some(gateway), Some(cluster_service(local_replies.clone(), notifier.clone())))
+        } else {
+            (None, None)
+        };
+
+        if config.roles.projections {
+            background.push(tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped.clone())));
+            readiness.projections_ready();
+        }
+        if let Some(db) = &db {
+            background.push(tokio::spawn(reclaim_space_periodically(db.clone(), config.compaction_interval, roles_stopped)));
         }
 
-        // Bound last: accepting a connection means every role is ready.
+        // Bound last: accepting a connection means every role is started.
         let listener = TcpListener::bind(config.address).await.map_err(|source| ServerError::Bind { address: config.address, source })?;
         let address = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
-        let data = config.db_path.as_ref().map_or("a temporary directory (lost on exit)".to_string(), |p| p.display().to_string());
-        println!("Temper {} ready: Temporal gRPC API on {address}, namespaces {}, data in {data}", env!("CARGO_PKG_VERSION"), namespaces.join(", "));
-        Ok(DevServer { listener, address, gateway, engine, db, stop_roles, projection, reclaiming })
+        println!("{}", ready_line(&config, address, &topology));
+        Ok(DevServer { listener, address, gateway, cluster_service, engine, store, db, memberships, readiness, stop_roles, background })
     }
 
     /// The address the gRPC API listens on (the bound port when asked for port 0).
@@ -171,36 +228,160 @@ impl DevServer {
     }
 
     /// What the server holds for calls in flight, readable while it serves.
+    /// Only a process running the gateway role holds calls.
     pub fn held(&self) -> Held {
-        Held { gateway: self.gateway.clone() }
+        Held { gateway: self.gateway.clone().expect("held() needs the gateway role") }
     }
 
     /// Serves until `shutdown` resolves, then stops every role and flushes the store.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ServerError> {
-        let max_request_bytes = self.gateway.limits.max_request_bytes;
-        let reporting = tokio::spawn(report_store_traffic_on_request(self.gateway.store.clone()));
-        let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway: self.gateway }))
-            .max_decoding_message_size(max_request_bytes)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES)
-            // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
-            .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
-        // What `temporal operator cluster health` and load balancers ask.
+        let reporting = tokio::spawn(report_store_traffic_on_request(self.store.clone()));
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter.set_serving::<WorkflowServiceServer<Frontend>>().await;
-        let served = tonic::transport::Server::builder()
-            .add_service(health_service.accept_compressed(tonic::codec::CompressionEncoding::Gzip))
-            .add_service(workflow_service)
-            .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
-            .serve_with_incoming_shutdown(incoming(self.listener), shutdown)
-            .await;
+        let reporting_health = tokio::spawn(self.readiness.clone().report(health_reporter));
+        let router = tonic::transport::Server::builder()
+            .add_service(health_service.accept_compressed(tonic::codec::CompressionEncoding::Gzip));
+        let mut router = match &self.gateway {
+            Some(gateway) => {
+                let max_request_bytes = gateway.limits.max_request_bytes;
+                let workflow_service = WorkflowServiceServer::from_arc(Arc::new(Frontend { gateway: gateway.clone() }))
+                    .max_decoding_message_size(max_request_bytes)
+                    .max_encoding_message_size(MAX_MESSAGE_BYTES)
+                    // SDKs compress requests; replies stay uncompressed (cheaper on CPU).
+                    .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
+                router
+                    .add_service(workflow_service)
+                    .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+            }
+            None => router.add_optional_service(None::<OperatorServiceServer<Operator>>),
+        };
+        if let Some(cluster) = self.cluster_service {
+            router = router.add_service(cluster);
+        }
+        let served = router.serve_with_incoming_shutdown(incoming(self.listener), shutdown).await;
 
         reporting.abort();
+        reporting_health.abort();
+        // The gateway leaves first, so its task queues move at once. The
+        // engine releases its shards before it leaves, so the others take
+        // them released rather than racing its last batch.
+        if let Some(memberships) = &self.memberships {
+            memberships.leave(&[MemberRole::Gateway]).await;
+        }
+        if let Some(engine) = self.engine {
+            engine.shutdown().await;
+        }
+        if let Some(memberships) = &self.memberships {
+            memberships.leave(&[MemberRole::Engine, MemberRole::Projections]).await;
+        }
         let _ = self.stop_roles.send(true);
-        self.engine.shutdown().await;
-        let _ = self.projection.await;
-        let _ = self.reclaiming.await;
-        self.db.shutdown();
+        for task in self.background {
+            let _ = task.await;
+        }
+        if let Some(db) = self.db {
+            db.shutdown();
+        }
         served.map_err(ServerError::from)
+    }
+}
+
+/// Whether this process shares its store and log with others.
+enum Topology {
+    /// Every role here, over state no other process touches.
+    SingleProcess,
+    /// A member of a cluster sharing a Cassandra store and a Kafka log,
+    /// reached by the others at `advertise`.
+    Cluster { advertise: String },
+}
+
+impl Topology {
+    fn of(config: &DevServerConfig) -> Result<Topology, ServerError> {
+        let shared = matches!(config.store, StoreSelection::Cassandra(_)) && matches!(config.log, LogSelection::Kafka(_));
+        if !shared {
+            if !config.roles.is_all() {
+                return Err(ServerError::Config(format!(
+                    "--role {} needs the roles' processes to share their state: set persistence.store to cassandra and persistence.log to kafka",
+                    config.roles
+                )));
+            }
+            return Ok(Topology::SingleProcess);
+        }
+        let advertise = match &config.cluster.advertise_address {
+            Some(address) => address.clone(),
+            None if config.address.ip().is_unspecified() || config.address.port() == 0 => {
+                return Err(ServerError::Config(format!(
+                    "server.address {} is not an address other processes can reach; set cluster.advertise_address (or TEMPER_ADVERTISE_ADDRESS) to this host's ip:port",
+                    config.address
+                )));
+            }
+            None => config.address.to_string(),
+        };
+        Ok(Topology::Cluster { advertise })
+    }
+}
+
+fn open_embedded_db(config: &DevServerConfig) -> Result<Option<Arc<EmbeddedDb>>, ServerError> {
+    let needed = matches!(config.log, LogSelection::Embedded) || matches!(config.store, StoreSelection::Embedded);
+    if !needed {
+        return Ok(None);
+    }
+    match &config.db_path {
+        Some(path) => EmbeddedDb::open(path),
+        None => EmbeddedDb::open_temporary(),
+    }
+    .map(Some)
+    .map_err(|e| ServerError::Storage(e.to_string()))
+}
+
+async fn open_log(config: &DevServerConfig, db: Option<&Arc<EmbeddedDb>>, layout: LogLayout) -> Result<Arc<dyn Log>, ServerError> {
+    Ok(match (&config.log, db) {
+        (LogSelection::Kafka(kafka), _) => {
+            Arc::new(KafkaLog::open(kafka.clone(), layout).await.map_err(|e| ServerError::Log(e.to_string()))?)
+        }
+        (LogSelection::Embedded, Some(db)) => {
+            Arc::new(EmbeddedLog::open(db.clone(), layout).map_err(|e| ServerError::Storage(e.to_string()))?)
+        }
+        (LogSelection::Embedded, None) => unreachable!("the embedded log opens the data directory"),
+    })
+}
+
+async fn open_store(config: &DevServerConfig, db: Option<&Arc<EmbeddedDb>>) -> Result<Arc<dyn Store>, ServerError> {
+    Ok(match (&config.store, db) {
+        (StoreSelection::Cassandra(cassandra), _) => {
+            Arc::new(CassandraStore::connect(cassandra).await.map_err(|e| ServerError::Store(e.to_string()))?)
+        }
+        (StoreSelection::Embedded, Some(db)) => Arc::new(EmbeddedStore::new(db.clone())),
+        (StoreSelection::Embedded, None) => unreachable!("the embedded store opens the data directory"),
+    })
+}
+
+fn engine_config(config: &DevServerConfig) -> EngineConfig {
+    let mut engine_config = EngineConfig { shard_count: config.shards, ..EngineConfig::default() };
+    engine_config.state_machine.max_payload_bytes = config.limits.max_payload_bytes;
+    engine_config.state_machine.max_id_length = config.limits.max_id_length;
+    engine_config.state_machine.max_failure_depth = config.limits.max_failure_depth;
+    engine_config.state_machine.run_limits = config.run_limits.clone();
+    engine_config
+}
+
+fn namespaces_of(config: &DevServerConfig) -> Vec<String> {
+    let mut namespaces = vec!["default".to_string()];
+    namespaces.extend(config.namespaces.iter().cloned());
+    namespaces
+}
+
+fn ready_line(config: &DevServerConfig, address: SocketAddr, topology: &Topology) -> String {
+    let version = env!("CARGO_PKG_VERSION");
+    let place = match topology {
+        Topology::SingleProcess => {
+            let data = config.db_path.as_ref().map_or("a temporary directory (lost on exit)".to_string(), |p| p.display().to_string());
+            format!("data in {data}")
+        }
+        Topology::Cluster { advertise } => format!("cluster member at {advertise}"),
+    };
+    if config.roles.gateway {
+        format!("Temper {version} ready: Temporal gRPC API on {address}, namespaces {}, roles {}, {place}", namespaces_of(config).join(", "), config.roles)
+    } else {
+        format!("Temper {version} ready: roles {} (health on {address}), {place}", config.roles)
     }
 }
 
@@ -275,7 +456,8 @@ fn incoming(listener: TcpListener) -> tonic::transport::server::TcpIncoming {
 }
 
 /// Distinguishes this process from earlier ones, so replies to commands an
-/// earlier process appended are not mistaken for this one's.
+/// earlier process appended are not mistaken for this one's; also its
+/// member id in the cluster.
 fn incarnation() -> u64 {
     let id = uuid::Uuid::new_v4();
     u64::from_le_bytes(id.as_bytes()[..8].try_into().expect("16 bytes"))

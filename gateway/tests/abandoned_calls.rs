@@ -47,6 +47,8 @@ impl TestServer {
             compaction_interval: std::time::Duration::from_secs(60),
             store: Default::default(),
             log: Default::default(),
+            roles: temper_gateway::roles::Roles::ALL,
+            cluster: Default::default(),
         };
         let server = DevServer::start(config).await.expect("the server starts");
         let (address, held) = (server.address(), server.held());

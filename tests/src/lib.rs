@@ -377,6 +377,16 @@ pub fn temper_for_cassandra_tests() -> Option<PathBuf> {
     Some(temper)
 }
 
+/// Starts (or finds running) the test Cassandra and Kafka through
+/// tests/services, and returns their addresses: (contact point, bootstrap servers).
+pub fn start_cassandra_and_kafka() -> (String, String) {
+    let services = crate_dir().join("services");
+    run_or_panic(Command::new("bash").arg(services.join("cassandra.sh")).arg("start"), "tests/services/cassandra.sh start");
+    run_or_panic(Command::new("bash").arg(services.join("kafka.sh")).arg("start"), "tests/services/kafka.sh start");
+    let port = |variable: &str, default: &str| std::env::var(variable).unwrap_or_else(|_| default.to_string());
+    (format!("127.0.0.1:{}", port("CASSANDRA_PORT", "9042")), format!("127.0.0.1:{}", port("KAFKA_PORT", "9092")))
+}
+
 /// Sets up `keyspace` with `temper schema setup` on the Cassandra at
 /// `contact_point`, then starts Temper on it with `temper server start
 /// --config` (its logs and config file in `dir`).
@@ -410,6 +420,26 @@ fn start_temper_with_persistence(temper: &Path, contact_point: &str, keyspace: &
     );
     fs::write(&config, yaml).unwrap_or_else(|e| panic!("writing {}: {e}", config.display()));
     TestServer::start_with_config(&config)
+}
+
+/// Whether the process at `address` reports `service` SERVING through
+/// grpc.health (what a Kubernetes probe asks); false if it cannot be asked.
+pub fn grpc_health_serving(address: &str, service: &str) -> bool {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return false };
+    runtime.block_on(async {
+        let Ok(endpoint) = tonic::transport::Endpoint::from_shared(format!("http://{address}")) else { return false };
+        let Ok(channel) = endpoint.connect_timeout(Duration::from_secs(1)).timeout(Duration::from_secs(2)).connect().await else {
+            return false;
+        };
+        let request = HealthCheckRequest { service: service.to_string() };
+        match HealthClient::new(channel).check(request).await {
+            Ok(response) => response.into_inner().status == ServingStatus::Serving as i32,
+            Err(_) => false,
+        }
+    })
 }
 
 /// Runs a setup command (a service script, `temper schema setup`); panics
@@ -566,6 +596,12 @@ impl TestServer {
         Self::start_launching(None, &[], Some(config.as_ref().to_path_buf()))
     }
 
+    /// [`TestServer::start_with_config`] with flags of the test's own
+    /// (`--role engine`, `--log-level info`).
+    pub fn start_with_config_and_args(config: impl AsRef<Path>, extra_args: &[&str]) -> TestServer {
+        Self::start_launching(None, extra_args, Some(config.as_ref().to_path_buf()))
+    }
+
     fn start_inner(db: Option<PathBuf>, extra_args: &[&str]) -> TestServer {
         Self::start_launching(db, extra_args, None)
     }
@@ -626,6 +662,17 @@ impl TestServer {
     /// The server's output so far (last lines), across restarts.
     pub fn output(&self) -> String {
         self.output.text()
+    }
+
+    /// The server process's id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends the running server a signal by name (`STOP`, `CONT`, `USR1`).
+    pub fn send_signal(&self, signal: &str) {
+        let pid = self.pid().expect("send_signal: the server is not running");
+        run_or_panic(Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()), &format!("kill -{signal} {pid}"));
     }
 
     /// Kills the server with SIGKILL (no chance to flush or shut down) and

@@ -4,19 +4,15 @@
 //! Cassandra come from tests/services/kafka.sh and cassandra.sh; without
 //! `java` the test says so loudly and passes (the only allowed skip).
 
-use std::path::Path;
-use std::process::Command;
-
-use temper_tests::{SDK_SCENARIOS, TestDir, crash_and_recover, run_or_panic, run_python, start_temper_on_cassandra_and_kafka, temper_for_cassandra_tests};
+use temper_tests::{
+    SDK_SCENARIOS, TestDir, crash_and_recover, run_python, start_cassandra_and_kafka, start_temper_on_cassandra_and_kafka,
+    temper_for_cassandra_tests,
+};
 
 #[test]
 fn sdk_scenarios_and_a_crash_on_the_kafka_log() {
     let Some(temper) = temper_for_cassandra_tests() else { return };
-    let services = Path::new(env!("CARGO_MANIFEST_DIR")).join("services");
-    run_or_panic(Command::new("bash").arg(services.join("cassandra.sh")).arg("start"), "tests/services/cassandra.sh start");
-    run_or_panic(Command::new("bash").arg(services.join("kafka.sh")).arg("start"), "tests/services/kafka.sh start");
-    let cassandra = format!("127.0.0.1:{}", std::env::var("CASSANDRA_PORT").unwrap_or_else(|_| "9042".to_string()));
-    let kafka = format!("127.0.0.1:{}", std::env::var("KAFKA_PORT").unwrap_or_else(|_| "9092".to_string()));
+    let (cassandra, kafka) = start_cassandra_and_kafka();
     let run = std::process::id();
     let keyspace = format!("kafka_log_{run}");
     let topic_prefix = format!("kafka-log-{run}-");

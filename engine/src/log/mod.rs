@@ -88,7 +88,9 @@ pub trait Log: Send + Sync + 'static {
     fn layout(&self) -> LogLayout;
 
     /// Appends `records` to one partition, in order, and returns the offset of
-    /// the first. Resolves once the records are durable.
+    /// the first. Resolves once the records are durable. The records of one
+    /// call are contiguous unless another process appends to the same
+    /// partition at the same time (several gateways or engines on Kafka).
     async fn append(&self, log: LogName, partition: u32, records: Vec<Bytes>) -> Result<Offset, LogError>;
 
     /// Returns up to `max` records with offsets at or after `from`, in order.

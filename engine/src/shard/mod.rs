@@ -34,6 +34,7 @@ use crate::notify::HistoryNotifier;
 use crate::replies::ReplySink;
 use crate::state_machine::commands::{self, Reply, Target};
 use crate::state_machine::{Clock, CommandError, Config};
+use crate::partitioning::shard_of;
 use crate::store::{RunKey, ShardId, Store, StoreError, TimerKey, WorkflowKey};
 use crate::time::now_nanos;
 
@@ -96,6 +97,7 @@ impl ShardProcessor {
         let mut unsettled: Option<UnknownCommit> = None;
         let ownership = context.ownership.clone();
         while let Some(info) = ownership.take(&context, &mut shutdown).await {
+            forget_cached_states(&context);
             if let Some(commit) = unsettled.take() {
                 commit.settle(&context, &info).await;
             }
@@ -587,6 +589,27 @@ impl ShardProcessor {
         }
         for (to, result) in committed.replies {
             self.context.replies.deliver(&to, result);
+        }
+    }
+}
+
+/// Drops what the caches hold of the shard's runs: since this process last
+/// held the shard, another engine may have owned it and changed them, and a
+/// stale state would be applied to as if it were the stored one.
+fn forget_cached_states(context: &ShardContext) {
+    // Removed one by one, now: a batch takes states out of the cache with
+    // `remove`, which a lazy invalidation (moka's `invalidate_entries_if`)
+    // would not stop. Taking a shard is rare; the walk is over memory.
+    let (shard, shards) = (context.shard_id, context.log.layout().commands);
+    let of_shard = |namespace_id: &str, workflow_id: &str| shard_of(namespace_id, workflow_id, shards) == shard;
+    for (run, _) in context.state_cache.iter() {
+        if of_shard(&run.namespace_id, &run.workflow_id) {
+            context.state_cache.invalidate(run.as_ref());
+        }
+    }
+    for (workflow, _) in context.current_run_cache.iter() {
+        if of_shard(&workflow.namespace_id, &workflow.workflow_id) {
+            context.current_run_cache.invalidate(workflow.as_ref());
         }
     }
 }

@@ -8,7 +8,9 @@
 mod acks;
 pub mod queries;
 mod queue;
+pub mod routing;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -65,30 +67,51 @@ pub struct MatchingCounts {
 
 pub struct Matching {
     queues: DashMap<QueueKey, Arc<TaskQueue>>,
-    acks: Vec<Mutex<AckTracker>>,
+    partitions: Vec<Mutex<PartitionAcks>>,
     pub queries: Queries,
     returned: Arc<AtomicU64>,
     log: Arc<dyn Log>,
     store: Arc<dyn Store>,
 }
 
+/// How far matching is done with one `tasks` partition, while it owns it.
+#[derive(Default)]
+struct PartitionAcks {
+    owned: bool,
+    tracker: AckTracker,
+    /// The level last stored, to skip storing it again.
+    stored: Option<u64>,
+}
+
 impl Matching {
-    /// Resumes every `tasks` partition from its stored ack level and keeps
-    /// consuming until `shutdown` turns true.
+    /// Owns every `tasks` partition (one gateway: the single-process layout),
+    /// resuming each from its stored ack level, until `shutdown` turns true.
     pub async fn start(log: Arc<dyn Log>, store: Arc<dyn Store>, shutdown: watch::Receiver<bool>) -> Result<Arc<Matching>, temper_engine::store::StoreError> {
-        let partitions = log.layout().tasks;
-        let mut acks = Vec::new();
-        for partition in 0..partitions {
-            let level = store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await?.unwrap_or(0);
-            acks.push(Mutex::new(AckTracker::starting_at(level)));
+        let all: BTreeSet<u32> = (0..log.layout().tasks).collect();
+        // Fails fast on a store that cannot be read, as a server start should.
+        for &partition in &all {
+            store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await?;
         }
+        let (_, owned) = watch::channel(all);
+        Ok(Matching::start_owning(log, store, shutdown, owned))
+    }
+
+    /// Consumes the `tasks` partitions `owned` names, following it as it
+    /// changes: a partition given up stops being read, its queued tasks are
+    /// dropped (its next owner reads them again from the stored ack level)
+    /// and its ack level is stored one last time.
+    pub fn start_owning(
+        log: Arc<dyn Log>,
+        store: Arc<dyn Store>,
+        shutdown: watch::Receiver<bool>,
+        owned: watch::Receiver<BTreeSet<u32>>,
+    ) -> Arc<Matching> {
+        let partitions = (0..log.layout().tasks).map(|_| Mutex::default()).collect();
         let matching =
-            Arc::new(Matching { queues: DashMap::new(), acks, queries: Queries::default(), returned: Arc::default(), log, store });
-        for partition in 0..partitions {
-            tokio::spawn(matching.clone().consume(partition, shutdown.clone()));
-        }
+            Arc::new(Matching { queues: DashMap::new(), partitions, queries: Queries::default(), returned: Arc::default(), log, store });
+        tokio::spawn(matching.clone().follow_ownership(owned, shutdown.clone()));
         tokio::spawn(matching.clone().maintain(shutdown));
-        Ok(matching)
+        matching
     }
 
     /// Offers a query to a queue's pollers; it is withdrawn when the returned
@@ -135,7 +158,7 @@ impl Matching {
         let mut totals = MatchingCounts {
             pending_queries: self.queries.pending(),
             returned: self.returned.load(Ordering::Relaxed),
-            outstanding_tasks: self.acks.iter().map(|acks| acks.lock().outstanding()).sum(),
+            outstanding_tasks: self.partitions.iter().map(|acks| acks.lock().tracker.outstanding()).sum(),
             ..MatchingCounts::default()
         };
         for (_, counts) in self.queue_counts() {
@@ -156,16 +179,85 @@ impl Matching {
 
     /// Matching is done with a task: handed out, refused as stale, or expired.
     pub fn done(&self, task: &PendingTask) {
-        if let Some(acks) = self.acks.get(task.partition as usize) {
-            acks.lock().done(task.offset);
+        if let Some(acks) = self.partitions.get(task.partition as usize) {
+            acks.lock().tracker.done(task.offset);
         }
     }
 
-    async fn consume(self: Arc<Self>, partition: u32, mut shutdown: watch::Receiver<bool>) {
-        let mut next = self.acks[partition as usize].lock().ack_level();
+    async fn follow_ownership(self: Arc<Self>, mut owned: watch::Receiver<BTreeSet<u32>>, mut shutdown: watch::Receiver<bool>) {
+        let mut readers: HashMap<u32, watch::Sender<bool>> = HashMap::new();
+        loop {
+            let wanted = owned.borrow_and_update().clone();
+            let given_up: Vec<u32> = readers.keys().copied().filter(|partition| !wanted.contains(partition)).collect();
+            for partition in given_up {
+                if let Some(stop) = readers.remove(&partition) {
+                    let _ = stop.send(true);
+                }
+                self.give_up(partition).await;
+            }
+            let taken: Vec<u32> = wanted.iter().copied().filter(|partition| !readers.contains_key(partition)).collect();
+            for partition in taken {
+                let Some(level) = self.take(partition, &mut shutdown).await else { return };
+                let (stop, stopped) = watch::channel(false);
+                readers.insert(partition, stop);
+                tokio::spawn(self.clone().consume(partition, level, stopped, shutdown.clone()));
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                changed = owned.changed() => if changed.is_err() {
+                    // Ownership is fixed from now on; keep serving until shut down.
+                    let _ = shutdown.changed().await;
+                    return;
+                },
+            }
+        }
+    }
+
+    /// Starts owning a partition at its stored ack level, retrying while the
+    /// store fails; `None` once shut down.
+    async fn take(&self, partition: u32, shutdown: &mut watch::Receiver<bool>) -> Option<u64> {
+        loop {
+            match self.store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await {
+                Ok(level) => {
+                    let level = level.unwrap_or(0);
+                    *self.partitions[partition as usize].lock() =
+                        PartitionAcks { owned: true, tracker: AckTracker::starting_at(level), stored: Some(level) };
+                    tracing::info!(partition, level, "matching took a tasks partition");
+                    return Some(level);
+                }
+                Err(error) => tracing::warn!(partition, %error, "reading matching's ack level failed; retrying"),
+            }
+            tokio::select! {
+                _ = shutdown.changed() => return None,
+                _ = tokio::time::sleep(RETRY_PAUSE) => {}
+            }
+        }
+    }
+
+    /// Stops owning a partition: its queued tasks go (the next owner reads
+    /// them again; one already started is refused by the engine as stale)
+    /// and how far it got is stored.
+    async fn give_up(&self, partition: u32) {
+        let level = {
+            let mut acks = self.partitions[partition as usize].lock();
+            acks.owned = false;
+            acks.tracker.ack_level()
+        };
+        let queues: Vec<Arc<TaskQueue>> = self.queues.iter().map(|entry| entry.value().clone()).collect();
+        for queue in queues {
+            queue.drop_partition(partition);
+        }
+        if let Err(error) = self.store.set_consumer_offset(CONSUMER, LogName::Tasks, partition, level).await {
+            tracing::warn!(partition, %error, "storing matching's ack level of a partition given up failed");
+        }
+        tracing::info!(partition, level, "matching gave up a tasks partition");
+    }
+
+    async fn consume(self: Arc<Self>, partition: u32, mut next: u64, mut stop: watch::Receiver<bool>, mut shutdown: watch::Receiver<bool>) {
         loop {
             let records = tokio::select! {
                 _ = shutdown.changed() => return,
+                _ = stop.changed() => return,
                 records = self.log.read(LogName::Tasks, partition, next, READ_BATCH) => records,
             };
             let records = match records {
@@ -176,6 +268,9 @@ impl Matching {
                     continue;
                 }
             };
+            if *stop.borrow() {
+                return;
+            }
             for record in records {
                 next = record.offset + 1;
                 match TaskRecord::decode(record.payload.as_ref()) {
@@ -188,7 +283,7 @@ impl Matching {
 
     fn route(&self, task: PendingTask) {
         // Recorded as outstanding before a poller can possibly finish it.
-        self.acks[task.partition as usize].lock().read(task.offset);
+        self.partitions[task.partition as usize].lock().tracker.read(task.offset);
         if task.expired(now_nanos()) {
             self.done(&task);
             return;
@@ -201,10 +296,9 @@ impl Matching {
         self.queue_entry(key).offer(task);
     }
 
-    /// Periodically drops expired tasks and stores how far each partition is
-    /// done, trimming the log behind it.
+    /// Periodically drops expired tasks and stores how far each owned
+    /// partition is done, trimming the log behind it.
     async fn maintain(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
-        let mut stored: Vec<Option<u64>> = vec![None; self.acks.len()];
         loop {
             tokio::select! {
                 _ = shutdown.changed() => return,
@@ -220,22 +314,29 @@ impl Matching {
             // Sticky queues are per worker process; without this every
             // restarted worker would leave one behind.
             self.queues.retain(|_, queue| !queue.is_idle(IDLE_QUEUE_NANOS));
-            for (partition, acks) in self.acks.iter().enumerate() {
-                let level = acks.lock().ack_level();
-                if stored[partition] == Some(level) {
-                    continue;
-                }
-                let partition_id = partition as u32;
-                match self.store.set_consumer_offset(CONSUMER, LogName::Tasks, partition_id, level).await {
-                    Ok(()) => {
-                        stored[partition] = Some(level);
-                        if let Err(error) = self.log.trim(LogName::Tasks, partition_id, level).await {
-                            tracing::warn!(partition, %error, "trimming the tasks log failed");
-                        }
-                    }
-                    Err(error) => tracing::warn!(partition, %error, "storing matching's ack level failed"),
+            for partition in 0..self.partitions.len() as u32 {
+                self.store_ack_level(partition).await;
+            }
+        }
+    }
+
+    async fn store_ack_level(&self, partition: u32) {
+        let level = {
+            let acks = self.partitions[partition as usize].lock();
+            let level = acks.tracker.ack_level();
+            if !acks.owned || acks.stored == Some(level) {
+                return;
+            }
+            level
+        };
+        match self.store.set_consumer_offset(CONSUMER, LogName::Tasks, partition, level).await {
+            Ok(()) => {
+                self.partitions[partition as usize].lock().stored = Some(level);
+                if let Err(error) = self.log.trim(LogName::Tasks, partition, level).await {
+                    tracing::warn!(partition, %error, "trimming the tasks log failed");
                 }
             }
+            Err(error) => tracing::warn!(partition, %error, "storing matching's ack level failed"),
         }
     }
 }

@@ -226,6 +226,11 @@ impl TaskQueue {
         self.state.lock().backlog.len()
     }
 
+    /// Drops the queued tasks read from a `tasks` partition matching gave up.
+    pub fn drop_partition(&self, partition: u32) {
+        self.state.lock().backlog.retain(|task| task.partition != partition);
+    }
+
     /// Removes expired tasks nobody polls for, so their offsets can be acknowledged.
     pub fn drain_expired(&self, now_nanos: i64) -> Vec<PendingTask> {
         let mut state = self.state.lock();

@@ -23,6 +23,7 @@ pub async fn get_workflow_execution_history(
     gateway: &Gateway,
     request: GetWorkflowExecutionHistoryRequest,
     deadline: Instant,
+    _forwarded: bool,
 ) -> ApiResult<GetWorkflowExecutionHistoryResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let token = decode_token(&request.next_page_token)?;
@@ -268,6 +269,7 @@ mod tests {
             limits: Limits::default(),
             shard_count: 1,
             committed: None,
+            router: None,
         });
         gateway.namespaces.ensure("default", 1).await.unwrap();
         (gateway, engine, stop)
@@ -289,13 +291,13 @@ mod tests {
         };
         let run_id = super::super::start::start_workflow_execution(&gateway, start).await.unwrap().run_id;
         let first = history_request(WorkflowExecution { run_id, ..execution() }, Vec::new());
-        let first = get_workflow_execution_history(&gateway, first, Instant::now() + LONG_POLL).await.unwrap();
+        let first = get_workflow_execution_history(&gateway, first, Instant::now() + LONG_POLL, false).await.unwrap();
         let poll = history_request(execution(), first.next_page_token);
         let polling = {
             let gateway = gateway.clone();
             tokio::spawn(async move {
                 let began = Instant::now();
-                let page = get_workflow_execution_history(&gateway, poll, began + LONG_POLL).await.unwrap();
+                let page = get_workflow_execution_history(&gateway, poll, began + LONG_POLL, false).await.unwrap();
                 (began.elapsed(), page.decoded_history().unwrap())
             })
         };

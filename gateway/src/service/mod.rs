@@ -25,6 +25,7 @@ use tonic::{Request, Response, Status};
 
 use self::bounds::Bounded;
 use crate::deadline::long_poll_deadline;
+use crate::matching::routing::is_forwarded;
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
 
@@ -39,6 +40,7 @@ fn respond<T>(result: ApiResult<T>) -> Result<Response<T>, Status> {
 macro_rules! workflow_service {
     (
         unary { $( $method:ident($request:ident) -> $response:ident = $handler:path; )* }
+        routed { $( $routed:ident($routed_request:ident) -> $routed_response:ident = $routed_handler:path; )* }
         long_poll { $( $poll:ident($poll_request:ident) -> $poll_response:ident = $poll_handler:path, $cap:expr; )* }
     ) => {
         #[tonic::async_trait]
@@ -51,11 +53,20 @@ macro_rules! workflow_service {
                 }
             )*
             $(
-                async fn $poll(&self, request: Request<$poll_request>) -> Result<Response<$poll_response>, Status> {
-                    let deadline = long_poll_deadline(request.metadata(), $cap);
+                async fn $routed(&self, request: Request<$routed_request>) -> Result<Response<$routed_response>, Status> {
+                    let forwarded = is_forwarded(request.metadata());
                     let request = request.into_inner();
                     request.check_bounds(&self.gateway.limits)?;
-                    respond($poll_handler(&self.gateway, request, deadline).await)
+                    respond($routed_handler(&self.gateway, request, forwarded).await)
+                }
+            )*
+            $(
+                async fn $poll(&self, request: Request<$poll_request>) -> Result<Response<$poll_response>, Status> {
+                    let deadline = long_poll_deadline(request.metadata(), $cap);
+                    let forwarded = is_forwarded(request.metadata());
+                    let request = request.into_inner();
+                    request.check_bounds(&self.gateway.limits)?;
+                    respond($poll_handler(&self.gateway, request, deadline, forwarded).await)
                 }
             )*
         }
@@ -80,9 +91,11 @@ workflow_service! {
         respond_activity_task_failed(RespondActivityTaskFailedRequest) -> RespondActivityTaskFailedResponse = activity_tasks::respond_activity_task_failed;
         respond_activity_task_canceled(RespondActivityTaskCanceledRequest) -> RespondActivityTaskCanceledResponse = activity_tasks::respond_activity_task_canceled;
         record_activity_task_heartbeat(RecordActivityTaskHeartbeatRequest) -> RecordActivityTaskHeartbeatResponse = activity_tasks::record_activity_task_heartbeat;
+        reset_sticky_task_queue(ResetStickyTaskQueueRequest) -> ResetStickyTaskQueueResponse = task_queue::reset_sticky_task_queue;
+    }
+    routed {
         respond_query_task_completed(RespondQueryTaskCompletedRequest) -> RespondQueryTaskCompletedResponse = query::respond_query_task_completed;
         describe_task_queue(DescribeTaskQueueRequest) -> DescribeTaskQueueResponse = task_queue::describe_task_queue;
-        reset_sticky_task_queue(ResetStickyTaskQueueRequest) -> ResetStickyTaskQueueResponse = task_queue::reset_sticky_task_queue;
         shutdown_worker(ShutdownWorkerRequest) -> ShutdownWorkerResponse = task_queue::shutdown_worker;
     }
     long_poll {

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
+use crate::matching::routing::{self, answer_of};
 use crate::matching::{QueryAnswer, QueryTask, QueueKey};
 use crate::service::history::page;
 use crate::tokens;
@@ -24,8 +25,15 @@ use crate::validation::require_id;
 /// How long a query waits for a worker when the client sets no deadline.
 pub const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 const PAGE_SIZE: usize = 1000;
+/// How long a query's answer may take to reach the gateway holding the query.
+const FORWARDED_ANSWER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-pub async fn query_workflow(gateway: &Gateway, request: QueryWorkflowRequest, deadline: Instant) -> ApiResult<QueryWorkflowResponse> {
+pub async fn query_workflow(
+    gateway: &Gateway,
+    request: QueryWorkflowRequest,
+    deadline: Instant,
+    forwarded: bool,
+) -> ApiResult<QueryWorkflowResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let query = request.query.clone().ok_or_else(|| ApiError::invalid("Query is not set on request."))?;
     require_id(&query.query_type, "QueryType")?;
@@ -33,6 +41,9 @@ pub async fn query_workflow(gateway: &Gateway, request: QueryWorkflowRequest, de
     let info = state.info.clone().unwrap_or_default();
     if let Some(rejected) = rejection(request.query_reject_condition(), &state) {
         return Ok(QueryWorkflowResponse { query_rejected: Some(rejected), ..Default::default() });
+    }
+    if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, &info.task_queue, forwarded)? {
+        return answer_of(owner.query_workflow(routing::forwarded(request, deadline)).await);
     }
     let key = QueueKey { namespace_id: namespace.id.clone(), name: info.task_queue.clone(), kind: TaskKind::Workflow };
     // Dropping `asked` (here, or with this future when the client gives up) withdraws the query.
@@ -75,6 +86,7 @@ pub async fn query_task_response(gateway: &Gateway, query: &QueryTask) -> ApiRes
         run_id: run.run_id.clone(),
         kind: TaskKind::Query as i32,
         query_id: query.id.clone(),
+        query_holder: gateway.own_address().to_string(),
         ..Default::default()
     };
     Ok(PollWorkflowTaskQueueResponse {
@@ -95,8 +107,15 @@ pub async fn query_task_response(gateway: &Gateway, query: &QueryTask) -> ApiRes
 pub async fn respond_query_task_completed(
     gateway: &Gateway,
     request: RespondQueryTaskCompletedRequest,
+    forwarded: bool,
 ) -> ApiResult<RespondQueryTaskCompletedResponse> {
     let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Query).await?;
+    if let Some(router) = gateway.router.as_ref().filter(|_| !forwarded) {
+        if let Some(mut holder) = router.at(&token.query_holder)? {
+            let deadline = Instant::now() + FORWARDED_ANSWER_TIMEOUT;
+            return answer_of(holder.respond_query_task_completed(routing::forwarded(request, deadline)).await);
+        }
+    }
     let answer = match request.completed_type() {
         QueryResultType::Answered => QueryAnswer::Answered(request.query_result),
         QueryResultType::Failed => QueryAnswer::Failed { message: request.error_message, failure: request.failure },

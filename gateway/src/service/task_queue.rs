@@ -13,15 +13,26 @@ use temper_proto::records::{ResetStickyTaskQueue, TaskKind};
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
 use crate::matching::QueueKey;
+use crate::matching::routing::{self, answer_of};
+use tokio::time::Instant;
 use crate::validation::require_id;
 
+/// How long a call forwarded to the gateway serving its task queue may take.
+const FORWARDED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Pollers count as present if seen this recently (as in Temporal).
 const POLLER_RECENCY_NANOS: i64 = 5 * 60 * 1_000_000_000;
 
-pub async fn describe_task_queue(gateway: &Gateway, request: DescribeTaskQueueRequest) -> ApiResult<DescribeTaskQueueResponse> {
+pub async fn describe_task_queue(
+    gateway: &Gateway,
+    request: DescribeTaskQueueRequest,
+    forwarded: bool,
+) -> ApiResult<DescribeTaskQueueResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let name = request.task_queue.as_ref().map(|q| q.name.clone()).unwrap_or_default();
     require_id(&name, "TaskQueue")?;
+    if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, &name, forwarded)? {
+        return answer_of(owner.describe_task_queue(routing::forwarded(request, Instant::now() + FORWARDED_TIMEOUT)).await);
+    }
     let kind = match request.task_queue_type() {
         TaskQueueType::Activity => TaskKind::Activity,
         TaskQueueType::Workflow | TaskQueueType::Unspecified => TaskKind::Workflow,
@@ -60,8 +71,11 @@ pub async fn reset_sticky_task_queue(gateway: &Gateway, request: ResetStickyTask
 /// A worker is going away: its sticky queue's pollers are released at once.
 /// Tasks still on that queue move to the normal queue when their sticky
 /// schedule-to-start timeout passes.
-pub async fn shutdown_worker(gateway: &Gateway, request: ShutdownWorkerRequest) -> ApiResult<ShutdownWorkerResponse> {
+pub async fn shutdown_worker(gateway: &Gateway, request: ShutdownWorkerRequest, forwarded: bool) -> ApiResult<ShutdownWorkerResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, &request.sticky_task_queue, forwarded)? {
+        return answer_of(owner.shutdown_worker(routing::forwarded(request, Instant::now() + FORWARDED_TIMEOUT)).await);
+    }
     if !request.sticky_task_queue.is_empty() {
         let key = QueueKey { namespace_id: namespace.id, name: request.sticky_task_queue, kind: TaskKind::Workflow };
         if let Some(queue) = gateway.matching.existing_queue(&key) {

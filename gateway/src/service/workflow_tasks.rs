@@ -19,6 +19,7 @@ use super::query::query_task_response;
 use crate::errors::{ApiResult, unexpected};
 use crate::gateway::Gateway;
 use crate::matching::PendingTask;
+use crate::matching::routing::{self, answer_of};
 use crate::service::polling::{Polled, poll};
 use crate::service::history::page;
 use crate::tokens;
@@ -32,9 +33,13 @@ pub async fn poll_workflow_task_queue(
     gateway: &Gateway,
     request: PollWorkflowTaskQueueRequest,
     deadline: Instant,
+    forwarded: bool,
 ) -> ApiResult<PollWorkflowTaskQueueResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let queue_name = request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default();
+    if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, queue_name, forwarded)? {
+        return answer_of(owner.poll_workflow_task_queue(routing::forwarded(request, deadline)).await);
+    }
     let identity = request.identity.as_str();
     let start_task = |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, &task, identity).await }) };
     match poll(gateway, &namespace.id, queue_name, TaskKind::Workflow, &request.identity, deadline, start_task).await? {

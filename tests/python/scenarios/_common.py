@@ -141,8 +141,23 @@ async def expect_rpc_error(
     raise AssertionError(f"{what}: expected {status.name}, but the call succeeded: {response}")
 
 
+# Workers' own clients, by the client the scenario connected (see for_worker).
+_WORKER_CLIENTS: dict[int, Client] = {}
+
+
 async def connect(args: argparse.Namespace) -> Client:
-    return await Client.connect(args.address, namespace=args.namespace)
+    """The scenario's client. With --worker-address, its workers connect
+    there instead (another gateway of a cluster): see for_worker."""
+    client = await Client.connect(args.address, namespace=args.namespace)
+    if getattr(args, "worker_address", None):
+        _WORKER_CLIENTS[id(client)] = await Client.connect(args.worker_address, namespace=args.namespace)
+    return client
+
+
+def for_worker(client: Client) -> Client:
+    """The client a scenario's worker polls through: the one --worker-address
+    names when given, else the scenario's own."""
+    return _WORKER_CLIENTS.get(id(client), client)
 
 
 def run_scenario(
@@ -161,6 +176,10 @@ def run_scenario(
         "--address", required=True, help="frontend gRPC address, HOST:PORT"
     )
     parser.add_argument("--namespace", default="default")
+    parser.add_argument(
+        "--worker-address",
+        help="HOST:PORT the scenario's workers poll through (default: --address)",
+    )
     parser.add_argument(
         "--timeout",
         type=float,

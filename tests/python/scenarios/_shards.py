@@ -16,7 +16,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from _common import check_eq, log, new_id
+from _common import check_eq, log, new_id, for_worker
 
 #: `temper server start-dev --shards` default, which the tests use.
 SHARDS = 4
@@ -80,7 +80,7 @@ async def check_every_shard_serves(client: Client) -> None:
     task_queue = new_id("shard-check-tq")
     workflow_ids = await ids_on_every_shard(client, "shard-check-wf")
     async with Worker(
-        client,
+        for_worker(client),
         task_queue=task_queue,
         workflows=[ShardCheckWorkflow],
         activities=[shard_check_greeting],

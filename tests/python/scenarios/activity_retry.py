@@ -22,7 +22,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario
+from _common import check, check_eq, connect, log, new_id, run_scenario, for_worker
 
 INITIAL_INTERVAL = 0.2
 BACKOFF_COEFFICIENT = 5.0
@@ -88,7 +88,7 @@ async def main(args) -> None:
     task_queue = new_id("activity-retry-tq")
     workflow_id = new_id("activity-retry-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[ChargeWorkflow], activities=[flaky_charge]
+        for_worker(client), task_queue=task_queue, workflows=[ChargeWorkflow], activities=[flaky_charge]
     ):
         handle = await client.start_workflow(
             ChargeWorkflow.run, "order-17", id=workflow_id, task_queue=task_queue

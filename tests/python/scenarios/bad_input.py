@@ -35,7 +35,7 @@ from temporalio.service import RPCStatusCode
 from temporalio.worker import Worker
 
 from hello_activity import GreetingWorkflow, compose_greeting
-from _common import check, check_eq, connect, expect_rpc_error, log, new_id, run_scenario
+from _common import check, check_eq, connect, expect_rpc_error, log, new_id, run_scenario, for_worker
 
 BLOB_SIZE_LIMIT = 2 * 1024 * 1024
 
@@ -150,7 +150,7 @@ async def main(args) -> None:
     # After all that, the server still serves a normal workflow.
     task_queue = new_id("bad-input-tq")
     async with Worker(
-        client, task_queue=task_queue, workflows=[GreetingWorkflow], activities=[compose_greeting]
+        for_worker(client), task_queue=task_queue, workflows=[GreetingWorkflow], activities=[compose_greeting]
     ):
         result = await client.execute_workflow(
             GreetingWorkflow.run, "World", id=new_id("bad-input-hello-wf"), task_queue=task_queue

@@ -21,6 +21,7 @@ from temporalio.workflow import ActivityCancellationType
 from temporalio.worker import Worker
 
 from _common import (
+    for_worker,
     check,
     check_eq,
     connect,
@@ -75,7 +76,7 @@ async def main(args) -> None:
     task_queue = new_id("cancel-tq")
     workflow_id = new_id("cancel-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[RenderWorkflow], activities=[render_video]
+        for_worker(client), task_queue=task_queue, workflows=[RenderWorkflow], activities=[render_video]
     ):
         handle = await client.start_workflow(
             RenderWorkflow.run, "intro.mp4", id=workflow_id, task_queue=task_queue

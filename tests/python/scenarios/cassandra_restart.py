@@ -55,6 +55,7 @@ from temporalio.service import RPCStatusCode
 from temporalio.worker import Worker
 
 from _common import (
+    for_worker,
     UnavailableRetrier,
     check,
     check_eq,
@@ -334,7 +335,7 @@ async def main(args) -> None:
     task_queue = new_id("restart-tq")
     driver = Driver(client, task_queue, new_id("restart-wf"))
     async with Worker(
-        client, task_queue=task_queue, workflows=[TimerOrder, SignalOrder], activities=[reserve, ship]
+        for_worker(client), task_queue=task_queue, workflows=[TimerOrder, SignalOrder], activities=[reserve, ship]
     ):
         stop_starting = asyncio.Event()
         starting = asyncio.create_task(driver.run(0, stop_starting))

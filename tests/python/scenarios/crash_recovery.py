@@ -18,7 +18,9 @@ at-least-once: an activity whose completion was lost in the crash may run
 again; the script reports how many did.
 
 Without --crash-handshake it runs the same workload with no crash, which is
-how to try it by hand.
+how to try it by hand. The cluster tests (tests/tests/cluster.rs) drive it
+the same way with other disruptions: an engine killed for good, an engine
+paused past its lease; --count sets how many workflows are in flight.
 """
 
 import asyncio
@@ -30,9 +32,9 @@ from temporalio import activity, workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
-from _common import UnavailableRetrier, check, check_eq, connect, event_types, log, new_id, run_scenario
+from _common import UnavailableRetrier, check, check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
-COUNT = 100
+DEFAULT_COUNT = 100
 TIMER_SECONDS = 2.0
 # First activities that must have completed before the crash point.
 FIRST_ACTIVITIES_BEFORE_CRASH = 20
@@ -73,6 +75,9 @@ def expected_result(order: int) -> str:
     return f"shipped-reserved-{order}"
 
 
+COUNT = DEFAULT_COUNT
+
+
 def count_executions(name: str) -> int:
     return sum(1 for (_, activity_name) in EXECUTIONS if activity_name == name)
 
@@ -85,11 +90,13 @@ async def read_stdin_line() -> str:
 
 
 async def main(args) -> None:
+    global COUNT
+    COUNT = args.count
     client = await connect(args)
     task_queue = new_id("crash-tq")
     prefix = new_id("crash-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[OrderWorkflow], activities=[reserve, ship]
+        for_worker(client), task_queue=task_queue, workflows=[OrderWorkflow], activities=[reserve, ship]
     ):
         handles: list[WorkflowHandle] = await asyncio.gather(
             *(
@@ -102,7 +109,7 @@ async def main(args) -> None:
                 for n in range(COUNT)
             )
         )
-        log(f"started {COUNT} workflows")
+        log(f"started {COUNT} workflows, {prefix}-0 to {prefix}-{COUNT - 1}, on task queue {task_queue}")
 
         # Collect results concurrently from now on; they can only arrive after
         # each workflow's timer.
@@ -126,7 +133,7 @@ async def main(args) -> None:
         if args.crash_handshake:
             line = await read_stdin_line()
             check_eq(line, "RESTARTED", "line from the test driver on stdin")
-            log("driver says the server was killed and restarted")
+            log("driver says the disruption is over (server killed and restarted, or the like)")
 
         values = await asyncio.gather(*results)
         log(f"all {COUNT} workflows returned")
@@ -176,6 +183,7 @@ async def main(args) -> None:
 
 
 def add_arguments(parser) -> None:
+    parser.add_argument("--count", type=int, default=DEFAULT_COUNT, help="workflows in flight")
     parser.add_argument(
         "--crash-handshake",
         action="store_true",
@@ -186,7 +194,7 @@ def add_arguments(parser) -> None:
 if __name__ == "__main__":
     run_scenario(
         main,
-        f"{COUNT} workflows survive a SIGKILL of the server and a restart",
+        "workflows in flight survive a SIGKILL of the server and a restart",
         timeout=240.0,
         add_arguments=add_arguments,
     )

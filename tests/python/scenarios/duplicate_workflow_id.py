@@ -10,7 +10,7 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
-from _common import check_eq, connect, event_types, log, new_id, run_scenario
+from _common import check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
 
 @workflow.defn
@@ -32,7 +32,7 @@ async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("duplicate-id-tq")
     workflow_id = new_id("duplicate-id-wf")
-    async with Worker(client, task_queue=task_queue, workflows=[SingletonWorkflow]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[SingletonWorkflow]):
         first = await client.start_workflow(
             SingletonWorkflow.run, "first", id=workflow_id, task_queue=task_queue
         )

@@ -67,6 +67,7 @@ from temporalio.worker import Worker
 
 from hello_activity import GreetingWorkflow, compose_greeting
 from _common import (
+    for_worker,
     check,
     check_eq,
     connect,
@@ -372,7 +373,7 @@ async def check_signal_with_start_retry(service, namespace: str) -> None:
 
 async def check_workflows_on_every_shard(client: Client) -> None:
     task_queue = new_id("edge-hello-tq")
-    async with Worker(client, task_queue=task_queue, workflows=[GreetingWorkflow], activities=[compose_greeting]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[GreetingWorkflow], activities=[compose_greeting]):
         results = await asyncio.gather(
             *(
                 client.execute_workflow(GreetingWorkflow.run, f"edge-{n}", id=new_id(f"edge-hello-{n}"), task_queue=task_queue)

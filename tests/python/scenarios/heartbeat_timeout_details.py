@@ -17,7 +17,7 @@ from temporalio.api.enums.v1 import TimeoutType
 from temporalio.common import RetryPolicy
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario
+from _common import check, check_eq, connect, log, new_id, run_scenario, for_worker
 
 HEARTBEAT_TIMEOUT = 1.0
 
@@ -68,7 +68,7 @@ async def main(args) -> None:
     task_queue = new_id("heartbeat-tq")
     workflow_id = new_id("heartbeat-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[CopyWorkflow], activities=[copy_files]
+        for_worker(client), task_queue=task_queue, workflows=[CopyWorkflow], activities=[copy_files]
     ):
         handle = await client.start_workflow(
             CopyWorkflow.run, "batch-7", id=workflow_id, task_queue=task_queue

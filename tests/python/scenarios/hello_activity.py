@@ -9,7 +9,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from _common import check_eq, connect, event_types, log, new_id, run_scenario
+from _common import check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
 
 @activity.defn
@@ -31,7 +31,7 @@ async def main(args) -> None:
     task_queue = new_id("hello-activity-tq")
     workflow_id = new_id("hello-activity-wf")
     async with Worker(
-        client,
+        for_worker(client),
         task_queue=task_queue,
         workflows=[GreetingWorkflow],
         activities=[compose_greeting],

@@ -17,7 +17,7 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import GetWorkflowExecutionHistoryRequest
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, event_type_name, event_types, log, new_id, run_scenario
+from _common import check, check_eq, connect, event_type_name, event_types, log, new_id, run_scenario, for_worker
 
 
 @activity.defn
@@ -56,7 +56,7 @@ async def main(args) -> None:
     task_queue = new_id("history-ids-tq")
     workflow_id = new_id("history-ids-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[ShippingWorkflow], activities=[lookup_address]
+        for_worker(client), task_queue=task_queue, workflows=[ShippingWorkflow], activities=[lookup_address]
     ):
         handle = await client.start_workflow(
             ShippingWorkflow.run, "ada", id=workflow_id, task_queue=task_queue

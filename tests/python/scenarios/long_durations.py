@@ -20,7 +20,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
-from _common import check_eq, connect, log, new_id, run_scenario, wait_for
+from _common import check_eq, connect, log, new_id, run_scenario, wait_for, for_worker
 from _shards import check_every_shard_serves
 
 MILLENNIUM = timedelta(days=365 * 1000)
@@ -56,7 +56,7 @@ async def main(args) -> None:
     client: Client = await connect(args)
     task_queue = new_id("long-durations-tq")
     async with Worker(
-        client, task_queue=task_queue, workflows=[MillenniumWorkflow], activities=[retry_next_week]
+        for_worker(client), task_queue=task_queue, workflows=[MillenniumWorkflow], activities=[retry_next_week]
     ):
         handle = await client.start_workflow(
             MillenniumWorkflow.run,

@@ -12,7 +12,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario
+from _common import check, check_eq, connect, log, new_id, run_scenario, for_worker
 
 COUNT = 200
 
@@ -37,7 +37,7 @@ async def main(args) -> None:
     task_queue = new_id("many-tq")
     prefix = new_id("many-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[SquareWorkflow], activities=[square]
+        for_worker(client), task_queue=task_queue, workflows=[SquareWorkflow], activities=[square]
     ):
         started = time.monotonic()
         handles = await asyncio.gather(

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, RetryState
 from temporalio.worker import Worker
 
 from _common import (
+    for_worker,
     check,
     check_eq,
     connect,
@@ -57,7 +58,7 @@ async def main(args) -> None:
     task_queue = new_id("non-retryable-tq")
     workflow_id = new_id("non-retryable-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[OrderWorkflow], activities=[reserve_stock]
+        for_worker(client), task_queue=task_queue, workflows=[OrderWorkflow], activities=[reserve_stock]
     ):
         handle = await client.start_workflow(
             OrderWorkflow.run, "SKU-9", id=workflow_id, task_queue=task_queue

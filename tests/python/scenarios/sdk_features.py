@@ -18,7 +18,7 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, event_types, log, new_id, run_scenario
+from _common import check, check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
 
 @activity.defn
@@ -51,7 +51,7 @@ async def main(args) -> None:
     client: Client = await connect(args)
     task_queue = new_id("sdk-features-tq")
     workflow_id = new_id("sdk-features-wf")
-    async with Worker(client, task_queue=task_queue, workflows=[FeaturesWorkflow], activities=[double]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[FeaturesWorkflow], activities=[double]):
         handle = await client.start_workflow(FeaturesWorkflow.run, id=workflow_id, task_queue=task_queue)
         # The workflow waits for the signal only after the memo upsert.
         async def memo_written() -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from temporalio import workflow
 from temporalio.worker import Worker
 
-from _common import check_eq, connect, event_types, log, new_id, run_scenario
+from _common import check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
 
 @dataclass
@@ -48,7 +48,7 @@ async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("signal-query-tq")
     workflow_id = new_id("signal-query-wf")
-    async with Worker(client, task_queue=task_queue, workflows=[CartWorkflow]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[CartWorkflow]):
         handle = await client.start_workflow(
             CartWorkflow.run, id=workflow_id, task_queue=task_queue
         )

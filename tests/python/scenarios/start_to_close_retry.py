@@ -21,7 +21,7 @@ from temporalio.common import RetryPolicy
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario
+from _common import check, check_eq, connect, log, new_id, run_scenario, for_worker
 
 START_TO_CLOSE = 1.0
 
@@ -86,7 +86,7 @@ async def main(args) -> None:
     task_queue = new_id("start-to-close-tq")
     workflow_id = new_id("start-to-close-wf")
     async with Worker(
-        client, task_queue=task_queue, workflows=[ReportWorkflow], activities=[fetch_report]
+        for_worker(client), task_queue=task_queue, workflows=[ReportWorkflow], activities=[fetch_report]
     ):
         handle = await client.start_workflow(
             ReportWorkflow.run, "q3", id=workflow_id, task_queue=task_queue

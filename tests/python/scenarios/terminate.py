@@ -13,6 +13,7 @@ from temporalio.exceptions import TerminatedError
 from temporalio.worker import Worker
 
 from _common import (
+    for_worker,
     check,
     check_eq,
     connect,
@@ -46,7 +47,7 @@ async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("terminate-tq")
     workflow_id = new_id("terminate-wf")
-    async with Worker(client, task_queue=task_queue, workflows=[WaitForeverWorkflow]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[WaitForeverWorkflow]):
         handle = await client.start_workflow(
             WaitForeverWorkflow.run, id=workflow_id, task_queue=task_queue
         )

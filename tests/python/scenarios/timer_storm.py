@@ -16,7 +16,7 @@ from temporalio import workflow
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario, wait_for
+from _common import check, check_eq, connect, log, new_id, run_scenario, wait_for, for_worker
 from _shards import check_every_shard_serves, id_on_shard, namespace_id, shard_of
 
 TIMERS = 20_000
@@ -60,8 +60,8 @@ async def main(args) -> None:
     storm_id = new_id("timer-storm-wf")
     shard = shard_of(await namespace_id(client), storm_id)
     async with Worker(
-        client, task_queue=storm_queue, workflows=[TimerStormWorkflow], max_cached_workflows=10
-    ), Worker(client, task_queue=canary_queue, workflows=[CanaryWorkflow]):
+        for_worker(client), task_queue=storm_queue, workflows=[TimerStormWorkflow], max_cached_workflows=10
+    ), Worker(for_worker(client), task_queue=canary_queue, workflows=[CanaryWorkflow]):
         storm = await client.start_workflow(
             TimerStormWorkflow.run,
             TIMERS,

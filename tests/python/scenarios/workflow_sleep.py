@@ -13,7 +13,7 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, event_types, log, new_id, run_scenario
+from _common import check, check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
 TIMER = 2.0
 
@@ -32,7 +32,7 @@ async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("timer-tq")
     workflow_id = new_id("timer-wf")
-    async with Worker(client, task_queue=task_queue, workflows=[ReminderWorkflow]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[ReminderWorkflow]):
         started = time.monotonic()
         handle = await client.start_workflow(
             ReminderWorkflow.run, "stretch", id=workflow_id, task_queue=task_queue
