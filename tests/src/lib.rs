@@ -18,6 +18,8 @@
 //! (`<target>/temper-test-venv`) from `tests/python/requirements.txt`, and
 //! rebuilt whenever that file changes.
 
+pub mod cluster;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fs::{self, File};
