@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// The server's gRPC address.
     #[arg(long, default_value = "127.0.0.1:7233")]
     pub address: String,
+    /// Where the worker polls and answers, when not `--address`: another
+    /// gateway of a Temper cluster, so tasks cross gateways.
+    #[arg(long)]
+    pub worker_address: Option<String>,
     #[arg(long, default_value = "default")]
     pub namespace: String,
     #[arg(long, value_enum)]
@@ -121,10 +125,11 @@ pub async fn run(args: BenchArgs) -> Result<Report, BenchError> {
     let (stop, stopped) = watch::channel(false);
     let mut pollers = Vec::new();
     if args.scenario.needs_worker() {
-        let polls = client(&args.address)?;
+        let worker_address = args.worker_address.as_deref().unwrap_or(&args.address);
+        let polls = client(worker_address)?;
         // A server may close a connection on which many streams are reset
         // (HTTP/2 rapid-reset defence); answers must not go down with it.
-        let answers = if args.reset_polls_within.is_some() { client(&args.address)? } else { polls.clone() };
+        let answers = if args.reset_polls_within.is_some() { client(worker_address)? } else { polls.clone() };
         let worker = Arc::new(Worker {
             polls,
             answers,

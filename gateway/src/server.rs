@@ -462,3 +462,57 @@ fn incarnation() -> u64 {
     let id = uuid::Uuid::new_v4();
     u64::from_le_bytes(id.as_bytes()[..8].try_into().expect("16 bytes"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(store: StoreSelection, log: LogSelection, roles: &str, address: &str) -> DevServerConfig {
+        DevServerConfig {
+            address: address.parse().expect("an address"),
+            db_path: None,
+            namespaces: Vec::new(),
+            shards: 4,
+            limits: Limits::default(),
+            run_limits: Default::default(),
+            compaction_interval: std::time::Duration::from_secs(60),
+            store,
+            log,
+            roles: roles.parse().expect("roles"),
+            cluster: ClusterSettings::default(),
+        }
+    }
+
+    fn shared() -> (StoreSelection, LogSelection) {
+        (StoreSelection::Cassandra(CassandraConfig::default()), LogSelection::Kafka(KafkaLogConfig::default()))
+    }
+
+    fn refusal(config: &DevServerConfig) -> String {
+        match Topology::of(config) {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("the topology was accepted"),
+        }
+    }
+
+    #[test]
+    fn separate_roles_need_a_shared_store_and_log() {
+        let embedded = config(StoreSelection::Embedded, LogSelection::Embedded, "engine", "127.0.0.1:7233");
+        assert!(refusal(&embedded).contains("--role engine needs"), "{}", refusal(&embedded));
+        let cassandra_only = config(shared().0, LogSelection::Embedded, "gateway", "127.0.0.1:7233");
+        assert!(refusal(&cassandra_only).contains("persistence.log to kafka"));
+        let all_embedded = config(StoreSelection::Embedded, LogSelection::Embedded, "gateway,engine,projections", "127.0.0.1:7233");
+        assert!(matches!(Topology::of(&all_embedded), Ok(Topology::SingleProcess)));
+    }
+
+    #[test]
+    fn a_cluster_member_needs_an_address_the_others_can_reach() {
+        let (store, log) = shared();
+        let unreachable = config(store.clone(), log.clone(), "engine", "0.0.0.0:7234");
+        assert!(refusal(&unreachable).contains("cluster.advertise_address"), "{}", refusal(&unreachable));
+        let mut advertised = config(store.clone(), log.clone(), "engine", "0.0.0.0:7234");
+        advertised.cluster.advertise_address = Some("10.0.0.1:7234".into());
+        assert!(matches!(Topology::of(&advertised), Ok(Topology::Cluster { advertise }) if advertise == "10.0.0.1:7234"));
+        let bound = config(store, log, "engine", "10.0.0.2:7234");
+        assert!(matches!(Topology::of(&bound), Ok(Topology::Cluster { advertise }) if advertise == "10.0.0.2:7234"));
+    }
+}

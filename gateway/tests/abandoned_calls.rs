@@ -239,6 +239,7 @@ async fn no_task_is_lost_while_pollers_reset_at_random() {
     let server = TestServer::start().await;
     let args = BenchArgs {
         address: server.address.to_string(),
+        worker_address: None,
         namespace: NAMESPACE.to_string(),
         scenario: Scenario::HelloActivity,
         workflows: Some(WORKFLOWS),
