@@ -66,6 +66,26 @@ pub struct DevServerConfig {
     pub cluster: ClusterSettings,
 }
 
+impl DevServerConfig {
+    /// Every role on the embedded store in a temporary directory, with
+    /// Temporal's default limits: what `start-dev` runs without flags.
+    pub fn new(address: SocketAddr) -> DevServerConfig {
+        DevServerConfig {
+            address,
+            db_path: None,
+            namespaces: Vec::new(),
+            shards: 4,
+            limits: Limits::default(),
+            run_limits: RunLimits::default(),
+            compaction_interval: std::time::Duration::from_secs(60),
+            store: StoreSelection::Embedded,
+            log: LogSelection::Embedded,
+            roles: Roles::ALL,
+            cluster: ClusterSettings::default(),
+        }
+    }
+}
+
 /// Which Log adapter carries commands, tasks and visibility records.
 #[derive(Clone, Debug, Default)]
 pub enum LogSelection {
@@ -468,19 +488,7 @@ mod tests {
     use super::*;
 
     fn config(store: StoreSelection, log: LogSelection, roles: &str, address: &str) -> DevServerConfig {
-        DevServerConfig {
-            address: address.parse().expect("an address"),
-            db_path: None,
-            namespaces: Vec::new(),
-            shards: 4,
-            limits: Limits::default(),
-            run_limits: Default::default(),
-            compaction_interval: std::time::Duration::from_secs(60),
-            store,
-            log,
-            roles: roles.parse().expect("roles"),
-            cluster: ClusterSettings::default(),
-        }
+        DevServerConfig { store, log, roles: roles.parse().expect("roles"), ..DevServerConfig::new(address.parse().expect("an address")) }
     }
 
     fn shared() -> (StoreSelection, LogSelection) {

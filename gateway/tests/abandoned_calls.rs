@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use temper_bench::{BenchArgs, HistoryRead, Scenario, read_history};
 use temper_gateway::server::{DevServer, DevServerConfig, Held};
-use temper_gateway::Limits;
 use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
 use temper_proto::api::enums::v1::{EventType, HistoryEventFilterType, TaskQueueKind};
 use temper_proto::api::query::v1::WorkflowQuery;
@@ -37,19 +36,7 @@ struct TestServer {
 
 impl TestServer {
     async fn start() -> TestServer {
-        let config = DevServerConfig {
-            address: "127.0.0.1:0".parse().expect("an address"),
-            db_path: None,
-            namespaces: Vec::new(),
-            shards: 4,
-            limits: Limits::default(),
-            run_limits: Default::default(),
-            compaction_interval: std::time::Duration::from_secs(60),
-            store: Default::default(),
-            log: Default::default(),
-            roles: temper_gateway::roles::Roles::ALL,
-            cluster: Default::default(),
-        };
+        let config = DevServerConfig::new("127.0.0.1:0".parse().expect("an address"));
         let server = DevServer::start(config).await.expect("the server starts");
         let (address, held) = (server.address(), server.held());
         let (stop, stopped) = oneshot::channel::<()>();
