@@ -2,6 +2,7 @@
 //! the engine's answer.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -19,18 +20,42 @@ use crate::errors::{ApiError, ApiResult};
 
 /// How long a request waits for the engine before giving up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for the log to take its command: an SDK call's
+/// own timeout is about 10 s, and it must get UNAVAILABLE, not a timeout.
+const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct CommandBus {
     log: Arc<dyn Log>,
     replies: Arc<LocalReplies>,
     health: Arc<ShardHealth>,
     shard_count: u32,
+    /// Whether the last check reached the log (see `cluster::Readiness`).
+    log_reachable: Arc<AtomicBool>,
+    /// Set while the gateway shuts down: new commands go to another gateway.
+    draining: AtomicBool,
 }
 
 impl CommandBus {
     pub fn new(log: Arc<dyn Log>, replies: Arc<LocalReplies>, health: Arc<ShardHealth>) -> Self {
         let shard_count = log.layout().commands;
-        CommandBus { log, replies, health, shard_count }
+        CommandBus { log, replies, health, shard_count, log_reachable: Arc::new(AtomicBool::new(true)), draining: AtomicBool::new(false) }
+    }
+
+    /// The flag the gateway's periodic log check keeps: while it is false,
+    /// commands are refused before they are appended.
+    pub fn log_reachable(&self) -> Arc<AtomicBool> {
+        self.log_reachable.clone()
+    }
+
+    /// Refuses new commands from now on (the gateway is shutting down);
+    /// those appended already are still answered.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// Requests waiting for the engine's answer.
+    pub fn waiting(&self) -> usize {
+        self.replies.waiting()
     }
 
     /// Appends `command` for one workflow and returns the engine's reply;
@@ -43,6 +68,12 @@ impl CommandBus {
     /// applied (a retry with the same request id then gets that outcome).
     pub async fn execute(&self, namespace_id: &str, workflow_id: &str, command: Command) -> ApiResult<Result<Reply, CommandError>> {
         let shard = shard_of(namespace_id, workflow_id, self.shard_count);
+        if self.draining.load(Ordering::Relaxed) {
+            return Err(ApiError::Unavailable("This gateway is shutting down, nothing was recorded; retry (through another gateway).".into()));
+        }
+        if !self.log_reachable.load(Ordering::Relaxed) {
+            return Err(ApiError::Unavailable("The log cannot be reached now, nothing was recorded; retry later.".into()));
+        }
         if let Some(reason) = self.health.unavailable(shard) {
             return Err(ApiError::Unavailable(format!("Shard {shard} cannot apply requests now, nothing was recorded; retry later: {reason}")));
         }
@@ -54,7 +85,15 @@ impl CommandBus {
             command: Some(command),
         };
         let encoded = recordable(&record)?;
-        self.log.append(LogName::Commands, shard, vec![encoded]).await?;
+        match tokio::time::timeout(APPEND_TIMEOUT, self.log.append(LogName::Commands, shard, vec![encoded])).await {
+            Ok(appended) => appended?,
+            Err(_) => {
+                return Err(ApiError::Unavailable(format!(
+                    "The log did not take the request within {}s; it may still be applied: retry with the same request id.",
+                    APPEND_TIMEOUT.as_secs()
+                )));
+            }
+        };
         let answer = tokio::select! {
             answer = tokio::time::timeout(REPLY_TIMEOUT, pending.wait()) => answer,
             reason = self.health.until_unavailable(shard) => {
@@ -126,6 +165,23 @@ mod tests {
             Err(ApiError::Unavailable(message)) => {
                 assert!(message.contains("nothing was recorded") && message.contains("the store is unreachable"), "{message}")
             }
+            other => panic!("expected UNAVAILABLE, got {other:?}"),
+        }
+        assert_eq!(log.end_offset(LogName::Commands, 0).await.expect("end offset"), 0, "nothing appended");
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_log_or_a_draining_gateway_refuses_before_recording() {
+        let (bus, log, _) = bus();
+        bus.log_reachable().store(false, Ordering::Relaxed);
+        match bus.execute("ns", "wf", signal()).await {
+            Err(ApiError::Unavailable(message)) => assert!(message.contains("log cannot be reached"), "{message}"),
+            other => panic!("expected UNAVAILABLE, got {other:?}"),
+        }
+        bus.log_reachable().store(true, Ordering::Relaxed);
+        bus.drain();
+        match bus.execute("ns", "wf", signal()).await {
+            Err(ApiError::Unavailable(message)) => assert!(message.contains("shutting down"), "{message}"),
             other => panic!("expected UNAVAILABLE, got {other:?}"),
         }
         assert_eq!(log.end_offset(LogName::Commands, 0).await.expect("end offset"), 0, "nothing appended");

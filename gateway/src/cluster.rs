@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use temper_engine::log::{Log, LogName};
@@ -185,10 +186,14 @@ impl Readiness {
         }
     }
 
-    /// Checks every few seconds that the gateway can reach the log it appends to.
-    pub async fn follow_log(self, log: Arc<dyn Log>, mut stop: watch::Receiver<bool>) {
+    /// Checks every few seconds that the gateway can reach the log it
+    /// appends to, and keeps `reachable` (the command bus's flag) in step.
+    pub async fn follow_log(self, log: Arc<dyn Log>, reachable_flag: Arc<AtomicBool>, mut stop: watch::Receiver<bool>) {
         loop {
             let reachable = matches!(tokio::time::timeout(LOG_CHECK_INTERVAL, log.end_offset(LogName::Commands, 0)).await, Ok(Ok(_)));
+            if reachable_flag.swap(reachable, Ordering::Relaxed) != reachable {
+                tracing::warn!(reachable, "the log's reachability changed");
+            }
             self.set(|state| state.gateway = reachable);
             tokio::select! {
                 _ = stop.changed() => return,

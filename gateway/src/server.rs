@@ -136,7 +136,7 @@ pub struct DevServer {
     engine: Option<Engine>,
     store: Arc<dyn Store>,
     db: Option<Arc<EmbeddedDb>>,
-    memberships: Option<Memberships>,
+    memberships: Option<Arc<Memberships>>,
     readiness: Readiness,
     stop_roles: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
@@ -158,9 +158,11 @@ impl DevServer {
         let incarnation = incarnation();
         let memberships = match &topology {
             Topology::Cluster { advertise } => Some(
-                crate::cluster::join(store.clone(), config.roles, advertise, &config.cluster)
-                    .await
-                    .map_err(|e| ServerError::Store(format!("joining the cluster failed: {e}")))?,
+                Arc::new(
+                    crate::cluster::join(store.clone(), config.roles, advertise, &config.cluster)
+                        .await
+                        .map_err(|e| ServerError::Store(format!("joining the cluster failed: {e}")))?,
+                ),
             ),
             Topology::SingleProcess => None,
         };
@@ -221,7 +223,7 @@ impl DevServer {
             for namespace in &namespaces_of(&config) {
                 gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
             }
-            background.push(tokio::spawn(readiness.clone().follow_log(log.clone(), roles_stopped.clone())));
+            background.push(tokio::spawn(readiness.clone().follow_log(log.clone(), gateway.bus.log_reachable(), roles_stopped.clone())));
             (Some(gateway), Some(cluster_service(local_replies.clone(), notifier.clone())))
         } else {
             (None, None)
@@ -277,16 +279,19 @@ impl DevServer {
         if let Some(cluster) = self.cluster_service {
             router = router.add_service(cluster);
         }
-        let served = router.serve_with_incoming_shutdown(incoming(self.listener), shutdown).await;
+        let (gateway, memberships) = (self.gateway.clone(), self.memberships.clone());
+        let drained = async move {
+            shutdown.await;
+            if let Some(gateway) = gateway {
+                drain_gateway(&gateway, memberships.as_deref()).await;
+            }
+        };
+        let served = router.serve_with_incoming_shutdown(incoming(self.listener), drained).await;
 
         reporting.abort();
         reporting_health.abort();
-        // The gateway leaves first, so its task queues move at once. The
-        // engine releases its shards before it leaves, so the others take
+        // The engine releases its shards before it leaves, so the others take
         // them released rather than racing its last batch.
-        if let Some(memberships) = &self.memberships {
-            memberships.leave(&[MemberRole::Gateway]).await;
-        }
         if let Some(engine) = self.engine {
             engine.shutdown().await;
         }
@@ -301,6 +306,27 @@ impl DevServer {
             db.shutdown();
         }
         served.map_err(ServerError::from)
+    }
+}
+
+/// Longest a stopping gateway waits for the answers of requests in flight.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Lets a stopping gateway's calls finish while it still serves: it leaves
+/// the cluster (its task queues move to other gateways at once), answers
+/// its waiting polls empty (the workers poll again, elsewhere), refuses new
+/// commands with UNAVAILABLE, and waits, up to [`DRAIN_TIMEOUT`], for the
+/// engines' answers to the commands it appended: they arrive over this
+/// port, which closes only afterwards.
+async fn drain_gateway(gateway: &Gateway, memberships: Option<&Memberships>) {
+    if let Some(memberships) = memberships {
+        memberships.leave(&[MemberRole::Gateway]).await;
+    }
+    gateway.matching.drain();
+    gateway.bus.drain();
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while gateway.bus.waiting() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
 

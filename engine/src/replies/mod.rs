@@ -63,6 +63,11 @@ impl LocalReplies {
         LocalReplies { incarnation, address: address.into(), next_request: AtomicU64::new(1), waiting: DashMap::new() }
     }
 
+    /// Requests waiting for the engine's answer.
+    pub fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
     pub fn incarnation(&self) -> u64 {
         self.incarnation
     }

@@ -67,6 +67,8 @@ pub struct MatchingCounts {
 
 pub struct Matching {
     queues: DashMap<QueueKey, Arc<TaskQueue>>,
+    /// Set while the gateway shuts down: polls are answered empty at once.
+    draining: std::sync::atomic::AtomicBool,
     partitions: Vec<Mutex<PartitionAcks>>,
     pub queries: Queries,
     returned: Arc<AtomicU64>,
@@ -108,7 +110,7 @@ impl Matching {
     ) -> Arc<Matching> {
         let partitions = (0..log.layout().tasks).map(|_| Mutex::default()).collect();
         let matching =
-            Arc::new(Matching { queues: DashMap::new(), partitions, queries: Queries::default(), returned: Arc::default(), log, store });
+            Arc::new(Matching { queues: DashMap::new(), draining: Default::default(), partitions, queries: Queries::default(), returned: Arc::default(), log, store });
         tokio::spawn(matching.clone().follow_ownership(owned, shutdown.clone()));
         tokio::spawn(matching.clone().maintain(shutdown));
         matching
@@ -127,6 +129,20 @@ impl Matching {
         let task_queue = key.name.clone();
         let queue = self.queue_entry(key);
         self.queries.ask(queue.clone(), run, workflow_type, task_queue, query)
+    }
+
+    /// The gateway is shutting down: waiting polls are answered empty now,
+    /// and later ones at once, so workers poll another gateway.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+        let queues: Vec<Arc<TaskQueue>> = self.queues.iter().map(|entry| entry.value().clone()).collect();
+        for queue in queues {
+            queue.release_pollers();
+        }
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// The queue a poller waits on, marked as polled while the map entry is

@@ -37,6 +37,9 @@ pub async fn poll<'a, S>(
     start: impl Fn(PendingTask) -> BoxFuture<'a, ApiResult<Option<S>>>,
 ) -> ApiResult<Polled<S>> {
     require_id(queue_name, "TaskQueue")?;
+    if gateway.matching.is_draining() {
+        return Ok(Polled::Nothing);
+    }
     let key = QueueKey { namespace_id: namespace_id.to_string(), name: queue_name.to_string(), kind };
     let queue = gateway.matching.queue_for_poller(key, identity);
     loop {
