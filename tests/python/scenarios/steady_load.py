@@ -5,7 +5,9 @@ worker polling through --worker-address, this script starts workflows (one
 activity each) through --address at --rate per second. Once some have
 completed it prints a line starting with LOAD_RUNNING; it keeps starting
 workflows until the driver, done disrupting the cluster (restarting its
-processes one by one, or Kafka), writes STOP on stdin. Then it collects every
+processes one by one, or Kafka), writes STOP on stdin. Meanwhile each PROGRESS
+line it writes is answered with LOAD_PROGRESSED once 50 more workflows have
+completed: the cluster serves again. Then it collects every
 result and checks each workflow completed exactly once: the right result, one
 WorkflowExecutionStarted and one WorkflowExecutionCompleted event, contiguous
 event ids.
@@ -35,6 +37,9 @@ from _common import UnavailableRetrier, check, check_eq, connect, event_types, f
 
 # Completed workflows before LOAD_RUNNING: the cluster serves the load.
 COMPLETED_BEFORE_RUNNING = 50
+# Workflows that must complete after a PROGRESS line from the driver before
+# LOAD_PROGRESSED: the cluster serves again after a disruption.
+PROGRESS_STEP = 50
 # How long an RPC is retried while the server answers UNAVAILABLE: longer
 # than any restart the driver makes.
 RPC_RETRY_WINDOW = 180.0
@@ -135,6 +140,16 @@ async def read_stdin_line() -> str:
     return (await asyncio.to_thread(sys.stdin.readline)).strip()
 
 
+async def follow_driver(load: Load) -> None:
+    """Answers the driver's PROGRESS lines until it writes STOP."""
+    while (line := await read_stdin_line()) == "PROGRESS":
+        target = load.completed() + PROGRESS_STEP
+        while load.completed() < target:
+            await asyncio.sleep(0.05)
+        print(f"LOAD_PROGRESSED started={len(load.results)} completed={load.completed()}", flush=True)
+    check_eq(line, "STOP", "line from the test driver on stdin")
+
+
 async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("load-tq")
@@ -154,7 +169,7 @@ async def main(args) -> None:
             await asyncio.sleep(0.05)
         begun = time.monotonic()
         print(f"LOAD_RUNNING started={len(load.results)} completed={load.completed()}", flush=True)
-        check_eq(await read_stdin_line(), "STOP", "line from the test driver on stdin")
+        await follow_driver(load)
         stop.set()
         await starting
         count = len(load.results)
