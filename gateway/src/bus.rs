@@ -19,6 +19,11 @@ use crate::errors::{ApiError, ApiResult};
 
 /// How long a request waits for the engine before giving up.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for the log to take its command. Kafka's
+/// producer retries a write until its delivery timeout (30 s), so while
+/// Kafka is down a request would wait past an SDK's RPC timeout (10 s) and
+/// time out instead of hearing UNAVAILABLE, which clients retry.
+const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct CommandBus {
     log: Arc<dyn Log>,
@@ -54,7 +59,14 @@ impl CommandBus {
             command: Some(command),
         };
         let encoded = recordable(&record)?;
-        self.log.append(LogName::Commands, shard, vec![encoded]).await?;
+        let appending = self.log.append(LogName::Commands, shard, vec![encoded]);
+        let Ok(appended) = tokio::time::timeout(APPEND_TIMEOUT, appending).await else {
+            return Err(ApiError::Unavailable(format!(
+                "the log did not take the request within {}s; it may still be recorded and applied",
+                APPEND_TIMEOUT.as_secs()
+            )));
+        };
+        appended?;
         let answer = tokio::select! {
             answer = tokio::time::timeout(REPLY_TIMEOUT, pending.wait()) => answer,
             reason = self.health.until_unavailable(shard) => {

@@ -14,8 +14,8 @@
 //! Each test reports its restart durations and the UNAVAILABLE window.
 //! Without `java` the tests say so loudly and pass (the only allowed skip).
 //!
-//! The gateway and Kafka tests are ignored while the bugs they found stand
-//! (see each `ignore`):
+//! The gateway test is ignored while the bug it found stands (see its
+//! `ignore`):
 //! `cargo test -p temper-tests --test cluster_restarts -- --ignored --nocapture`.
 
 use std::path::PathBuf;
@@ -77,7 +77,6 @@ fn gateways_restarted_one_at_a_time_under_load_lose_and_duplicate_no_workflow() 
 }
 
 #[test]
-#[ignore = "fails: with Kafka down a start waits for Kafka's delivery timeout (30 s, engine/src/log/kafka.rs) in gateway/src/bus.rs CommandBus::execute before answering UNAVAILABLE, past an SDK's RPC timeout"]
 fn a_cluster_recovers_by_itself_once_kafka_is_back() {
     let Some(temper) = temper_for_cassandra_tests() else { return };
     let (cassandra, _) = start_cassandra_and_kafka();
