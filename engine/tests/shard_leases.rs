@@ -18,6 +18,7 @@ use temper_engine::log::embedded::EmbeddedLog;
 use temper_engine::log::{Log, LogLayout, LogName};
 use temper_engine::membership::{Member, MemberRole, Membership, MembershipConfig};
 use temper_engine::notify::HistoryNotifier;
+use temper_engine::partitioning::shard_of;
 use temper_engine::replies::{CommandResult, LocalReplies};
 use temper_engine::state_machine::commands::Reply;
 use temper_engine::store::embedded::EmbeddedStore;
@@ -127,6 +128,18 @@ impl Cluster {
         (covered.len() == SHARDS as usize).then_some(shares)
     }
 
+    /// Waits until the store names `owner` as the holder of `shard` and
+    /// `owner`'s processor holds it.
+    async fn until_owned_by(&self, shard: ShardId, owner: &str) {
+        let deadline = Instant::now() + IN_TIME;
+        while self.store.read_shard(shard).await.expect("read_shard").owner != owner
+            || !self.engines[owner].owned_shards().borrow().contains(&shard)
+        {
+            assert!(Instant::now() < deadline, "{owner} did not take shard {shard} in time: {:?}", self.describe());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn describe(&self) -> Vec<(String, BTreeSet<ShardId>, BTreeSet<ShardId>)> {
         let describe = |(id, engine): (&String, &Engine)| {
             (id.clone(), engine.owned_shards().borrow().clone(), engine.assigned_shards().borrow().clone())
@@ -195,6 +208,14 @@ fn signal(workflow_id: &str) -> Command {
             ..Default::default()
         }),
     })
+}
+
+/// Waits until `engine`'s processor for `shard` has noticed it was fenced
+/// and stopped holding it (so it reads no more commands of the shard).
+async fn until_not_held(engine: &Engine, shard: ShardId) {
+    let mut owned = engine.owned_shards();
+    let let_go = owned.wait_for(|shards| !shards.contains(&shard));
+    tokio::time::timeout(IN_TIME, let_go).await.expect("the fenced engine let the shard go in time").expect("owned shards");
 }
 
 fn sizes(shares: &BTreeMap<String, BTreeSet<ShardId>>) -> Vec<usize> {
@@ -314,5 +335,49 @@ async fn an_idle_engine_notices_it_was_fenced_and_takes_the_shard_back() {
     }
     assert_eq!(cluster.engines["engine-b"].ownership_losses(), 1, "fenced once, while idle");
     assert_eq!(cluster.settled().await, shares);
+    cluster.shutdown().await;
+}
+
+/// An engine paused past its lease (its heartbeat stops, its view stays as
+/// it was) loses its shards to the other engine, which changes a run that
+/// the paused engine still has cached; when the shard comes back, the next
+/// command must be applied to the stored state, not the stale cached one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_taking_a_shard_back_applies_to_the_other_owners_changes() {
+    let mut cluster = Cluster::with_engines(&["engine-a", "engine-b"]).await;
+    let shares = cluster.settled().await;
+    let shard = *shares["engine-a"].first().unwrap();
+    // A workflow id routed to the shard, as the gateway would route it: the
+    // engine drops the cached states of the shard's workflows when it takes it.
+    let workflow_id = (0..).map(|n| format!("wf-back-{n}")).find(|id| shard_of(NAMESPACE, id, SHARDS) == shard).unwrap();
+    let workflow_id = workflow_id.as_str();
+    let started = cluster.execute(shard, workflow_id, common::start(workflow_id)).await;
+    assert!(matches!(started, Ok(Reply::Started { started: true, .. })), "{started:?}");
+    let run = RunKey { namespace_id: NAMESPACE.into(), workflow_id: workflow_id.into(), run_id: format!("run-{workflow_id}") };
+    let cached = || cluster.engines["engine-a"].committed_states().state(&run);
+    assert!(cached().is_some(), "engine-a has the run cached");
+
+    // engine-a pauses: engine-b sees it expire and takes its shards; engine-a,
+    // fenced, waits for the live engine-b to let them go.
+    cluster.memberships["engine-a"].stop_heartbeating();
+    cluster.until_owned_by(shard, "engine-b").await;
+    until_not_held(&cluster.engines["engine-a"], shard).await;
+    assert_eq!(cluster.execute(shard, workflow_id, signal(workflow_id)).await, Ok(Reply::Accepted), "applied by engine-b");
+    let stale = cached().expect("engine-a's stale state is still cached");
+    assert_eq!(stale.info.as_ref().map(|info| info.next_event_id), Some(3), "engine-a's cache predates engine-b's signal");
+
+    // engine-b stops, releasing the shards; engine-a takes them back.
+    let engine_b = cluster.engines.remove("engine-b").unwrap();
+    engine_b.shutdown().await;
+    cluster.memberships["engine-b"].leave().await;
+    cluster.until_owned_by(shard, "engine-a").await;
+    assert_eq!(cluster.execute(shard, workflow_id, signal(workflow_id)).await, Ok(Reply::Accepted), "applied by engine-a");
+    let expected = [
+        EventType::WorkflowExecutionStarted,
+        EventType::WorkflowTaskScheduled,
+        EventType::WorkflowExecutionSignaled,
+        EventType::WorkflowExecutionSignaled,
+    ];
+    assert_eq!(cluster.event_types(workflow_id).await, expected, "engine-a applied after engine-b's signal");
     cluster.shutdown().await;
 }

@@ -25,9 +25,15 @@ impl Cluster {
     /// engines hold every shard.
     pub fn start(temper: &Path, label: &str, engines: usize, gateways: usize) -> Cluster {
         let (cassandra, kafka) = start_cassandra_and_kafka();
+        Cluster::start_on(temper, label, engines, gateways, &cassandra, &kafka)
+    }
+
+    /// [`Cluster::start`] on the Cassandra at `cassandra` and the Kafka at
+    /// `kafka` (bootstrap servers), which must be running.
+    pub fn start_on(temper: &Path, label: &str, engines: usize, gateways: usize, cassandra: &str, kafka: &str) -> Cluster {
         let run = format!("{label}_{}", std::process::id());
         run_or_panic(
-            Command::new(temper).args(["schema", "setup", "--keyspace", &run, "--contact-point", &cassandra]),
+            Command::new(temper).args(["schema", "setup", "--keyspace", &run, "--contact-point", cassandra]),
             "temper schema setup",
         );
         let dir = TestDir::new(label);

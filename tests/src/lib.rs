@@ -707,6 +707,31 @@ impl TestServer {
         eprintln!("[harness] server {} killed with SIGKILL", self.address());
     }
 
+    /// Stops the server with SIGTERM (a graceful shutdown: Temper releases
+    /// its shards and leaves the membership) and waits until it exited,
+    /// panicking after `within`; returns how long the shutdown took.
+    pub fn stop_gracefully(&mut self, within: Duration) -> Duration {
+        self.send_signal("TERM");
+        let stopped_at = Instant::now();
+        let mut child = self.child.take().expect("stop_gracefully: the server is not running");
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("stop_gracefully: cannot wait for the server") {
+                break status;
+            }
+            if stopped_at.elapsed() > within {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the server did not exit within {within:?} of SIGTERM\n--- server output ---\n{}", self.output());
+            }
+            thread::sleep(Duration::from_millis(20));
+        };
+        let took = stopped_at.elapsed();
+        join_readers(&mut self.readers, Duration::from_secs(2));
+        self.output.push(format!("[harness] server run {} stopped with SIGTERM ({status})", self.run), SERVER_OUTPUT_LINES);
+        eprintln!("[harness] server {} stopped with SIGTERM in {:.2}s ({status})", self.address(), took.as_secs_f64());
+        took
+    }
+
     /// Starts the server again on the same port with the same database file
     /// (after [`TestServer::kill_9`]), and waits until it is ready.
     pub fn restart(&mut self) {
