@@ -63,6 +63,9 @@ pub struct Gateway {
     pub committed: Option<CommittedStates>,
     /// Which gateway serves each task queue, when there are several.
     pub router: Option<Arc<QueueRouter>>,
+    /// Turns true when the gateway starts shutting down: history long polls
+    /// answer with what they have, so their connections can close.
+    pub draining: tokio::sync::watch::Sender<bool>,
 }
 
 impl Gateway {

@@ -219,6 +219,7 @@ impl DevServer {
                 shard_count: config.shards,
                 committed: local_engine.map(|engine| engine.committed_states()),
                 router,
+                draining: watch::channel(false).0,
             });
             for namespace in &namespaces_of(&config) {
                 gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
@@ -324,6 +325,7 @@ async fn drain_gateway(gateway: &Gateway, memberships: Option<&Memberships>) {
     }
     gateway.matching.drain();
     gateway.bus.drain();
+    gateway.draining.send_replace(true);
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
     while gateway.bus.waiting() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;

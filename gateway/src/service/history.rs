@@ -179,9 +179,15 @@ async fn wait_for(
     done: impl Fn(&RunProgress) -> bool,
 ) -> RunProgress {
     let recheck = gateway.committed.is_none();
+    let mut draining = gateway.draining.subscribe();
     while !done(&progress) {
         let until = if recheck { deadline.min(Instant::now() + RECHECK) } else { deadline };
-        match tokio::time::timeout_at(until, changes.changed()).await {
+        let changed = tokio::select! {
+            changed = tokio::time::timeout_at(until, changes.changed()) => changed,
+            // The gateway is stopping: answer with what is known; the client polls again elsewhere.
+            _ = draining.wait_for(|draining| *draining) => break,
+        };
+        match changed {
             Ok(Some(published)) => progress = further(progress, published),
             Ok(None) => break,
             Err(_) if until >= deadline => break,
@@ -270,6 +276,7 @@ mod tests {
             shard_count: 1,
             committed: None,
             router: None,
+            draining: tokio::sync::watch::channel(false).0,
         });
         gateway.namespaces.ensure("default", 1).await.unwrap();
         (gateway, engine, stop)
