@@ -119,6 +119,17 @@ impl Gateway {
         }
     }
 
+    /// Runs `call` unless the gateway starts shutting down first (`None`
+    /// then): a call held open for long (a forwarded poll) must not keep a
+    /// stopping gateway's connections open.
+    pub async fn unless_draining<T>(&self, call: impl std::future::Future<Output = T>) -> Option<T> {
+        let mut draining = self.draining.subscribe();
+        tokio::select! {
+            result = call => Some(result),
+            _ = draining.wait_for(|draining| *draining) => None,
+        }
+    }
+
     /// The address other gateways reach this one at; empty in one process.
     pub fn own_address(&self) -> &str {
         self.router.as_ref().map_or("", |router| router.own_address())

@@ -38,7 +38,9 @@ pub async fn poll_activity_task_queue(
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let queue_name = request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default();
     if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, queue_name, forwarded)? {
-        return answer_of(owner.poll_activity_task_queue(routing::forwarded(request, deadline)).await);
+        // A stopping gateway answers empty; the worker polls again, elsewhere.
+        let forwarded = gateway.unless_draining(owner.poll_activity_task_queue(routing::forwarded(request, deadline))).await;
+        return forwarded.map_or_else(|| Ok(PollActivityTaskQueueResponse::default()), answer_of);
     }
     let identity = request.identity.as_str();
     let start_task = |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, &task, identity).await }) };
