@@ -13,10 +13,6 @@
 //! ports and another directory): the shared one serves other tests meanwhile.
 //! Each test reports its restart durations and the UNAVAILABLE window.
 //! Without `java` the tests say so loudly and pass (the only allowed skip).
-//!
-//! The gateway test is ignored while the bug it found stands (see its
-//! `ignore`):
-//! `cargo test -p temper-tests --test cluster_restarts -- --ignored --nocapture`.
 
 use std::path::PathBuf;
 use std::process::Command;
