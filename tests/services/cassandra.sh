@@ -153,10 +153,12 @@ YAML
 }
 
 # The JVM options Cassandra's conf/jvm17-server.options asks for on Java 17.
+# 2 GiB of heap: the test run creates a keyspace per test (cluster tests,
+# benchmarks), and with 1 GiB a long session ran out of heap.
 jvm_options() {
   local jamm
   jamm="$(ls "$LIB"/jamm-*.jar | head -1)"
-  echo -Xms512m -Xmx1g -XX:+ExitOnOutOfMemoryError -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
+  echo -Xms512m -Xmx${CASSANDRA_HEAP:-2g} -XX:+ExitOnOutOfMemoryError -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1
   echo -Djdk.attach.allowAttachSelf=true -javaagent:"$jamm"
   local export_ opens
   for export_ in java.base/jdk.internal.misc java.management.rmi/com.sun.jmx.remote.internal.rmi java.rmi/sun.rmi.registry \
