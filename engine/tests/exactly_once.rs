@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use prost::Message;
 use temper_engine::embedded_db::EmbeddedDb;
 use temper_engine::log::embedded::EmbeddedLog;
 use temper_engine::log::{Log, LogError, LogLayout, LogName, LogRecord, Offset};
@@ -24,7 +23,7 @@ use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::EventType;
 use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{CommandRecord, SignalWorkflow};
+use temper_proto::records::SignalWorkflow;
 
 const SHARDS: u32 = 2;
 const NAMESPACE: &str = "ns-id";
@@ -94,14 +93,8 @@ impl Harness {
 
     async fn execute(&self, workflow_id: &str, command: Command) -> Reply {
         let pending = self.replies.register();
-        let record = CommandRecord {
-            reply_to: Some(pending.reply_to.clone()),
-            namespace_id: NAMESPACE.into(),
-            workflow_id: workflow_id.into(),
-            command: Some(command),
-        };
         let shard = shard_of(NAMESPACE, workflow_id, SHARDS);
-        self.log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await.expect("append");
+        common::append_command(self.log.as_ref(), shard, &pending.reply_to, NAMESPACE, workflow_id, command).await;
         let reply = tokio::time::timeout(Duration::from_secs(10), pending.wait()).await.expect("a reply in time");
         reply.expect("the engine replied").expect("the command was applied")
     }

@@ -11,11 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use prost::Message;
 use temper_engine::embedded_db::EmbeddedDb;
 use temper_engine::log::embedded::EmbeddedLog;
-use temper_engine::log::{Log, LogLayout, LogName};
+use temper_engine::log::{Log, LogLayout};
 use temper_engine::membership::{Member, MemberRole, Membership, MembershipConfig};
 use temper_engine::notify::HistoryNotifier;
 use temper_engine::partitioning::shard_of;
@@ -28,7 +26,7 @@ use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::EventType;
 use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{CommandRecord, SignalWorkflow};
+use temper_proto::records::SignalWorkflow;
 use tokio::time::Instant;
 
 mod common;
@@ -163,13 +161,7 @@ impl Cluster {
     /// Appends a command for `workflow_id` to `shard`'s partition and waits for its answer.
     async fn execute(&self, shard: ShardId, workflow_id: &str, command: Command) -> CommandResult {
         let pending = self.replies.register();
-        let record = CommandRecord {
-            reply_to: Some(pending.reply_to.clone()),
-            namespace_id: NAMESPACE.into(),
-            workflow_id: workflow_id.into(),
-            command: Some(command),
-        };
-        self.log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await.expect("append");
+        common::append_command(self.log.as_ref(), shard, &pending.reply_to, NAMESPACE, workflow_id, command).await;
         tokio::time::timeout(IN_TIME, pending.wait()).await.expect("an answer in time").expect("the engine answered")
     }
 

@@ -10,8 +10,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use prost::Message;
 use temper_engine::embedded_db::EmbeddedDb;
 use temper_engine::log::embedded::EmbeddedLog;
 use temper_engine::log::{Log, LogLayout, LogName, Offset};
@@ -28,7 +26,7 @@ use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{
-    CommandRecord, CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, SignalWorkflow, TimerTask, VisibilityRecord,
+    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, SignalWorkflow, TimerTask, VisibilityRecord,
     WorkflowMutableState,
 };
 
@@ -260,13 +258,7 @@ impl Harness {
 
     async fn send(&self, workflow_id: &str, command: Command) -> PendingReply<'_> {
         let pending = self.replies.register();
-        let record = CommandRecord {
-            reply_to: Some(pending.reply_to.clone()),
-            namespace_id: NAMESPACE.into(),
-            workflow_id: workflow_id.into(),
-            command: Some(command),
-        };
-        self.log.append(LogName::Commands, 0, vec![Bytes::from(record.encode_to_vec())]).await.expect("append");
+        common::append_command(self.log.as_ref(), 0, &pending.reply_to, NAMESPACE, workflow_id, command).await;
         pending
     }
 
