@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use temper_engine::health::ShardHealth;
 use temper_engine::log::{Log, LogName};
 use temper_engine::membership::assignment::assign;
 use temper_engine::membership::{Member, MemberRole, Membership, MembershipConfig};
@@ -108,6 +109,51 @@ pub fn owned_by(
     derived(owners, background, stop, move |owners| {
         owners.iter().enumerate().filter(|(_, owner)| **owner == own_address).map(|(partition, _)| partition as u32).collect()
     })
+}
+
+/// Keeps the command bus's shard health in step with the engines, for a
+/// gateway whose process holds no engine of its own (in one process the
+/// engine reports its shards' health itself): while no engine is live, or
+/// the store has not answered the membership reads for a lease (the views
+/// are stale then), every shard is unavailable. Commands are then refused
+/// at once with UNAVAILABLE before they are appended, and requests already
+/// waiting are told at once that they may still be applied, rather than
+/// waiting out the reply timeout for an engine that is not there.
+pub async fn follow_engines(membership: Arc<Membership>, health: Arc<ShardHealth>, shard_count: u32, mut stop: watch::Receiver<bool>) {
+    let mut engines = membership.view(MemberRole::Engine);
+    let mut store_answering = membership.store_answering();
+    let mut refusing = false;
+    loop {
+        let any_engine = !engines.borrow_and_update().is_empty();
+        let reason = why_no_engine_applies(any_engine, *store_answering.borrow_and_update(), membership.lease());
+        match &reason {
+            Some(reason) if !refusing => tracing::warn!(%reason, "refusing commands until an engine can apply them"),
+            None if refusing => tracing::info!("engines are back; accepting commands again"),
+            _ => {}
+        }
+        refusing = reason.is_some();
+        for shard in 0..shard_count {
+            match &reason {
+                Some(reason) => health.set_unavailable(shard, reason),
+                None => health.set_available(shard),
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => return,
+            changed = engines.changed() => if changed.is_err() { return },
+            changed = store_answering.changed() => if changed.is_err() { return },
+        }
+    }
+}
+
+fn why_no_engine_applies(any_engine: bool, store_answering: bool, lease: Duration) -> Option<String> {
+    if !store_answering {
+        Some(format!("the store has not answered this gateway for {lease:?}, so it cannot tell whether any engine is running"))
+    } else if !any_engine {
+        Some("no engine is running in the cluster".to_string())
+    } else {
+        None
+    }
 }
 
 /// A watch following `source` through `map`, until `stop`.

@@ -14,6 +14,7 @@
 //!     bootstrap_servers: 10.0.0.7:9092,10.0.0.8:9092
 //!     topic_prefix: temper-    # topics temper-commands, -tasks, -visibility
 //!     replication_factor: 3    # when the topics are created
+//!     linger: 1ms              # how long the producer gathers records into one request
 //!   store: cassandra           # or `embedded`
 //!   cassandra:
 //!     contact_points: ["10.0.0.5:9042", "10.0.0.6:9042"]
@@ -110,6 +111,8 @@ struct KafkaSection {
     topic_prefix: String,
     #[serde(default = "default_replication_factor")]
     replication_factor: i32,
+    /// How long the producer gathers records into one request, like 5ms.
+    linger: Option<String>,
 }
 
 fn default_topic_prefix() -> String {
@@ -205,16 +208,12 @@ fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
 
 fn cluster_settings(section: ClusterSection) -> Result<ClusterSettings, String> {
     let defaults = ClusterSettings::default();
-    let duration = |value: Option<String>, key: &str, default: Duration| match value {
-        None => Ok(default),
-        Some(text) => temper_bench::parse_duration(&text)
-            .map_err(|error| format!("cluster.{key} `{text}` is not a duration like 500ms or 3s: {error}"))
-            .and_then(|duration| {
-                if duration.is_zero() { Err(format!("cluster.{key} must be longer than zero")) } else { Ok(duration) }
-            }),
+    let positive = |value: Option<String>, key: &str, default: Duration| {
+        let duration = duration_setting(value.as_deref(), key, default)?;
+        if duration.is_zero() { Err(format!("{key} must be longer than zero")) } else { Ok(duration) }
     };
-    let heartbeat_interval = duration(section.heartbeat_interval, "heartbeat_interval", defaults.heartbeat_interval)?;
-    let lease = duration(section.lease, "lease", defaults.lease)?;
+    let heartbeat_interval = positive(section.heartbeat_interval, "cluster.heartbeat_interval", defaults.heartbeat_interval)?;
+    let lease = positive(section.lease, "cluster.lease", defaults.lease)?;
     if lease < heartbeat_interval * 2 {
         return Err(format!(
             "cluster.lease ({lease:?}) must be at least twice cluster.heartbeat_interval ({heartbeat_interval:?}), or a process that misses one renewal loses its shards"
@@ -224,6 +223,17 @@ fn cluster_settings(section: ClusterSection) -> Result<ClusterSettings, String> 
         check_advertise_address(address)?;
     }
     Ok(ClusterSettings { advertise_address: section.advertise_address, heartbeat_interval, lease })
+}
+
+/// The longest producer linger allowed: it delays every command.
+const MAX_LINGER: Duration = Duration::from_secs(1);
+
+/// A duration setting (`key` names it in errors), `default` when absent.
+fn duration_setting(value: Option<&str>, key: &str, default: Duration) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(text) => temper_bench::parse_duration(text).map_err(|error| format!("{key} `{text}` is not a duration like 500ms or 3s: {error}")),
+    }
 }
 
 /// Other processes dial it, so it must be a reachable host and a port.
@@ -246,11 +256,17 @@ fn log_selection(persistence: &PersistenceSection) -> Result<LogSelection, Strin
             if section.replication_factor < 1 {
                 return Err(format!("persistence.kafka.replication_factor is {}; it must be at least 1", section.replication_factor));
             }
+            let defaults = KafkaLogConfig::default();
+            let linger = duration_setting(section.linger.as_deref(), "persistence.kafka.linger", defaults.linger)?;
+            if linger > MAX_LINGER {
+                return Err(format!("persistence.kafka.linger ({linger:?}) adds that much to every append; at most {MAX_LINGER:?} is allowed"));
+            }
             Ok(LogSelection::Kafka(KafkaLogConfig {
                 bootstrap_servers: section.bootstrap_servers.clone(),
                 topic_prefix: section.topic_prefix.clone(),
                 replication_factor: section.replication_factor,
-                ..KafkaLogConfig::default()
+                linger,
+                ..defaults
             }))
         }
     }
@@ -312,6 +328,15 @@ mod tests {
             .err()
             .unwrap();
         assert!(factor.contains("replication_factor is 0"), "{factor}");
+        let kafka_with = |setting: &str| parsed(&format!("server:\n  data_dir: /tmp/t\npersistence:\n  log: kafka\n  kafka:\n    bootstrap_servers: k\n    {setting}\n"));
+        match kafka_with("linger: 5ms").expect("a valid linger").log {
+            LogSelection::Kafka(kafka) => assert_eq!(kafka.linger, Duration::from_millis(5)),
+            LogSelection::Embedded => panic!("the file asks for kafka"),
+        }
+        let long = kafka_with("linger: 2s").err().unwrap();
+        assert!(long.contains("persistence.kafka.linger") && long.contains("at most 1s"), "{long}");
+        let garbled = kafka_with("linger: briefly").err().unwrap();
+        assert!(garbled.contains("persistence.kafka.linger `briefly`"), "{garbled}");
         let unknown = parsed("server:\n  data_dir: /tmp/t\npersistence:\n  kafka:\n    bootstrap: k\n").err().unwrap();
         assert!(unknown.contains("bootstrap"), "{unknown}");
     }

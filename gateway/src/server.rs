@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bus::CommandBus;
-use crate::cluster::{Memberships, Readiness, gateway_addresses, owned_by, task_queue_owners};
+use crate::cluster::{Memberships, Readiness, follow_engines, gateway_addresses, owned_by, task_queue_owners};
 use crate::cluster_service::{ClusterService, cluster_service};
 use temper_engine::membership::MemberRole;
 use temper_proto::records::cluster_server::ClusterServer;
@@ -208,7 +208,16 @@ impl DevServer {
             // are the truth; across processes the gateway asks the store.
             let single = memberships.is_none();
             let local_engine = engine.as_ref().filter(|_| single);
-            let health = local_engine.map_or_else(|| Arc::new(ShardHealth::new(config.shards)), |engine| engine.health());
+            let health = match local_engine {
+                Some(engine) => engine.health(),
+                None => {
+                    let health = Arc::new(ShardHealth::new(config.shards));
+                    if let Some(membership) = memberships.as_ref().and_then(|memberships| memberships.of(MemberRole::Gateway)) {
+                        background.push(tokio::spawn(follow_engines(membership, health.clone(), config.shards, roles_stopped.clone())));
+                    }
+                    health
+                }
+            };
             let gateway = Arc::new(Gateway {
                 store: store.clone(),
                 bus: CommandBus::new(log.clone(), local_replies.clone(), health),

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use prost::Message;
 use temper_engine::log::trimmer::LogTrimmer;
-use temper_engine::log::{Log, LogName, LogRecord};
+use temper_engine::log::{Log, LogError, LogName, LogRecord};
 use temper_engine::store::Store;
 use temper_proto::records::VisibilityRecord;
 use tokio::sync::watch;
@@ -77,6 +77,13 @@ async fn project_partition(log: Arc<dyn Log>, store: Arc<dyn Store>, partition: 
                     tokio::time::sleep(RETRY_PAUSE).await;
                 }
             },
+            Err(LogError::Trimmed { oldest, .. }) if oldest > progress.applied => {
+                // Another projection process applied and trimmed these
+                // records into the shared index (it trims only behind its
+                // stored offset), so they are in the index already.
+                tracing::info!(partition, from = progress.applied, to = oldest, "skipping visibility records another projection applied and trimmed");
+                progress.applied = oldest;
+            }
             Err(error) => {
                 tracing::error!(partition, %error, "reading the visibility log failed; retrying");
                 tokio::time::sleep(RETRY_PAUSE).await;
@@ -136,4 +143,46 @@ async fn apply(store: &Arc<dyn Store>, partition: u32, records: &[LogRecord]) ->
         .collect();
     store.upsert_visibility(summaries).await.map_err(|e| e.to_string())?;
     Ok(Some(last))
+}
+
+#[cfg(test)]
+mod tests {
+    use temper_engine::embedded_db::EmbeddedDb;
+    use temper_engine::log::LogLayout;
+    use temper_engine::log::embedded::EmbeddedLog;
+    use temper_engine::store::embedded::EmbeddedStore;
+
+    use super::*;
+
+    fn summary(n: i64) -> bytes::Bytes {
+        VisibilityRecord { namespace_id: "ns".into(), workflow_id: format!("wf-{n}"), run_id: format!("run-{n}"), version: 1, ..Default::default() }
+            .encode_to_vec()
+            .into()
+    }
+
+    /// Two projection processes share the index; the one ahead trims the
+    /// log behind its stored offset. The one behind must read on from what
+    /// is left rather than retry the trimmed offset forever.
+    #[tokio::test]
+    async fn a_projection_behind_a_trim_reads_on_from_the_oldest_record() {
+        let db = EmbeddedDb::open_temporary().expect("a temporary database");
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        log.append(LogName::Visibility, 0, (0..10).map(summary).collect()).await.expect("summaries appended");
+        log.trim(LogName::Visibility, 0, 6).await.expect("trimmed by the projection ahead");
+
+        let (stop, stopped) = watch::channel(false);
+        let projecting = tokio::spawn(run(log, store.clone(), stopped));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while store.get_consumer_offset(CONSUMER, LogName::Visibility, 0).await.expect("offset").unwrap_or(0) < 10 {
+            assert!(Instant::now() < deadline, "the records after the trim were never applied");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for n in 6..10 {
+            let found = store.get_visibility("ns", &format!("wf-{n}"), &format!("run-{n}")).await.expect("read");
+            assert!(found.is_some(), "summary {n} applied");
+        }
+        stop.send(true).expect("stopping");
+        projecting.await.expect("the projection stops");
+    }
 }

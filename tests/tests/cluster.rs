@@ -5,10 +5,12 @@
 //! One test, to start the services and processes once:
 //! 1. every Python SDK scenario, its client on one gateway and its worker
 //!    polling the other;
-//! 2. fencing: an engine paused (SIGSTOP) past its lease loses its shards to
+//! 2. the official `temporal` CLI starting, describing, signalling, showing
+//!    and terminating a workflow, alternating between the gateways;
+//! 3. fencing: an engine paused (SIGSTOP) past its lease loses its shards to
 //!    the others, and once resumed commits nothing for them; every workflow
 //!    in flight completes exactly once;
-//! 3. failover: 300 workflows in flight, an engine killed with SIGKILL; its
+//! 4. failover: 300 workflows in flight, an engine killed with SIGKILL; its
 //!    shards move to the others (the time from the kill until they are taken
 //!    is reported) and every workflow completes exactly once.
 //!
@@ -17,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use temper_tests::cluster::{Cluster, LEASE, engines_ready, shards_taken};
-use temper_tests::{SDK_SCENARIOS, run_python, temper_for_cassandra_tests};
+use temper_tests::{SDK_SCENARIOS, run_python, temper_for_cassandra_tests, temporal_cli};
 
 #[test]
 fn a_cluster_of_separate_roles_serves_every_scenario_and_survives_losing_an_engine() {
@@ -28,8 +30,53 @@ fn a_cluster_of_separate_roles_serves_every_scenario_and_survives_losing_an_engi
     for scenario in SDK_SCENARIOS {
         run_python(scenario, &args);
     }
+    official_cli_across_gateways(&cluster);
     fencing(&mut cluster);
     failover(&mut cluster);
+}
+
+/// The official `temporal` CLI drives one workflow through both gateways in
+/// turn: start, describe, signal, show, terminate.
+fn official_cli_across_gateways(cluster: &Cluster) {
+    let [first, second] = [&cluster.gateways[0], &cluster.gateways[1]].map(|gateway| gateway.address());
+    let id = format!("cli-{}", std::process::id());
+    let started = cli_json(&first, &["workflow", "start", "--type", "Greeter", "--task-queue", "cli-queue", "--workflow-id", &id]);
+    let run_id = started["runId"].as_str().expect("the start names its run").to_string();
+
+    let described = cli_json(&second, &["workflow", "describe", "--workflow-id", &id]);
+    assert_eq!(described["workflowExecutionInfo"]["execution"]["runId"], run_id.as_str(), "{described}");
+    assert_eq!(described["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_RUNNING", "{described}");
+
+    cli(&second, &["workflow", "signal", "--workflow-id", &id, "--name", "poke", "--input", "1"]);
+    let history = cli_json(&first, &["workflow", "show", "--workflow-id", &id]);
+    let types: Vec<&str> = history["events"].as_array().expect("events").iter().filter_map(|event| event["eventType"].as_str()).collect();
+    assert_eq!(
+        types,
+        ["EVENT_TYPE_WORKFLOW_EXECUTION_STARTED", "EVENT_TYPE_WORKFLOW_TASK_SCHEDULED", "EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED"],
+        "{history}"
+    );
+
+    cli(&second, &["workflow", "terminate", "--workflow-id", &id, "--reason", "done by the CLI"]);
+    let described = cli_json(&first, &["workflow", "describe", "--workflow-id", &id]);
+    assert_eq!(described["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_TERMINATED", "{described}");
+    eprintln!("[cli] start, describe, signal, show and terminate through both gateways");
+}
+
+/// Runs the CLI against the gateway at `address`; panics unless it succeeds.
+fn cli(address: &str, args: &[&str]) -> String {
+    let output = std::process::Command::new(temporal_cli())
+        .args(args)
+        .args(["--address", address, "--namespace", "default"])
+        .output()
+        .expect("running the temporal CLI");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "temporal {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+fn cli_json(address: &str, args: &[&str]) -> serde_json::Value {
+    let stdout = cli(address, &[args, &["--output", "json"]].concat());
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("temporal {args:?} printed no JSON ({e}):\n{stdout}"))
 }
 
 /// An engine paused past its lease: the others take its shards; resumed,

@@ -7,7 +7,9 @@
 //!    projections process in one test, the gateways in another);
 //! 2. Kafka stopped and started again: while it is down a start answers
 //!    UNAVAILABLE, and once it is back the cluster recovers by itself and
-//!    every workflow started before, during and after completes exactly once.
+//!    every workflow started before, during and after completes exactly once;
+//! 3. every engine killed: the gateways refuse starts at once (UNAVAILABLE,
+//!    nothing recorded) until an engine is back, and no workflow is lost.
 //!
 //! The Kafka test stops a Kafka of its own (tests/services/kafka.sh on other
 //! ports and another directory): the shared one serves other tests meanwhile.
@@ -99,6 +101,59 @@ fn a_cluster_recovers_by_itself_once_kafka_is_back() {
     load.write_line("STOP");
     let output = load.finish(LOAD_FINISH);
     eprintln!("[kafka] {}", load_summary(&output));
+}
+
+#[test]
+fn with_every_engine_down_commands_are_refused_at_once_and_served_again_once_one_is_back() {
+    let Some(temper) = temper_for_cassandra_tests() else { return };
+    let mut cluster = Cluster::start(&temper, "engines_down", 2, 2);
+    let mut load = steady_load(&cluster);
+    let gateway = cluster.gateways[0].address();
+
+    for engine in &mut cluster.engines {
+        engine.kill_9();
+    }
+    // Starts appended before the gateway sees the engines gone (their
+    // leases run out) are told they may still be applied; after that,
+    // starts are refused before anything is recorded.
+    let (unavailable_after, probe_took) = until_start_answers(&gateway, Answer::Unavailable);
+    eprintln!(
+        "[engines down] a start answered UNAVAILABLE {:.1}s after the engines were killed, in {:.2}s",
+        unavailable_after.as_secs_f64(),
+        probe_took.as_secs_f64()
+    );
+    let refusal = start_refused(&gateway);
+    assert!(
+        refusal.contains("nothing was recorded") && refusal.contains("no engine is running"),
+        "a start with no engine in the cluster says why and that nothing was recorded: {refusal}"
+    );
+
+    for engine in &mut cluster.engines {
+        engine.restart();
+    }
+    let (serving_after, _) = until_start_answers(&gateway, Answer::Started);
+    eprintln!("[engines down] starts succeed again {:.1}s after the engines were started", serving_after.as_secs_f64());
+    cluster.wait_until_engines_own_every_shard(WITHIN);
+    eprintln!("[engines down] {}", until_load_progresses(&mut load));
+    load.write_line("STOP");
+    let output = load.finish(LOAD_FINISH);
+    eprintln!("[engines down] {}", load_summary(&output));
+}
+
+/// The message of a start through `address` that must answer UNAVAILABLE at once.
+fn start_refused(address: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    runtime.block_on(async {
+        let mut client = WorkflowServiceClient::connect(format!("http://{address}")).await.expect("connecting to the gateway");
+        let mut request = probe_start(0);
+        request.workflow_id = format!("refused-{}", std::process::id());
+        request.request_id = request.workflow_id.clone();
+        match tokio::time::timeout(PROBE_TIMEOUT, client.start_workflow_execution(request)).await {
+            Ok(Err(status)) if status.code() == tonic::Code::Unavailable => status.message().to_string(),
+            Ok(answer) => panic!("a start with no engine answered {answer:?}, not UNAVAILABLE"),
+            Err(_) => panic!("a start with no engine got no answer within {PROBE_TIMEOUT:?}"),
+        }
+    })
 }
 
 #[derive(Clone, Copy, Debug)]

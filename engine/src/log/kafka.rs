@@ -82,6 +82,8 @@ impl KafkaLogConfig {
         config
             .set("bootstrap.servers", &self.bootstrap_servers)
             .set("socket.timeout.ms", millis(self.request_timeout))
+            // Requests are small and latency-bound: send each at once.
+            .set("socket.nagle.disable", "true")
             .set("message.max.bytes", MAX_RECORD_BYTES);
         config
     }

@@ -98,22 +98,30 @@ pub struct Membership {
     heartbeat: parking_lot::Mutex<Option<JoinHandle<()>>>,
 }
 
-/// The live members of each role, sorted by id.
-struct Views(HashMap<MemberRole, watch::Sender<Vec<Member>>>);
+/// The live members of each role, sorted by id, and whether the store
+/// answers the reads that keep them current.
+struct Views {
+    members: HashMap<MemberRole, watch::Sender<Vec<Member>>>,
+    store_answering: watch::Sender<bool>,
+}
 
 impl Views {
     fn new() -> Views {
-        Views(MemberRole::ALL.into_iter().map(|role| (role, watch::channel(Vec::new()).0)).collect())
+        Views {
+            members: MemberRole::ALL.into_iter().map(|role| (role, watch::channel(Vec::new()).0)).collect(),
+            store_answering: watch::channel(true).0,
+        }
     }
 
     fn sender(&self, role: MemberRole) -> &watch::Sender<Vec<Member>> {
-        &self.0[&role]
+        &self.members[&role]
     }
 
     /// Reads every role's live members; a role whose read fails keeps its
-    /// last view until the next refresh.
-    async fn refresh(&self, store: &dyn MembershipStore) {
+    /// last view until the next refresh. True when every read succeeded.
+    async fn refresh(&self, store: &dyn MembershipStore) -> bool {
         let now = now_nanos();
+        let mut all_read = true;
         for role in MemberRole::ALL {
             match store.live_members(role, now).await {
                 Ok(members) => {
@@ -125,9 +133,17 @@ impl Views {
                         changed
                     });
                 }
-                Err(error) => tracing::warn!(?role, %error, "reading the live members failed; keeping the last view"),
+                Err(error) => {
+                    all_read = false;
+                    tracing::warn!(?role, %error, "reading the live members failed; keeping the last view");
+                }
             }
         }
+        all_read
+    }
+
+    fn set_store_answering(&self, answering: bool) {
+        self.store_answering.send_if_modified(|current| std::mem::replace(current, answering) != answering);
     }
 }
 
@@ -174,6 +190,14 @@ impl Membership {
         self.config.lease
     }
 
+    /// False once the membership table could not be read for a whole lease
+    /// (the store is down or cut off), true again at the next full read:
+    /// meanwhile the views are stale, and whoever relies on them (a gateway
+    /// judging whether any engine will apply its commands) must not.
+    pub fn store_answering(&self) -> watch::Receiver<bool> {
+        self.views.store_answering.subscribe()
+    }
+
     /// Stops heartbeating and deletes this member's row, so the others see it
     /// gone at their next refresh instead of after its lease.
     pub async fn leave(&self) {
@@ -208,12 +232,28 @@ async fn keep_heartbeating(store: Arc<dyn MembershipStore>, member: Member, conf
     // A late tick (a slow store) must not be followed by a burst of heartbeats.
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
+    let mut last_full_read = tokio::time::Instant::now();
     loop {
         ticks.tick().await;
-        if let Err(error) = heartbeat(store.as_ref(), &member, &config).await {
-            tracing::warn!(member = %member.id, %error, "a heartbeat failed; retrying at the next interval");
+        // Bounded, so a store that hangs rather than fails is noticed too.
+        match tokio::time::timeout(config.lease, heartbeat(store.as_ref(), &member, &config)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(member = %member.id, %error, "a heartbeat failed; retrying at the next interval"),
+            Err(_) => tracing::warn!(member = %member.id, "a heartbeat took longer than the lease; retrying at the next interval"),
         }
-        views.refresh(store.as_ref()).await;
+        let all_read = match tokio::time::timeout(config.lease, views.refresh(store.as_ref())).await {
+            Ok(all_read) => all_read,
+            Err(_) => {
+                tracing::warn!(member = %member.id, "reading the live members took longer than the lease; keeping the last views");
+                false
+            }
+        };
+        if all_read {
+            last_full_read = tokio::time::Instant::now();
+            views.set_store_answering(true);
+        } else if last_full_read.elapsed() >= config.lease {
+            views.set_store_answering(false);
+        }
     }
 }
 
@@ -256,6 +296,52 @@ mod tests {
         g.stop_heartbeating();
         until_view(&a, MemberRole::Gateway, &[]).await;
         assert!(!a.is_live(MemberRole::Gateway, "g").await.expect("is_live"), "expired with its lease");
+        a.leave().await;
+    }
+
+    /// A membership store whose reads fail while `down` is set.
+    struct Flaky {
+        inner: EmbeddedStore,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl MembershipStore for Flaky {
+        async fn heartbeat(&self, member: &Member, expires_at_nanos: i64) -> StoreResult<()> {
+            self.inner.heartbeat(member, expires_at_nanos).await
+        }
+
+        async fn live_members(&self, role: MemberRole, now_nanos: i64) -> StoreResult<Vec<Member>> {
+            if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(crate::store::StoreError::Storage("unreachable".into()));
+            }
+            self.inner.live_members(role, now_nanos).await
+        }
+
+        async fn leave(&self, member: &Member) -> StoreResult<()> {
+            self.inner.leave(member).await
+        }
+    }
+
+    #[tokio::test]
+    async fn the_store_is_reported_unanswering_after_failed_reads_and_answering_after_one_full_read() {
+        let flaky = Arc::new(Flaky { inner: EmbeddedStore::new(EmbeddedDb::open_temporary().expect("db")), down: false.into() });
+        let a = Membership::join(flaky.clone(), engine("a"), CONFIG.clone()).await.expect("a joins");
+        let mut answering = a.store_answering();
+        assert!(*answering.borrow_and_update());
+
+        flaky.down.store(true, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(10), answering.wait_for(|answering| !answering))
+            .await
+            .expect("reported unanswering")
+            .expect("open");
+        assert_eq!(a.view(MemberRole::Engine).borrow().clone(), [engine("a")], "the last view is kept");
+
+        flaky.down.store(false, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(10), answering.wait_for(|answering| *answering))
+            .await
+            .expect("answering again")
+            .expect("open");
         a.leave().await;
     }
 }

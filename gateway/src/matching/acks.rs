@@ -22,6 +22,12 @@ impl AckTracker {
         self.read_up_to = self.read_up_to.max(offset + 1);
     }
 
+    /// Records before `offset` were never read here and never will be (a
+    /// previous owner finished and trimmed them): they count as done.
+    pub fn skip_to(&mut self, offset: u64) {
+        self.read_up_to = self.read_up_to.max(offset);
+    }
+
     pub fn done(&mut self, offset: u64) {
         self.outstanding.remove(&offset);
     }
@@ -55,5 +61,19 @@ mod tests {
         assert_eq!(acks.ack_level(), 13);
         acks.done(13);
         assert_eq!(acks.ack_level(), 14);
+    }
+
+    #[test]
+    fn records_skipped_count_as_done_but_outstanding_ones_still_hold_the_level() {
+        let mut acks = AckTracker::starting_at(5);
+        acks.skip_to(9);
+        assert_eq!(acks.ack_level(), 9);
+        acks.read(9);
+        acks.skip_to(20);
+        assert_eq!(acks.ack_level(), 9, "task 9 is still outstanding");
+        acks.done(9);
+        assert_eq!(acks.ack_level(), 20);
+        acks.skip_to(15);
+        assert_eq!(acks.ack_level(), 20, "never backwards");
     }
 }

@@ -18,7 +18,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use parking_lot::Mutex;
 use prost::Message;
-use temper_engine::log::{Log, LogName};
+use temper_engine::log::{Log, LogError, LogName};
 use temper_engine::store::{RunKey, Store};
 use temper_engine::time::now_nanos;
 use temper_proto::api::common::v1::WorkflowType;
@@ -278,6 +278,17 @@ impl Matching {
             };
             let records = match records {
                 Ok(records) => records,
+                Err(LogError::Trimmed { oldest, .. }) if oldest > next => {
+                    // Ownership moves are seen by the gateways at slightly
+                    // different times, so the previous owner may still trim
+                    // after this one started at the stored ack level; it
+                    // trims only below its own ack level, behind tasks it
+                    // was done with, so nothing below `oldest` is due.
+                    tracing::info!(partition, from = next, to = oldest, "skipping tasks a previous owner finished and trimmed");
+                    self.partitions[partition as usize].lock().tracker.skip_to(oldest);
+                    next = oldest;
+                    continue;
+                }
                 Err(error) => {
                     tracing::error!(partition, %error, "reading the tasks log failed; retrying");
                     tokio::time::sleep(RETRY_PAUSE).await;
@@ -354,5 +365,53 @@ impl Matching {
             }
             Err(error) => tracing::warn!(partition, %error, "storing matching's ack level failed"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use temper_engine::embedded_db::EmbeddedDb;
+    use temper_engine::log::LogLayout;
+    use temper_engine::log::embedded::EmbeddedLog;
+    use temper_engine::store::embedded::EmbeddedStore;
+
+    use super::*;
+
+    fn task(n: i64) -> bytes::Bytes {
+        TaskRecord {
+            namespace_id: "ns".into(),
+            task_queue: "queue".into(),
+            kind: TaskKind::Workflow as i32,
+            workflow_id: format!("wf-{n}"),
+            run_id: format!("run-{n}"),
+            scheduled_event_id: 2,
+            attempt: 1,
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into()
+    }
+
+    /// A gateway taking a partition starts at the stored ack level; the
+    /// previous owner, not yet aware it lost the partition, may trim beyond
+    /// that. The new owner must read on from what is left, not stall.
+    #[tokio::test]
+    async fn a_partition_trimmed_past_the_stored_ack_level_is_read_on_from_its_oldest_record() {
+        let db = EmbeddedDb::open_temporary().expect("a temporary database");
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        log.append(LogName::Tasks, 0, (0..10).map(task).collect()).await.expect("tasks appended");
+        store.set_consumer_offset(CONSUMER, LogName::Tasks, 0, 2).await.expect("ack level stored");
+        log.trim(LogName::Tasks, 0, 6).await.expect("trimmed by the previous owner");
+
+        let (_stop, stopped) = watch::channel(false);
+        let matching = Matching::start(log, store, stopped).await.expect("matching started");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while matching.counts().backlog < 4 {
+            assert!(tokio::time::Instant::now() < deadline, "the tasks after the trim were never read: {:?}", matching.counts());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(matching.counts().backlog, 4, "tasks 6 to 9, each once");
+        assert_eq!(matching.partitions[0].lock().tracker.ack_level(), 6, "the skipped tasks count as done, the read ones not");
     }
 }

@@ -43,6 +43,8 @@ PROGRESS_STEP = 50
 # How long an RPC is retried while the server answers UNAVAILABLE: longer
 # than any restart the driver makes.
 RPC_RETRY_WINDOW = 180.0
+# Seconds without a completed workflow before the load says what it waits for.
+STALL_REPORT = 15.0
 # Histories read at once when verifying.
 VERIFY_CONCURRENCY = 32
 
@@ -77,6 +79,9 @@ class Load:
         self.prefix = new_id("load-wf")
         self.results: list[asyncio.Task] = []
         self.already_started = 0
+        # Workflows whose start, and whose result, is awaited right now.
+        self.starting = 0
+        self.awaiting_result = 0
 
     def workflow_id(self, n: int) -> str:
         return f"{self.prefix}-{n}"
@@ -101,10 +106,24 @@ class Load:
 
     async def run_one(self, n: int) -> str:
         try:
-            handle = await self.start(n)
-            return await retrying(f"result {handle.id}", handle.result)
+            self.starting += 1
+            try:
+                handle = await self.start(n)
+            finally:
+                self.starting -= 1
+            self.awaiting_result += 1
+            try:
+                return await retrying(f"result {handle.id}", handle.result)
+            finally:
+                self.awaiting_result -= 1
         finally:
             self.in_flight.release()
+
+    def state(self) -> str:
+        return (
+            f"started={len(self.results)} completed={self.completed()} "
+            f"awaiting_start={self.starting} awaiting_result={self.awaiting_result}"
+        )
 
     def completed(self) -> int:
         return sum(1 for result in self.results if result.done())
@@ -140,42 +159,66 @@ async def read_stdin_line() -> str:
     return (await asyncio.to_thread(sys.stdin.readline)).strip()
 
 
-async def follow_driver(load: Load) -> None:
-    """Answers the driver's PROGRESS lines until it writes STOP."""
+async def follow_driver(load: Load, worker: asyncio.Task) -> None:
+    """Answers the driver's PROGRESS lines until it writes STOP. A worker
+    that stopped fails the scenario at once; a wait without progress says
+    every STALL_REPORT seconds what the load is waiting for."""
     while (line := await read_stdin_line()) == "PROGRESS":
         target = load.completed() + PROGRESS_STEP
+        last_completed, last_change = load.completed(), time.monotonic()
         while load.completed() < target:
+            check_worker_running(worker)
+            if load.completed() != last_completed:
+                last_completed, last_change = load.completed(), time.monotonic()
+            elif time.monotonic() - last_change > STALL_REPORT:
+                log(f"LOAD_STALLED for {STALL_REPORT:.0f}s: {load.state()}")
+                last_change = time.monotonic()
             await asyncio.sleep(0.05)
         print(f"LOAD_PROGRESSED started={len(load.results)} completed={load.completed()}", flush=True)
     check_eq(line, "STOP", "line from the test driver on stdin")
 
 
+def check_worker_running(worker: asyncio.Task) -> None:
+    if worker.done():
+        error = worker.exception() if not worker.cancelled() else "cancelled"
+        check(False, f"the worker stopped while the load ran: {error!r}")
+
+
 async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("load-tq")
-    async with Worker(
+    worker = Worker(
         for_worker(client),
         task_queue=task_queue,
         workflows=[GreetWorkflow],
         activities=[greet],
         max_concurrent_activities=200,
         max_concurrent_workflow_tasks=200,
-    ):
+    )
+    # Run as a task of its own, so the load can tell when it stopped.
+    running = asyncio.create_task(worker.run())
+    try:
         load = Load(client, task_queue, args.rate, args.max_in_flight)
         stop = asyncio.Event()
         starting = asyncio.create_task(load.keep_starting(stop))
         while load.completed() < COMPLETED_BEFORE_RUNNING:
             check(not starting.done(), "the load stopped starting workflows")
+            check_worker_running(running)
             await asyncio.sleep(0.05)
         begun = time.monotonic()
         print(f"LOAD_RUNNING started={len(load.results)} completed={load.completed()}", flush=True)
-        await follow_driver(load)
+        await follow_driver(load, running)
         stop.set()
         await starting
         count = len(load.results)
         log(f"LOAD_RATE started {count} workflows, {count / (time.monotonic() - begun):.1f}/s while disrupted; collecting")
         values = await asyncio.gather(*load.results)
         log(f"all {count} workflows returned after {time.monotonic() - begun:.1f}s")
+    finally:
+        # A worker that failed was reported by check_worker_running.
+        if not running.done():
+            await worker.shutdown()
+        await asyncio.gather(running, return_exceptions=True)
 
     wrong = [(n, v) for n, v in enumerate(values) if v != f"hello-{n}"]
     check(not wrong, f"{len(wrong)} workflows returned wrong results, e.g. {wrong[:5]}")
