@@ -30,6 +30,13 @@ pub fn optional_duration(nanos: i64) -> Option<Duration> {
     (nanos > 0).then(|| duration_from_nanos(nanos))
 }
 
+/// Always `Some`, zero included: how Temporal writes the timeouts it
+/// normalized into events and tasks ("0s" meaning none), which some SDKs
+/// (TypeScript) require to be present.
+pub fn explicit_duration(nanos: i64) -> Option<Duration> {
+    Some(duration_from_nanos(nanos.max(0)))
+}
+
 pub fn is_negative(duration: Option<&Duration>) -> bool {
     duration.is_some_and(|d| d.seconds < 0 || d.nanos < 0)
 }

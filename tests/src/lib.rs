@@ -191,15 +191,7 @@ fn ensure_venv() -> PathBuf {
 
     fs::create_dir_all(&target)
         .unwrap_or_else(|e| panic!("cannot create {}: {e}", target.display()));
-    let lock_path = target.join("temper-test-venv.lock");
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", lock_path.display()));
-    lock.lock()
-        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    let lock = locked_target_file("temper-test-venv.lock");
 
     let up_to_date = fs::read_to_string(&marker)
         .map(|m| m == requirements)
@@ -239,6 +231,69 @@ fn ensure_venv() -> PathBuf {
     }
     drop(lock); // also unlocks
     venv
+}
+
+/// The official TypeScript SDK's packages (`tests/typescript/package.json`,
+/// pinned by its lock file) installed with `npm ci` into
+/// `target/temper-test-node`, beside a copy of the scenarios (so the
+/// worker's bundler finds the packages from the workflow files); installed
+/// again when the lock file changes, the scenarios copied on every first use.
+pub fn typescript_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(ensure_node_modules).clone()
+}
+
+fn ensure_node_modules() -> PathBuf {
+    let source = crate_dir().join("typescript");
+    let dir = target_dir().join("temper-test-node");
+    let marker = dir.join("temper-package-lock.json");
+    let lock_file = fs::read_to_string(source.join("package-lock.json"))
+        .unwrap_or_else(|e| panic!("cannot read tests/typescript/package-lock.json: {e}"));
+    fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    let lock = locked_target_file("temper-test-node.lock");
+    for file in ["package.json", "package-lock.json"] {
+        fs::copy(source.join(file), dir.join(file)).unwrap_or_else(|e| panic!("cannot copy tests/typescript/{file}: {e}"));
+    }
+    let up_to_date = fs::read_to_string(&marker).is_ok_and(|installed| installed == lock_file) && dir.join("node_modules").is_dir();
+    if !up_to_date {
+        eprintln!("[harness] installing the TypeScript SDK into {} (npm ci)", dir.display());
+        run_setup_command(
+            Command::new("npm").args(["ci", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(&dir),
+            "installing tests/typescript/package-lock.json",
+        );
+        fs::write(&marker, &lock_file).unwrap_or_else(|e| panic!("cannot write {}: {e}", marker.display()));
+        eprintln!("[harness] TypeScript SDK ready");
+    }
+    copy_dir(&source.join("scenarios"), &dir.join("scenarios"));
+    drop(lock);
+    dir
+}
+
+/// `target/<name>`, locked until dropped: one test process at a time sets
+/// up what the file guards.
+fn locked_target_file(name: &str) -> File {
+    let path = target_dir().join(name);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    file.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
+    for entry in fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display())) {
+        let entry = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap_or_else(|e| panic!("cannot copy {}: {e}", entry.path().display()));
+        }
+    }
 }
 
 fn run_setup_command(command: &mut Command, what: &str) {
@@ -873,6 +928,12 @@ pub fn run_python(script: &str, args: &[&str]) -> String {
     PythonProcess::spawn(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
 }
 
+/// Runs a TypeScript SDK scenario (`tests/typescript/scenarios/<script>`)
+/// to completion; see [`run_python`].
+pub fn run_typescript(script: &str, args: &[&str]) -> String {
+    PythonProcess::spawn_typescript(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
+}
+
 /// A running scenario, for tests that interact with it through its stdin and
 /// stdout (see the crash-recovery test).
 pub struct PythonProcess {
@@ -898,10 +959,23 @@ impl PythonProcess {
             .args(args)
             .current_dir(scenarios_dir())
             .env("PYTHONUNBUFFERED", "1")
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("PYTHONDONTWRITEBYTECODE", "1");
+        PythonProcess::spawn_command(script, args, command)
+    }
+
+    /// Starts `tests/typescript/scenarios/<script> args...` with Node.js,
+    /// from the copy of the scenarios beside the installed node modules.
+    pub fn spawn_typescript(script: &str, args: &[&str]) -> PythonProcess {
+        let scenarios = typescript_dir().join("scenarios");
+        let path = scenarios.join(script);
+        assert!(path.is_file(), "no such scenario: {}", path.display());
+        let mut command = Command::new("node");
+        command.arg(&path).args(args).current_dir(&scenarios);
+        PythonProcess::spawn_command(script, args, command)
+    }
+
+    fn spawn_command(script: &str, args: &[&str], mut command: Command) -> PythonProcess {
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         eprintln!("[harness] running {} {}", script, args.join(" "));
         let mut child = command
             .spawn()
@@ -1087,6 +1161,13 @@ pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {
     let mut args = vec!["--address", address.as_str(), "--namespace", "default"];
     args.extend_from_slice(extra_args);
     run_python(script, &args)
+}
+
+/// [`run_scenario`] for a TypeScript SDK scenario.
+pub fn run_typescript_scenario(script: &str) -> String {
+    let server = TestServer::start();
+    let address = server.address();
+    run_typescript(script, &["--address", address.as_str(), "--namespace", "default"])
 }
 
 /// Runs a robustness scenario against a durable server (the scenario ends by

@@ -111,9 +111,11 @@ fn activity_task_response(
         current_attempt_scheduled_time: Some(timestamp_from_nanos(started.current_attempt_scheduled_time_nanos)),
         started_time: Some(timestamp_from_nanos(started.started_time_nanos)),
         attempt: started.attempt,
-        schedule_to_close_timeout: activity.schedule_to_close_timeout,
-        start_to_close_timeout: activity.start_to_close_timeout,
-        heartbeat_timeout: activity.heartbeat_timeout,
+        // Present even when zero ("none"), as Temporal sends them: the
+        // TypeScript SDK refuses a task without them.
+        schedule_to_close_timeout: Some(activity.schedule_to_close_timeout.unwrap_or_default()),
+        start_to_close_timeout: Some(activity.start_to_close_timeout.unwrap_or_default()),
+        heartbeat_timeout: Some(activity.heartbeat_timeout.unwrap_or_default()),
         retry_policy: activity.retry_policy.clone(),
         priority: scheduled.priority,
         ..Default::default()

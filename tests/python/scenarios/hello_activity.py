@@ -50,6 +50,24 @@ async def main(args) -> None:
         check_eq(
             types.count("ActivityTaskCompleted"), 1, f"ActivityTaskCompleted events in {types}"
         )
+        check_normalized_fields(history)
+
+
+def check_normalized_fields(history) -> None:
+    """Temporal writes the timeouts it normalized into the events even when
+    they are zero ("0s", meaning none), and an empty header; SDKs such as
+    TypeScript's read them as present."""
+    started = history.events[0].workflow_execution_started_event_attributes
+    for field in ("workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "first_workflow_task_backoff", "header"):
+        check_eq(started.HasField(field), True, f"WorkflowExecutionStarted has {field}")
+    check_eq(started.workflow_run_timeout.ToSeconds(), 0, "no run timeout")
+    scheduled = next(e for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
+    attributes = scheduled.activity_task_scheduled_event_attributes
+    for field in ("schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy"):
+        check_eq(attributes.HasField(field), True, f"ActivityTaskScheduled has {field}")
+    check_eq(attributes.start_to_close_timeout.ToSeconds(), 10, "start-to-close as the workflow set it")
+    check_eq(attributes.schedule_to_close_timeout.ToSeconds(), 0, "schedule-to-close: none, the run being unbounded")
+    check_eq(attributes.retry_policy.maximum_interval.ToSeconds(), 100, "the retry policy's default maximum interval")
 
 
 if __name__ == "__main__":

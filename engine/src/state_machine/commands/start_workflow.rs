@@ -16,7 +16,7 @@ use super::terminate_workflow::terminate;
 use super::{Reply, is_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, NewRun, Transition};
-use crate::time::{deadline, duration_nanos, optional_duration, timestamp_from_nanos};
+use crate::time::{deadline, duration_nanos, explicit_duration, optional_duration, timestamp_from_nanos};
 
 /// What a start did: the reply, the new run if one was created, and the
 /// change to the previous run if the start terminated it.
@@ -217,9 +217,9 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
         workflow_type: spec.workflow_type,
         task_queue: Some(TaskQueue { name: spec.task_queue, kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
         input: spec.input,
-        workflow_execution_timeout: optional_duration(spec.execution_timeout),
-        workflow_run_timeout: optional_duration(run_timeout),
-        workflow_task_timeout: optional_duration(task_timeout),
+        workflow_execution_timeout: explicit_duration(spec.execution_timeout),
+        workflow_run_timeout: explicit_duration(run_timeout),
+        workflow_task_timeout: explicit_duration(task_timeout),
         identity: spec.identity,
         original_execution_run_id: spec.run_id.clone(),
         first_execution_run_id: spec.run_id,
@@ -229,7 +229,9 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
             .then(|| timestamp_from_nanos(deadline(now, spec.execution_timeout))),
         memo: spec.memo,
         search_attributes: spec.search_attributes,
-        header: spec.header,
+        // Temporal writes both even when empty: no header, no backoff.
+        header: Some(spec.header.unwrap_or_default()),
+        first_workflow_task_backoff: explicit_duration(0),
         workflow_id: spec.workflow_id,
         priority: spec.priority,
         ..Default::default()

@@ -11,7 +11,7 @@ use temper_proto::records::ActivityInfo;
 use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::retry;
-use crate::time::{duration_nanos, is_negative, optional_duration, timestamp_from_nanos};
+use crate::time::{duration_nanos, explicit_duration, is_negative, optional_duration, timestamp_from_nanos};
 
 const CAUSE: WorkflowTaskFailedCause = WorkflowTaskFailedCause::BadScheduleActivityAttributes;
 
@@ -65,10 +65,10 @@ pub(super) fn handle(
         task_queue: Some(TaskQueue { name: task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
         header: attributes.header.clone(),
         input: attributes.input.clone(),
-        schedule_to_close_timeout: optional_duration(timeouts.schedule_to_close),
-        schedule_to_start_timeout: optional_duration(timeouts.schedule_to_start),
-        start_to_close_timeout: optional_duration(timeouts.start_to_close),
-        heartbeat_timeout: optional_duration(timeouts.heartbeat),
+        schedule_to_close_timeout: explicit_duration(timeouts.schedule_to_close),
+        schedule_to_start_timeout: explicit_duration(timeouts.schedule_to_start),
+        start_to_close_timeout: explicit_duration(timeouts.start_to_close),
+        heartbeat_timeout: explicit_duration(timeouts.heartbeat),
         workflow_task_completed_event_id: context.completed_event_id,
         retry_policy: Some(policy.clone()),
         priority: attributes.priority.clone(),
