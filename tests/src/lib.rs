@@ -659,12 +659,21 @@ impl TestServer {
         Self::start_launching(None, extra_args, Some(config.as_ref().to_path_buf()))
     }
 
+    /// Temporal's own dev server (from the venv's `temporal` CLI), whatever
+    /// server the suite runs against: the reference of differential tests.
+    pub fn start_temporal() -> TestServer {
+        Self::start_kind(ServerKind::Temporal, None, &[], None)
+    }
+
     fn start_inner(db: Option<PathBuf>, extra_args: &[&str]) -> TestServer {
         Self::start_launching(db, extra_args, None)
     }
 
     fn start_launching(db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>) -> TestServer {
-        let kind = ServerKind::detect();
+        Self::start_kind(ServerKind::detect(), db, extra_args, config_file)
+    }
+
+    fn start_kind(kind: ServerKind, db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>) -> TestServer {
         let mut last_failure = String::new();
         // A port picked as free may be taken by someone else before the server
         // binds it: then try another one.

@@ -54,13 +54,16 @@ async def main(args) -> None:
 
 
 def check_normalized_fields(history) -> None:
-    """Temporal writes the timeouts it normalized into the events even when
-    they are zero ("0s", meaning none), and an empty header; SDKs such as
-    TypeScript's read them as present."""
+    """Temporal writes the activity timeouts it normalized into the events
+    even when they are zero ("0s", meaning none), and the task timeout and
+    first-task backoff into the started event; SDKs such as TypeScript's read
+    them as present. (The run and execution timeouts appear only when the
+    client sent them: the Python SDK sends neither unless set.)"""
     started = history.events[0].workflow_execution_started_event_attributes
-    for field in ("workflow_execution_timeout", "workflow_run_timeout", "workflow_task_timeout", "first_workflow_task_backoff", "header"):
+    for field in ("workflow_task_timeout", "first_workflow_task_backoff"):
         check_eq(started.HasField(field), True, f"WorkflowExecutionStarted has {field}")
-    check_eq(started.workflow_run_timeout.ToSeconds(), 0, "no run timeout")
+    for field in ("workflow_execution_timeout", "workflow_run_timeout"):
+        check_eq(started.HasField(field), False, f"WorkflowExecutionStarted has {field}, which the client did not send")
     scheduled = next(e for e in history.events if e.HasField("activity_task_scheduled_event_attributes"))
     attributes = scheduled.activity_task_scheduled_event_attributes
     for field in ("schedule_to_close_timeout", "schedule_to_start_timeout", "start_to_close_timeout", "heartbeat_timeout", "retry_policy"):

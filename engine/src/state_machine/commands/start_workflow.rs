@@ -131,6 +131,9 @@ pub(super) struct RunSpec {
     pub input: Option<Payloads>,
     pub execution_timeout: i64,
     pub run_timeout: i64,
+    /// Whether the request carried either timeout, zero included: Temporal's
+    /// started event then shows both (normalized), and neither otherwise.
+    pub timeouts_given: bool,
     pub task_timeout: i64,
     pub identity: String,
     pub retry_policy: Option<temper_proto::api::common::v1::RetryPolicy>,
@@ -159,6 +162,7 @@ impl RunSpec {
             input: request.input.clone(),
             execution_timeout: duration_nanos(request.workflow_execution_timeout.as_ref()),
             run_timeout: duration_nanos(request.workflow_run_timeout.as_ref()),
+            timeouts_given: request.workflow_execution_timeout.is_some() || request.workflow_run_timeout.is_some(),
             task_timeout: duration_nanos(request.workflow_task_timeout.as_ref()),
             identity: request.identity.clone(),
             retry_policy: request.retry_policy.clone(),
@@ -212,13 +216,14 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
         }),
         ..Default::default()
     };
+    let given_duration = if spec.timeouts_given { explicit_duration } else { optional_duration };
     let mut mutation = RunMutation::creating(&mut state, clock);
     let started_id = mutation.add_event(Attributes::from(WorkflowExecutionStartedEventAttributes {
         workflow_type: spec.workflow_type,
         task_queue: Some(TaskQueue { name: spec.task_queue, kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
         input: spec.input,
-        workflow_execution_timeout: explicit_duration(spec.execution_timeout),
-        workflow_run_timeout: explicit_duration(run_timeout),
+        workflow_execution_timeout: given_duration(spec.execution_timeout),
+        workflow_run_timeout: given_duration(run_timeout),
         workflow_task_timeout: explicit_duration(task_timeout),
         identity: spec.identity,
         original_execution_run_id: spec.run_id.clone(),
@@ -229,8 +234,8 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
             .then(|| timestamp_from_nanos(deadline(now, spec.execution_timeout))),
         memo: spec.memo,
         search_attributes: spec.search_attributes,
-        // Temporal writes both even when empty: no header, no backoff.
-        header: Some(spec.header.unwrap_or_default()),
+        header: spec.header,
+        // Temporal writes it even when there is none.
         first_workflow_task_backoff: explicit_duration(0),
         workflow_id: spec.workflow_id,
         priority: spec.priority,

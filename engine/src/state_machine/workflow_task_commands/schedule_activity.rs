@@ -72,6 +72,8 @@ pub(super) fn handle(
         workflow_task_completed_event_id: context.completed_event_id,
         retry_policy: Some(policy.clone()),
         priority: attributes.priority.clone(),
+        // Echoed as Temporal does (the SDKs set it for worker versioning).
+        use_workflow_build_id: attributes.use_workflow_build_id,
         ..Default::default()
     }));
     let now = timestamp_from_nanos(mutation.now());

