@@ -8,3 +8,28 @@ use temper_tests::run_typescript_scenario;
 fn hello_activity_with_default_timeouts() {
     run_typescript_scenario("hello_activity.js");
 }
+
+#[test]
+fn activity_fails_twice_then_succeeds() {
+    run_typescript_scenario("activity_retry.js");
+}
+
+#[test]
+fn signal_and_query() {
+    run_typescript_scenario("signal_query.js");
+}
+
+#[test]
+fn workflow_sleep_timer() {
+    run_typescript_scenario("timer.js");
+}
+
+#[test]
+fn cancellation_with_a_cleanup_step() {
+    run_typescript_scenario("cancellation.js");
+}
+
+#[test]
+fn workflow_failure_reaches_the_client() {
+    run_typescript_scenario("workflow_failure.js");
+}

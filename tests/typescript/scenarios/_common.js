@@ -31,6 +31,24 @@ async function connectWorker(args) {
   return NativeConnection.connect({ address: args.workerAddress });
 }
 
+/**
+ * Runs `fn(client, taskQueue)` while a worker polls a new task queue with
+ * every scenario workflow and the given activities.
+ */
+async function withWorker(args, name, activities, fn) {
+  const { Worker } = require('@temporalio/worker');
+  const client = await connectClient(args);
+  const taskQueue = newId(`ts-${name}-tq`);
+  const worker = await Worker.create({
+    connection: await connectWorker(args),
+    namespace: args.namespace,
+    taskQueue,
+    workflowsPath: require.resolve('./workflows'),
+    activities,
+  });
+  await worker.runUntil(() => fn(client, taskQueue));
+}
+
 class ScenarioFailure extends Error {}
 
 function check(condition, message) {
@@ -81,4 +99,4 @@ function runScenario(main, description) {
   );
 }
 
-module.exports = { check, checkEq, connectClient, connectWorker, eventTypes, log, newId, runScenario };
+module.exports = { check, checkEq, connectClient, connectWorker, eventTypes, log, newId, runScenario, withWorker };

@@ -4,8 +4,7 @@
 'use strict';
 
 const { Context } = require('@temporalio/activity');
-const { Worker } = require('@temporalio/worker');
-const { check, checkEq, connectClient, connectWorker, eventTypes, log, newId, runScenario } = require('./_common');
+const { check, checkEq, eventTypes, log, newId, runScenario, withWorker } = require('./_common');
 
 const seenByActivity = [];
 
@@ -18,17 +17,8 @@ const activities = {
 };
 
 async function main(args) {
-  const client = await connectClient(args);
-  const taskQueue = newId('ts-hello-activity-tq');
-  const workflowId = newId('ts-hello-activity-wf');
-  const worker = await Worker.create({
-    connection: await connectWorker(args),
-    namespace: args.namespace,
-    taskQueue,
-    workflowsPath: require.resolve('./workflows/hello_activity'),
-    activities,
-  });
-  await worker.runUntil(async () => {
+  await withWorker(args, 'hello-activity', activities, async (client, taskQueue) => {
+    const workflowId = newId('ts-hello-activity-wf');
     const handle = await client.workflow.start('greetingWorkflow', { args: ['World'], taskQueue, workflowId });
     const result = await handle.result();
     log(`workflow ${workflowId} returned ${JSON.stringify(result)}`);

@@ -1,0 +1,64 @@
+// The workflows of every TypeScript scenario, bundled by each scenario's worker.
+'use strict';
+
+const wf = require('@temporalio/workflow');
+
+// Only start-to-close is set: the server fills in the other timeouts.
+const { composeGreeting } = wf.proxyActivities({ startToCloseTimeout: '10 seconds' });
+const { failTwiceThenGreet } = wf.proxyActivities({
+  startToCloseTimeout: '10 seconds',
+  retry: { initialInterval: '100 milliseconds', backoffCoefficient: 1, maximumAttempts: 5 },
+});
+const { cleanUp } = wf.proxyActivities({ startToCloseTimeout: '10 seconds' });
+
+async function greetingWorkflow(name) {
+  return await composeGreeting(name);
+}
+
+async function retryingWorkflow(name) {
+  return await failTwiceThenGreet(name);
+}
+
+const addSignal = wf.defineSignal('add');
+const countQuery = wf.defineQuery('count');
+
+async function signalQueryWorkflow() {
+  const names = [];
+  wf.setHandler(addSignal, (name) => names.push(name));
+  wf.setHandler(countQuery, () => names.length);
+  await wf.condition(() => names.length === 2);
+  return names;
+}
+
+/** Sleeps, and says how much workflow time passed. */
+async function timerWorkflow(ms) {
+  const before = Date.now();
+  await wf.sleep(ms);
+  return Date.now() - before;
+}
+
+/** Waits until cancelled, then cleans up in a non-cancellable scope. */
+async function cancellableWorkflow(name) {
+  try {
+    await wf.sleep('1 hour');
+    return 'not cancelled';
+  } catch (error) {
+    if (wf.isCancellation(error)) {
+      await wf.CancellationScope.nonCancellable(() => cleanUp(name));
+    }
+    throw error;
+  }
+}
+
+async function failingWorkflow(reason) {
+  throw wf.ApplicationFailure.nonRetryable(reason, 'Broken');
+}
+
+module.exports = {
+  cancellableWorkflow,
+  failingWorkflow,
+  greetingWorkflow,
+  retryingWorkflow,
+  signalQueryWorkflow,
+  timerWorkflow,
+};
