@@ -77,3 +77,8 @@ fn everyday_sdk_features() {
 fn health_service_reports_serving() {
     run_scenario("health.py", &[]);
 }
+
+#[test]
+fn activities_completed_from_outside_by_token_and_by_id() {
+    run_scenario("async_completion.py", &[]);
+}

@@ -33,3 +33,8 @@ fn cancellation_with_a_cleanup_step() {
 fn workflow_failure_reaches_the_client() {
     run_typescript_scenario("workflow_failure.js");
 }
+
+#[test]
+fn activities_completed_from_outside_by_token_and_by_id() {
+    run_typescript_scenario("async_completion.js");
+}

@@ -1,17 +1,20 @@
 //! PollActivityTaskQueue, RecordActivityTaskHeartbeat and the three
-//! RespondActivityTask* answers.
+//! RespondActivityTask* answers, each also by workflow and activity id (the
+//! ...ById RPCs, for activities completed asynchronously).
 
 use temper_engine::state_machine::commands::{ActivityTaskStarted, Reply};
 use temper_engine::store::RunKey;
-use temper_engine::time::timestamp_from_nanos;
-use temper_proto::api::common::v1::WorkflowExecution;
+use temper_engine::time::{timestamp_from_nanos, timestamp_nanos};
+use temper_proto::api::common::v1::{Payloads, WorkflowExecution};
 use temper_proto::api::history::v1::ActivityTaskScheduledEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::workflowservice::v1::{
-    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, RecordActivityTaskHeartbeatRequest,
-    RecordActivityTaskHeartbeatResponse, RespondActivityTaskCanceledRequest, RespondActivityTaskCanceledResponse,
-    RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse, RespondActivityTaskFailedRequest,
-    RespondActivityTaskFailedResponse,
+    PollActivityTaskQueueRequest, PollActivityTaskQueueResponse, RecordActivityTaskHeartbeatByIdRequest,
+    RecordActivityTaskHeartbeatByIdResponse, RecordActivityTaskHeartbeatRequest, RecordActivityTaskHeartbeatResponse,
+    RespondActivityTaskCanceledByIdRequest, RespondActivityTaskCanceledByIdResponse, RespondActivityTaskCanceledRequest,
+    RespondActivityTaskCanceledResponse, RespondActivityTaskCompletedByIdRequest, RespondActivityTaskCompletedByIdResponse,
+    RespondActivityTaskCompletedRequest, RespondActivityTaskCompletedResponse, RespondActivityTaskFailedByIdRequest,
+    RespondActivityTaskFailedByIdResponse, RespondActivityTaskFailedRequest, RespondActivityTaskFailedResponse,
 };
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{
@@ -127,12 +130,22 @@ pub async fn respond_activity_task_completed(
     request: RespondActivityTaskCompletedRequest,
 ) -> ApiResult<RespondActivityTaskCompletedResponse> {
     let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
-    gateway
-        .answer_task(token, |token| {
-            Command::CompleteActivityTask(CompleteActivityTask { token: Some(token), result: request.result, identity: request.identity })
-        })
-        .await?;
+    complete(gateway, token, request.result, request.identity).await?;
     Ok(RespondActivityTaskCompletedResponse::default())
+}
+
+pub async fn respond_activity_task_completed_by_id(
+    gateway: &Gateway,
+    request: RespondActivityTaskCompletedByIdRequest,
+) -> ApiResult<RespondActivityTaskCompletedByIdResponse> {
+    let token = token_by_id(gateway, &request.namespace, &request.workflow_id, &request.run_id, &request.activity_id).await?;
+    complete(gateway, token, request.result, request.identity).await?;
+    Ok(RespondActivityTaskCompletedByIdResponse::default())
+}
+
+async fn complete(gateway: &Gateway, token: TaskToken, result: Option<Payloads>, identity: String) -> ApiResult<()> {
+    gateway.answer_task(token, |token| Command::CompleteActivityTask(CompleteActivityTask { token: Some(token), result, identity })).await?;
+    Ok(())
 }
 
 pub async fn respond_activity_task_failed(
@@ -140,8 +153,29 @@ pub async fn respond_activity_task_failed(
     request: RespondActivityTaskFailedRequest,
 ) -> ApiResult<RespondActivityTaskFailedResponse> {
     let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
-    gateway.answer_task(token, |token| Command::FailActivityTask(FailActivityTask { token: Some(token), request: Some(request) })).await?;
+    fail(gateway, token, request).await?;
     Ok(RespondActivityTaskFailedResponse::default())
+}
+
+pub async fn respond_activity_task_failed_by_id(
+    gateway: &Gateway,
+    request: RespondActivityTaskFailedByIdRequest,
+) -> ApiResult<RespondActivityTaskFailedByIdResponse> {
+    let token = token_by_id(gateway, &request.namespace, &request.workflow_id, &request.run_id, &request.activity_id).await?;
+    let failed = RespondActivityTaskFailedRequest {
+        namespace: request.namespace,
+        failure: request.failure,
+        identity: request.identity,
+        last_heartbeat_details: request.last_heartbeat_details,
+        ..Default::default()
+    };
+    fail(gateway, token, failed).await?;
+    Ok(RespondActivityTaskFailedByIdResponse::default())
+}
+
+async fn fail(gateway: &Gateway, token: TaskToken, request: RespondActivityTaskFailedRequest) -> ApiResult<()> {
+    gateway.answer_task(token, |token| Command::FailActivityTask(FailActivityTask { token: Some(token), request: Some(request) })).await?;
+    Ok(())
 }
 
 pub async fn respond_activity_task_canceled(
@@ -149,12 +183,22 @@ pub async fn respond_activity_task_canceled(
     request: RespondActivityTaskCanceledRequest,
 ) -> ApiResult<RespondActivityTaskCanceledResponse> {
     let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
-    gateway
-        .answer_task(token, |token| {
-            Command::CancelActivityTask(CancelActivityTask { token: Some(token), details: request.details, identity: request.identity })
-        })
-        .await?;
+    cancel(gateway, token, request.details, request.identity).await?;
     Ok(RespondActivityTaskCanceledResponse::default())
+}
+
+pub async fn respond_activity_task_canceled_by_id(
+    gateway: &Gateway,
+    request: RespondActivityTaskCanceledByIdRequest,
+) -> ApiResult<RespondActivityTaskCanceledByIdResponse> {
+    let token = token_by_id(gateway, &request.namespace, &request.workflow_id, &request.run_id, &request.activity_id).await?;
+    cancel(gateway, token, request.details, request.identity).await?;
+    Ok(RespondActivityTaskCanceledByIdResponse::default())
+}
+
+async fn cancel(gateway: &Gateway, token: TaskToken, details: Option<Payloads>, identity: String) -> ApiResult<()> {
+    gateway.answer_task(token, |token| Command::CancelActivityTask(CancelActivityTask { token: Some(token), details, identity })).await?;
+    Ok(())
 }
 
 pub async fn record_activity_task_heartbeat(
@@ -162,11 +206,57 @@ pub async fn record_activity_task_heartbeat(
     request: RecordActivityTaskHeartbeatRequest,
 ) -> ApiResult<RecordActivityTaskHeartbeatResponse> {
     let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Activity).await?;
-    let heartbeat = |token| {
-        Command::RecordActivityTaskHeartbeat(RecordActivityTaskHeartbeat { token: Some(token), details: request.details, identity: request.identity })
-    };
+    let cancel_requested = heartbeat(gateway, token, request.details, request.identity).await?;
+    Ok(RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() })
+}
+
+pub async fn record_activity_task_heartbeat_by_id(
+    gateway: &Gateway,
+    request: RecordActivityTaskHeartbeatByIdRequest,
+) -> ApiResult<RecordActivityTaskHeartbeatByIdResponse> {
+    let token = token_by_id(gateway, &request.namespace, &request.workflow_id, &request.run_id, &request.activity_id).await?;
+    let cancel_requested = heartbeat(gateway, token, request.details, request.identity).await?;
+    Ok(RecordActivityTaskHeartbeatByIdResponse { cancel_requested, ..Default::default() })
+}
+
+/// Records a heartbeat; whether the activity's cancellation was requested.
+async fn heartbeat(gateway: &Gateway, token: TaskToken, details: Option<Payloads>, identity: String) -> ApiResult<bool> {
+    let heartbeat = |token| Command::RecordActivityTaskHeartbeat(RecordActivityTaskHeartbeat { token: Some(token), details, identity });
     match gateway.answer_task(token, heartbeat).await? {
-        Reply::Heartbeat { cancel_requested } => Ok(RecordActivityTaskHeartbeatResponse { cancel_requested, ..Default::default() }),
+        Reply::Heartbeat { cancel_requested } => Ok(cancel_requested),
         other => Err(unexpected(other)),
     }
+}
+
+/// The token a worker holds for the running attempt of activity
+/// `activity_id` (of the run, or of the workflow's current run when
+/// `run_id` is empty): what the ...ById RPCs act with, so that an activity
+/// completed asynchronously by its ids is answered exactly as by its token.
+async fn token_by_id(gateway: &Gateway, namespace: &str, workflow_id: &str, run_id: &str, activity_id: &str) -> ApiResult<TaskToken> {
+    let namespace = gateway.namespaces.resolve(namespace).await?;
+    crate::validation::require_id(activity_id, "ActivityId")?;
+    let execution = WorkflowExecution { workflow_id: workflow_id.to_string(), run_id: run_id.to_string() };
+    let (run, state) = gateway.load_run(&namespace.id, Some(&execution)).await?;
+    let started = state
+        .activities
+        .values()
+        .find(|activity| activity.activity_id == activity_id)
+        .and_then(|activity| activity.started_time.as_ref().map(|started| (activity, timestamp_nanos(started))));
+    let Some((activity, started_time_nanos)) = started else {
+        return Err(ApiError::NotFound(format!(
+            "activity `{activity_id}` of workflow `{workflow_id}` is not running: invalid activity id, or the activity \
+             is not started, already completed or timed out, or the workflow is closed"
+        )));
+    };
+    Ok(TaskToken {
+        namespace_id: run.namespace_id,
+        workflow_id: run.workflow_id,
+        run_id: run.run_id,
+        scheduled_event_id: activity.scheduled_event_id,
+        attempt: activity.attempt,
+        activity_id: activity.activity_id.clone(),
+        kind: TaskKind::Activity as i32,
+        started_time_nanos,
+        ..Default::default()
+    })
 }

@@ -222,6 +222,46 @@ impl Bounded for RecordActivityTaskHeartbeatRequest {
     }
 }
 
+/// The ids an activity is named by in the ...ById RPCs.
+fn activity_ids(limits: &Limits, workflow_id: &str, run_id: &str, activity_id: &str) -> ApiResult<()> {
+    limits.id(workflow_id, "WorkflowId")?;
+    limits.id(run_id, "RunId")?;
+    limits.id(activity_id, "ActivityId")
+}
+
+impl Bounded for RespondActivityTaskCompletedByIdRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        activity_ids(limits, &self.workflow_id, &self.run_id, &self.activity_id)?;
+        limits.payload(self.result.as_ref(), "Result")
+    }
+}
+
+impl Bounded for RespondActivityTaskFailedByIdRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        activity_ids(limits, &self.workflow_id, &self.run_id, &self.activity_id)?;
+        limits.failure(self.failure.as_ref(), "Failure")?;
+        limits.payload(self.last_heartbeat_details.as_ref(), "LastHeartbeatDetails")
+    }
+}
+
+impl Bounded for RespondActivityTaskCanceledByIdRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        activity_ids(limits, &self.workflow_id, &self.run_id, &self.activity_id)?;
+        limits.payload(self.details.as_ref(), "Details")
+    }
+}
+
+impl Bounded for RecordActivityTaskHeartbeatByIdRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        activity_ids(limits, &self.workflow_id, &self.run_id, &self.activity_id)?;
+        limits.payload(self.details.as_ref(), "Details")
+    }
+}
+
 impl Bounded for RespondQueryTaskCompletedRequest {
     fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
         limits.id(&self.namespace, "Namespace")?;

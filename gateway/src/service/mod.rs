@@ -91,6 +91,10 @@ workflow_service! {
         respond_activity_task_failed(RespondActivityTaskFailedRequest) -> RespondActivityTaskFailedResponse = activity_tasks::respond_activity_task_failed;
         respond_activity_task_canceled(RespondActivityTaskCanceledRequest) -> RespondActivityTaskCanceledResponse = activity_tasks::respond_activity_task_canceled;
         record_activity_task_heartbeat(RecordActivityTaskHeartbeatRequest) -> RecordActivityTaskHeartbeatResponse = activity_tasks::record_activity_task_heartbeat;
+        respond_activity_task_completed_by_id(RespondActivityTaskCompletedByIdRequest) -> RespondActivityTaskCompletedByIdResponse = activity_tasks::respond_activity_task_completed_by_id;
+        respond_activity_task_failed_by_id(RespondActivityTaskFailedByIdRequest) -> RespondActivityTaskFailedByIdResponse = activity_tasks::respond_activity_task_failed_by_id;
+        respond_activity_task_canceled_by_id(RespondActivityTaskCanceledByIdRequest) -> RespondActivityTaskCanceledByIdResponse = activity_tasks::respond_activity_task_canceled_by_id;
+        record_activity_task_heartbeat_by_id(RecordActivityTaskHeartbeatByIdRequest) -> RecordActivityTaskHeartbeatByIdResponse = activity_tasks::record_activity_task_heartbeat_by_id;
         reset_sticky_task_queue(ResetStickyTaskQueueRequest) -> ResetStickyTaskQueueResponse = task_queue::reset_sticky_task_queue;
     }
     routed {

@@ -112,8 +112,28 @@ class GreetRefused:
         return await workflow.execute_activity(refuse, name, start_to_close_timeout=timedelta(seconds=10))
 
 
-WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused]
-ACTIVITIES = [greet, refuse]
+# Task tokens of activities waiting to be completed from outside, by workflow id.
+WAITING: dict[str, bytes] = {}
+
+
+@activity.defn
+async def wait_outside(name: str) -> str:
+    WAITING[activity.info().workflow_id] = activity.info().task_token
+    activity.raise_complete_async()
+
+
+@workflow.defn
+class CompletedOutside:
+    @workflow.run
+    async def run(self) -> list[str]:
+        results = []
+        for name in ("by-token", "by-id"):
+            results.append(await workflow.execute_activity(wait_outside, name, activity_id=name, start_to_close_timeout=timedelta(minutes=1)))
+        return results
+
+
+WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside]
+ACTIVITIES = [greet, refuse, wait_outside]
 
 Program = Callable[[Client, str, str], Awaitable[WorkflowHandle]]
 
@@ -160,11 +180,33 @@ async def activity_fails_the_workflow(client: Client, workflow_id: str, task_que
     raise AssertionError("the workflow should have failed")
 
 
+async def completed_from_outside(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    # The other server's run used the same workflow id.
+    WAITING.pop(workflow_id, None)
+    handle = await client.start_workflow(CompletedOutside.run, id=workflow_id, task_queue=task_queue)
+    token = await waiting_activity(workflow_id)
+    await client.get_async_activity_handle(task_token=token).complete("done by token")
+    await waiting_activity(workflow_id, other_than=token)
+    await client.get_async_activity_handle(workflow_id=workflow_id, run_id=None, activity_id="by-id").complete("done by id")
+    await handle.result()
+    return handle
+
+
+async def waiting_activity(workflow_id: str, other_than: bytes | None = None) -> bytes:
+    for _ in range(400):
+        token = WAITING.get(workflow_id)
+        if token is not None and token != other_than:
+            return token
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{workflow_id}: no activity waits to be completed")
+
+
 PROGRAMS: dict[str, Program] = {
     "greet_once": greet_once,
     "sleep_then_greet": sleep_then_greet,
     "signals_and_a_query": signals_and_a_query,
     "activity_fails_the_workflow": activity_fails_the_workflow,
+    "completed_from_outside": completed_from_outside,
 }
 
 

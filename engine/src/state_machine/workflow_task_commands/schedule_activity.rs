@@ -24,6 +24,9 @@ struct Timeouts {
     heartbeat: i64,
 }
 
+// `use_workflow_build_id` is deprecated (worker versioning moved on), but
+// Temporal still echoes it into the event, so Temper does too.
+#[allow(deprecated)]
 pub(super) fn handle(
     mutation: &mut RunMutation,
     attributes: &ScheduleActivityTaskCommandAttributes,

@@ -10,6 +10,7 @@ const { failTwiceThenGreet } = wf.proxyActivities({
   retry: { initialInterval: '100 milliseconds', backoffCoefficient: 1, maximumAttempts: 5 },
 });
 const { cleanUp } = wf.proxyActivities({ startToCloseTimeout: '10 seconds' });
+const waitOutside = (activityId) => wf.proxyActivities({ startToCloseTimeout: '1 minute', activityId }).waitOutside;
 
 async function greetingWorkflow(name) {
   return await composeGreeting(name);
@@ -50,11 +51,19 @@ async function cancellableWorkflow(name) {
   }
 }
 
+/** Activities completed from outside the worker, by token and by id. */
+async function asyncCompletionWorkflow() {
+  const byToken = await waitOutside('by-token')('by-token');
+  const byId = await waitOutside('by-id')('by-id');
+  return [byToken, byId];
+}
+
 async function failingWorkflow(reason) {
   throw wf.ApplicationFailure.nonRetryable(reason, 'Broken');
 }
 
 module.exports = {
+  asyncCompletionWorkflow,
   cancellableWorkflow,
   failingWorkflow,
   greetingWorkflow,
