@@ -1146,7 +1146,7 @@ impl Drop for PythonProcess {
 /// Every compatibility scenario of tests/tests/scenarios.rs (which runs each
 /// against a server of its own); each makes its own ids, so they can also run
 /// one after another against one server, as on the Cassandra store.
-pub const SDK_SCENARIOS: [&str; 16] = [
+pub const SDK_SCENARIOS: [&str; 17] = [
     "hello_activity.py",
     "activity_retry.py",
     "start_to_close_retry.py",
@@ -1163,6 +1163,7 @@ pub const SDK_SCENARIOS: [&str; 16] = [
     "sdk_features.py",
     "health.py",
     "async_completion.py",
+    "history_reverse.py",
 ];
 
 pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {

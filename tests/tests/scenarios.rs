@@ -82,3 +82,8 @@ fn health_service_reports_serving() {
 fn activities_completed_from_outside_by_token_and_by_id() {
     run_scenario("async_completion.py", &[]);
 }
+
+#[test]
+fn history_newest_first_in_pages() {
+    run_scenario("history_reverse.py", &[]);
+}

@@ -222,6 +222,13 @@ impl Bounded for RecordActivityTaskHeartbeatRequest {
     }
 }
 
+impl Bounded for GetWorkflowExecutionHistoryReverseRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        execution(limits, self.execution.as_ref())
+    }
+}
+
 /// The ids an activity is named by in the ...ById RPCs.
 fn activity_ids(limits: &Limits, workflow_id: &str, run_id: &str, activity_id: &str) -> ApiResult<()> {
     limits.id(workflow_id, "WorkflowId")?;

@@ -1,12 +1,15 @@
 //! GetWorkflowExecutionHistory: pages of a run's stored history, a long poll
-//! for new events, and the close-event filter that `handle.result()` waits on.
+//! for new events, and the close-event filter that `handle.result()` waits on;
+//! GetWorkflowExecutionHistoryReverse: the same history newest first.
 
 use prost::Message;
 use temper_engine::notify::{RunProgress, RunWatch};
 use temper_engine::store::{RawEvent, RunKey};
 use temper_proto::api::enums::v1::HistoryEventFilterType;
 use temper_proto::api::history::v1::{History, HistoryEvent};
-use temper_proto::api::workflowservice::v1::GetWorkflowExecutionHistoryRequest;
+use temper_proto::api::workflowservice::v1::{
+    GetWorkflowExecutionHistoryRequest, GetWorkflowExecutionHistoryReverseRequest, GetWorkflowExecutionHistoryReverseResponse,
+};
 use temper_proto::raw::{EncodedHistory, GetWorkflowExecutionHistoryResponse};
 use temper_proto::records::{HistoryPageToken, WorkflowMutableState};
 use tokio::time::Instant;
@@ -54,6 +57,50 @@ pub async fn get_workflow_execution_history(
         next_page_token = HistoryPageToken { run_id: run.run_id.clone(), next_event_id: end, ..Default::default() }.encode_to_vec();
     }
     Ok(GetWorkflowExecutionHistoryResponse { history: page.encoded(), next_page_token, ..Default::default() })
+}
+
+/// GetWorkflowExecutionHistoryReverse: a run's stored events newest first,
+/// in pages; each page token says below which event id the next page ends.
+pub async fn get_workflow_execution_history_reverse(
+    gateway: &Gateway,
+    request: GetWorkflowExecutionHistoryReverseRequest,
+) -> ApiResult<GetWorkflowExecutionHistoryReverseResponse> {
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let token = decode_token(&request.next_page_token)?;
+    let mut execution = request.execution.clone().ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
+    if let Some(token) = &token {
+        execution.run_id = token.run_id.clone();
+    }
+    let run = gateway.resolve_run(&namespace.id, Some(&execution)).await?;
+    // A token never reaches past what the run has (a forged one would page through nothing).
+    let stored_end = progress_of(&gateway.load_state(&run).await?).next_event_id;
+    let end = token.map_or(stored_end, |token| token.end_event_id.clamp(1, stored_end));
+    let page_size = if request.maximum_page_size > 0 { (request.maximum_page_size as usize).min(DEFAULT_PAGE_SIZE) } else { DEFAULT_PAGE_SIZE };
+    let (from, mut events) = newest_events_below(gateway, &run, end, page_size).await?;
+    events.reverse();
+    let next_page_token = if from > 1 {
+        HistoryPageToken { run_id: run.run_id.clone(), next_event_id: 1, end_event_id: from, ..Default::default() }.encode_to_vec()
+    } else {
+        Vec::new()
+    };
+    let history = RawPage { events, transient: Vec::new(), next_page_token: Vec::new() }.decoded()?.0;
+    Ok(GetWorkflowExecutionHistoryReverseResponse { history: Some(history), next_page_token })
+}
+
+/// The newest stored events below `end`, at most `page_size` of them and
+/// about [`PAGE_BYTES`] (at least one), oldest first, with the id of the
+/// oldest: the window shrinks from below until its events fit.
+async fn newest_events_below(gateway: &Gateway, run: &RunKey, end: i64, page_size: usize) -> ApiResult<(i64, Vec<RawEvent>)> {
+    let mut from = end.saturating_sub(page_size as i64).max(1);
+    loop {
+        let wanted = (end - from).max(0) as usize;
+        let events = gateway.read_raw_events(run, from, end, wanted, PAGE_BYTES).await?;
+        if events.len() >= wanted || events.is_empty() {
+            return Ok((from, events));
+        }
+        // Cut short by size: keep as many of the newest as fit.
+        from = end - events.len() as i64;
+    }
 }
 
 /// Largest page of history a response carries; clients accept 4 MiB messages.
