@@ -5,6 +5,7 @@
 use prost::Message;
 use temper_engine::notify::{RunProgress, RunWatch};
 use temper_engine::store::{RawEvent, RunKey};
+use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::HistoryEventFilterType;
 use temper_proto::api::history::v1::{History, HistoryEvent};
 use temper_proto::api::workflowservice::v1::{
@@ -28,13 +29,7 @@ pub async fn get_workflow_execution_history(
     deadline: Instant,
     _forwarded: bool,
 ) -> ApiResult<GetWorkflowExecutionHistoryResponse> {
-    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    let token = decode_token(&request.next_page_token)?;
-    let mut execution = request.execution.clone().ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
-    if let Some(token) = &token {
-        execution.run_id = token.run_id.clone();
-    }
-    let run = gateway.resolve_run(&namespace.id, Some(&execution)).await?;
+    let (run, token) = paged_run(gateway, &request.namespace, request.execution.as_ref(), &request.next_page_token).await?;
     // Subscribed before the state is read, so a commit in between is not missed.
     let mut changes = request.wait_new_event.then(|| gateway.notifier.subscribe(&run));
     let state = gateway.load_state(&run).await?;
@@ -59,19 +54,31 @@ pub async fn get_workflow_execution_history(
     Ok(GetWorkflowExecutionHistoryResponse { history: page.encoded(), next_page_token, ..Default::default() })
 }
 
+/// The run a history request reads (the page token's, once paging) and its
+/// decoded page token.
+async fn paged_run(
+    gateway: &Gateway,
+    namespace: &str,
+    execution: Option<&WorkflowExecution>,
+    page_token: &[u8],
+) -> ApiResult<(RunKey, Option<HistoryPageToken>)> {
+    let namespace = gateway.namespaces.resolve(namespace).await?;
+    let token = decode_token(page_token)?;
+    let mut execution = execution.cloned().ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
+    if let Some(token) = &token {
+        execution.run_id = token.run_id.clone();
+    }
+    let run = gateway.resolve_run(&namespace.id, Some(&execution)).await?;
+    Ok((run, token))
+}
+
 /// GetWorkflowExecutionHistoryReverse: a run's stored events newest first,
 /// in pages; each page token says below which event id the next page ends.
 pub async fn get_workflow_execution_history_reverse(
     gateway: &Gateway,
     request: GetWorkflowExecutionHistoryReverseRequest,
 ) -> ApiResult<GetWorkflowExecutionHistoryReverseResponse> {
-    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    let token = decode_token(&request.next_page_token)?;
-    let mut execution = request.execution.clone().ok_or_else(|| ApiError::invalid("Execution is not set on request."))?;
-    if let Some(token) = &token {
-        execution.run_id = token.run_id.clone();
-    }
-    let run = gateway.resolve_run(&namespace.id, Some(&execution)).await?;
+    let (run, token) = paged_run(gateway, &request.namespace, request.execution.as_ref(), &request.next_page_token).await?;
     // A token never reaches past what the run has (a forged one would page through nothing).
     let stored_end = progress_of(&gateway.load_state(&run).await?).next_event_id;
     let end = token.map_or(stored_end, |token| token.end_event_id.clamp(1, stored_end));
