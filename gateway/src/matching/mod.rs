@@ -19,6 +19,7 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use prost::Message;
 use temper_engine::log::{Log, LogError, LogName};
+use temper_engine::partitioning::task_partition_of;
 use temper_engine::store::{RunKey, Store};
 use temper_engine::time::now_nanos;
 use temper_proto::api::common::v1::WorkflowType;
@@ -251,17 +252,23 @@ impl Matching {
     }
 
     /// Stops owning a partition: its queued tasks go (the next owner reads
-    /// them again; one already started is refused by the engine as stale)
-    /// and how far it got is stored.
+    /// them again; one already started is refused by the engine as stale),
+    /// the polls waiting on its queues are answered empty (polled again,
+    /// they are forwarded to the new owner instead of waiting here for
+    /// tasks that no longer come), and how far it got is stored.
     async fn give_up(&self, partition: u32) {
         let level = {
             let mut acks = self.partitions[partition as usize].lock();
             acks.owned = false;
             acks.tracker.ack_level()
         };
-        let queues: Vec<Arc<TaskQueue>> = self.queues.iter().map(|entry| entry.value().clone()).collect();
-        for queue in queues {
+        let partitions = self.partitions.len() as u32;
+        let queues: Vec<(QueueKey, Arc<TaskQueue>)> = self.queues.iter().map(|entry| (entry.key().clone(), entry.value().clone())).collect();
+        for (key, queue) in queues {
             queue.drop_partition(partition);
+            if task_partition_of(&key.namespace_id, &key.name, partitions) == partition {
+                queue.release_pollers();
+            }
         }
         if let Err(error) = self.store.set_consumer_offset(CONSUMER, LogName::Tasks, partition, level).await {
             tracing::warn!(partition, %error, "storing matching's ack level of a partition given up failed");
@@ -390,6 +397,28 @@ mod tests {
         }
         .encode_to_vec()
         .into()
+    }
+
+    /// A gateway giving a partition up answers the polls waiting on its
+    /// queues, so they poll again where the partition went.
+    #[tokio::test]
+    async fn polls_waiting_on_a_partition_given_up_are_answered_at_once() {
+        let db = EmbeddedDb::open_temporary().expect("a temporary database");
+        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
+        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        let (_stop, stopped) = watch::channel(false);
+        let (owned, owning) = watch::channel(BTreeSet::from([0]));
+        let matching = Matching::start_owning(log, store, stopped, owning);
+        let key = QueueKey { namespace_id: "ns".into(), name: "queue".into(), kind: TaskKind::Workflow };
+        let queue = matching.queue_for_poller(key, "worker");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let poll = tokio::spawn(async move { queue.take(deadline, |_| {}).await.is_some() });
+        while matching.counts().waiting_pollers == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        owned.send(BTreeSet::new()).expect("ownership followed");
+        let answered = tokio::time::timeout(Duration::from_secs(10), poll).await.expect("the poll is answered at once");
+        assert!(!answered.expect("the poll task"), "answered empty: there is no task");
     }
 
     /// A gateway taking a partition starts at the stored ack level; the
