@@ -259,6 +259,15 @@ impl EmbeddedDb {
         Self::open_in(&path, Some(dir))
     }
 
+    /// A log (one partition per log) and a store on one temporary database,
+    /// as the single process has them: for tests of what runs on top.
+    pub fn temporary_log_and_store() -> (Arc<dyn crate::log::Log>, Arc<dyn crate::store::Store>) {
+        let db = EmbeddedDb::open_temporary().expect("a temporary database");
+        let layout = crate::log::LogLayout { commands: 1, tasks: 1, visibility: 1 };
+        let log = crate::log::embedded::EmbeddedLog::open(db.clone(), layout).expect("a log on the temporary database");
+        (Arc::new(log), Arc::new(crate::store::embedded::EmbeddedStore::new(db)))
+    }
+
     fn open_in(path: &Path, temporary_dir: Option<tempfile::TempDir>) -> Result<Arc<EmbeddedDb>, EmbeddedDbError> {
         let opening_failed = |e: fjall::Error| EmbeddedDbError::Storage(format!("opening {}: {e}", path.display()));
         // Manual persistence: the writer thread decides when the journal is

@@ -148,9 +148,6 @@ async fn apply(store: &Arc<dyn Store>, partition: u32, records: &[LogRecord]) ->
 #[cfg(test)]
 mod tests {
     use temper_engine::embedded_db::EmbeddedDb;
-    use temper_engine::log::LogLayout;
-    use temper_engine::log::embedded::EmbeddedLog;
-    use temper_engine::store::embedded::EmbeddedStore;
 
     use super::*;
 
@@ -165,9 +162,7 @@ mod tests {
     /// is left rather than retry the trimmed offset forever.
     #[tokio::test]
     async fn a_projection_behind_a_trim_reads_on_from_the_oldest_record() {
-        let db = EmbeddedDb::open_temporary().expect("a temporary database");
-        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
         log.append(LogName::Visibility, 0, (0..10).map(summary).collect()).await.expect("summaries appended");
         log.trim(LogName::Visibility, 0, 6).await.expect("trimmed by the projection ahead");
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::{PythonProcess, TestDir, TestServer, grpc_health_serving, run_or_panic, start_cassandra_and_kafka};
+use crate::{ScenarioProcess, TestDir, TestServer, grpc_health_serving, run_or_panic, start_cassandra_and_kafka};
 
 pub const SHARDS: u32 = 8;
 /// Short enough that a dead engine's shards move within the 5 s target.
@@ -66,12 +66,12 @@ impl Cluster {
     /// `crash_recovery.py` with `count` workflows (activity, timer, activity)
     /// in flight, waiting for the driver to disrupt the cluster (then to
     /// write RESTARTED); returns it with its CRASH_POINT line.
-    pub fn workflows_in_flight(&self, count: u32) -> (PythonProcess, String) {
+    pub fn workflows_in_flight(&self, count: u32) -> (ScenarioProcess, String) {
         let args = self.scenario_args();
         let count = count.to_string();
         let mut script_args: Vec<&str> = args.iter().map(String::as_str).collect();
         script_args.extend(["--crash-handshake", "--count", &count]);
-        let mut scenario = PythonProcess::spawn("crash_recovery.py", &script_args);
+        let mut scenario = ScenarioProcess::spawn("crash_recovery.py", &script_args);
         let point = scenario.wait_for_line("CRASH_POINT", Duration::from_secs(180));
         (scenario, point)
     }

@@ -3,7 +3,7 @@
 //! The scenarios are Python programs written against the official Temporal
 //! Python SDK (`tests/python/scenarios/`); each `#[test]` in `tests/tests/`
 //! starts a server with [`TestServer`] and runs one scenario against it with
-//! [`run_python`] (or [`PythonProcess`] when the test must interact with it).
+//! [`run_python`] (or [`ScenarioProcess`] when the test must interact with it).
 //!
 //! Which server runs is decided by [`ServerKind::detect`]:
 //! * `TEMPER_TEST_AGAINST_TEMPORAL=1`: the official `temporal server start-dev`
@@ -404,7 +404,7 @@ fn config_file_command(bin: &Path, config: &Path, port: u16) -> Command {
 pub fn crash_and_recover(server: &mut TestServer) {
     let address = server.address();
     let mut scenario =
-        PythonProcess::spawn("crash_recovery.py", &["--address", &address, "--namespace", "default", "--crash-handshake"]);
+        ScenarioProcess::spawn("crash_recovery.py", &["--address", &address, "--namespace", "default", "--crash-handshake"]);
     // Printed once all workflows are started and some first activities have
     // completed (so work is in flight everywhere).
     let crash_point = scenario.wait_for_line("CRASH_POINT", Duration::from_secs(120));
@@ -934,18 +934,19 @@ impl Drop for TestServer {
 /// with `--nocapture`). Panics with the full output if it exits non-zero or
 /// runs longer than [`DEFAULT_SCENARIO_TIMEOUT`]. Returns the output.
 pub fn run_python(script: &str, args: &[&str]) -> String {
-    PythonProcess::spawn(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
+    ScenarioProcess::spawn(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
 }
 
 /// Runs a TypeScript SDK scenario (`tests/typescript/scenarios/<script>`)
 /// to completion; see [`run_python`].
 pub fn run_typescript(script: &str, args: &[&str]) -> String {
-    PythonProcess::spawn_typescript(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
+    ScenarioProcess::spawn_typescript(script, args).finish(DEFAULT_SCENARIO_TIMEOUT)
 }
 
-/// A running scenario, for tests that interact with it through its stdin and
-/// stdout (see the crash-recovery test).
-pub struct PythonProcess {
+/// A running scenario (a Python or a TypeScript SDK program), for tests
+/// that interact with it through its stdin and stdout (see the crash-recovery
+/// test).
+pub struct ScenarioProcess {
     script: String,
     child: Option<Child>,
     stdin: Option<ChildStdin>,
@@ -955,10 +956,10 @@ pub struct PythonProcess {
     started: Instant,
 }
 
-impl PythonProcess {
+impl ScenarioProcess {
     /// Starts `tests/python/scenarios/<script> args...` (cwd: the scenarios
     /// dir), with a pipe to its stdin.
-    pub fn spawn(script: &str, args: &[&str]) -> PythonProcess {
+    pub fn spawn(script: &str, args: &[&str]) -> ScenarioProcess {
         let python = venv_python();
         let path = scenarios_dir().join(script);
         assert!(path.is_file(), "no such scenario: {}", path.display());
@@ -969,21 +970,21 @@ impl PythonProcess {
             .current_dir(scenarios_dir())
             .env("PYTHONUNBUFFERED", "1")
             .env("PYTHONDONTWRITEBYTECODE", "1");
-        PythonProcess::spawn_command(script, args, command)
+        ScenarioProcess::spawn_command(script, args, command)
     }
 
     /// Starts `tests/typescript/scenarios/<script> args...` with Node.js,
     /// from the copy of the scenarios beside the installed node modules.
-    pub fn spawn_typescript(script: &str, args: &[&str]) -> PythonProcess {
+    pub fn spawn_typescript(script: &str, args: &[&str]) -> ScenarioProcess {
         let scenarios = typescript_dir().join("scenarios");
         let path = scenarios.join(script);
         assert!(path.is_file(), "no such scenario: {}", path.display());
         let mut command = Command::new("node");
         command.arg(&path).args(args).current_dir(&scenarios);
-        PythonProcess::spawn_command(script, args, command)
+        ScenarioProcess::spawn_command(script, args, command)
     }
 
-    fn spawn_command(script: &str, args: &[&str], mut command: Command) -> PythonProcess {
+    fn spawn_command(script: &str, args: &[&str], mut command: Command) -> ScenarioProcess {
         command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         eprintln!("[harness] running {} {}", script, args.join(" "));
         let mut child = command
@@ -1015,7 +1016,7 @@ impl PythonProcess {
                 },
             ));
         }
-        PythonProcess {
+        ScenarioProcess {
             script: script.to_string(),
             stdin: child.stdin.take(),
             child: Some(child),
@@ -1130,7 +1131,7 @@ fn describe_status(status: Option<ExitStatus>) -> String {
         .unwrap_or_else(|| "still running".to_string())
 }
 
-impl Drop for PythonProcess {
+impl Drop for ScenarioProcess {
     fn drop(&mut self) {
         if let Some(child) = self.child.as_mut()
             && child.try_wait().ok().flatten().is_none()

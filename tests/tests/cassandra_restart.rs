@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use temper_tests::{PythonProcess, TestDir, run_or_panic, start_temper_on_cassandra, target_dir, temper_for_cassandra_tests};
+use temper_tests::{ScenarioProcess, TestDir, run_or_panic, start_temper_on_cassandra, target_dir, temper_for_cassandra_tests};
 
 /// A port nothing listens on now. Not the harness's `free_port`: that one
 /// leaves a connection in TIME_WAIT on the port, and Cassandra binds its
@@ -89,7 +89,7 @@ fn cassandra_restarted_while_workflows_run() {
     let mut server = start_temper_on_cassandra(&temper, &cassandra.contact_point(), "restart", &dir);
     let address = server.address();
 
-    let mut scenario = PythonProcess::spawn("cassandra_restart.py", &["--address", &address, "--namespace", "default"]);
+    let mut scenario = ScenarioProcess::spawn("cassandra_restart.py", &["--address", &address, "--namespace", "default"]);
     let stop_point = scenario.wait_for_line("STOP_POINT", Duration::from_secs(120));
     eprintln!("[cassandra restart] {stop_point}; killing Cassandra with SIGKILL");
     cassandra.script("kill");

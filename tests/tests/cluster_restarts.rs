@@ -26,7 +26,7 @@ use temper_proto::api::workflowservice::v1::StartWorkflowExecutionRequest;
 use temper_proto::service::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
 use temper_tests::cluster::{Cluster, engines_ready};
 use temper_tests::{
-    PythonProcess, TestDir, TestServer, crate_dir, free_port, grpc_health_serving, run_or_panic, start_cassandra_and_kafka,
+    ScenarioProcess, TestDir, TestServer, crate_dir, free_port, grpc_health_serving, run_or_panic, start_cassandra_and_kafka,
     target_dir, temper_for_cassandra_tests,
 };
 
@@ -165,7 +165,7 @@ enum Stop {
 /// Stops the process `which` picks, starts it again on its port, and waits
 /// until every process of the cluster is ready and the load has gone on;
 /// says how long each took.
-fn restart(cluster: &mut Cluster, load: &mut PythonProcess, which: impl Fn(&mut Cluster) -> &mut TestServer, how: Stop) {
+fn restart(cluster: &mut Cluster, load: &mut ScenarioProcess, which: impl Fn(&mut Cluster) -> &mut TestServer, how: Stop) {
     let server = which(cluster);
     let stopped_at = Instant::now();
     match how {
@@ -203,18 +203,18 @@ fn until_ready(cluster: &Cluster) {
 }
 
 /// steady_load.py on the cluster, once it completes workflows.
-fn steady_load(cluster: &Cluster) -> PythonProcess {
+fn steady_load(cluster: &Cluster) -> ScenarioProcess {
     let args = cluster.scenario_args();
     let mut script_args: Vec<&str> = args.iter().map(String::as_str).collect();
     script_args.extend(["--rate", RATE, "--max-in-flight", MAX_IN_FLIGHT]);
-    let mut load = PythonProcess::spawn("steady_load.py", &script_args);
+    let mut load = ScenarioProcess::spawn("steady_load.py", &script_args);
     let running = load.wait_for_line("LOAD_RUNNING", Duration::from_secs(180));
     eprintln!("[load] {running}");
     load
 }
 
 /// Waits until more workflows completed since now (LOAD_PROGRESSED).
-fn until_load_progresses(load: &mut PythonProcess) -> String {
+fn until_load_progresses(load: &mut ScenarioProcess) -> String {
     load.write_line("PROGRESS");
     load.wait_for_line("LOAD_PROGRESSED", WITHIN)
 }

@@ -265,8 +265,8 @@ impl Matching {
         let partitions = self.partitions.len() as u32;
         let queues: Vec<(QueueKey, Arc<TaskQueue>)> = self.queues.iter().map(|entry| (entry.key().clone(), entry.value().clone())).collect();
         for (key, queue) in queues {
-            queue.drop_partition(partition);
             if task_partition_of(&key.namespace_id, &key.name, partitions) == partition {
+                queue.drop_partition(partition);
                 queue.release_pollers();
             }
         }
@@ -378,9 +378,6 @@ impl Matching {
 #[cfg(test)]
 mod tests {
     use temper_engine::embedded_db::EmbeddedDb;
-    use temper_engine::log::LogLayout;
-    use temper_engine::log::embedded::EmbeddedLog;
-    use temper_engine::store::embedded::EmbeddedStore;
 
     use super::*;
 
@@ -403,9 +400,7 @@ mod tests {
     /// queues, so they poll again where the partition went.
     #[tokio::test]
     async fn polls_waiting_on_a_partition_given_up_are_answered_at_once() {
-        let db = EmbeddedDb::open_temporary().expect("a temporary database");
-        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
         let (_stop, stopped) = watch::channel(false);
         let (owned, owning) = watch::channel(BTreeSet::from([0]));
         let matching = Matching::start_owning(log, store, stopped, owning);
@@ -426,9 +421,7 @@ mod tests {
     /// that. The new owner must read on from what is left, not stall.
     #[tokio::test]
     async fn a_partition_trimmed_past_the_stored_ack_level_is_read_on_from_its_oldest_record() {
-        let db = EmbeddedDb::open_temporary().expect("a temporary database");
-        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
         log.append(LogName::Tasks, 0, (0..10).map(task).collect()).await.expect("tasks appended");
         store.set_consumer_offset(CONSUMER, LogName::Tasks, 0, 2).await.expect("ack level stored");
         log.trim(LogName::Tasks, 0, 6).await.expect("trimmed by the previous owner");

@@ -277,12 +277,8 @@ mod tests {
     use std::time::Duration;
 
     use temper_engine::embedded_db::EmbeddedDb;
-    use temper_engine::log::embedded::EmbeddedLog;
-    use temper_engine::log::{Log, LogLayout};
     use temper_engine::notify::HistoryNotifier;
     use temper_engine::replies::{LocalReplies, RemoteReplies};
-    use temper_engine::store::Store;
-    use temper_engine::store::embedded::EmbeddedStore;
     use temper_engine::{Engine, EngineConfig};
     use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
     use temper_proto::api::taskqueue::v1::TaskQueue;
@@ -304,9 +300,7 @@ mod tests {
     /// gateway only through its Cluster service (progress only when the
     /// engine knows the gateway).
     async fn split_processes(engine_knows_gateway: bool) -> (Arc<Gateway>, Engine, watch::Sender<bool>) {
-        let db = EmbeddedDb::open_temporary().expect("a temporary database");
-        let log: Arc<dyn Log> = Arc::new(EmbeddedLog::open(db.clone(), LogLayout { commands: 1, tasks: 1, visibility: 1 }).expect("a log"));
-        let store: Arc<dyn Store> = Arc::new(EmbeddedStore::new(db));
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let replies = Arc::new(LocalReplies::with_address(7, address.clone()));
