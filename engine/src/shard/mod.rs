@@ -116,7 +116,13 @@ impl ShardProcessor {
         let (outbox, records) = mpsc::unbounded_channel();
         let published_outbox = Arc::new(PublishedOutbox::default());
         let publisher =
-            OutboxPublisher { shard_id, log: context.log.clone(), store: context.store.clone(), published: published_outbox.clone() };
+            OutboxPublisher {
+                shard_id,
+                leftovers_before: info.next_outbox_seq,
+                log: context.log.clone(),
+                store: context.store.clone(),
+                published: published_outbox.clone(),
+            };
         let publisher = tokio::spawn(publisher.run(records));
         let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
         let mut processor = ShardProcessor {

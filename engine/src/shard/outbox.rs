@@ -23,6 +23,10 @@ const READ_LIMIT: usize = 1000;
 
 pub(super) struct OutboxPublisher {
     pub shard_id: ShardId,
+    /// The shard's next outbox sequence number when it was taken: records
+    /// below it are an earlier owner's leftovers; the rest come from this
+    /// owner's commits, through the channel `run` reads.
+    pub leftovers_before: i64,
     pub log: Arc<dyn Log>,
     pub store: Arc<dyn Store>,
     pub published: Arc<PublishedOutbox>,
@@ -82,7 +86,14 @@ impl OutboxPublisher {
             };
             let Some((last, _)) = leftovers.last() else { return };
             from = last + 1;
+            // Later records are this owner's: publishing them here as well
+            // would publish them twice.
+            let leftovers: Vec<_> = leftovers.into_iter().filter(|(seq, _)| *seq < self.leftovers_before).collect();
+            let done = from >= self.leftovers_before;
             self.publish_until_done(leftovers).await;
+            if done {
+                return;
+            }
         }
     }
 
