@@ -2,6 +2,7 @@
 //! each command to the pure workflow state machine, committing the result to
 //! the store one shard at a time.
 
+pub mod cron;
 pub mod embedded_db;
 pub mod engine;
 pub mod health;

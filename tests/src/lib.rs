@@ -1147,7 +1147,7 @@ impl Drop for ScenarioProcess {
 /// Every compatibility scenario of tests/tests/scenarios.rs (which runs each
 /// against a server of its own); each makes its own ids, so they can also run
 /// one after another against one server, as on the Cassandra store.
-pub const SDK_SCENARIOS: [&str; 17] = [
+pub const SDK_SCENARIOS: [&str; 21] = [
     "hello_activity.py",
     "activity_retry.py",
     "start_to_close_retry.py",
@@ -1165,6 +1165,10 @@ pub const SDK_SCENARIOS: [&str; 17] = [
     "health.py",
     "async_completion.py",
     "history_reverse.py",
+    "continue_as_new.py",
+    "workflow_retry.py",
+    "cron.py",
+    "start_delay.py",
 ];
 
 pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {

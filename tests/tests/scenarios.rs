@@ -87,3 +87,23 @@ fn activities_completed_from_outside_by_token_and_by_id() {
 fn history_newest_first_in_pages() {
     run_scenario("history_reverse.py", &[]);
 }
+
+#[test]
+fn continue_as_new_chain_of_ten_runs() {
+    run_scenario("continue_as_new.py", &[]);
+}
+
+#[test]
+fn failed_workflow_retried_by_its_retry_policy() {
+    run_scenario("workflow_retry.py", &[]);
+}
+
+#[test]
+fn cron_workflow_observed_over_two_runs() {
+    run_scenario("cron.py", &[]);
+}
+
+#[test]
+fn start_delay_holds_back_the_first_workflow_task() {
+    run_scenario("start_delay.py", &[]);
+}

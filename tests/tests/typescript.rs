@@ -38,3 +38,13 @@ fn workflow_failure_reaches_the_client() {
 fn activities_completed_from_outside_by_token_and_by_id() {
     run_typescript_scenario("async_completion.js");
 }
+
+#[test]
+fn continue_as_new_chain() {
+    run_typescript_scenario("continue_as_new.js");
+}
+
+#[test]
+fn workflow_retry_cron_and_start_delay() {
+    run_typescript_scenario("workflow_retry_cron_delay.js");
+}

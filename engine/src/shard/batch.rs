@@ -104,7 +104,8 @@ impl Batch {
     }
 
     /// Takes in what a transition of `run` produced.
-    pub fn record(&mut self, run: &RunKey, transition: Transition) {
+    pub fn record(&mut self, run: &RunKey, mut transition: Transition) {
+        let successor = transition.successor.take();
         self.mark_dirty(run);
         if !transition.events.is_empty() {
             let index = *self.history_index.entry(run.clone()).or_insert_with(|| {
@@ -121,6 +122,11 @@ impl Batch {
                 Effect::DeleteTimer(key) => self.disarm_timer(key),
                 Effect::DeleteRun(deleted) => self.delete_run(deleted),
             }
+        }
+        if let Some(successor) = successor {
+            let successor_key = RunKey { run_id: successor_run_id(&successor.state), ..run.clone() };
+            self.insert_new_run(successor_key.clone(), successor.state);
+            self.record(&successor_key, successor.transition);
         }
     }
 
@@ -214,6 +220,10 @@ impl Batch {
         };
         (commit, committed)
     }
+}
+
+fn successor_run_id(state: &WorkflowMutableState) -> String {
+    state.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default()
 }
 
 /// How far a run's history reaches, for readers waiting on it.

@@ -13,6 +13,12 @@ pub struct Config {
     pub max_workflow_task_timeout: Nanos,
     /// Retry policy values filled in where an activity's policy leaves them unset.
     pub activity_retry: RetryDefaults,
+    /// The same for a workflow's retry policy.
+    pub workflow_retry: RetryDefaults,
+    /// Shortest time from one run's start to the next run's first workflow
+    /// task in a chain, so a workflow that continues as new at once does not
+    /// spin; Temporal's `history.workflowIdReuseMinimalInterval`.
+    pub min_run_interval: Nanos,
     /// Largest payload a workflow may record (activity input, result, ...).
     pub max_payload_bytes: usize,
     /// Longest id or name a workflow task command may carry (activity id,
@@ -73,6 +79,13 @@ impl Default for Config {
                 maximum_interval_coefficient: 100.0,
                 maximum_attempts: 0,
             },
+            workflow_retry: RetryDefaults {
+                initial_interval: SECOND,
+                backoff_coefficient: 2.0,
+                maximum_interval_coefficient: 100.0,
+                maximum_attempts: 0,
+            },
+            min_run_interval: SECOND,
             max_payload_bytes: 2 * 1024 * 1024,
             max_id_length: 1000,
             max_failure_depth: 64,

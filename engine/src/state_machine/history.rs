@@ -25,6 +25,7 @@ pub struct RunMutation<'a> {
     visibility_changed: bool,
     /// The timers armed when the transition began; `finish` re-arms against them.
     timers_before: Vec<TimerTask>,
+    successor: Option<Box<super::NewRun>>,
 }
 
 impl<'a> RunMutation<'a> {
@@ -47,6 +48,7 @@ impl<'a> RunMutation<'a> {
             pending_buffer: Vec::new(),
             effects: Vec::new(),
             visibility_changed: false,
+            successor: None,
         }
     }
 
@@ -168,6 +170,10 @@ impl<'a> RunMutation<'a> {
         self.effects.push(effect);
     }
 
+    pub(super) fn set_successor(&mut self, run: super::NewRun) {
+        self.successor = Some(Box::new(run));
+    }
+
     pub fn mark_visibility_changed(&mut self) {
         self.visibility_changed = true;
     }
@@ -191,7 +197,7 @@ impl<'a> RunMutation<'a> {
             let record = visibility_record(self.state);
             self.effects.push(Effect::Visibility(record));
         }
-        Transition { events: self.events, effects: self.effects }
+        Transition { events: self.events, effects: self.effects, successor: self.successor }
     }
 
     /// Terminates a run whose history outgrew the limits (Temporal's reasons).

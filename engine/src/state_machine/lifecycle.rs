@@ -1,11 +1,32 @@
 //! Closing a run.
 
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;
+use temper_proto::api::history::v1::history_event::Attributes;
 
 use super::history::RunMutation;
+use super::successor::{Successor, set_new_execution_run_id};
 use crate::time::timestamp_from_nanos;
 
 impl RunMutation<'_> {
+    /// Closes the run with its closing event and, if it has one, starts the
+    /// run that follows it, to which the closing event then points.
+    pub(super) fn close_run_with(
+        &mut self,
+        mut closing_event: Attributes,
+        status: WorkflowExecutionStatus,
+        successor: Option<Successor>,
+    ) -> i64 {
+        if successor.is_some() {
+            set_new_execution_run_id(&mut closing_event, self.successor_run_id());
+        }
+        let event_id = self.add_event(closing_event);
+        self.close_run(status, event_id);
+        if let Some(successor) = successor {
+            self.start_successor(successor);
+        }
+        event_id
+    }
+
     /// Marks the run closed by the event `closing_event_id`. What was pending
     /// is dropped, and with it every armed timer; workers holding its tasks
     /// are told the workflow completed.

@@ -22,7 +22,10 @@ mod config;
 mod errors;
 mod history;
 mod lifecycle;
+mod new_run;
+mod reset_points;
 mod retry;
+mod successor;
 mod timers;
 mod workflow_task;
 mod workflow_task_commands;
@@ -31,6 +34,7 @@ pub use activity::activity_expiration;
 pub use config::{Config, RetryDefaults, RunLimits};
 pub use errors::CommandError;
 pub use history::visibility_record;
+pub use retry::{validate as validate_retry_policy, with_defaults as retry_policy_with_defaults};
 pub use timers::{timer_key, timers_of_run};
 pub use workflow_task_commands::command_type_of;
 
@@ -67,11 +71,14 @@ pub struct Transition {
     /// New history events, ids contiguous from the run's previous next event id.
     pub events: Vec<HistoryEvent>,
     pub effects: Vec<Effect>,
+    /// The run that follows this one (continue-as-new, a retry, the next cron
+    /// run), created as this one closed; committed with it.
+    pub successor: Option<Box<NewRun>>,
 }
 
 impl Transition {
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.effects.is_empty()
+        self.events.is_empty() && self.effects.is_empty() && self.successor.is_none()
     }
 }
 

@@ -12,7 +12,7 @@ use temper_proto::api::enums::v1::TimeoutType;
 use temper_proto::records::timer_task::Kind;
 use temper_proto::records::{
     ActivityInfo, ActivityRetry, ActivityTimeout, ExecutionInfo, RunRetention, TimerInfo, TimerTask, UserTimerFired,
-    WorkflowMutableState, WorkflowRunTimeout, WorkflowTaskInfo, WorkflowTaskTimeout,
+    WorkflowMutableState, WorkflowRunTimeout, WorkflowStartBackoff, WorkflowTaskInfo, WorkflowTaskTimeout,
 };
 
 use super::Effect;
@@ -35,6 +35,7 @@ pub fn timer_key(task: &TimerTask) -> TimerKey {
         }
         Some(Kind::WorkflowRunTimeout(_)) => "run".to_string(),
         Some(Kind::RunRetention(_)) => "retention".to_string(),
+        Some(Kind::WorkflowStartBackoff(_)) => "start-backoff".to_string(),
         None => "none".to_string(),
     };
     TimerKey {
@@ -135,14 +136,27 @@ pub fn activity_timers(run: &RunKey, activity: &ActivityInfo) -> Vec<TimerTask> 
     timers
 }
 
+/// The run times out at the earlier of its run timeout (counted from the
+/// end of any start backoff) and the expiration of its whole chain of runs.
 fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<TimerTask> {
     let info = state.info.as_ref()?;
     let run_timeout = duration_nanos(info.run_timeout.as_ref());
-    if run_timeout == 0 {
-        return None;
-    }
     let start = info.execution_time.as_ref().or(info.start_time.as_ref()).map(timestamp_nanos).unwrap_or_default();
-    Some(task(run, deadline(start, run_timeout), Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
+    let run_deadline = (run_timeout > 0).then(|| deadline(start, run_timeout));
+    let chain_deadline = info.execution_expiration_time.as_ref().map(timestamp_nanos);
+    let fire_time = match (run_deadline, chain_deadline) {
+        (Some(run), Some(chain)) => run.min(chain),
+        (one, other) => one.or(other)?,
+    };
+    Some(task(run, fire_time, Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
+}
+
+/// The first workflow task of a run with a start delay (or a retry or cron
+/// backoff) is scheduled when this fires, at the run's execution time.
+fn start_backoff_timer(run: &RunKey, info: &ExecutionInfo) -> Option<TimerTask> {
+    let execution_time = info.execution_time.as_ref().map(timestamp_nanos)?;
+    info.first_workflow_task_backoff_pending
+        .then(|| task(run, execution_time, Kind::WorkflowStartBackoff(WorkflowStartBackoff {})))
 }
 
 /// A closed run is deleted once its retention has passed; a run without a
@@ -181,6 +195,7 @@ pub(super) fn timeouts_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
     }
     let sticky_schedule_to_start = duration_nanos(info.sticky_schedule_to_start_timeout.as_ref());
     let mut timers: Vec<TimerTask> = run_timeout_timer(&run, state).into_iter().collect();
+    timers.extend(start_backoff_timer(&run, info));
     if let Some(wft) = &state.workflow_task {
         timers.extend(workflow_task_timers(&run, wft, sticky_schedule_to_start));
     }

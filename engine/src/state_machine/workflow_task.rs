@@ -73,7 +73,7 @@ impl RunMutation<'_> {
     /// Schedules a workflow task without dispatching it (the caller starts it
     /// inline). Returns whether one was scheduled.
     pub(super) fn add_scheduled_workflow_task(&mut self) -> bool {
-        if !self.is_running() || self.state.workflow_task.is_some() {
+        if !self.is_running() || self.state.workflow_task.is_some() || self.info().first_workflow_task_backoff_pending {
             return false;
         }
         if self.has_buffered_events() {
@@ -242,6 +242,8 @@ impl RunMutation<'_> {
             versioning_behavior: request.versioning_behavior,
             ..Default::default()
         }));
+        #[allow(deprecated)]
+        self.add_reset_point(&request.binary_checksum, &worker_build_id(request), completed_event_id);
         let info = self.info_mut();
         info.last_completed_workflow_task_started_event_id = started_event_id;
         info.workflow_task_attempt = 1;
@@ -329,6 +331,15 @@ impl ScheduledTime for WorkflowTaskInfo {
 }
 
 /// An event that is shown to a worker but not (yet) part of stored history.
+/// The build of the worker that completed a workflow task: the one its
+/// deployment options name, else its (older) version stamp's.
+fn worker_build_id(request: &RespondWorkflowTaskCompletedRequest) -> String {
+    let deployment_build = request.deployment_options.as_ref().map(|options| &options.build_id).filter(|id| !id.is_empty());
+    #[allow(deprecated)]
+    let stamp_build = request.worker_version_stamp.as_ref().map(|stamp| &stamp.build_id);
+    deployment_build.or(stamp_build).cloned().unwrap_or_default()
+}
+
 fn detached_event(event_id: i64, time: i64, attributes: Attributes) -> HistoryEvent {
     HistoryEvent {
         event_id,

@@ -51,6 +51,10 @@ fn describe(state: &WorkflowMutableState) -> DescribeWorkflowExecutionResponse {
             history_size_bytes: info.history_size_bytes,
             execution_duration: summary.execution_duration,
             first_run_id: info.first_run_id.clone(),
+            auto_reset_points: info.auto_reset_points.clone(),
+            // A run without a parent is its own root, as Temporal shows it.
+            root_execution: Some(WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() }),
+            priority: info.priority.clone(),
             ..Default::default()
         }),
         pending_activities: activities.into_iter().map(pending_activity).collect(),

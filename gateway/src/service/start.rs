@@ -1,6 +1,8 @@
 //! StartWorkflowExecution and SignalWithStartWorkflowExecution.
 
 use temper_engine::state_machine::commands::{Reply, start_request_of};
+use temper_engine::cron::CronSchedule;
+use temper_engine::state_machine::{Config, retry_policy_with_defaults, validate_retry_policy};
 use temper_engine::time::duration_nanos;
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;
 use temper_proto::api::workflowservice::v1::{
@@ -74,14 +76,17 @@ fn validate_new_run(request: &StartWorkflowExecutionRequest) -> ApiResult<()> {
     non_negative(request.workflow_execution_timeout.as_ref(), "WorkflowExecutionTimeout")?;
     non_negative(request.workflow_run_timeout.as_ref(), "WorkflowRunTimeout")?;
     non_negative(request.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout")?;
+    non_negative(request.workflow_start_delay.as_ref(), "WorkflowStartDelay")?;
     if !request.cron_schedule.is_empty() {
-        return Err(ApiError::Unimplemented("cron schedules are not supported by Temper yet".into()));
+        CronSchedule::parse(&request.cron_schedule).map_err(|error| ApiError::invalid(error.to_string()))?;
+        if duration_nanos(request.workflow_start_delay.as_ref()) > 0 {
+            return Err(ApiError::invalid("CronSchedule and WorkflowStartDelay may not be used together."));
+        }
     }
-    if duration_nanos(request.workflow_start_delay.as_ref()) > 0 {
-        return Err(ApiError::Unimplemented("workflow start delays are not supported by Temper yet".into()));
-    }
-    if request.retry_policy.as_ref().is_some_and(|policy| policy.maximum_attempts != 1) {
-        return Err(ApiError::Unimplemented("workflow retry policies are not supported by Temper yet".into()));
+    if let Some(policy) = &request.retry_policy {
+        let defaults = Config::default().workflow_retry;
+        validate_retry_policy(&retry_policy_with_defaults(Some(policy.clone()), &defaults))
+            .map_err(|message| ApiError::invalid(format!("Invalid WorkflowRetryPolicy: {message}")))?;
     }
     if !request.completion_callbacks.is_empty() {
         return Err(ApiError::Unimplemented("completion callbacks are not supported by Temper yet".into()));

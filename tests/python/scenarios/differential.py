@@ -44,12 +44,17 @@ VOLATILE = {
     "startedTime",
     "lastHeartbeatTime",
     "historySizeBytes",
+    # Workers name their build by a binary checksum, or by a build id where
+    # the server announces build-id versioning, which Temper does not support.
     "binaryChecksum",
+    "buildId",
     "sdkMetadata",
     "meteringMetadata",
     "workerVersion",
     "stackTrace",
     "lastAttemptCompleteTime",
+    "createTime",
+    "expireTime",
 }
 # Differences documented in the README as intended, by attribute: none yet.
 INTENDED: dict[str, str] = {}
@@ -132,7 +137,29 @@ class CompletedOutside:
         return results
 
 
-WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside]
+@workflow.defn
+class Countdown:
+    """Continues as new until its counter reaches 1; each run outlives the
+    minimal interval between runs, so no run waits a timing-dependent backoff."""
+
+    @workflow.run
+    async def run(self, remaining: int) -> int:
+        await workflow.sleep(timedelta(seconds=1.2))
+        if remaining > 1:
+            workflow.continue_as_new(remaining - 1)
+        return remaining
+
+
+@workflow.defn
+class FailsFirst:
+    @workflow.run
+    async def run(self) -> int:
+        if workflow.info().attempt < 2:
+            raise ApplicationError("the first attempt fails", type="FirstAttempt")
+        return workflow.info().attempt
+
+
+WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside, Countdown, FailsFirst]
 ACTIVITIES = [greet, refuse, wait_outside]
 
 Program = Callable[[Client, str, str], Awaitable[WorkflowHandle]]
@@ -201,7 +228,31 @@ async def waiting_activity(workflow_id: str, other_than: bytes | None = None) ->
     raise AssertionError(f"{workflow_id}: no activity waits to be completed")
 
 
+async def continued_as_new(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(Countdown.run, 3, id=workflow_id, task_queue=task_queue, memo={"kept": "yes"})
+    await handle.result()
+    return handle
+
+
+async def retried_once(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    policy = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+    handle = await client.start_workflow(FailsFirst.run, id=workflow_id, task_queue=task_queue, retry_policy=policy)
+    await handle.result()
+    return handle
+
+
+async def delayed_start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(
+        GreetOnce.run, "later", id=workflow_id, task_queue=task_queue, start_delay=timedelta(seconds=1)
+    )
+    await handle.result()
+    return handle
+
+
 PROGRAMS: dict[str, Program] = {
+    "continued_as_new": continued_as_new,
+    "retried_once": retried_once,
+    "delayed_start": delayed_start,
     "greet_once": greet_once,
     "sleep_then_greet": sleep_then_greet,
     "signals_and_a_query": signals_and_a_query,
@@ -225,8 +276,18 @@ def without_volatile(value: Any) -> Any:
 async def history_of(client: Client, program: Program, workflow_id: str, task_queue: str) -> list[str]:
     async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
         handle = await program(client, workflow_id, task_queue)
-    history = await handle.fetch_history()
-    return [json.dumps(without_volatile(MessageToDict(event)), sort_keys=True) for event in history.events]
+    return await chain_history(client, workflow_id, handle.result_run_id)
+
+
+async def chain_history(client: Client, workflow_id: str, run_id: str) -> list[str]:
+    """The events of every run of the chain that starts with `run_id`."""
+    events = []
+    while run_id:
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        events += [json.dumps(without_volatile(MessageToDict(event)), sort_keys=True) for event in history.events]
+        closing = MessageToDict(history.events[-1])
+        run_id = next((a.get("newExecutionRunId") for k, a in closing.items() if k.endswith("EventAttributes")), None)
+    return events
 
 
 def differences(temper: list[str], temporal: list[str]) -> list[str]:

@@ -15,7 +15,10 @@ pub fn apply(state: &WorkflowMutableState) -> Transition {
         return Transition::default();
     }
     let run = RunKey { namespace_id: info.namespace_id.clone(), workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() };
-    Transition { events: Vec::new(), effects: vec![Effect::Visibility(deleted_visibility_record(state)), Effect::DeleteRun(run)] }
+    Transition {
+        effects: vec![Effect::Visibility(deleted_visibility_record(state)), Effect::DeleteRun(run)],
+        ..Default::default()
+    }
 }
 
 /// The run's last summary: it outranks every earlier one, so a projection

@@ -1,7 +1,7 @@
 //! A durable timer fired. Each kind checks that what it guards is still as it
 //! was when the timer was armed; otherwise the timer is stale and does nothing.
 
-use temper_proto::api::enums::v1::{RetryState, TimeoutType, WorkflowExecutionStatus};
+use temper_proto::api::enums::v1::{TimeoutType, WorkflowExecutionStatus};
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::{TimerFiredEventAttributes, WorkflowExecutionTimedOutEventAttributes};
 use temper_proto::records::timer_task::Kind;
@@ -11,6 +11,7 @@ use temper_proto::records::{
 
 use super::is_running;
 use crate::state_machine::history::RunMutation;
+use crate::state_machine::successor::{Unsuccessful, run_timeout_failure};
 use crate::state_machine::{Clock, Transition};
 use crate::time::{deadline, duration_nanos, timestamp_nanos};
 
@@ -47,6 +48,7 @@ fn applies(state: &WorkflowMutableState, timer: &TimerTask) -> bool {
         Some(Kind::ActivityRetry(t)) => activity_retry_applies(state, t),
         Some(Kind::WorkflowTaskTimeout(t)) => workflow_task_timeout_applies(state, t),
         Some(Kind::WorkflowRunTimeout(_)) => true,
+        Some(Kind::WorkflowStartBackoff(_)) => state.info.as_ref().is_some_and(|info| info.first_workflow_task_backoff_pending),
         Some(Kind::RunRetention(_)) | None => false,
     }
 }
@@ -61,6 +63,10 @@ fn fire(mutation: &mut RunMutation, timer: &TimerTask) {
             mutation.schedule_workflow_task();
         }
         Some(Kind::WorkflowRunTimeout(_)) => time_out_run(mutation),
+        Some(Kind::WorkflowStartBackoff(_)) => {
+            mutation.info_mut().first_workflow_task_backoff_pending = false;
+            mutation.schedule_workflow_task();
+        }
         Some(Kind::RunRetention(_)) | None => {}
     }
 }
@@ -144,11 +150,11 @@ fn heartbeat_rearmed(mutation: &mut RunMutation, scheduled_event_id: i64) -> boo
     }
 }
 
+/// The run (or its whole chain) ran out of time; unless the chain did, its
+/// retry policy or cron schedule may start a successor.
 fn time_out_run(mutation: &mut RunMutation) {
     mutation.force_close_workflow_task();
-    let event_id = mutation.add_event(Attributes::from(WorkflowExecutionTimedOutEventAttributes {
-        retry_state: RetryState::Timeout as i32,
-        new_execution_run_id: String::new(),
-    }));
-    mutation.close_run(WorkflowExecutionStatus::TimedOut, event_id);
+    let (successor, retry_state) = mutation.successor_after(Unsuccessful::TimedOut, &run_timeout_failure());
+    let timed_out = WorkflowExecutionTimedOutEventAttributes { retry_state: retry_state as i32, new_execution_run_id: String::new() };
+    mutation.close_run_with(Attributes::from(timed_out), WorkflowExecutionStatus::TimedOut, successor);
 }

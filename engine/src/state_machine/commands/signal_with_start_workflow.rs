@@ -9,7 +9,8 @@ use temper_proto::api::workflowservice::v1::{
 use temper_proto::records::{SignalWithStartWorkflow, WorkflowMutableState};
 
 use super::signal_workflow::already_signaled;
-use super::start_workflow::{Resolution, RunSpec, create_run, resolve_existing_run};
+use super::start_workflow::{Resolution, resolve_existing_run};
+use crate::state_machine::new_run::{RunSpec, create_run};
 use super::{Reply, StartOutcome, is_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError};
@@ -39,7 +40,7 @@ pub fn apply(
         },
         None => None,
     };
-    let spec = RunSpec::from_start_request(namespace_id, &start, &command.run_id, command.namespace_retention);
+    let spec = RunSpec::from_start_request(namespace_id, &start, &command.run_id, command.namespace_retention, clock.now);
     let new_run = create_run(spec, clock, |mutation| mutation.add_signal(signal));
     Ok(StartOutcome {
         reply: Reply::Started { run_id: command.run_id.clone(), started: true },
@@ -64,6 +65,9 @@ fn signal_running_run(current: &mut WorkflowMutableState, signal: SignalWorkflow
     let run_id = current.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default();
     let mut mutation = RunMutation::new(current, clock);
     mutation.add_signal(signal);
+    // Unlike a plain signal, Temporal's signal-with-start ends a start delay
+    // (or retry or cron backoff) the run is still waiting out.
+    mutation.info_mut().first_workflow_task_backoff_pending = false;
     mutation.schedule_workflow_task();
     StartOutcome {
         reply: Reply::Started { run_id, started: false },
@@ -88,6 +92,8 @@ pub fn start_request_of(request: &SignalWithStartWorkflowExecutionRequest) -> St
         workflow_id_reuse_policy: request.workflow_id_reuse_policy,
         workflow_id_conflict_policy: request.workflow_id_conflict_policy,
         retry_policy: request.retry_policy.clone(),
+        cron_schedule: request.cron_schedule.clone(),
+        workflow_start_delay: request.workflow_start_delay,
         memo: request.memo.clone(),
         search_attributes: request.search_attributes.clone(),
         header: request.header.clone(),

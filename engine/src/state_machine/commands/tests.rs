@@ -40,6 +40,8 @@ struct Harness {
     dispatched: Vec<TaskRecord>,
     /// The run's retention ran out and it asked to be deleted.
     deleted: bool,
+    /// The run that followed this one when it closed.
+    successor: Option<crate::state_machine::NewRun>,
 }
 
 fn payloads(text: &str) -> Option<Payloads> {
@@ -89,12 +91,17 @@ impl Harness {
             timers: BTreeMap::new(),
             dispatched: Vec::new(),
             deleted: false,
+            successor: None,
         };
         harness.absorb(new_run.transition);
         harness
     }
 
-    fn absorb(&mut self, transition: Transition) {
+    fn absorb(&mut self, mut transition: Transition) {
+        if let Some(successor) = transition.successor.take() {
+            assert!(self.successor.is_none(), "a run has one successor at most");
+            self.successor = Some(*successor);
+        }
         let mut expected_id = self.history.last().map(|e| e.event_id + 1).unwrap_or(1);
         for event in &transition.events {
             assert_eq!(event.event_id, expected_id, "event ids must be contiguous: {:?}", event_types(&transition.events));
@@ -271,7 +278,8 @@ impl Harness {
     }
 
     fn timer_kinds(&self) -> Vec<String> {
-        self.timers.keys().map(|k| k.id.rsplit_once(&format!("{RUN}/")).unwrap().1.to_string()).collect()
+        let run = format!("{}/", self.state.info.as_ref().unwrap().run_id);
+        self.timers.keys().map(|k| k.id.rsplit_once(&run).unwrap().1.to_string()).collect()
     }
 }
 
@@ -1203,4 +1211,5 @@ fn visibility_is_published_on_start_and_close() {
     let _ = timestamp_nanos;
 }
 
+mod chains;
 mod robustness;

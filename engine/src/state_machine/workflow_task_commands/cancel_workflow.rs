@@ -23,6 +23,7 @@ pub(super) fn handle(
             details: attributes.details.clone(),
         }),
         WorkflowExecutionStatus::Canceled,
+        None,
     );
     Ok(event_id)
 }

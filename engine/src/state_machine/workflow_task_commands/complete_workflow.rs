@@ -1,4 +1,5 @@
-//! CompleteWorkflowExecution: the workflow returned.
+//! CompleteWorkflowExecution: the workflow returned. A cron workflow's next
+//! run follows.
 
 use temper_proto::api::command::v1::CompleteWorkflowExecutionCommandAttributes;
 use temper_proto::api::enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCause};
@@ -22,6 +23,8 @@ pub(super) fn handle(
         WorkflowTaskFailedCause::BadCompleteWorkflowExecutionAttributes,
         "CompleteWorkflowExecutionCommandAttributes.Result",
     )?;
+    // A cron workflow's next run starts with this run's result.
+    let successor = mutation.cron_successor(attributes.result.clone());
     let event_id = close_workflow(
         mutation,
         Attributes::from(WorkflowExecutionCompletedEventAttributes {
@@ -30,6 +33,7 @@ pub(super) fn handle(
             new_execution_run_id: String::new(),
         }),
         WorkflowExecutionStatus::Completed,
+        successor,
     );
     Ok(event_id)
 }

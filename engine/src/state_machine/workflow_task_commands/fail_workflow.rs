@@ -1,12 +1,14 @@
-//! FailWorkflowExecution: the workflow raised.
+//! FailWorkflowExecution: the workflow raised. Its retry policy may retry it
+//! as a new run; failing that, a cron workflow's next run follows.
 
 use temper_proto::api::command::v1::FailWorkflowExecutionCommandAttributes;
-use temper_proto::api::enums::v1::{RetryState, WorkflowExecutionStatus, WorkflowTaskFailedCause};
+use temper_proto::api::enums::v1::{WorkflowExecutionStatus, WorkflowTaskFailedCause};
 use temper_proto::api::history::v1::WorkflowExecutionFailedEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
 use super::{CommandContext, WorkflowTaskFailure, check_failure, close_workflow};
 use crate::state_machine::history::RunMutation;
+use crate::state_machine::successor::Unsuccessful;
 
 pub(super) fn handle(
     mutation: &mut RunMutation,
@@ -22,16 +24,18 @@ pub(super) fn handle(
         WorkflowTaskFailedCause::BadFailWorkflowExecutionAttributes,
         "FailWorkflowExecutionCommandAttributes.Failure",
     )?;
+    let failure = attributes.failure.clone().unwrap_or_default();
+    let (successor, retry_state) = mutation.successor_after(Unsuccessful::Failed, &failure);
     let event_id = close_workflow(
         mutation,
         Attributes::from(WorkflowExecutionFailedEventAttributes {
             failure: attributes.failure.clone(),
-            // Runs with a retry policy are refused at start until workflow retries exist.
-            retry_state: RetryState::RetryPolicyNotSet as i32,
+            retry_state: retry_state as i32,
             workflow_task_completed_event_id: context.completed_event_id,
             new_execution_run_id: String::new(),
         }),
         WorkflowExecutionStatus::Failed,
+        successor,
     );
     Ok(event_id)
 }

@@ -5,6 +5,7 @@
 mod cancel_timer;
 mod cancel_workflow;
 mod complete_workflow;
+mod continue_as_new;
 mod fail_workflow;
 mod record_marker;
 mod request_cancel_activity;
@@ -20,6 +21,7 @@ use temper_proto::api::failure::v1::Failure;
 use temper_proto::api::history::v1::history_event::Attributes as EventAttributes;
 
 use super::history::RunMutation;
+use super::successor::Successor;
 
 /// Why a workflow task completion is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -135,6 +137,7 @@ fn handle_command(
         Some(Attributes::CompleteWorkflowExecutionCommandAttributes(a)) => complete_workflow::handle(mutation, a, context),
         Some(Attributes::FailWorkflowExecutionCommandAttributes(a)) => fail_workflow::handle(mutation, a, context),
         Some(Attributes::CancelWorkflowExecutionCommandAttributes(a)) => cancel_workflow::handle(mutation, a, context),
+        Some(Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => continue_as_new::handle(mutation, a, context),
         Some(Attributes::RecordMarkerCommandAttributes(a)) => record_marker::handle(mutation, a, context),
         Some(Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
             upsert_search_attributes::upsert_search_attributes(mutation, a, context)
@@ -202,15 +205,18 @@ pub fn command_name(command_type: CommandType) -> &'static str {
     }
 }
 
-/// Closes the run as the workflow asked. What the same completion held back
-/// (the cancellation of an activity that never started) is dropped, as
-/// Temporal does: the workflow is done with it, and nothing may follow the
-/// close event.
-fn close_workflow(mutation: &mut RunMutation, attributes: EventAttributes, status: WorkflowExecutionStatus) -> i64 {
+/// Closes the run as the workflow asked, and starts its successor if it has
+/// one. What the same completion held back (the cancellation of an activity
+/// that never started) is dropped, as Temporal does: the workflow is done
+/// with it, and nothing may follow the close event.
+fn close_workflow(
+    mutation: &mut RunMutation,
+    attributes: EventAttributes,
+    status: WorkflowExecutionStatus,
+    successor: Option<Successor>,
+) -> i64 {
     mutation.drop_events_held_back_in_this_transition();
-    let event_id = mutation.add_event(attributes);
-    mutation.close_run(status, event_id);
-    event_id
+    mutation.close_run_with(attributes, status, successor)
 }
 
 /// Refuses an id or name that is missing or longer than Temporal's limit;

@@ -62,8 +62,35 @@ async function failingWorkflow(reason) {
   throw wf.ApplicationFailure.nonRetryable(reason, 'Broken');
 }
 
+/** Continues as new until the counter reaches 1; returns the runs' counters. */
+async function countdownWorkflow(remaining, seen = []) {
+  const counted = [...seen, remaining];
+  if (remaining > 1) {
+    await wf.continueAsNew(remaining - 1, counted);
+  }
+  return { counted, continuedFromRunId: wf.workflowInfo().continuedFromExecutionRunId };
+}
+
+/** Fails until the given attempt of the workflow's retry policy. */
+async function flakyWorkflow(succeedOn) {
+  const { attempt } = wf.workflowInfo();
+  if (attempt < succeedOn) {
+    throw wf.ApplicationFailure.retryable(`attempt ${attempt} failed`, 'Flaky');
+  }
+  return attempt;
+}
+
+/** A cron workflow counting its runs through the last completion result. */
+async function countingCronWorkflow() {
+  const previous = wf.workflowInfo().lastResult ?? 0;
+  return previous + 1;
+}
+
 module.exports = {
   asyncCompletionWorkflow,
+  countdownWorkflow,
+  countingCronWorkflow,
+  flakyWorkflow,
   cancellableWorkflow,
   failingWorkflow,
   greetingWorkflow,
