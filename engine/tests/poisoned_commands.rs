@@ -65,6 +65,7 @@ impl Harness {
                 namespace_id: NAMESPACE.into(),
                 workflow_id: workflow_id.clone(),
                 command: Some(start(workflow_id)),
+                origin: None,
             };
             records.push(Bytes::from(record.encode_to_vec()));
             pending.push(reply);

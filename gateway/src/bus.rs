@@ -83,6 +83,7 @@ impl CommandBus {
             namespace_id: namespace_id.to_string(),
             workflow_id: workflow_id.to_string(),
             command: Some(command),
+            origin: None,
         };
         let encoded = recordable(&record)?;
         match tokio::time::timeout(APPEND_TIMEOUT, self.log.append(LogName::Commands, shard, vec![encoded])).await {

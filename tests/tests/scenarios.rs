@@ -107,3 +107,8 @@ fn cron_workflow_observed_over_two_runs() {
 fn start_delay_holds_back_the_first_workflow_task() {
     run_scenario("start_delay.py", &[]);
 }
+
+#[test]
+fn child_workflows_close_policies_and_external_signals() {
+    run_scenario("child_workflows.py", &[]);
+}

@@ -48,3 +48,8 @@ fn continue_as_new_chain() {
 fn workflow_retry_cron_and_start_delay() {
     run_typescript_scenario("workflow_retry_cron_delay.js");
 }
+
+#[test]
+fn child_workflows_and_external_signals() {
+    run_typescript_scenario("child_workflows.js");
+}

@@ -118,6 +118,7 @@ impl Batch {
             match effect {
                 Effect::DispatchTask(task) => self.outbox.push(OutboxRecord { record: Some(Record::Task(task)) }),
                 Effect::Visibility(record) => self.outbox.push(OutboxRecord { record: Some(Record::Visibility(record)) }),
+                Effect::SendCommand(command) => self.send(command),
                 Effect::AddTimer(key, task) => self.arm_timer(key, task),
                 Effect::DeleteTimer(key) => self.disarm_timer(key),
                 Effect::DeleteRun(deleted) => self.delete_run(deleted),
@@ -154,6 +155,11 @@ impl Batch {
                 context.current_run_cache.invalidate(&workflow);
             }
         }
+    }
+
+    /// Sends a command to a workflow through the outbox.
+    pub fn send(&mut self, command: temper_proto::records::CommandRecord) {
+        self.outbox.push(OutboxRecord { record: Some(Record::Command(command)) });
     }
 
     pub fn reply(&mut self, to: Option<ReplyTo>, result: CommandResult) {

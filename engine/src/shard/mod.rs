@@ -459,12 +459,16 @@ impl ShardProcessor {
             return Ok(());
         };
         let workflow = WorkflowKey { namespace_id: record.namespace_id, workflow_id: record.workflow_id };
+        let origin = record.origin;
         let result = match &command {
-            Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) => {
+            Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) | Command::StartChildWorkflow(_) => {
                 self.apply_start(batch, &workflow, &command, now).await?
             }
-            _ => self.apply_to_existing_run(batch, &workflow, &command, now).await?,
+            _ => self.apply_to_existing_run(batch, &workflow, &command, origin.as_ref(), now).await?,
         };
+        if let Some(reply) = origin.and_then(|origin| commands::reply_to_origin(&command, &origin, &result)) {
+            batch.send(reply);
+        }
         batch.reply(reply_to, result);
         Ok(())
     }
@@ -488,6 +492,7 @@ impl ShardProcessor {
             Command::SignalWithStartWorkflow(start) => {
                 commands::signal_with_start_workflow(&workflow.namespace_id, current_state, start, clock)
             }
+            Command::StartChildWorkflow(start) => commands::start_child_workflow(&workflow.namespace_id, current_state, start, clock),
             _ => unreachable!("only start commands come here"),
         };
         let outcome = match outcome {
@@ -511,6 +516,7 @@ impl ShardProcessor {
         batch: &mut Batch,
         workflow: &WorkflowKey,
         command: &Command,
+        origin: Option<&temper_proto::records::Origin>,
         now: i64,
     ) -> Result<Result<Reply, CommandError>, StoreError> {
         let run_id = match commands::target_of(command) {
@@ -527,7 +533,7 @@ impl ShardProcessor {
         let Some(run_id) = run_id else { return Ok(Err(not_found())) };
         let key = run_key(workflow, run_id);
         let Some(state) = batch.state(&self.context, &key).await? else { return Ok(Err(not_found())) };
-        match commands::apply_to_run(state, command, Clock { now, config: &self.context.config }) {
+        match commands::apply_to_run(state, command, origin, Clock { now, config: &self.context.config }) {
             Ok(applied) => {
                 batch.record(&key, applied.transition);
                 Ok(applied.reply)

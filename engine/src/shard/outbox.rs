@@ -1,9 +1,11 @@
-//! Publishes a shard's outbox: task dispatches to the `tasks` log and run
-//! summaries to the `visibility` log. What was published is deleted by the
+//! Publishes a shard's outbox: task dispatches to the `tasks` log, run
+//! summaries to the `visibility` log and commands for other workflows to the
+//! `commands` log. What was published is deleted by the
 //! shard's next commit ([`PublishedOutbox`]), not by a write of its own. What a
 //! crash interrupts, or what no commit has deleted yet, is published again on
 //! restart; consumers tolerate duplicates (a task is validated when started,
-//! a summary carries a version).
+//! a summary carries a version, a command between workflows is deduplicated
+//! by its request id or by the state it finds).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -127,6 +129,10 @@ impl OutboxPublisher {
                 Some(Record::Visibility(summary)) => (
                     (LogName::Visibility, shard_of(&summary.namespace_id, &summary.workflow_id, layout.visibility)),
                     summary.encode_to_vec(),
+                ),
+                Some(Record::Command(command)) => (
+                    (LogName::Commands, shard_of(&command.namespace_id, &command.workflow_id, layout.commands)),
+                    command.encode_to_vec(),
                 ),
                 None => continue,
             };

@@ -140,6 +140,11 @@ impl<'a> RunMutation<'a> {
             let id = self.append_with_next_id(event);
             let appended = self.events.last_mut().expect("just appended");
             wire_started_event_id(appended, id, &mut started_ids);
+            if let Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(started)) = &appended.attributes {
+                if let Some(child) = self.state.children.get_mut(&started.initiated_event_id) {
+                    child.started_event_id = id;
+                }
+            }
         }
     }
 
@@ -168,6 +173,15 @@ impl<'a> RunMutation<'a> {
 
     pub fn effect(&mut self, effect: Effect) {
         self.effects.push(effect);
+    }
+
+    pub(super) fn has_successor(&self) -> bool {
+        self.successor.is_some()
+    }
+
+    /// A copy of an event this transition wrote (not one it holds back).
+    pub(super) fn event_of_this_transition(&self, event_id: i64) -> Option<HistoryEvent> {
+        self.events.iter().find(|event| event.event_id == event_id).cloned()
     }
 
     pub(super) fn set_successor(&mut self, run: super::NewRun) {
@@ -308,11 +322,18 @@ fn is_completion(event_type: EventType) -> bool {
             | EventType::ActivityTaskFailed
             | EventType::ActivityTaskTimedOut
             | EventType::ActivityTaskCanceled
+            | EventType::ChildWorkflowExecutionCompleted
+            | EventType::ChildWorkflowExecutionFailed
+            | EventType::ChildWorkflowExecutionCanceled
+            | EventType::ChildWorkflowExecutionTimedOut
+            | EventType::ChildWorkflowExecutionTerminated
     )
 }
 
-/// Buffered activity-started events get their ids only at flush time, so the
-/// completion that follows learns its started event id here.
+/// Buffered activity-started and child-started events get their ids only at
+/// flush time, so the completion that follows learns its started event id
+/// here. Activities are keyed by their scheduled event id, children by their
+/// initiated event id: both are event ids, so they never collide.
 fn wire_started_event_id(
     event: &mut HistoryEvent,
     id: i64,
@@ -333,6 +354,24 @@ fn wire_started_event_id(
         }
         Some(Attributes::ActivityTaskCanceledEventAttributes(a)) => {
             rewire(started_ids, a.scheduled_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionStartedEventAttributes(started)) => {
+            started_ids.insert(started.initiated_event_id, id);
+        }
+        Some(Attributes::ChildWorkflowExecutionCompletedEventAttributes(a)) => {
+            rewire(started_ids, a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionFailedEventAttributes(a)) => {
+            rewire(started_ids, a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionCanceledEventAttributes(a)) => {
+            rewire(started_ids, a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a)) => {
+            rewire(started_ids, a.initiated_event_id, &mut a.started_event_id)
+        }
+        Some(Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a)) => {
+            rewire(started_ids, a.initiated_event_id, &mut a.started_event_id)
         }
         _ => {}
     }
@@ -381,6 +420,21 @@ pub fn event_type_of(attributes: &Attributes) -> EventType {
         A::StartChildWorkflowExecutionInitiatedEventAttributes(_) => EventType::StartChildWorkflowExecutionInitiated,
         A::SignalExternalWorkflowExecutionInitiatedEventAttributes(_) => {
             EventType::SignalExternalWorkflowExecutionInitiated
+        }
+        A::StartChildWorkflowExecutionFailedEventAttributes(_) => EventType::StartChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionStartedEventAttributes(_) => EventType::ChildWorkflowExecutionStarted,
+        A::ChildWorkflowExecutionCompletedEventAttributes(_) => EventType::ChildWorkflowExecutionCompleted,
+        A::ChildWorkflowExecutionFailedEventAttributes(_) => EventType::ChildWorkflowExecutionFailed,
+        A::ChildWorkflowExecutionCanceledEventAttributes(_) => EventType::ChildWorkflowExecutionCanceled,
+        A::ChildWorkflowExecutionTimedOutEventAttributes(_) => EventType::ChildWorkflowExecutionTimedOut,
+        A::ChildWorkflowExecutionTerminatedEventAttributes(_) => EventType::ChildWorkflowExecutionTerminated,
+        A::SignalExternalWorkflowExecutionFailedEventAttributes(_) => EventType::SignalExternalWorkflowExecutionFailed,
+        A::ExternalWorkflowExecutionSignaledEventAttributes(_) => EventType::ExternalWorkflowExecutionSignaled,
+        A::RequestCancelExternalWorkflowExecutionFailedEventAttributes(_) => {
+            EventType::RequestCancelExternalWorkflowExecutionFailed
+        }
+        A::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
+            EventType::ExternalWorkflowExecutionCancelRequested
         }
         _ => EventType::Unspecified,
     }

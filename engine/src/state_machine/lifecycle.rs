@@ -20,16 +20,16 @@ impl RunMutation<'_> {
             set_new_execution_run_id(&mut closing_event, self.successor_run_id());
         }
         let event_id = self.add_event(closing_event);
-        self.close_run(status, event_id);
         if let Some(successor) = successor {
             self.start_successor(successor);
         }
+        self.close_run(status, event_id);
         event_id
     }
 
     /// Marks the run closed by the event `closing_event_id`. What was pending
     /// is dropped, and with it every armed timer; workers holding its tasks
-    /// are told the workflow completed.
+    /// are told the workflow completed; children and parent are told.
     pub(super) fn close_run(&mut self, status: WorkflowExecutionStatus, closing_event_id: i64) {
         let now = self.now();
         let info = self.info_mut();
@@ -37,6 +37,7 @@ impl RunMutation<'_> {
         info.close_time = Some(timestamp_from_nanos(now));
         info.completion_event_id = closing_event_id;
         self.state.workflow_task = None;
+        self.tell_related_workflows_of_close(closing_event_id);
         self.state.activities.clear();
         for timer in std::mem::take(&mut self.state.timers).into_values() {
             self.disarm_user_timer(&timer);

@@ -19,8 +19,10 @@
 mod activity;
 pub mod commands;
 mod config;
+mod derived_ids;
 mod errors;
 mod history;
+mod children;
 mod lifecycle;
 mod new_run;
 mod reset_points;
@@ -39,7 +41,7 @@ pub use timers::{timer_key, timers_of_run};
 pub use workflow_task_commands::command_type_of;
 
 use temper_proto::api::history::v1::HistoryEvent;
-use temper_proto::records::{TaskRecord, TimerTask, VisibilityRecord, WorkflowMutableState};
+use temper_proto::records::{CommandRecord, TaskRecord, TimerTask, VisibilityRecord, WorkflowMutableState};
 
 use crate::store::{RunKey, TimerKey};
 
@@ -59,6 +61,10 @@ pub enum Effect {
     DeleteTimer(TimerKey),
     /// Publish the run's summary to the `visibility` log.
     Visibility(VisibilityRecord),
+    /// Append a command for another workflow (or this one) to the
+    /// `commands` log: workflows reach each other only this way, never by a
+    /// write to another shard.
+    SendCommand(CommandRecord),
     /// Delete the run: its mutable state, history and (if it still names the
     /// run) the current-run pointer. Its visibility record goes through the
     /// `visibility` log, as a [`Effect::Visibility`] marked deleted.

@@ -9,10 +9,12 @@ use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflow::v1::ResetPoints;
 use temper_proto::api::workflowservice::v1::StartWorkflowExecutionRequest;
-use temper_proto::records::{ExecutionInfo, WorkflowMutableState};
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::records::{ExecutionInfo, ParentExecution, WorkflowMutableState};
 
 use super::history::RunMutation;
-use super::{Clock, NewRun, Nanos, retry};
+use super::workflow_task_commands::{recorded_memo, recorded_search_attributes};
+use super::{Clock, Config, NewRun, Nanos, retry};
 use crate::cron::CronSchedule;
 use crate::time::{deadline, duration_nanos, explicit_duration, optional_duration, timestamp_from_nanos};
 
@@ -46,6 +48,8 @@ pub(super) struct RunSpec {
     /// event's backoff unset (a continue-as-new without one).
     pub first_task_backoff: Option<Nanos>,
     pub chain: ChainPosition,
+    /// The parent, for a child's runs.
+    pub parent: Option<ParentExecution>,
 }
 
 /// Where a run stands in its workflow's chain of runs.
@@ -120,6 +124,7 @@ impl RunSpec {
             retention,
             first_task_backoff: Some(first_task_backoff),
             chain: ChainPosition::first(initiator),
+            parent: None,
         }
     }
 }
@@ -127,19 +132,12 @@ impl RunSpec {
 /// Creates a run: its started event, then whatever `before_first_task` adds
 /// (signal-with-start's signal), then the first workflow task, unless that
 /// waits for a backoff.
-pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: impl FnOnce(&mut RunMutation)) -> NewRun {
+pub(super) fn create_run(mut spec: RunSpec, clock: Clock<'_>, before_first_task: impl FnOnce(&mut RunMutation)) -> NewRun {
     let now = clock.now;
-    // A run timeout never outlasts the execution timeout; unset means "the execution timeout".
-    let run_timeout = match (spec.run_timeout, spec.execution_timeout) {
-        (0, execution) => execution,
-        (run, 0) => run,
-        (run, execution) => run.min(execution),
-    };
-    let mut task_timeout = if spec.task_timeout > 0 { spec.task_timeout } else { clock.config.default_workflow_task_timeout };
-    task_timeout = task_timeout.min(clock.config.max_workflow_task_timeout);
-    if run_timeout > 0 {
-        task_timeout = task_timeout.min(run_timeout);
-    }
+    spec.memo = recorded_memo(spec.memo);
+    spec.search_attributes = recorded_search_attributes(spec.search_attributes);
+    let (run_timeout, task_timeout) =
+        normalized_timeouts(spec.execution_timeout, spec.run_timeout, spec.task_timeout, clock.config);
     let retry_policy = spec.retry_policy.map(|policy| retry::with_defaults(Some(policy), &clock.config.workflow_retry));
     let chain = spec.chain;
     let expiration = chain
@@ -176,6 +174,7 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
             first_workflow_task_backoff_pending: backoff > 0,
             priority: spec.priority.clone(),
             auto_reset_points: chain.reset_points.clone(),
+            parent: spec.parent.clone(),
             ..Default::default()
         }),
         ..Default::default()
@@ -206,6 +205,11 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
         header: spec.header,
         workflow_id: spec.workflow_id,
         priority: spec.priority,
+        parent_workflow_namespace: spec.parent.as_ref().map(|p| p.namespace.clone()).unwrap_or_default(),
+        parent_workflow_namespace_id: spec.parent.as_ref().map(|p| p.namespace_id.clone()).unwrap_or_default(),
+        parent_workflow_execution: spec.parent.as_ref().map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
+        parent_initiated_event_id: spec.parent.as_ref().map(|p| p.initiated_event_id).unwrap_or_default(),
+        root_workflow_execution: spec.parent.as_ref().map(|p| WorkflowExecution { workflow_id: p.root_workflow_id.clone(), run_id: p.root_run_id.clone() }),
         ..Default::default()
     };
     let may_have_successor = started.retry_policy.is_some() || !started.cron_schedule.is_empty();
@@ -220,6 +224,23 @@ pub(super) fn create_run(spec: RunSpec, clock: Clock<'_>, before_first_task: imp
     mutation.mark_visibility_changed();
     let transition = mutation.finish();
     NewRun { state, transition }
+}
+
+/// A new run's run and workflow task timeouts, as Temporal fills them in:
+/// the run timeout never outlasts the execution timeout (and defaults to
+/// it); the task timeout defaults, is capped, and never outlasts the run.
+pub(super) fn normalized_timeouts(execution: Nanos, run: Nanos, task: Nanos, config: &Config) -> (Nanos, Nanos) {
+    let run = match (run, execution) {
+        (0, execution) => execution,
+        (run, 0) => run,
+        (run, execution) => run.min(execution),
+    };
+    let mut task = if task > 0 { task } else { config.default_workflow_task_timeout };
+    task = task.min(config.max_workflow_task_timeout);
+    if run > 0 {
+        task = task.min(run);
+    }
+    (run, task)
 }
 
 /// Temporal stores the expiration of an execution timeout to the millisecond.

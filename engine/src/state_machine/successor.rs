@@ -17,16 +17,9 @@ use super::new_run::{ChainPosition, RunSpec, create_run};
 use super::reset_points::handed_on;
 use super::retry::{RetryDecision, next_retry};
 use super::Nanos;
+use super::derived_ids::successor_run_id;
 use crate::cron::CronSchedule;
 use crate::time::{duration_nanos, timestamp_nanos};
-
-/// Successor run ids are name-based UUIDs in this namespace, named by the id
-/// of the run they follow: a run closes once, so it has one successor at most.
-const SUCCESSOR_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d1f_2c3a_8b4e_4f0a_9e57_31c2_d8a4_b6f1);
-
-pub(super) fn successor_run_id(run_id: &str) -> String {
-    uuid::Uuid::new_v5(&SUCCESSOR_NAMESPACE, run_id.as_bytes()).to_string()
-}
 
 /// Why a run gets a successor, and what it starts from.
 #[derive(Debug)]
@@ -247,6 +240,7 @@ impl RunMutation<'_> {
             retention: info.retention,
             first_task_backoff: None,
             chain: self.next_chain_position(),
+            parent: info.parent.clone(),
         }
     }
 

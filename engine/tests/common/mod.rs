@@ -19,6 +19,7 @@ pub async fn append_command(log: &dyn Log, shard: u32, reply_to: &ReplyTo, names
         namespace_id: namespace_id.into(),
         workflow_id: workflow_id.into(),
         command: Some(command),
+        origin: None,
     };
     log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await.expect("append");
 }

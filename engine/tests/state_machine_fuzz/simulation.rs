@@ -126,7 +126,7 @@ impl Simulation {
         let config = self.config.clone();
         let clock = Clock { now: self.now, config: &config };
         let before = self.runs[index].state.clone();
-        match apply_to_run(&mut self.runs[index].state, command, clock) {
+        match apply_to_run(&mut self.runs[index].state, command, None, clock) {
             Ok(Applied { transition, .. }) => self.absorb(index, transition),
             Err(error) => self.require_unchanged(Some(&before), Some(&self.runs[index].state), &error),
         }
@@ -176,7 +176,8 @@ impl Simulation {
                 Effect::DeleteTimer(key) => {
                     self.armed.remove(&key);
                 }
-                Effect::DispatchTask(_) | Effect::Visibility(_) => {}
+                // Other workflows (children, signal targets) are not simulated.
+                Effect::DispatchTask(_) | Effect::Visibility(_) | Effect::SendCommand(_) => {}
                 // The simulated namespace keeps runs for ever (retention is
                 // covered by the state machine's unit tests).
                 Effect::DeleteRun(run) => return Err(format!("run {} was deleted though its namespace keeps runs", run.run_id)),

@@ -6,10 +6,11 @@ use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::{PendingActivityState, PendingWorkflowTaskState, TaskQueueKind};
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflow::v1::{
-    PendingActivityInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig, WorkflowExecutionInfo,
+    PendingActivityInfo, PendingChildExecutionInfo, PendingWorkflowTaskInfo, WorkflowExecutionConfig,
+    WorkflowExecutionInfo,
 };
 use temper_proto::api::workflowservice::v1::{DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse};
-use temper_proto::records::{ActivityInfo, WorkflowMutableState, WorkflowTaskInfo};
+use temper_proto::records::{ActivityInfo, ChildExecutionInfo, WorkflowMutableState, WorkflowTaskInfo};
 
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
@@ -28,6 +29,8 @@ fn describe(state: &WorkflowMutableState) -> DescribeWorkflowExecutionResponse {
     let summary = visibility_record(state);
     let mut activities: Vec<&ActivityInfo> = state.activities.values().collect();
     activities.sort_by_key(|activity| activity.scheduled_event_id);
+    let mut children: Vec<&ChildExecutionInfo> = state.children.values().collect();
+    children.sort_by_key(|child| child.initiated_event_id);
     DescribeWorkflowExecutionResponse {
         execution_config: Some(WorkflowExecutionConfig {
             task_queue: Some(TaskQueue { name: info.task_queue.clone(), kind: TaskQueueKind::Normal as i32, normal_name: String::new() }),
@@ -52,13 +55,22 @@ fn describe(state: &WorkflowMutableState) -> DescribeWorkflowExecutionResponse {
             execution_duration: summary.execution_duration,
             first_run_id: info.first_run_id.clone(),
             auto_reset_points: info.auto_reset_points.clone(),
+            parent_namespace_id: info.parent.as_ref().map(|p| p.namespace_id.clone()).unwrap_or_default(),
+            parent_execution: info
+                .parent
+                .as_ref()
+                .map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
             // A run without a parent is its own root, as Temporal shows it.
-            root_execution: Some(WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() }),
+            root_execution: Some(match &info.parent {
+                Some(p) => WorkflowExecution { workflow_id: p.root_workflow_id.clone(), run_id: p.root_run_id.clone() },
+                None => WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() },
+            }),
             priority: info.priority.clone(),
             ..Default::default()
         }),
         pending_activities: activities.into_iter().map(pending_activity).collect(),
         pending_workflow_task: state.workflow_task.as_ref().map(pending_workflow_task),
+        pending_children: children.into_iter().map(pending_child).collect(),
         ..Default::default()
     }
 }
@@ -87,6 +99,16 @@ fn pending_activity(activity: &ActivityInfo) -> PendingActivityInfo {
         last_worker_identity: activity.last_worker_identity.clone(),
         next_attempt_schedule_time: if activity.backing_off { activity.scheduled_time } else { None },
         ..Default::default()
+    }
+}
+
+fn pending_child(child: &ChildExecutionInfo) -> PendingChildExecutionInfo {
+    PendingChildExecutionInfo {
+        workflow_id: child.workflow_id.clone(),
+        run_id: child.started_run_id.clone(),
+        workflow_type_name: child.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+        initiated_id: child.initiated_event_id,
+        parent_close_policy: child.parent_close_policy,
     }
 }
 

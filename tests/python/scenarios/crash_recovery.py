@@ -2,7 +2,9 @@
 
 Driven by the Rust test (tests/tests/crash_recovery.rs), which owns the
 server: with a worker running, this script starts COUNT workflows, each doing
-activity -> 2 s timer -> activity. Once all are started and some first
+activity -> child workflow (a 1 s timer) -> 2 s timer -> activity. The
+children live on other shards than their parents, so the crash also hits
+starts and results in flight between shards. Once all are started and some first
 activities have completed, it prints a line starting with CRASH_POINT. The
 Rust side then kills the server with SIGKILL, restarts it on the same port
 and database file, and writes "RESTARTED" to this script's stdin
@@ -30,12 +32,14 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from _common import UnavailableRetrier, check, check_eq, connect, event_types, log, new_id, run_scenario, for_worker
 
 DEFAULT_COUNT = 100
 TIMER_SECONDS = 2.0
+CHILD_TIMER_SECONDS = 1.0
 # First activities that must have completed before the crash point.
 FIRST_ACTIVITIES_BEFORE_CRASH = 20
 # How long the script keeps retrying an RPC the server answers UNAVAILABLE
@@ -59,12 +63,25 @@ async def ship(reservation: str) -> str:
 
 
 @workflow.defn
+class PackWorkflow:
+    @workflow.run
+    async def run(self, reservation: str) -> str:
+        await workflow.sleep(timedelta(seconds=CHILD_TIMER_SECONDS))
+        return f"packed-{reservation}"
+
+
+@workflow.defn
 class OrderWorkflow:
     @workflow.run
     async def run(self, order: int) -> str:
         reservation = await workflow.execute_activity(
             reserve, order, start_to_close_timeout=timedelta(seconds=10)
         )
+        packed = await workflow.execute_child_workflow(
+            PackWorkflow.run, reservation, id=f"{workflow.info().workflow_id}-pack"
+        )
+        if packed != f"packed-{reservation}":
+            raise ApplicationError(f"the child returned {packed!r}", non_retryable=True)
         await workflow.sleep(timedelta(seconds=TIMER_SECONDS))
         return await workflow.execute_activity(
             ship, reservation, start_to_close_timeout=timedelta(seconds=10)
@@ -96,7 +113,7 @@ async def main(args) -> None:
     task_queue = new_id("crash-tq")
     prefix = new_id("crash-wf")
     async with Worker(
-        for_worker(client), task_queue=task_queue, workflows=[OrderWorkflow], activities=[reserve, ship]
+        for_worker(client), task_queue=task_queue, workflows=[OrderWorkflow, PackWorkflow], activities=[reserve, ship]
     ):
         handles: list[WorkflowHandle] = await asyncio.gather(
             *(
@@ -169,6 +186,14 @@ async def main(args) -> None:
         check_eq(
             description.run_id, handle.first_execution_run_id, f"{handle.id}: run id (no new run)"
         )
+        for child_event in ("StartChildWorkflowExecutionInitiated", "ChildWorkflowExecutionStarted", "ChildWorkflowExecutionCompleted"):
+            check_eq(types.count(child_event), 1, f"{handle.id}: {child_event} events")
+        child = client.get_workflow_handle(f"{handle.id}-pack")
+        child_types = event_types(await retrying(f"history {child.id}", child.fetch_history))
+        check_eq(child_types.count("WorkflowExecutionStarted"), 1, f"{child.id}: WorkflowExecutionStarted events")
+        check_eq(child_types[-1], "WorkflowExecutionCompleted", f"{child.id}: last event")
+        child_description = await retrying(f"describe {child.id}", child.describe)
+        check_eq(child_description.parent_id, handle.id, f"{child.id}: parent")
 
     await asyncio.gather(*(verify(n, h) for n, h in enumerate(handles)))
     repeated = {key: n for key, n in EXECUTIONS.items() if n > 1}

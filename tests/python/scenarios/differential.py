@@ -55,6 +55,9 @@ VOLATILE = {
     "lastAttemptCompleteTime",
     "createTime",
     "expireTime",
+    # Namespace ids are chosen by each server.
+    "namespaceId",
+    "parentWorkflowNamespaceId",
 }
 # Differences documented in the README as intended, by attribute: none yet.
 INTENDED: dict[str, str] = {}
@@ -159,7 +162,37 @@ class FailsFirst:
         return workflow.info().attempt
 
 
-WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside, Countdown, FailsFirst]
+@workflow.defn
+class Echo:
+    @workflow.run
+    async def run(self, text: str) -> str:
+        if text == "fail":
+            raise ApplicationError("asked to fail", type="EchoFailure", non_retryable=True)
+        return text.upper()
+
+
+@workflow.defn
+class ParentOfTwo:
+    @workflow.run
+    async def run(self) -> list[str]:
+        results = [await workflow.execute_child_workflow(Echo.run, "hi", id=workflow.info().workflow_id + "-echo")]
+        try:
+            await workflow.execute_child_workflow(Echo.run, "fail", id=workflow.info().workflow_id + "-fail")
+        except Exception as err:
+            results.append(type(err).__name__)
+        return results
+
+
+@workflow.defn
+class SignalsAnother:
+    @workflow.run
+    async def run(self, target: str) -> str:
+        await workflow.get_external_workflow_handle(target).signal(AwaitSignal.add, "from a workflow")
+        await workflow.get_external_workflow_handle(target).signal(AwaitSignal.add, "twice")
+        return "sent"
+
+
+WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside, Countdown, FailsFirst, Echo, ParentOfTwo, SignalsAnother]
 ACTIVITIES = [greet, refuse, wait_outside]
 
 Program = Callable[[Client, str, str], Awaitable[WorkflowHandle]]
@@ -249,7 +282,24 @@ async def delayed_start(client: Client, workflow_id: str, task_queue: str) -> Wo
     return handle
 
 
+async def two_children(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(ParentOfTwo.run, id=workflow_id, task_queue=task_queue)
+    await handle.result()
+    return handle
+
+
+async def signalled_by_a_workflow(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(AwaitSignal.run, id=workflow_id, task_queue=task_queue)
+    await history_reaches(handle, 4)
+    sender = await client.start_workflow(SignalsAnother.run, workflow_id, id=workflow_id + "-sender", task_queue=task_queue)
+    await sender.result()
+    await handle.result()
+    return sender
+
+
 PROGRAMS: dict[str, Program] = {
+    "two_children": two_children,
+    "signalled_by_a_workflow": signalled_by_a_workflow,
     "continued_as_new": continued_as_new,
     "retried_once": retried_once,
     "delayed_start": delayed_start,
@@ -276,17 +326,25 @@ def without_volatile(value: Any) -> Any:
 async def history_of(client: Client, program: Program, workflow_id: str, task_queue: str) -> list[str]:
     async with Worker(client, task_queue=task_queue, workflows=WORKFLOWS, activities=ACTIVITIES):
         handle = await program(client, workflow_id, task_queue)
-    return await chain_history(client, workflow_id, handle.result_run_id)
+    return await chain_history(client, handle.id, handle.result_run_id)
 
 
 async def chain_history(client: Client, workflow_id: str, run_id: str) -> list[str]:
-    """The events of every run of the chain that starts with `run_id`."""
-    events = []
+    """The events of every run of the chain that starts with `run_id`, then
+    those of the children its runs started."""
+    events, children = [], []
     while run_id:
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         events += [json.dumps(without_volatile(MessageToDict(event)), sort_keys=True) for event in history.events]
+        children += [
+            e.child_workflow_execution_started_event_attributes.workflow_execution
+            for e in history.events
+            if e.HasField("child_workflow_execution_started_event_attributes")
+        ]
         closing = MessageToDict(history.events[-1])
         run_id = next((a.get("newExecutionRunId") for k, a in closing.items() if k.endswith("EventAttributes")), None)
+    for child in children:
+        events += await chain_history(client, child.workflow_id, child.run_id)
     return events
 
 

@@ -50,6 +50,7 @@ fn complete(
     apply_sticky_attributes(&mut mutation, request);
     let context = CommandContext {
         completed_event_id,
+        namespace: request.namespace.clone(),
         had_buffered_events,
         identity: request.identity.clone(),
         max_payload_bytes: clock.config.max_payload_bytes,

@@ -9,11 +9,15 @@ mod fail_workflow_task;
 mod fire_timer;
 mod record_activity_task_heartbeat;
 mod record_activity_task_started;
+mod record_child_workflow_closed;
+mod record_child_workflow_started;
+mod record_external_request_outcome;
 mod record_workflow_task_started;
 mod request_cancel_workflow;
 mod reset_sticky_task_queue;
 mod signal_with_start_workflow;
 mod signal_workflow;
+mod start_child_workflow;
 mod start_workflow;
 mod terminate_workflow;
 
@@ -23,10 +27,15 @@ mod tests;
 pub use fire_timer::{apply as fire_timer, fire_timers};
 pub(crate) use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
+pub use start_child_workflow::apply as start_child_workflow;
 pub use start_workflow::{StartOutcome, apply as start_workflow};
 
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{TaskToken, WorkflowMutableState};
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::enums::v1::{SignalExternalWorkflowExecutionFailedCause, StartChildWorkflowExecutionFailedCause};
+use temper_proto::records::{
+    CommandRecord, Origin, RecordChildWorkflowStarted, RecordExternalRequestOutcome, TaskToken, WorkflowMutableState,
+};
 
 pub use super::activity::ActivityTaskStarted;
 pub use super::workflow_task::WorkflowTaskStarted;
@@ -72,7 +81,9 @@ pub enum Target {
 /// The run a command addresses; an empty run id means the current run.
 pub fn target_of(command: &Command) -> Target {
     let run_id = match command {
-        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) => return Target::CurrentRun,
+        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) | Command::StartChildWorkflow(_) => {
+            return Target::CurrentRun;
+        }
         Command::SignalWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::RequestCancelWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::TerminateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
@@ -85,6 +96,9 @@ pub fn target_of(command: &Command) -> Target {
         Command::FailActivityTask(c) => token_run_id(c.token.as_ref()),
         Command::CancelActivityTask(c) => token_run_id(c.token.as_ref()),
         Command::RecordActivityTaskHeartbeat(c) => token_run_id(c.token.as_ref()),
+        Command::RecordChildWorkflowStarted(c) => c.run_id.clone(),
+        Command::RecordChildWorkflowClosed(c) => c.run_id.clone(),
+        Command::RecordExternalRequestOutcome(c) => c.run_id.clone(),
     };
     if run_id.is_empty() { Target::CurrentRun } else { Target::Run(run_id) }
 }
@@ -106,6 +120,10 @@ pub fn name_of(command: &Command) -> &'static str {
         Command::FailActivityTask(_) => "FailActivityTask",
         Command::CancelActivityTask(_) => "CancelActivityTask",
         Command::RecordActivityTaskHeartbeat(_) => "RecordActivityTaskHeartbeat",
+        Command::StartChildWorkflow(_) => "StartChildWorkflow",
+        Command::RecordChildWorkflowStarted(_) => "RecordChildWorkflowStarted",
+        Command::RecordChildWorkflowClosed(_) => "RecordChildWorkflowClosed",
+        Command::RecordExternalRequestOutcome(_) => "RecordExternalRequestOutcome",
     }
 }
 
@@ -118,11 +136,17 @@ fn token_run_id(token: Option<&TaskToken>) -> String {
 }
 
 /// An `Err` means the command was refused and the state is unchanged.
-pub fn apply_to_run(state: &mut WorkflowMutableState, command: &Command, clock: Clock<'_>) -> Result<Applied, CommandError> {
+/// `origin` is the workflow that sent the command, if one did.
+pub fn apply_to_run(
+    state: &mut WorkflowMutableState,
+    command: &Command,
+    origin: Option<&Origin>,
+    clock: Clock<'_>,
+) -> Result<Applied, CommandError> {
     match command {
         Command::CompleteWorkflowTask(c) => complete_workflow_task::apply(state, c, clock),
-        Command::SignalWorkflow(c) => signal_workflow::apply(state, c, clock).map(Applied::ok),
-        Command::RequestCancelWorkflow(c) => request_cancel_workflow::apply(state, c, clock).map(Applied::ok),
+        Command::SignalWorkflow(c) => signal_workflow::apply(state, c, origin, clock).map(Applied::ok),
+        Command::RequestCancelWorkflow(c) => request_cancel_workflow::apply(state, c, origin, clock).map(Applied::ok),
         Command::TerminateWorkflow(c) => terminate_workflow::apply(state, c, clock).map(Applied::ok),
         Command::RecordWorkflowTaskStarted(c) => record_workflow_task_started::apply(state, c, clock).map(Applied::ok),
         Command::FailWorkflowTask(c) => fail_workflow_task::apply(state, c, clock).map(Applied::ok),
@@ -134,7 +158,12 @@ pub fn apply_to_run(state: &mut WorkflowMutableState, command: &Command, clock: 
             record_activity_task_heartbeat::apply(state, c, clock).map(Applied::ok)
         }
         Command::ResetStickyTaskQueue(c) => reset_sticky_task_queue::apply(state, c, clock).map(Applied::ok),
-        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) => {
+        Command::RecordChildWorkflowStarted(c) => record_child_workflow_started::apply(state, c, clock).map(Applied::ok),
+        Command::RecordChildWorkflowClosed(c) => record_child_workflow_closed::apply(state, c, clock).map(Applied::ok),
+        Command::RecordExternalRequestOutcome(c) => {
+            record_external_request_outcome::apply(state, c, clock).map(Applied::ok)
+        }
+        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) | Command::StartChildWorkflow(_) => {
             Err(CommandError::InvalidArgument("start commands create a run; they are not applied to one".into()))
         }
     }
@@ -147,6 +176,60 @@ pub fn is_running(state: &WorkflowMutableState) -> bool {
 
 fn require_running(state: &WorkflowMutableState) -> Result<(), CommandError> {
     if is_running(state) { Ok(()) } else { Err(CommandError::WorkflowCompleted) }
+}
+
+/// A request naming the first run of a chain (a parent close policy, which
+/// knows its child's first run) is for that chain only, not for a later
+/// workflow that reuses the id.
+fn require_chain(state: &WorkflowMutableState, first_execution_run_id: &str) -> Result<(), CommandError> {
+    let info = state.info.as_ref().expect("a run always has execution info");
+    if first_execution_run_id.is_empty() || info.first_run_id == first_execution_run_id {
+        return Ok(());
+    }
+    Err(CommandError::WorkflowNotFound { workflow_id: info.workflow_id.clone(), run_id: String::new() })
+}
+
+fn origin_execution(origin: &Origin) -> WorkflowExecution {
+    WorkflowExecution { workflow_id: origin.workflow_id.clone(), run_id: origin.run_id.clone() }
+}
+
+/// The command that tells the workflow which sent `command` how it went: a
+/// child's start, or a signal or cancel request. `None` for other commands.
+pub fn reply_to_origin(command: &Command, origin: &Origin, result: &Result<Reply, CommandError>) -> Option<CommandRecord> {
+    let reply = match command {
+        Command::StartChildWorkflow(start) => {
+            let (child_run_id, failure_cause) = match result {
+                Ok(Reply::Started { run_id, .. }) => (run_id.clone(), StartChildWorkflowExecutionFailedCause::Unspecified),
+                _ => (String::new(), StartChildWorkflowExecutionFailedCause::WorkflowAlreadyExists),
+            };
+            Command::RecordChildWorkflowStarted(RecordChildWorkflowStarted {
+                run_id: origin.run_id.clone(),
+                initiated_event_id: origin.initiated_event_id,
+                child_run_id,
+                failure_cause: failure_cause as i32,
+                header: start.request.as_ref().and_then(|request| request.header.clone()),
+            })
+        }
+        Command::SignalWorkflow(_) | Command::RequestCancelWorkflow(_) => {
+            let failure_cause = match result {
+                Ok(_) => SignalExternalWorkflowExecutionFailedCause::Unspecified,
+                Err(_) => SignalExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound,
+            };
+            Command::RecordExternalRequestOutcome(RecordExternalRequestOutcome {
+                run_id: origin.run_id.clone(),
+                initiated_event_id: origin.initiated_event_id,
+                failure_cause: failure_cause as i32,
+            })
+        }
+        _ => return None,
+    };
+    Some(CommandRecord {
+        reply_to: None,
+        namespace_id: origin.namespace_id.clone(),
+        workflow_id: origin.workflow_id.clone(),
+        command: Some(reply),
+        origin: None,
+    })
 }
 
 /// The running workflow task a worker's token refers to, if it still is.

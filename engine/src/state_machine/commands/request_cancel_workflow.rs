@@ -6,18 +6,20 @@
 
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionCancelRequestedEventAttributes;
-use temper_proto::records::{RequestCancelWorkflow, WorkflowMutableState};
+use temper_proto::records::{Origin, RequestCancelWorkflow, WorkflowMutableState};
 
-use super::{Reply, is_running};
+use super::{Reply, is_running, origin_execution, require_chain};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
 pub fn apply(
     state: &mut WorkflowMutableState,
     command: &RequestCancelWorkflow,
+    origin: Option<&Origin>,
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
     let request = command.request.clone().unwrap_or_default();
+    require_chain(state, &request.first_execution_run_id)?;
     let info = state.info.as_ref().expect("a run always has execution info");
     if info.cancel_requested || !is_running(state) {
         return Ok((Reply::Accepted, Transition::default()));
@@ -29,7 +31,8 @@ pub fn apply(
     mutation.add_event(Attributes::from(WorkflowExecutionCancelRequestedEventAttributes {
         cause: request.reason,
         identity: request.identity,
-        ..Default::default()
+        external_initiated_event_id: origin.map(|o| o.initiated_event_id).unwrap_or_default(),
+        external_workflow_execution: origin.map(origin_execution),
     }));
     mutation.schedule_workflow_task();
     Ok((Reply::Accepted, mutation.finish()))

@@ -41,7 +41,7 @@ pub fn apply(
         None => None,
     };
     let spec = RunSpec::from_start_request(namespace_id, &start, &command.run_id, command.namespace_retention, clock.now);
-    let new_run = create_run(spec, clock, |mutation| mutation.add_signal(signal));
+    let new_run = create_run(spec, clock, |mutation| mutation.add_signal(signal, None));
     Ok(StartOutcome {
         reply: Reply::Started { run_id: command.run_id.clone(), started: true },
         new_run: Some(new_run),
@@ -64,7 +64,7 @@ fn retried(current: &WorkflowMutableState, request_id: &str) -> Reply {
 fn signal_running_run(current: &mut WorkflowMutableState, signal: SignalWorkflowExecutionRequest, clock: Clock<'_>) -> StartOutcome {
     let run_id = current.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default();
     let mut mutation = RunMutation::new(current, clock);
-    mutation.add_signal(signal);
+    mutation.add_signal(signal, None);
     // Unlike a plain signal, Temporal's signal-with-start ends a start delay
     // (or retry or cron backoff) the run is still waiting out.
     mutation.info_mut().first_workflow_task_backoff_pending = false;

@@ -5,15 +5,17 @@
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionSignaledEventAttributes;
 use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
-use temper_proto::records::{SignalWorkflow, WorkflowMutableState};
+use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::records::{Origin, SignalWorkflow, WorkflowMutableState};
 
-use super::{Reply, require_running};
+use super::{Reply, origin_execution, require_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
 pub fn apply(
     state: &mut WorkflowMutableState,
     command: &SignalWorkflow,
+    origin: Option<&Origin>,
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
     let request = command.request.clone().unwrap_or_default();
@@ -22,7 +24,7 @@ pub fn apply(
     }
     require_running(state)?;
     let mut mutation = RunMutation::new(state, clock);
-    mutation.add_signal(request);
+    mutation.add_signal(request, origin.map(origin_execution));
     mutation.schedule_workflow_task();
     Ok((Reply::Accepted, mutation.finish()))
 }
@@ -35,8 +37,9 @@ pub(super) fn already_signaled(state: &WorkflowMutableState, request_id: &str) -
 }
 
 impl RunMutation<'_> {
-    /// Records a signal; shared with signal-with-start.
-    pub(super) fn add_signal(&mut self, request: SignalWorkflowExecutionRequest) {
+    /// Records a signal, from a client or from the workflow `external`;
+    /// shared with signal-with-start.
+    pub(super) fn add_signal(&mut self, request: SignalWorkflowExecutionRequest, external: Option<WorkflowExecution>) {
         if !request.request_id.is_empty() {
             self.state.signal_request_ids.push(request.request_id.clone());
         }
@@ -46,6 +49,7 @@ impl RunMutation<'_> {
             identity: request.identity,
             header: request.header,
             request_id: request.request_id,
+            external_workflow_execution: external,
             ..Default::default()
         }));
     }

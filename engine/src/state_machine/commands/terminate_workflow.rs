@@ -7,7 +7,7 @@ use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::WorkflowExecutionTerminatedEventAttributes;
 use temper_proto::records::{TerminateWorkflow, WorkflowMutableState};
 
-use super::{Reply, require_running};
+use super::{Reply, require_chain, require_running};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
@@ -21,6 +21,7 @@ pub fn apply(
 ) -> Result<(Reply, Transition), CommandError> {
     require_running(state)?;
     let request = command.request.clone().unwrap_or_default();
+    require_chain(state, &request.first_execution_run_id)?;
     let transition = terminate(state, &request.reason, request.details, &request.identity, clock);
     Ok((Reply::Accepted, transition))
 }

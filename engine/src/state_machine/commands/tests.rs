@@ -42,6 +42,8 @@ struct Harness {
     deleted: bool,
     /// The run that followed this one when it closed.
     successor: Option<crate::state_machine::NewRun>,
+    /// Commands the run sent to other workflows.
+    sent: Vec<CommandRecord>,
 }
 
 fn payloads(text: &str) -> Option<Payloads> {
@@ -92,6 +94,7 @@ impl Harness {
             dispatched: Vec::new(),
             deleted: false,
             successor: None,
+            sent: Vec::new(),
         };
         harness.absorb(new_run.transition);
         harness
@@ -119,14 +122,20 @@ impl Harness {
                 }
                 Effect::DispatchTask(task) => self.dispatched.push(task),
                 Effect::Visibility(_) => {}
+                Effect::SendCommand(command) => self.sent.push(command),
                 Effect::DeleteRun(_) => self.deleted = true,
             }
         }
     }
 
     fn apply(&mut self, command: Command) -> Result<Reply, CommandError> {
+        self.apply_from(command, None)
+    }
+
+    /// Applies a command another workflow (`origin`) sent.
+    fn apply_from(&mut self, command: Command, origin: Option<&Origin>) -> Result<Reply, CommandError> {
         let config = self.config.clone();
-        let applied = apply_to_run(&mut self.state, &command, Clock { now: self.now, config: &config })?;
+        let applied = apply_to_run(&mut self.state, &command, origin, Clock { now: self.now, config: &config })?;
         self.absorb(applied.transition);
         applied.reply
     }
@@ -601,13 +610,13 @@ mod workflow_task_commands {
     #[test]
     fn unsupported_commands_fail_the_task_with_a_message_naming_them() {
         let mut h = Harness::start();
-        let child = temper_proto::api::command::v1::Command {
-            command_type: CommandType::StartChildWorkflowExecution as i32,
-            attributes: Some(CommandAttributes::StartChildWorkflowExecutionCommandAttributes(Default::default())),
+        let nexus = temper_proto::api::command::v1::Command {
+            command_type: CommandType::ScheduleNexusOperation as i32,
+            attributes: Some(CommandAttributes::ScheduleNexusOperationCommandAttributes(Default::default())),
             ..Default::default()
         };
-        let error = h.complete_workflow_task(vec![child]).unwrap_err();
-        assert!(matches!(&error, CommandError::InvalidArgument(m) if m.contains("StartChildWorkflowExecution")), "{error:?}");
+        let error = h.complete_workflow_task(vec![nexus]).unwrap_err();
+        assert!(matches!(&error, CommandError::InvalidArgument(m) if m.contains("ScheduleNexusOperation")), "{error:?}");
     }
 
     #[test]
@@ -1212,4 +1221,5 @@ fn visibility_is_published_on_start_and_close() {
 }
 
 mod chains;
+mod children;
 mod robustness;

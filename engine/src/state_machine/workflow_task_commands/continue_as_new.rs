@@ -7,12 +7,11 @@ use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::history::v1::WorkflowExecutionContinuedAsNewEventAttributes;
 use temper_proto::api::history::v1::history_event::Attributes;
 
-use super::{CommandContext, WorkflowTaskFailure, check_failure, check_id, check_size, close_workflow};
-use crate::cron::CronSchedule;
+use super::{CommandContext, NewRunOptions, check_new_run_options, new_run_options, record_new_run_fields, WorkflowTaskFailure, check_failure, check_id, check_size, close_workflow};
 use crate::state_machine::history::RunMutation;
-use crate::state_machine::retry;
 use crate::state_machine::successor::Successor;
-use crate::time::{duration_nanos, explicit_duration, is_negative};
+use crate::state_machine::new_run::normalized_timeouts;
+use crate::time::duration_nanos;
 
 const CAUSE: WorkflowTaskFailedCause = WorkflowTaskFailedCause::BadContinueAsNewAttributes;
 const WHAT: &str = "ContinueAsNewWorkflowExecutionCommandAttributes";
@@ -72,28 +71,16 @@ fn normalized(
         kind: TaskQueueKind::Normal as i32,
         normal_name: String::new(),
     });
-    let config = mutation.clock.config;
-    let or_inherited = |given: Option<&prost_types::Duration>, inherited: Option<&prost_types::Duration>| {
+    let inherited = |given: Option<&prost_types::Duration>, inherited: Option<&prost_types::Duration>| {
         let given = duration_nanos(given);
         if given > 0 { given } else { duration_nanos(inherited) }
     };
-    let execution_timeout = duration_nanos(info.execution_timeout.as_ref());
-    let run_timeout = match (or_inherited(command.workflow_run_timeout.as_ref(), info.run_timeout.as_ref()), execution_timeout) {
-        (0, execution) => execution,
-        (run, 0) => run,
-        (run, execution) => run.min(execution),
-    };
-    let mut task_timeout = or_inherited(command.workflow_task_timeout.as_ref(), info.workflow_task_timeout.as_ref());
-    if task_timeout == 0 {
-        task_timeout = config.default_workflow_task_timeout;
-    }
-    task_timeout = task_timeout.min(config.max_workflow_task_timeout);
-    if run_timeout > 0 {
-        task_timeout = task_timeout.min(run_timeout);
-    }
-    command.workflow_run_timeout = explicit_duration(run_timeout);
-    command.workflow_task_timeout = explicit_duration(task_timeout);
-    command
+    record_new_run_fields!(command, normalized_timeouts(
+        duration_nanos(info.execution_timeout.as_ref()),
+        inherited(command.workflow_run_timeout.as_ref(), info.run_timeout.as_ref()),
+        inherited(command.workflow_task_timeout.as_ref(), info.workflow_task_timeout.as_ref()),
+        mutation.clock.config,
+    ))
 }
 
 fn validate(
@@ -101,33 +88,18 @@ fn validate(
     attributes: &ContinueAsNewWorkflowExecutionCommandAttributes,
     context: &CommandContext,
 ) -> Result<(), WorkflowTaskFailure> {
-    let bad = |message: String| WorkflowTaskFailure::new(CAUSE, message);
     if let Some(name) = attributes.workflow_type.as_ref().map(|t| t.name.as_str()).filter(|name| !name.is_empty()) {
         check_id(name, "WorkflowType", context, CAUSE)?;
     }
     if let Some(name) = attributes.task_queue.as_ref().map(|q| q.name.as_str()).filter(|name| !name.is_empty()) {
         check_id(name, "TaskQueue", context, CAUSE)?;
     }
-    for (duration, name) in [
-        (attributes.workflow_run_timeout.as_ref(), "WorkflowRunTimeout"),
-        (attributes.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout"),
-        (attributes.backoff_start_interval.as_ref(), "BackoffStartInterval"),
-    ] {
-        if is_negative(duration) {
-            return Err(bad(format!("{WHAT}.{name} is negative")));
-        }
-    }
-    if let Some(policy) = &attributes.retry_policy {
-        let policy = retry::with_defaults(Some(policy.clone()), &mutation.clock.config.workflow_retry);
-        retry::validate(&policy).map_err(|message| bad(format!("{WHAT}.RetryPolicy: {message}")))?;
-    }
-    if !attributes.cron_schedule.is_empty() {
-        CronSchedule::parse(&attributes.cron_schedule).map_err(|error| bad(error.to_string()))?;
-    }
-    check_size(attributes.input.as_ref(), context, CAUSE, &format!("{WHAT}.Input"))?;
-    check_size(attributes.header.as_ref(), context, CAUSE, &format!("{WHAT}.Header"))?;
-    check_size(attributes.memo.as_ref(), context, CAUSE, &format!("{WHAT}.Memo"))?;
-    check_size(attributes.search_attributes.as_ref(), context, CAUSE, &format!("{WHAT}.SearchAttributes"))?;
+    let options = new_run_options!(attributes, WHAT, CAUSE, &[
+            (attributes.workflow_run_timeout.as_ref(), "WorkflowRunTimeout"),
+            (attributes.workflow_task_timeout.as_ref(), "WorkflowTaskTimeout"),
+            (attributes.backoff_start_interval.as_ref(), "BackoffStartInterval"),
+        ]);
+    check_new_run_options(mutation, &options, context)?;
     check_size(attributes.last_completion_result.as_ref(), context, CAUSE, &format!("{WHAT}.LastCompletionResult"))?;
     check_failure(attributes.failure.as_ref(), context, CAUSE, &format!("{WHAT}.Failure"))
 }

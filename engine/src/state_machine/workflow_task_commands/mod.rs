@@ -10,6 +10,8 @@ mod fail_workflow;
 mod record_marker;
 mod request_cancel_activity;
 mod schedule_activity;
+mod signal_external;
+mod start_child_workflow;
 mod start_timer;
 mod upsert_search_attributes;
 
@@ -19,6 +21,8 @@ use temper_proto::api::command::v1::command::Attributes;
 use temper_proto::api::enums::v1::{CommandType, WorkflowExecutionStatus, WorkflowTaskFailedCause};
 use temper_proto::api::failure::v1::Failure;
 use temper_proto::api::history::v1::history_event::Attributes as EventAttributes;
+
+pub(super) use upsert_search_attributes::{recorded_memo, recorded_search_attributes};
 
 use super::history::RunMutation;
 use super::successor::Successor;
@@ -60,6 +64,8 @@ pub(super) struct CommandsOutcome {
 /// Context every command handler needs.
 pub(super) struct CommandContext {
     pub completed_event_id: i64,
+    /// The workflow's namespace, by name (as the worker's request names it).
+    pub namespace: String,
     /// Events arrived while the task ran, so the workflow may not close yet.
     pub had_buffered_events: bool,
     pub identity: String,
@@ -138,6 +144,11 @@ fn handle_command(
         Some(Attributes::FailWorkflowExecutionCommandAttributes(a)) => fail_workflow::handle(mutation, a, context),
         Some(Attributes::CancelWorkflowExecutionCommandAttributes(a)) => cancel_workflow::handle(mutation, a, context),
         Some(Attributes::ContinueAsNewWorkflowExecutionCommandAttributes(a)) => continue_as_new::handle(mutation, a, context),
+        Some(Attributes::StartChildWorkflowExecutionCommandAttributes(a)) => start_child_workflow::handle(mutation, a, context),
+        Some(Attributes::SignalExternalWorkflowExecutionCommandAttributes(a)) => signal_external::signal(mutation, a, context),
+        Some(Attributes::RequestCancelExternalWorkflowExecutionCommandAttributes(a)) => {
+            signal_external::request_cancel(mutation, a, context)
+        }
         Some(Attributes::RecordMarkerCommandAttributes(a)) => record_marker::handle(mutation, a, context),
         Some(Attributes::UpsertWorkflowSearchAttributesCommandAttributes(a)) => {
             upsert_search_attributes::upsert_search_attributes(mutation, a, context)
@@ -217,6 +228,79 @@ fn close_workflow(
 ) -> i64 {
     mutation.drop_events_held_back_in_this_transition();
     mutation.close_run_with(attributes, status, successor)
+}
+
+/// What a command that starts a run (a child, or the workflow's next run)
+/// carries, for the checks both share.
+pub(super) struct NewRunOptions<'a> {
+    /// Names the command in messages ("StartChildWorkflowExecutionCommandAttributes").
+    pub what: &'static str,
+    pub cause: WorkflowTaskFailedCause,
+    pub durations: &'a [(Option<&'a prost_types::Duration>, &'static str)],
+    pub retry_policy: Option<&'a temper_proto::api::common::v1::RetryPolicy>,
+    pub cron_schedule: &'a str,
+    pub input: Option<&'a temper_proto::api::common::v1::Payloads>,
+    pub header: Option<&'a temper_proto::api::common::v1::Header>,
+    pub memo: Option<&'a temper_proto::api::common::v1::Memo>,
+    pub search_attributes: Option<&'a temper_proto::api::common::v1::SearchAttributes>,
+}
+
+/// The [`NewRunOptions`] of a command that starts a run: both kinds of
+/// command name these fields alike.
+macro_rules! new_run_options {
+    ($attributes:expr, $what:expr, $cause:expr, $durations:expr) => {
+        NewRunOptions {
+            what: $what,
+            cause: $cause,
+            durations: $durations,
+            retry_policy: $attributes.retry_policy.as_ref(),
+            cron_schedule: &$attributes.cron_schedule,
+            input: $attributes.input.as_ref(),
+            header: $attributes.header.as_ref(),
+            memo: $attributes.memo.as_ref(),
+            search_attributes: $attributes.search_attributes.as_ref(),
+        }
+    };
+}
+pub(super) use new_run_options;
+
+/// Records on a command that starts a run what Temporal fills in: its
+/// capped timeouts, and memo and search attributes without null values.
+macro_rules! record_new_run_fields {
+    ($command:ident, $timeouts:expr) => {{
+        let (run_timeout, task_timeout) = $timeouts;
+        $command.workflow_run_timeout = crate::time::explicit_duration(run_timeout);
+        $command.workflow_task_timeout = crate::time::explicit_duration(task_timeout);
+        $command.memo = super::recorded_memo($command.memo.take());
+        $command.search_attributes = super::recorded_search_attributes($command.search_attributes.take());
+        $command
+    }};
+}
+pub(super) use record_new_run_fields;
+
+/// Refuses negative durations, a bad retry policy or cron schedule, and
+/// payloads over the limit, as Temporal does for a new run.
+fn check_new_run_options(
+    mutation: &RunMutation,
+    options: &NewRunOptions,
+    context: &CommandContext,
+) -> Result<(), WorkflowTaskFailure> {
+    let (what, cause) = (options.what, options.cause);
+    let bad = |message: String| WorkflowTaskFailure::new(cause, message);
+    if let Some((_, name)) = options.durations.iter().find(|(duration, _)| crate::time::is_negative(*duration)) {
+        return Err(bad(format!("{what}.{name} is negative")));
+    }
+    if let Some(policy) = options.retry_policy {
+        let policy = super::retry::with_defaults(Some(policy.clone()), &mutation.clock.config.workflow_retry);
+        super::retry::validate(&policy).map_err(|message| bad(format!("{what}.RetryPolicy: {message}")))?;
+    }
+    if !options.cron_schedule.is_empty() {
+        crate::cron::CronSchedule::parse(options.cron_schedule).map_err(|error| bad(error.to_string()))?;
+    }
+    check_size(options.input, context, cause, &format!("{what}.Input"))?;
+    check_size(options.header, context, cause, &format!("{what}.Header"))?;
+    check_size(options.memo, context, cause, &format!("{what}.Memo"))?;
+    check_size(options.search_attributes, context, cause, &format!("{what}.SearchAttributes"))
 }
 
 /// Refuses an id or name that is missing or longer than Temporal's limit;

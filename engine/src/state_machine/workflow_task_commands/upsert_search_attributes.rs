@@ -60,6 +60,19 @@ pub(super) fn modify_workflow_properties(
     })))
 }
 
+/// A memo as Temporal records it in the events that create runs: null-like
+/// values dropped, and no memo at all when nothing is left.
+pub(in crate::state_machine) fn recorded_memo(memo: Option<Memo>) -> Option<Memo> {
+    let fields = merge(None, &memo?.fields);
+    (!fields.is_empty()).then_some(Memo { fields })
+}
+
+/// Search attributes as [`recorded_memo`] records a memo.
+pub(in crate::state_machine) fn recorded_search_attributes(attributes: Option<SearchAttributes>) -> Option<SearchAttributes> {
+    let indexed_fields = merge(None, &attributes?.indexed_fields);
+    (!indexed_fields.is_empty()).then_some(SearchAttributes { indexed_fields })
+}
+
 /// Temporal's merge: each key is replaced, and a null-like value removes it.
 fn merge(current: Option<HashMap<String, Payload>>, updates: &HashMap<String, Payload>) -> HashMap<String, Payload> {
     let mut merged = current.unwrap_or_default();

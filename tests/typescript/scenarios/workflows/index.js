@@ -86,8 +86,62 @@ async function countingCronWorkflow() {
   return previous + 1;
 }
 
+const finishSignal = wf.defineSignal('finish');
+
+/** Waits for the finish signal; reports a cancellation it cleaned up after. */
+async function waitingChildWorkflow(name) {
+  let finished = false;
+  wf.setHandler(finishSignal, () => {
+    finished = true;
+  });
+  try {
+    await wf.condition(() => finished);
+    return `${name} finished`;
+  } catch (error) {
+    if (wf.isCancellation(error)) {
+      return `${name} cleaned up after cancellation`;
+    }
+    throw error;
+  }
+}
+
+async function echoChildWorkflow(text) {
+  if (text === 'fail') {
+    throw wf.ApplicationFailure.nonRetryable('the child was asked to fail', 'ChildFailure');
+  }
+  return text.toUpperCase();
+}
+
+/** Runs children to a result, to a failure, and cancels one; signals another workflow. */
+async function childrenParentWorkflow(prefix, signalTarget) {
+  const outcome = {};
+  outcome.echo = await wf.executeChild(echoChildWorkflow, { args: ['hello'], workflowId: `${prefix}-echo` });
+  try {
+    await wf.executeChild(echoChildWorkflow, { args: ['fail'], workflowId: `${prefix}-fail` });
+  } catch (error) {
+    outcome.failure = error.cause ? error.cause.message : String(error);
+  }
+  const abandoned = await wf.startChild(waitingChildWorkflow, {
+    args: ['abandoned'],
+    workflowId: `${prefix}-abandoned`,
+    parentClosePolicy: 'ABANDON',
+  });
+  outcome.abandonedRunId = abandoned.firstExecutionRunId;
+  await wf.CancellationScope.cancellable(async () => {
+    const child = await wf.startChild(waitingChildWorkflow, { args: ['cancelled'], workflowId: `${prefix}-cancelled` });
+    wf.CancellationScope.current().cancel();
+    // The child cleans up and returns, so its result still comes.
+    outcome.cancelled = await child.result();
+  });
+  await wf.getExternalWorkflowHandle(signalTarget).signal(finishSignal);
+  return outcome;
+}
+
 module.exports = {
   asyncCompletionWorkflow,
+  childrenParentWorkflow,
+  echoChildWorkflow,
+  waitingChildWorkflow,
   countdownWorkflow,
   countingCronWorkflow,
   flakyWorkflow,

@@ -2,7 +2,7 @@
 //! start delay (the backoff every successor's first workflow task may wait).
 
 use super::*;
-use crate::state_machine::successor::successor_run_id;
+use crate::state_machine::derived_ids::successor_run_id;
 use temper_proto::api::history::v1::WorkflowExecutionStartedEventAttributes;
 
 fn started_attributes(h: &Harness) -> WorkflowExecutionStartedEventAttributes {
@@ -60,7 +60,8 @@ mod continue_as_new {
             ..start_request()
         });
         h.advance(5 * S);
-        let memo = temper_proto::api::common::v1::Memo { fields: [("k".to_string(), Payload::default())].into() };
+        let value = payloads("v").unwrap().payloads.remove(0);
+        let memo = temper_proto::api::common::v1::Memo { fields: [("k".to_string(), value)].into() };
         h.complete_workflow_task(vec![continue_as_new(ContinueAsNewWorkflowExecutionCommandAttributes {
             input: payloads("next"),
             memo: Some(memo.clone()),
