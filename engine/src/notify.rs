@@ -6,11 +6,29 @@ use tokio::sync::watch;
 
 use crate::store::RunKey;
 
-/// How far a run's stored history reaches.
+/// How far a run's stored history reaches, and how often its state changed
+/// (an update's progress may change the state without an event).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunProgress {
     pub next_event_id: i64,
     pub closed: bool,
+    pub state_transitions: i64,
+}
+
+impl RunProgress {
+    pub fn of(state: &temper_proto::records::WorkflowMutableState) -> Self {
+        let info = state.info.as_ref();
+        RunProgress {
+            next_event_id: info.map(|i| i.next_event_id).unwrap_or(1),
+            closed: info.is_some_and(|i| i.close_time.is_some()),
+            state_transitions: info.map(|i| i.state_transition_count).unwrap_or_default(),
+        }
+    }
+
+    /// The progress that reaches further; notifications may arrive out of order.
+    pub fn further(self, seen: RunProgress) -> RunProgress {
+        if (seen.next_event_id, seen.state_transitions) >= (self.next_event_id, self.state_transitions) { seen } else { self }
+    }
 }
 
 #[derive(Default)]
@@ -94,7 +112,7 @@ mod tests {
     async fn a_waiter_sees_later_progress_and_leaves_nothing_behind() {
         let notifier = HistoryNotifier::default();
         let mut changes = notifier.subscribe(&run());
-        notifier.publish(&run(), RunProgress { next_event_id: 7, closed: false });
+        notifier.publish(&run(), RunProgress { next_event_id: 7, closed: false, state_transitions: 1 });
         assert_eq!(changes.changed().await.map(|p| p.next_event_id), Some(7));
         drop(changes);
         assert_eq!(notifier.watched_runs(), 0);

@@ -79,7 +79,7 @@ async fn run_progress_wakes_the_gateways_long_polls() {
     let gateway = start_gateway().await;
     let engine = engine_side(&[&gateway.address]);
     let mut changes = gateway.notifier.subscribe(&run());
-    let progress = RunProgress { next_event_id: 9, closed: true };
+    let progress = RunProgress { next_event_id: 9, closed: true, state_transitions: 3 };
     engine.progressed(&[(run(), progress)]);
     assert_eq!(timeout(WAIT, changes.changed()).await.unwrap(), Some(progress));
 }
@@ -92,7 +92,7 @@ async fn a_gateway_refuses_replies_for_an_earlier_incarnation_but_takes_the_prog
     let batch = DeliverRepliesRequest {
         gateway: INCARNATION + 1,
         replies: vec![CommandReply { request: 1, outcome: Some(Outcome::Accepted(AcceptedReply {})) }],
-        progress: vec![RunProgressEntry { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into(), next_event_id: 4, closed: false }],
+        progress: vec![RunProgressEntry { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into(), next_event_id: 4, state_transitions: 2, closed: false }],
     };
     let status = client.deliver_replies(batch).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::FailedPrecondition);

@@ -112,3 +112,8 @@ fn start_delay_holds_back_the_first_workflow_task() {
 fn child_workflows_close_policies_and_external_signals() {
     run_scenario("child_workflows.py", &[]);
 }
+
+#[test]
+fn workflow_updates_validators_stages_ids_and_with_start() {
+    run_scenario("updates.py", &[]);
+}

@@ -53,3 +53,8 @@ fn workflow_retry_cron_and_start_delay() {
 fn child_workflows_and_external_signals() {
     run_typescript_scenario("child_workflows.js");
 }
+
+#[test]
+fn updates_with_a_validator_and_with_start() {
+    run_typescript_scenario("updates.js");
+}

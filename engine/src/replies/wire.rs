@@ -6,7 +6,7 @@
 use temper_proto::records::command_failure::Kind;
 use temper_proto::records::command_reply::Outcome;
 use temper_proto::records::{
-    AcceptedReply, ActivityTaskStartedReply, CommandFailure, CommandReply, HeartbeatReply, RunProgressEntry, StartedReply,
+    AcceptedReply, ActivityTaskStartedReply, CommandFailure, CommandReply, HeartbeatReply, RunProgressEntry, StartedReply, UpdateAdmittedReply,
     WorkflowTaskCompletedReply, WorkflowTaskStartedReply,
 };
 
@@ -53,12 +53,13 @@ pub fn encode_progress(run: &RunKey, progress: RunProgress) -> RunProgressEntry 
         run_id: run.run_id.clone(),
         next_event_id: progress.next_event_id,
         closed: progress.closed,
+        state_transitions: progress.state_transitions,
     }
 }
 
 pub fn decode_progress(entry: RunProgressEntry) -> (RunKey, RunProgress) {
     let run = RunKey { namespace_id: entry.namespace_id, workflow_id: entry.workflow_id, run_id: entry.run_id };
-    (run, RunProgress { next_event_id: entry.next_event_id, closed: entry.closed })
+    (run, RunProgress { next_event_id: entry.next_event_id, closed: entry.closed, state_transitions: entry.state_transitions })
 }
 
 fn encode_outcome(reply: Reply) -> Outcome {
@@ -66,11 +67,12 @@ fn encode_outcome(reply: Reply) -> Outcome {
         Reply::Started { run_id, started } => Outcome::Started(StartedReply { run_id, started }),
         Reply::Accepted => Outcome::Accepted(AcceptedReply {}),
         Reply::WorkflowTaskStarted(task) => Outcome::WorkflowTaskStarted(encode_workflow_task(task)),
-        Reply::WorkflowTaskCompleted { new_task } => {
-            Outcome::WorkflowTaskCompleted(WorkflowTaskCompletedReply { new_task: new_task.map(encode_workflow_task) })
-        }
+        Reply::WorkflowTaskCompleted { new_task, reset_history_event_id } => Outcome::WorkflowTaskCompleted(
+            WorkflowTaskCompletedReply { new_task: new_task.map(encode_workflow_task), reset_history_event_id },
+        ),
         Reply::ActivityTaskStarted(task) => Outcome::ActivityTaskStarted(encode_activity_task(task)),
         Reply::Heartbeat { cancel_requested } => Outcome::Heartbeat(HeartbeatReply { cancel_requested }),
+        Reply::UpdateAdmitted { run_id, started } => Outcome::UpdateAdmitted(UpdateAdmittedReply { run_id, started }),
     }
 }
 
@@ -80,11 +82,12 @@ fn decode_outcome(outcome: Outcome) -> Reply {
         Outcome::Started(StartedReply { run_id, started }) => Reply::Started { run_id, started },
         Outcome::Accepted(AcceptedReply {}) => Reply::Accepted,
         Outcome::WorkflowTaskStarted(task) => Reply::WorkflowTaskStarted(decode_workflow_task(task)),
-        Outcome::WorkflowTaskCompleted(WorkflowTaskCompletedReply { new_task }) => {
-            Reply::WorkflowTaskCompleted { new_task: new_task.map(decode_workflow_task) }
+        Outcome::WorkflowTaskCompleted(WorkflowTaskCompletedReply { new_task, reset_history_event_id }) => {
+            Reply::WorkflowTaskCompleted { new_task: new_task.map(decode_workflow_task), reset_history_event_id }
         }
         Outcome::ActivityTaskStarted(task) => Reply::ActivityTaskStarted(decode_activity_task(task)),
         Outcome::Heartbeat(HeartbeatReply { cancel_requested }) => Reply::Heartbeat { cancel_requested },
+        Outcome::UpdateAdmitted(UpdateAdmittedReply { run_id, started }) => Reply::UpdateAdmitted { run_id, started },
         Outcome::Failure(_) => unreachable!("decode_reply takes failures apart"),
     }
 }
@@ -118,6 +121,7 @@ mirrored!(encode_workflow_task, decode_workflow_task: WorkflowTaskStarted <-> Wo
     run_id,
     workflow_type,
     task_queue,
+    messages,
 } wrapped {});
 
 mirrored!(encode_activity_task, decode_activity_task: ActivityTaskStarted <-> ActivityTaskStartedReply {
@@ -212,6 +216,11 @@ mod tests {
             run_id: "run".into(),
             workflow_type: Some(WorkflowType { name: "Hello".into() }),
             task_queue: "queue".into(),
+            messages: vec![temper_proto::api::protocol::v1::Message {
+                id: "u/request".into(),
+                protocol_instance_id: "u".into(),
+                ..Default::default()
+            }],
         }
     }
 
@@ -245,8 +254,8 @@ mod tests {
             Reply::Accepted,
             Reply::WorkflowTaskStarted(workflow_task()),
             Reply::WorkflowTaskStarted(WorkflowTaskStarted::default()),
-            Reply::WorkflowTaskCompleted { new_task: None },
-            Reply::WorkflowTaskCompleted { new_task: Some(workflow_task()) },
+            Reply::WorkflowTaskCompleted { new_task: None, reset_history_event_id: 0 },
+            Reply::WorkflowTaskCompleted { new_task: Some(workflow_task()), reset_history_event_id: 12 },
             Reply::ActivityTaskStarted(activity_task()),
             Reply::ActivityTaskStarted(ActivityTaskStarted { heartbeat_details: None, workflow_type: None, ..activity_task() }),
             Reply::Heartbeat { cancel_requested: true },
@@ -278,7 +287,7 @@ mod tests {
     #[test]
     fn progress_round_trips() {
         let run = RunKey { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into() };
-        let progress = RunProgress { next_event_id: 12, closed: true };
+        let progress = RunProgress { next_event_id: 12, closed: true, state_transitions: 7 };
         let bytes = encode_progress(&run, progress).encode_to_vec();
         assert_eq!(decode_progress(RunProgressEntry::decode(bytes.as_slice()).unwrap()), (run, progress));
     }

@@ -189,11 +189,7 @@ impl Batch {
             .iter()
             .filter_map(|run| self.states.remove(run).map(|state| (run.clone(), Arc::new(state))))
             .collect();
-        let progress = states
-            .iter()
-            .filter(|(run, _)| self.history_index.contains_key(run))
-            .map(|(run, state)| (run.clone(), progress_of(state)))
-            .collect();
+        let progress = states.iter().map(|(run, state)| (run.clone(), RunProgress::of(state))).collect();
         let current_runs: Vec<(WorkflowKey, String)> = self
             .changed_current_runs
             .iter()
@@ -230,13 +226,4 @@ impl Batch {
 
 fn successor_run_id(state: &WorkflowMutableState) -> String {
     state.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default()
-}
-
-/// How far a run's history reaches, for readers waiting on it.
-pub(super) fn progress_of(state: &WorkflowMutableState) -> RunProgress {
-    let info = state.info.as_ref();
-    RunProgress {
-        next_event_id: info.map(|i| i.next_event_id).unwrap_or_default(),
-        closed: info.is_some_and(|i| i.close_time.is_some()),
-    }
 }

@@ -461,9 +461,10 @@ impl ShardProcessor {
         let workflow = WorkflowKey { namespace_id: record.namespace_id, workflow_id: record.workflow_id };
         let origin = record.origin;
         let result = match &command {
-            Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) | Command::StartChildWorkflow(_) => {
-                self.apply_start(batch, &workflow, &command, now).await?
-            }
+            Command::StartWorkflow(_)
+            | Command::SignalWithStartWorkflow(_)
+            | Command::StartChildWorkflow(_)
+            | Command::UpdateWithStartWorkflow(_) => self.apply_start(batch, &workflow, &command, now).await?,
             _ => self.apply_to_existing_run(batch, &workflow, &command, origin.as_ref(), now).await?,
         };
         if let Some(reply) = origin.and_then(|origin| commands::reply_to_origin(&command, &origin, &result)) {
@@ -493,6 +494,9 @@ impl ShardProcessor {
                 commands::signal_with_start_workflow(&workflow.namespace_id, current_state, start, clock)
             }
             Command::StartChildWorkflow(start) => commands::start_child_workflow(&workflow.namespace_id, current_state, start, clock),
+            Command::UpdateWithStartWorkflow(start) => {
+                commands::update_with_start_workflow(&workflow.namespace_id, current_state, start, clock)
+            }
             _ => unreachable!("only start commands come here"),
         };
         let outcome = match outcome {
@@ -503,8 +507,8 @@ impl ShardProcessor {
             batch.record(key, transition);
         }
         if let Some(new_run) = outcome.new_run {
-            let Reply::Started { run_id, .. } = &outcome.reply else { unreachable!("a new run is answered with its id") };
-            let key = run_key(workflow, run_id.clone());
+            let run_id = new_run.state.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default();
+            let key = run_key(workflow, run_id);
             batch.insert_new_run(key.clone(), new_run.state);
             batch.record(&key, new_run.transition);
         }

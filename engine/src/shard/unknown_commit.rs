@@ -18,7 +18,8 @@
 use temper_proto::records::{ReplyTo, ShardInfo};
 
 use super::ShardContext;
-use super::batch::{Committed, progress_of};
+use super::batch::Committed;
+use crate::notify::RunProgress;
 use crate::replies::CommandResult;
 use crate::store::RunKey;
 
@@ -70,7 +71,7 @@ impl UnknownCommit {
 async fn wake_readers(context: &ShardContext, runs: &[RunKey]) {
     for run in runs {
         if let Ok(Some(state)) = context.store.get_execution(context.shard_id, run).await {
-            context.notifier.publish(run, progress_of(&state));
+            context.notifier.publish(run, RunProgress::of(&state));
         }
     }
 }

@@ -26,6 +26,10 @@ pub struct RunMutation<'a> {
     /// The timers armed when the transition began; `finish` re-arms against them.
     timers_before: Vec<TimerTask>,
     successor: Option<Box<super::NewRun>>,
+    /// The state changed in a way no event or effect shows (an update's
+    /// progress): it still counts as a state transition, which wakes callers
+    /// waiting on the run.
+    touched: bool,
 }
 
 impl<'a> RunMutation<'a> {
@@ -49,6 +53,7 @@ impl<'a> RunMutation<'a> {
             effects: Vec::new(),
             visibility_changed: false,
             successor: None,
+            touched: false,
         }
     }
 
@@ -188,6 +193,10 @@ impl<'a> RunMutation<'a> {
         self.successor = Some(Box::new(run));
     }
 
+    pub(super) fn touch(&mut self) {
+        self.touched = true;
+    }
+
     pub fn mark_visibility_changed(&mut self) {
         self.visibility_changed = true;
     }
@@ -204,7 +213,7 @@ impl<'a> RunMutation<'a> {
         self.enforce_history_limits();
         let timers_before = std::mem::take(&mut self.timers_before);
         self.rearm_timers(&timers_before);
-        if !self.events.is_empty() || !self.effects.is_empty() || self.visibility_changed {
+        if !self.events.is_empty() || !self.effects.is_empty() || self.visibility_changed || self.touched {
             self.info_mut().state_transition_count += 1;
         }
         if self.visibility_changed {
@@ -300,6 +309,8 @@ fn is_bufferable(event_type: EventType) -> bool {
             | EventType::SignalExternalWorkflowExecutionInitiated
             | EventType::UpsertWorkflowSearchAttributes
             | EventType::WorkflowPropertiesModified
+            | EventType::WorkflowExecutionUpdateAccepted
+            | EventType::WorkflowExecutionUpdateCompleted
     )
 }
 
@@ -436,6 +447,8 @@ pub fn event_type_of(attributes: &Attributes) -> EventType {
         A::ExternalWorkflowExecutionCancelRequestedEventAttributes(_) => {
             EventType::ExternalWorkflowExecutionCancelRequested
         }
+        A::WorkflowExecutionUpdateAcceptedEventAttributes(_) => EventType::WorkflowExecutionUpdateAccepted,
+        A::WorkflowExecutionUpdateCompletedEventAttributes(_) => EventType::WorkflowExecutionUpdateCompleted,
         _ => EventType::Unspecified,
     }
 }

@@ -29,6 +29,7 @@ mod reset_points;
 mod retry;
 mod successor;
 mod timers;
+mod updates;
 mod workflow_task;
 mod workflow_task_commands;
 

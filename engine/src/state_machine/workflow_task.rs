@@ -42,6 +42,8 @@ pub struct WorkflowTaskStarted {
     pub workflow_type: Option<WorkflowType>,
     /// The workflow's normal task queue.
     pub task_queue: String,
+    /// Protocol messages for the worker: the updates this task delivers.
+    pub messages: Vec<temper_proto::api::protocol::v1::Message>,
 }
 
 impl RunMutation<'_> {
@@ -70,19 +72,33 @@ impl RunMutation<'_> {
         }
     }
 
+    /// Schedules a speculative workflow task to deliver updates, unless one
+    /// is pending (it will carry them, or the next one will).
+    pub(super) fn schedule_workflow_task_for_update(&mut self) {
+        if self.add_scheduled_task(true) {
+            self.dispatch_workflow_task();
+        }
+    }
+
     /// Schedules a workflow task without dispatching it (the caller starts it
     /// inline). Returns whether one was scheduled.
     pub(super) fn add_scheduled_workflow_task(&mut self) -> bool {
+        self.add_scheduled_task(false)
+    }
+
+    fn add_scheduled_task(&mut self, speculative: bool) -> bool {
         if !self.is_running() || self.state.workflow_task.is_some() || self.info().first_workflow_task_backoff_pending {
             return false;
         }
-        if self.has_buffered_events() {
+        let had_new_events = self.has_buffered_events();
+        if had_new_events {
             // New events make the next attempt a normal one again.
             self.flush_buffered_events();
             self.info_mut().workflow_task_attempt = 1;
         }
         let attempt = self.info().workflow_task_attempt.max(1);
-        let transient = attempt > 1;
+        let speculative = speculative && !had_new_events && attempt == 1;
+        let transient = attempt > 1 || speculative;
         let (task_queue, sticky) = self.current_task_queue();
         let start_to_close = self.info().workflow_task_timeout;
         let scheduled_event_id = if transient {
@@ -107,6 +123,7 @@ impl RunMutation<'_> {
             identity: String::new(),
             start_to_close_timeout: start_to_close,
             transient,
+            speculative,
         });
         true
     }
@@ -138,6 +155,7 @@ impl RunMutation<'_> {
             // Events arrived after this attempt was scheduled; it can no
             // longer sit invisibly before them, so it becomes a normal task.
             wft.transient = false;
+            wft.speculative = false;
             wft.attempt = 1;
             self.info_mut().workflow_task_attempt = 1;
             let (task_queue, _) = self.current_task_queue();
@@ -172,6 +190,7 @@ impl RunMutation<'_> {
             Vec::new()
         };
         self.state.workflow_task = Some(wft.clone());
+        self.deliver_updates();
         self.started_info(&wft, transient_events)
     }
 
@@ -200,6 +219,7 @@ impl RunMutation<'_> {
             run_id: self.info().run_id.clone(),
             workflow_type: self.info().workflow_type.clone(),
             task_queue: self.info().task_queue.clone(),
+            messages: self.update_messages(wft.started_event_id),
         }
     }
 
@@ -313,6 +333,7 @@ impl RunMutation<'_> {
     /// attempt goes to the normal queue with full history) instead of the
     /// attempt count growing.
     fn prepare_next_attempt(&mut self, wft: &WorkflowTaskInfo, increment_attempt: bool) {
+        self.redeliver_updates();
         let was_sticky = !self.info().sticky_task_queue.is_empty();
         self.clear_sticky_task_queue();
         self.info_mut().workflow_task_attempt =

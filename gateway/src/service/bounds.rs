@@ -374,3 +374,45 @@ mod tests {
         assert!(refusal(request.check_bounds(&Limits::default())).starts_with("Namespace length exceeds limit"));
     }
 }
+
+impl Bounded for UpdateWorkflowExecutionRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        execution(limits, self.workflow_execution.as_ref())?;
+        limits.id(&self.first_execution_run_id, "FirstExecutionRunId")?;
+        let Some(request) = self.request.as_ref() else { return Ok(()) };
+        if let Some(meta) = request.meta.as_ref() {
+            limits.id(&meta.update_id, "UpdateId")?;
+            limits.id(&meta.identity, "Identity")?;
+        }
+        if let Some(input) = request.input.as_ref() {
+            limits.id(&input.name, "Update name")?;
+            limits.payload(input.args.as_ref(), "Args")?;
+            limits.payload(input.header.as_ref(), "Header")?;
+        }
+        Ok(())
+    }
+}
+
+impl Bounded for PollWorkflowExecutionUpdateRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        let Some(update_ref) = self.update_ref.as_ref() else { return Ok(()) };
+        execution(limits, update_ref.workflow_execution.as_ref())?;
+        limits.id(&update_ref.update_id, "UpdateId")
+    }
+}
+
+impl Bounded for ExecuteMultiOperationRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        use temper_proto::api::workflowservice::v1::execute_multi_operation_request::operation::Operation;
+        limits.id(&self.namespace, "Namespace")?;
+        for operation in self.operations.iter().filter_map(|operation| operation.operation.as_ref()) {
+            match operation {
+                Operation::StartWorkflow(start) => start.check_bounds(limits)?,
+                Operation::UpdateWorkflow(update) => update.check_bounds(limits)?,
+            }
+        }
+        Ok(())
+    }
+}

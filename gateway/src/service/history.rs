@@ -40,7 +40,7 @@ pub async fn get_workflow_execution_history(
     let token = token.unwrap_or(HistoryPageToken { run_id: run.run_id.clone(), next_event_id: 1, ..Default::default() });
     let from = token.next_event_id.max(1);
     let bounded = token.end_event_id > 0;
-    let mut progress = progress_of(&state);
+    let mut progress = RunProgress::of(&state);
     if let Some(changes) = changes.as_mut().filter(|_| !bounded) {
         progress = wait_for(gateway, &run, changes, progress, deadline, |p| p.closed || p.next_event_id > from).await;
     }
@@ -80,7 +80,7 @@ pub async fn get_workflow_execution_history_reverse(
 ) -> ApiResult<GetWorkflowExecutionHistoryReverseResponse> {
     let (run, token) = paged_run(gateway, &request.namespace, request.execution.as_ref(), &request.next_page_token).await?;
     // A token never reaches past what the run has (a forged one would page through nothing).
-    let stored_end = progress_of(&gateway.load_state(&run).await?).next_event_id;
+    let stored_end = RunProgress::of(&gateway.load_state(&run).await?).next_event_id;
     let end = token.map_or(stored_end, |token| token.end_event_id.clamp(1, stored_end));
     let page_size = if request.maximum_page_size > 0 { (request.maximum_page_size as usize).min(DEFAULT_PAGE_SIZE) } else { DEFAULT_PAGE_SIZE };
     let (from, mut events) = newest_events_below(gateway, &run, end, page_size).await?;
@@ -187,7 +187,7 @@ async fn close_event(
     changes: Option<RunWatch<'_>>,
     deadline: Instant,
 ) -> ApiResult<GetWorkflowExecutionHistoryResponse> {
-    let mut progress = progress_of(state);
+    let mut progress = RunProgress::of(state);
     let wait = changes.is_some();
     if let Some(mut changes) = changes {
         progress = wait_for(gateway, &run, &mut changes, progress, deadline, |p| p.closed).await;
@@ -204,14 +204,6 @@ async fn close_event(
     let closing = progress.next_event_id - 1;
     let page = raw_page(gateway, &run, closing, closing + 1, Vec::new(), 1).await?;
     Ok(GetWorkflowExecutionHistoryResponse { history: page.encoded(), ..Default::default() })
-}
-
-fn progress_of(state: &WorkflowMutableState) -> RunProgress {
-    let info = state.info.as_ref();
-    RunProgress {
-        next_event_id: info.map(|i| i.next_event_id).unwrap_or(1),
-        closed: info.is_some_and(|i| i.close_time.is_some()),
-    }
 }
 
 /// How often a long poll re-reads the run when the engine runs in another
@@ -242,22 +234,17 @@ async fn wait_for(
             _ = draining.wait_for(|draining| *draining) => break,
         };
         match changed {
-            Ok(Some(published)) => progress = further(progress, published),
+            Ok(Some(published)) => progress = progress.further(published),
             Ok(None) => break,
             Err(_) if until >= deadline => break,
             Err(_) => {
                 if let Ok(state) = gateway.load_state(run).await {
-                    progress = further(progress, progress_of(&state));
+                    progress = progress.further(RunProgress::of(&state));
                 }
             }
         }
     }
     progress
-}
-
-/// The progress that reaches further; notifications may arrive out of order.
-fn further(known: RunProgress, seen: RunProgress) -> RunProgress {
-    if seen.next_event_id >= known.next_event_id { seen } else { known }
 }
 
 fn decode_token(bytes: &[u8]) -> ApiResult<Option<HistoryPageToken>> {

@@ -13,6 +13,7 @@ mod signal;
 mod start;
 mod system;
 mod task_queue;
+mod update;
 mod workflow_tasks;
 
 use std::sync::Arc;
@@ -108,6 +109,9 @@ workflow_service! {
         poll_workflow_task_queue(PollWorkflowTaskQueueRequest) -> PollWorkflowTaskQueueResponse = workflow_tasks::poll_workflow_task_queue, workflow_tasks::LONG_POLL;
         poll_activity_task_queue(PollActivityTaskQueueRequest) -> PollActivityTaskQueueResponse = activity_tasks::poll_activity_task_queue, workflow_tasks::LONG_POLL;
         query_workflow(QueryWorkflowRequest) -> QueryWorkflowResponse = query::query_workflow, query::QUERY_TIMEOUT;
+        update_workflow_execution(UpdateWorkflowExecutionRequest) -> UpdateWorkflowExecutionResponse = update::update_workflow_execution, update::LONG_POLL;
+        poll_workflow_execution_update(PollWorkflowExecutionUpdateRequest) -> PollWorkflowExecutionUpdateResponse = update::poll_workflow_execution_update, update::LONG_POLL;
+        execute_multi_operation(ExecuteMultiOperationRequest) -> ExecuteMultiOperationResponse = update::execute_multi_operation, update::LONG_POLL;
     }
 }
 

@@ -69,7 +69,7 @@ async fn start_run(
 }
 
 /// Checks what a new run is created from; both starts share it.
-fn validate_new_run(request: &StartWorkflowExecutionRequest) -> ApiResult<()> {
+pub(super) fn validate_new_run(request: &StartWorkflowExecutionRequest) -> ApiResult<()> {
     require_id(&request.workflow_id, "WorkflowId")?;
     require_id(request.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType")?;
     require_id(request.task_queue.as_ref().map(|q| q.name.as_str()).unwrap_or_default(), "TaskQueue")?;

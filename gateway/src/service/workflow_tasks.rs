@@ -106,6 +106,7 @@ pub async fn workflow_task_response(gateway: &Gateway, run: &RunKey, started: Wo
         }),
         scheduled_time: Some(timestamp_from_nanos(started.scheduled_time_nanos)),
         started_time: Some(timestamp_from_nanos(started.started_time_nanos)),
+        messages: started.messages,
         ..Default::default()
     })
 }
@@ -118,12 +119,12 @@ pub async fn respond_workflow_task_completed(
     let run = run_of(&token);
     let complete = |token| Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
     match gateway.answer_task(token, complete).await? {
-        Reply::WorkflowTaskCompleted { new_task } => {
+        Reply::WorkflowTaskCompleted { new_task, reset_history_event_id } => {
             let workflow_task = match new_task {
                 Some(started) => Some(workflow_task_response(gateway, &run, started).await?),
                 None => None,
             };
-            Ok(RespondWorkflowTaskCompletedResponse { workflow_task, ..Default::default() })
+            Ok(RespondWorkflowTaskCompletedResponse { workflow_task, reset_history_event_id, ..Default::default() })
         }
         other => Err(unexpected(other)),
     }

@@ -20,12 +20,13 @@ from typing import Any, Awaitable, Callable
 
 from google.protobuf.json_format import MessageToDict
 from temporalio import activity, workflow
-from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
-from temporalio.common import RetryPolicy
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
 from _common import check, log, new_id, run_scenario
+from updates import Counter
 
 # Attributes that differ between any two servers or runs by nature.
 VOLATILE = {
@@ -192,7 +193,7 @@ class SignalsAnother:
         return "sent"
 
 
-WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside, Countdown, FailsFirst, Echo, ParentOfTwo, SignalsAnother]
+WORKFLOWS = [GreetOnce, SleepThenGreet, AwaitSignal, GreetRefused, CompletedOutside, Countdown, FailsFirst, Echo, ParentOfTwo, SignalsAnother, Counter]
 ACTIVITIES = [greet, refuse, wait_outside]
 
 Program = Callable[[Client, str, str], Awaitable[WorkflowHandle]]
@@ -297,7 +298,33 @@ async def signalled_by_a_workflow(client: Client, workflow_id: str, task_queue: 
     return sender
 
 
+async def updated(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(Counter.run, id=workflow_id, task_queue=task_queue)
+    await history_reaches(handle, 4)
+    await handle.execute_update(Counter.add, 5, id="first")
+    try:
+        await handle.execute_update(Counter.add, -1, id="refused")
+    except WorkflowUpdateFailedError:
+        pass
+    await handle.signal(Counter.finish)
+    await handle.result()
+    return handle
+
+
+async def updated_with_start(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    start = WithStartWorkflowOperation(
+        Counter.run, id=workflow_id, task_queue=task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL
+    )
+    await client.execute_update_with_start_workflow(Counter.add, 7, id="with-start", start_workflow_operation=start)
+    handle = await start.workflow_handle()
+    await handle.signal(Counter.finish)
+    await handle.result()
+    return handle
+
+
 PROGRAMS: dict[str, Program] = {
+    "updated": updated,
+    "updated_with_start": updated_with_start,
     "two_children": two_children,
     "signalled_by_a_workflow": signalled_by_a_workflow,
     "continued_as_new": continued_as_new,

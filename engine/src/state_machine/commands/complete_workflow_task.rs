@@ -12,7 +12,7 @@ use super::terminate_workflow::SERVER_IDENTITY;
 use super::{Applied, Reply, started_workflow_task};
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::workflow_task_commands::{
-    CommandContext, WorkflowTaskFailure, handle_commands, validate_sequence,
+    CommandContext, WorkflowTaskFailure, handle_commands, only_rejects_updates, validate_sequence,
 };
 use crate::state_machine::{Clock, CommandError};
 
@@ -45,9 +45,22 @@ fn complete(
     clock: Clock<'_>,
 ) -> Result<Applied, WorkflowTaskFailure> {
     let had_buffered_events = !state.buffered_events.is_empty();
+    let leaves_no_trace = !had_buffered_events
+        && !request.force_create_new_workflow_task
+        && state.workflow_task.as_ref().is_some_and(|wft| wft.speculative && wft.transient)
+        && only_rejects_updates(&request.commands, &request.messages);
     let mut mutation = RunMutation::new(state, clock);
-    let completed_event_id = mutation.record_workflow_task_completed(request);
-    apply_sticky_attributes(&mut mutation, request);
+    let completed_event_id = if leaves_no_trace {
+        // A task scheduled for updates the worker only rejected: as in
+        // Temporal, none of its events are written, and the reply tells the
+        // worker to roll its cache back to the history as stored.
+        mutation.state.workflow_task = None;
+        0
+    } else {
+        let completed_event_id = mutation.record_workflow_task_completed(request);
+        apply_sticky_attributes(&mut mutation, request);
+        completed_event_id
+    };
     let context = CommandContext {
         completed_event_id,
         namespace: request.namespace.clone(),
@@ -57,9 +70,11 @@ fn complete(
         max_id_length: clock.config.max_id_length,
         max_failure_depth: clock.config.max_failure_depth,
     };
-    let outcome = handle_commands(&mut mutation, &request.commands, &context)?;
-    let needs_new_task =
-        request.force_create_new_workflow_task || had_buffered_events || outcome.activity_cancelled_before_start;
+    let outcome = handle_commands(&mut mutation, &request.commands, &request.messages, &context)?;
+    let needs_new_task = request.force_create_new_workflow_task
+        || had_buffered_events
+        || outcome.activity_cancelled_before_start
+        || mutation.has_undelivered_updates();
     let mut new_task = None;
     if needs_new_task && mutation.add_scheduled_workflow_task() {
         if request.return_new_workflow_task {
@@ -71,7 +86,9 @@ fn complete(
             mutation.dispatch_workflow_task();
         }
     }
-    Ok(Applied { reply: Ok(Reply::WorkflowTaskCompleted { new_task }), transition: mutation.finish() })
+    let reset_history_event_id =
+        if leaves_no_trace { mutation.info().last_completed_workflow_task_started_event_id } else { 0 };
+    Ok(Applied { reply: Ok(Reply::WorkflowTaskCompleted { new_task, reset_history_event_id }), transition: mutation.finish() })
 }
 
 fn apply_sticky_attributes(mutation: &mut RunMutation, request: &RespondWorkflowTaskCompletedRequest) {

@@ -20,6 +20,8 @@ mod signal_workflow;
 mod start_child_workflow;
 mod start_workflow;
 mod terminate_workflow;
+mod update_with_start_workflow;
+mod update_workflow;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ pub(crate) use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
 pub use start_child_workflow::apply as start_child_workflow;
 pub use start_workflow::{StartOutcome, apply as start_workflow};
+pub use update_with_start_workflow::apply as update_with_start_workflow;
 
 use temper_proto::records::command_record::Command;
 use temper_proto::api::common::v1::WorkflowExecution;
@@ -50,9 +53,15 @@ pub enum Reply {
     Accepted,
     WorkflowTaskStarted(WorkflowTaskStarted),
     /// The next workflow task, started already when the worker asked for it.
-    WorkflowTaskCompleted { new_task: Option<WorkflowTaskStarted> },
+    /// `reset_history_event_id` is set when the task was discarded (a
+    /// speculative task that only rejected updates): the last workflow task
+    /// started event in history, to which the worker rolls its cache back.
+    WorkflowTaskCompleted { new_task: Option<WorkflowTaskStarted>, reset_history_event_id: i64 },
     ActivityTaskStarted(ActivityTaskStarted),
     Heartbeat { cancel_requested: bool },
+    /// An update was admitted to run `run_id`, which the same command
+    /// started if `started` (update-with-start).
+    UpdateAdmitted { run_id: String, started: bool },
 }
 
 /// A command's outcome on a run: the reply (which may be an error even
@@ -81,9 +90,13 @@ pub enum Target {
 /// The run a command addresses; an empty run id means the current run.
 pub fn target_of(command: &Command) -> Target {
     let run_id = match command {
-        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) | Command::StartChildWorkflow(_) => {
+        Command::StartWorkflow(_)
+        | Command::SignalWithStartWorkflow(_)
+        | Command::StartChildWorkflow(_)
+        | Command::UpdateWithStartWorkflow(_) => {
             return Target::CurrentRun;
         }
+        Command::UpdateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::SignalWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::RequestCancelWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::TerminateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
@@ -124,6 +137,8 @@ pub fn name_of(command: &Command) -> &'static str {
         Command::RecordChildWorkflowStarted(_) => "RecordChildWorkflowStarted",
         Command::RecordChildWorkflowClosed(_) => "RecordChildWorkflowClosed",
         Command::RecordExternalRequestOutcome(_) => "RecordExternalRequestOutcome",
+        Command::UpdateWorkflow(_) => "UpdateWorkflow",
+        Command::UpdateWithStartWorkflow(_) => "UpdateWithStartWorkflow",
     }
 }
 
@@ -163,7 +178,11 @@ pub fn apply_to_run(
         Command::RecordExternalRequestOutcome(c) => {
             record_external_request_outcome::apply(state, c, clock).map(Applied::ok)
         }
-        Command::StartWorkflow(_) | Command::SignalWithStartWorkflow(_) | Command::StartChildWorkflow(_) => {
+        Command::UpdateWorkflow(c) => update_workflow::apply(state, c, clock).map(Applied::ok),
+        Command::StartWorkflow(_)
+        | Command::SignalWithStartWorkflow(_)
+        | Command::StartChildWorkflow(_)
+        | Command::UpdateWithStartWorkflow(_) => {
             Err(CommandError::InvalidArgument("start commands create a run; they are not applied to one".into()))
         }
     }

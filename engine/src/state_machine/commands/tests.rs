@@ -578,7 +578,7 @@ mod workflow_task_commands {
                 RespondWorkflowTaskCompletedRequest { return_new_workflow_task: true, ..Default::default() },
             )
             .unwrap();
-        let Reply::WorkflowTaskCompleted { new_task: Some(next) } = reply else { panic!("{reply:?}") };
+        let Reply::WorkflowTaskCompleted { new_task: Some(next), .. } = reply else { panic!("{reply:?}") };
         assert_eq!(h.dispatched.len(), dispatched_before, "an inline task is not dispatched");
         assert_eq!(next.previous_started_event_id, 3);
         assert_eq!(next.started_event_id, 7);
@@ -1222,4 +1222,5 @@ fn visibility_is_published_on_start_and_close() {
 
 mod chains;
 mod children;
+mod updates;
 mod robustness;

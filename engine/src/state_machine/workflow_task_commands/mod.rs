@@ -25,6 +25,8 @@ use temper_proto::api::history::v1::history_event::Attributes as EventAttributes
 pub(super) use upsert_search_attributes::{recorded_memo, recorded_search_attributes};
 
 use super::history::RunMutation;
+use super::updates::UpdateMessage;
+use temper_proto::api::protocol::v1::Message as ProtocolMessage;
 use super::successor::Successor;
 
 /// Why a workflow task completion is refused.
@@ -37,7 +39,7 @@ pub struct WorkflowTaskFailure {
 }
 
 impl WorkflowTaskFailure {
-    fn new(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> Self {
+    pub(super) fn new(cause: WorkflowTaskFailedCause, message: impl Into<String>) -> Self {
         WorkflowTaskFailure { cause, message: message.into(), terminate: false }
     }
 
@@ -110,19 +112,60 @@ fn closes_workflow(command: &Command) -> bool {
     closing_type || closing_attributes
 }
 
+/// Applies the commands in order, and the protocol messages: each where a
+/// ProtocolMessage command places it, the rest after the commands, as
+/// Temporal does. Updates the worker got and did not answer are rejected.
 pub(super) fn handle_commands(
     mutation: &mut RunMutation,
     commands: &[Command],
+    messages: &[ProtocolMessage],
     context: &CommandContext,
 ) -> Result<CommandsOutcome, WorkflowTaskFailure> {
     let mut outcome = CommandsOutcome::default();
+    let mut unhandled: Vec<&ProtocolMessage> = messages.iter().collect();
     for command in commands {
-        let event_id = handle_command(mutation, command, context, &mut outcome)?;
+        let event_id = match &command.attributes {
+            Some(Attributes::ProtocolMessageCommandAttributes(a)) => handle_message(mutation, take_message(&mut unhandled, &a.message_id)?)?,
+            _ => handle_command(mutation, command, context, &mut outcome)?,
+        };
         if event_id > 0 && command.user_metadata.is_some() {
             mutation.set_user_metadata(event_id, command.user_metadata.clone());
         }
     }
+    for message in unhandled {
+        handle_message(mutation, message)?;
+    }
+    if mutation.is_running() {
+        mutation.reject_unanswered_updates();
+    }
     Ok(outcome)
+}
+
+fn take_message<'m>(unhandled: &mut Vec<&'m ProtocolMessage>, message_id: &str) -> Result<&'m ProtocolMessage, WorkflowTaskFailure> {
+    let index = unhandled.iter().position(|message| message.id == message_id).ok_or_else(|| {
+        WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage,
+            format!("ProtocolMessageCommand names message {message_id:?}, which the completion does not carry"),
+        )
+    })?;
+    Ok(unhandled.remove(index))
+}
+
+/// Applies a worker's message about an update. Messages about a run that
+/// closed in this same completion are moot: its updates failed as it closed.
+fn handle_message(mutation: &mut RunMutation, message: &ProtocolMessage) -> Result<i64, WorkflowTaskFailure> {
+    let body = UpdateMessage::decode(message)?;
+    if !mutation.is_running() {
+        return Ok(0);
+    }
+    mutation.apply_update_message(message, body)
+}
+
+/// Whether a completion only rejects updates: a speculative task that
+/// did nothing else leaves no trace in history.
+pub(super) fn only_rejects_updates(commands: &[Command], messages: &[ProtocolMessage]) -> bool {
+    commands.is_empty()
+        && messages.iter().all(|message| UpdateMessage::decode(message).is_ok_and(|body| body.is_rejection()))
 }
 
 /// Applies one command; returns the id of the event it wrote (0 if none).

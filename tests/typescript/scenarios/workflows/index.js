@@ -137,8 +137,41 @@ async function childrenParentWorkflow(prefix, signalTarget) {
   return outcome;
 }
 
+const addUpdate = wf.defineUpdate('add');
+const addSlowlyUpdate = wf.defineUpdate('addSlowly');
+const doneSignal = wf.defineSignal('done');
+
+/** A counter changed by updates; `add` refuses negative amounts in its validator. */
+async function counterWorkflow() {
+  let total = 0;
+  let done = false;
+  wf.setHandler(
+    addUpdate,
+    (amount) => {
+      total += amount;
+      return total;
+    },
+    {
+      validator: (amount) => {
+        if (amount < 0) throw new Error(`cannot add ${amount}`);
+      },
+    },
+  );
+  wf.setHandler(addSlowlyUpdate, async (amount) => {
+    await wf.sleep('1 second');
+    total += amount;
+    return total;
+  });
+  wf.setHandler(doneSignal, () => {
+    done = true;
+  });
+  await wf.condition(() => done && wf.allHandlersFinished());
+  return total;
+}
+
 module.exports = {
   asyncCompletionWorkflow,
+  counterWorkflow,
   childrenParentWorkflow,
   echoChildWorkflow,
   waitingChildWorkflow,
