@@ -117,3 +117,8 @@ fn child_workflows_close_policies_and_external_signals() {
 fn workflow_updates_validators_stages_ids_and_with_start() {
     run_scenario("updates.py", &[]);
 }
+
+#[test]
+fn eager_workflow_start_and_activity_dispatch() {
+    run_scenario("eager.py", &[]);
+}

@@ -58,3 +58,8 @@ fn child_workflows_and_external_signals() {
 fn updates_with_a_validator_and_with_start() {
     run_typescript_scenario("updates.js");
 }
+
+#[test]
+fn eager_workflow_start_and_activity_dispatch() {
+    run_typescript_scenario("eager.js");
+}

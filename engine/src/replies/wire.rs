@@ -6,7 +6,7 @@
 use temper_proto::records::command_failure::Kind;
 use temper_proto::records::command_reply::Outcome;
 use temper_proto::records::{
-    AcceptedReply, ActivityTaskStartedReply, CommandFailure, CommandReply, HeartbeatReply, RunProgressEntry, StartedReply, UpdateAdmittedReply,
+    AcceptedReply, ActivityTaskStartedReply, CommandFailure, CommandReply, HeartbeatReply, RunProgressEntry, StartedEagerlyReply, StartedReply, UpdateAdmittedReply,
     WorkflowTaskCompletedReply, WorkflowTaskStartedReply,
 };
 
@@ -67,12 +67,19 @@ fn encode_outcome(reply: Reply) -> Outcome {
         Reply::Started { run_id, started } => Outcome::Started(StartedReply { run_id, started }),
         Reply::Accepted => Outcome::Accepted(AcceptedReply {}),
         Reply::WorkflowTaskStarted(task) => Outcome::WorkflowTaskStarted(encode_workflow_task(task)),
-        Reply::WorkflowTaskCompleted { new_task, reset_history_event_id } => Outcome::WorkflowTaskCompleted(
-            WorkflowTaskCompletedReply { new_task: new_task.map(encode_workflow_task), reset_history_event_id },
-        ),
+        Reply::WorkflowTaskCompleted { new_task, reset_history_event_id, activity_tasks } => {
+            Outcome::WorkflowTaskCompleted(WorkflowTaskCompletedReply {
+                new_task: new_task.map(encode_workflow_task),
+                reset_history_event_id,
+                activity_tasks: activity_tasks.into_iter().map(encode_activity_task).collect(),
+            })
+        }
         Reply::ActivityTaskStarted(task) => Outcome::ActivityTaskStarted(encode_activity_task(task)),
         Reply::Heartbeat { cancel_requested } => Outcome::Heartbeat(HeartbeatReply { cancel_requested }),
         Reply::UpdateAdmitted { run_id, started } => Outcome::UpdateAdmitted(UpdateAdmittedReply { run_id, started }),
+        Reply::StartedEagerly { run_id, task } => {
+            Outcome::StartedEagerly(StartedEagerlyReply { run_id, task: Some(encode_workflow_task(*task)) })
+        }
     }
 }
 
@@ -82,12 +89,19 @@ fn decode_outcome(outcome: Outcome) -> Reply {
         Outcome::Started(StartedReply { run_id, started }) => Reply::Started { run_id, started },
         Outcome::Accepted(AcceptedReply {}) => Reply::Accepted,
         Outcome::WorkflowTaskStarted(task) => Reply::WorkflowTaskStarted(decode_workflow_task(task)),
-        Outcome::WorkflowTaskCompleted(WorkflowTaskCompletedReply { new_task, reset_history_event_id }) => {
-            Reply::WorkflowTaskCompleted { new_task: new_task.map(decode_workflow_task), reset_history_event_id }
+        Outcome::WorkflowTaskCompleted(WorkflowTaskCompletedReply { new_task, reset_history_event_id, activity_tasks }) => {
+            Reply::WorkflowTaskCompleted {
+                new_task: new_task.map(decode_workflow_task),
+                reset_history_event_id,
+                activity_tasks: activity_tasks.into_iter().map(decode_activity_task).collect(),
+            }
         }
         Outcome::ActivityTaskStarted(task) => Reply::ActivityTaskStarted(decode_activity_task(task)),
         Outcome::Heartbeat(HeartbeatReply { cancel_requested }) => Reply::Heartbeat { cancel_requested },
         Outcome::UpdateAdmitted(UpdateAdmittedReply { run_id, started }) => Reply::UpdateAdmitted { run_id, started },
+        Outcome::StartedEagerly(StartedEagerlyReply { run_id, task }) => {
+            Reply::StartedEagerly { run_id, task: Box::new(decode_workflow_task(task.unwrap_or_default())) }
+        }
         Outcome::Failure(_) => unreachable!("decode_reply takes failures apart"),
     }
 }
@@ -254,8 +268,12 @@ mod tests {
             Reply::Accepted,
             Reply::WorkflowTaskStarted(workflow_task()),
             Reply::WorkflowTaskStarted(WorkflowTaskStarted::default()),
-            Reply::WorkflowTaskCompleted { new_task: None, reset_history_event_id: 0 },
-            Reply::WorkflowTaskCompleted { new_task: Some(workflow_task()), reset_history_event_id: 12 },
+            Reply::WorkflowTaskCompleted { new_task: None, reset_history_event_id: 0, activity_tasks: vec![] },
+            Reply::WorkflowTaskCompleted {
+                new_task: Some(workflow_task()),
+                reset_history_event_id: 12,
+                activity_tasks: vec![activity_task()],
+            },
             Reply::ActivityTaskStarted(activity_task()),
             Reply::ActivityTaskStarted(ActivityTaskStarted { heartbeat_details: None, workflow_type: None, ..activity_task() }),
             Reply::Heartbeat { cancel_requested: true },

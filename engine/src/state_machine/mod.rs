@@ -94,6 +94,9 @@ impl Transition {
 pub struct NewRun {
     pub state: WorkflowMutableState,
     pub transition: Transition,
+    /// The first workflow task, started already for the caller that asked
+    /// for eager execution.
+    pub eager_task: Option<commands::WorkflowTaskStarted>,
 }
 
 pub type Nanos = i64;

@@ -50,6 +50,9 @@ pub(super) struct RunSpec {
     pub chain: ChainPosition,
     /// The parent, for a child's runs.
     pub parent: Option<ParentExecution>,
+    /// Start the first workflow task at once, for the worker behind the
+    /// client that asked (eager workflow start).
+    pub eager: bool,
 }
 
 /// Where a run stands in its workflow's chain of runs.
@@ -125,6 +128,7 @@ impl RunSpec {
             first_task_backoff: Some(first_task_backoff),
             chain: ChainPosition::first(initiator),
             parent: None,
+            eager: request.request_eager_execution,
         }
     }
 }
@@ -144,6 +148,8 @@ pub(super) fn create_run(mut spec: RunSpec, clock: Clock<'_>, before_first_task:
         .execution_expiration
         .or_else(|| (spec.execution_timeout > 0).then(|| round_to_millis(deadline(now, spec.execution_timeout))));
     let backoff = spec.first_task_backoff.unwrap_or(0);
+    // A run that waits before its first task cannot start it now.
+    let eager = spec.eager && backoff == 0;
     let execution_time = deadline(now, backoff);
     let first_run_id =
         if chain.first_execution_run_id.is_empty() { spec.run_id.clone() } else { chain.first_execution_run_id.clone() };
@@ -210,20 +216,27 @@ pub(super) fn create_run(mut spec: RunSpec, clock: Clock<'_>, before_first_task:
         parent_workflow_execution: spec.parent.as_ref().map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
         parent_initiated_event_id: spec.parent.as_ref().map(|p| p.initiated_event_id).unwrap_or_default(),
         root_workflow_execution: spec.parent.as_ref().map(|p| WorkflowExecution { workflow_id: p.root_workflow_id.clone(), run_id: p.root_run_id.clone() }),
+        eager_execution_accepted: eager,
         ..Default::default()
     };
     let may_have_successor = started.retry_policy.is_some() || !started.cron_schedule.is_empty();
     if may_have_successor {
         state.started_for_successor = Some(started.clone());
     }
+    let identity = started.identity.clone();
     let mut mutation = RunMutation::creating(&mut state, clock);
     let started_id = mutation.add_event(Attributes::from(started));
     mutation.set_user_metadata(started_id, spec.user_metadata);
     before_first_task(&mut mutation);
-    mutation.schedule_workflow_task();
+    let eager_task = if eager && mutation.add_scheduled_workflow_task() {
+        Some(mutation.start_workflow_task(&spec.request_id, &identity))
+    } else {
+        mutation.schedule_workflow_task();
+        None
+    };
     mutation.mark_visibility_changed();
     let transition = mutation.finish();
-    NewRun { state, transition }
+    NewRun { state, transition, eager_task }
 }
 
 /// A new run's run and workflow task timeouts, as Temporal fills them in:

@@ -241,6 +241,7 @@ impl RunMutation<'_> {
             first_task_backoff: None,
             chain: self.next_chain_position(),
             parent: info.parent.clone(),
+            eager: false,
         }
     }
 

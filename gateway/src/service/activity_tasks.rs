@@ -48,10 +48,7 @@ pub async fn poll_activity_task_queue(
     let identity = request.identity.as_str();
     let start_task = |task: PendingTask| -> BoxFuture<'_, _> { Box::pin(async move { start(gateway, &task, identity).await }) };
     match poll(gateway, &namespace.id, queue_name, TaskKind::Activity, &request.identity, deadline, start_task).await? {
-        Polled::Started((run, started)) => {
-            let scheduled = scheduled_event(gateway, &run, started.scheduled_event_id).await?;
-            Ok(activity_task_response(&namespace.name, &run, started, scheduled))
-        }
+        Polled::Started((run, started)) => activity_task_for(gateway, &namespace.name, &run, started).await,
         Polled::Query { .. } | Polled::Nothing => Ok(PollActivityTaskQueueResponse::default()),
     }
 }
@@ -71,6 +68,18 @@ async fn start(gateway: &Gateway, task: &PendingTask, identity: &str) -> ApiResu
         Ok(other) => Err(unexpected(other)),
         Err(_) => Ok(None),
     }
+}
+
+/// What a worker gets for a started activity attempt (polled, or started
+/// eagerly for the worker completing a workflow task).
+pub(super) async fn activity_task_for(
+    gateway: &Gateway,
+    namespace: &str,
+    run: &RunKey,
+    started: ActivityTaskStarted,
+) -> ApiResult<PollActivityTaskQueueResponse> {
+    let scheduled = scheduled_event(gateway, run, started.scheduled_event_id).await?;
+    Ok(activity_task_response(namespace, run, started, scheduled))
 }
 
 /// The activity's input and header live in its scheduled event.

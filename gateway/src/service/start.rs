@@ -14,6 +14,8 @@ use temper_proto::records::{SignalWithStartWorkflow, StartWorkflow};
 
 use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
+use super::workflow_tasks::workflow_task_response;
+use temper_engine::store::RunKey;
 use crate::validation::{non_negative, request_id_or_new, require_id};
 
 pub async fn start_workflow_execution(
@@ -25,13 +27,23 @@ pub async fn start_workflow_execution(
     request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
     let namespace_retention = namespace.retention;
-    let start = |run_id| Command::StartWorkflow(StartWorkflow { request: Some(request), run_id, namespace_retention });
-    let (run_id, started) = start_run(gateway, &namespace.id, &workflow_id, start).await?;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let command = Command::StartWorkflow(StartWorkflow { request: Some(request), run_id, namespace_retention });
+    let (run_id, started, eager_workflow_task) = match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
+        Reply::Started { run_id, started } => (run_id, started, None),
+        Reply::StartedEagerly { run_id, task } => {
+            let run = RunKey { namespace_id: namespace.id.clone(), workflow_id: workflow_id.clone(), run_id: run_id.clone() };
+            let eager_task = workflow_task_response(gateway, &run, *task).await?;
+            (run_id, true, Some(eager_task))
+        }
+        other => return Err(unexpected(other)),
+    };
     Ok(StartWorkflowExecutionResponse {
         first_execution_run_id: run_id.clone(),
         run_id,
         started,
         status: WorkflowExecutionStatus::Running as i32,
+        eager_workflow_task,
         ..Default::default()
     })
 }

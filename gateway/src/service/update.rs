@@ -85,6 +85,8 @@ pub async fn execute_multi_operation(
         return Err(ApiError::invalid("The update of an update-with-start must name the workflow id of its start."));
     }
     start.request_id = request_id_or_new(&start.request_id);
+    // The update rides with the first task; an eager task would bypass it.
+    start.request_eager_execution = false;
     let workflow_id = start.workflow_id.clone();
     let wanted = wanted_stage(update.wait_policy.as_ref().map(|p| p.lifecycle_stage()));
     let update_id = update_id_of(&update);

@@ -15,6 +15,7 @@ use temper_proto::records::{CompleteWorkflowTask, FailWorkflowTask, RecordWorkfl
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
+use super::activity_tasks::activity_task_for;
 use super::query::query_task_response;
 use crate::errors::{ApiResult, unexpected};
 use crate::gateway::Gateway;
@@ -117,14 +118,24 @@ pub async fn respond_workflow_task_completed(
 ) -> ApiResult<RespondWorkflowTaskCompletedResponse> {
     let token = gateway.task_token(&request.namespace, &request.task_token, TaskKind::Workflow).await?;
     let run = run_of(&token);
+    let namespace = request.namespace.clone();
+    let namespace_name = namespace.as_str();
     let complete = |token| Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
     match gateway.answer_task(token, complete).await? {
-        Reply::WorkflowTaskCompleted { new_task, reset_history_event_id } => {
+        Reply::WorkflowTaskCompleted { new_task, reset_history_event_id, activity_tasks } => {
             let workflow_task = match new_task {
                 Some(started) => Some(workflow_task_response(gateway, &run, started).await?),
                 None => None,
             };
-            Ok(RespondWorkflowTaskCompletedResponse { workflow_task, reset_history_event_id, ..Default::default() })
+            let mut eager_activities = Vec::with_capacity(activity_tasks.len());
+            for started in activity_tasks {
+                eager_activities.push(activity_task_for(gateway, namespace_name, &run, started).await?);
+            }
+            Ok(RespondWorkflowTaskCompletedResponse {
+                workflow_task,
+                reset_history_event_id,
+                activity_tasks: eager_activities,
+            })
         }
         other => Err(unexpected(other)),
     }

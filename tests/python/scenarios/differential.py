@@ -322,7 +322,16 @@ async def updated_with_start(client: Client, workflow_id: str, task_queue: str) 
     return handle
 
 
+async def started_eagerly(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(
+        GreetOnce.run, "eager", id=workflow_id, task_queue=task_queue, request_eager_start=True
+    )
+    await handle.result()
+    return handle
+
+
 PROGRAMS: dict[str, Program] = {
+    "started_eagerly": started_eagerly,
     "updated": updated,
     "updated_with_start": updated_with_start,
     "two_children": two_children,

@@ -33,14 +33,18 @@ async function connectWorker(args) {
 
 /**
  * Runs `fn(client, taskQueue)` while a worker polls a new task queue with
- * every scenario workflow and the given activities.
+ * every scenario workflow and the given activities. With `shareConnection`
+ * the client uses the worker's connection, as eager workflow start needs.
  */
-async function withWorker(args, name, activities, fn) {
+async function withWorker(args, name, activities, fn, { shareConnection = false } = {}) {
   const { Worker } = require('@temporalio/worker');
-  const client = await connectClient(args);
+  const workerConnection = await connectWorker(args);
+  const client = shareConnection
+    ? new Client({ connection: workerConnection, namespace: args.namespace })
+    : await connectClient(args);
   const taskQueue = newId(`ts-${name}-tq`);
   const worker = await Worker.create({
-    connection: await connectWorker(args),
+    connection: workerConnection,
     namespace: args.namespace,
     taskQueue,
     workflowsPath: require.resolve('./workflows'),

@@ -88,7 +88,8 @@ fn complete(
     }
     let reset_history_event_id =
         if leaves_no_trace { mutation.info().last_completed_workflow_task_started_event_id } else { 0 };
-    Ok(Applied { reply: Ok(Reply::WorkflowTaskCompleted { new_task, reset_history_event_id }), transition: mutation.finish() })
+    let reply = Reply::WorkflowTaskCompleted { new_task, reset_history_event_id, activity_tasks: outcome.eager_activities };
+    Ok(Applied { reply: Ok(reply), transition: mutation.finish() })
 }
 
 fn apply_sticky_attributes(mutation: &mut RunMutation, request: &RespondWorkflowTaskCompletedRequest) {

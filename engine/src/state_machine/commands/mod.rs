@@ -56,9 +56,18 @@ pub enum Reply {
     /// `reset_history_event_id` is set when the task was discarded (a
     /// speculative task that only rejected updates): the last workflow task
     /// started event in history, to which the worker rolls its cache back.
-    WorkflowTaskCompleted { new_task: Option<WorkflowTaskStarted>, reset_history_event_id: i64 },
+    /// `activity_tasks` are activities started for the completing worker
+    /// (eager activity dispatch).
+    WorkflowTaskCompleted {
+        new_task: Option<WorkflowTaskStarted>,
+        reset_history_event_id: i64,
+        activity_tasks: Vec<ActivityTaskStarted>,
+    },
     ActivityTaskStarted(ActivityTaskStarted),
     Heartbeat { cancel_requested: bool },
+    /// A run was started with its first workflow task, for the worker
+    /// behind the client that asked for eager execution.
+    StartedEagerly { run_id: String, task: Box<WorkflowTaskStarted> },
     /// An update was admitted to run `run_id`, which the same command
     /// started if `started` (update-with-start).
     UpdateAdmitted { run_id: String, started: bool },

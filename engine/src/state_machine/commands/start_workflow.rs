@@ -36,8 +36,12 @@ pub fn apply(
     };
     let spec = RunSpec::from_start_request(namespace_id, request, &command.run_id, command.namespace_retention, clock.now);
     let new_run = create_run(spec, clock, |_| {});
+    let reply = match &new_run.eager_task {
+        Some(task) => Reply::StartedEagerly { run_id: command.run_id.clone(), task: Box::new(task.clone()) },
+        None => Reply::Started { run_id: command.run_id.clone(), started: true },
+    };
     Ok(StartOutcome {
-        reply: Reply::Started { run_id: command.run_id.clone(), started: true },
+        reply,
         new_run: Some(new_run),
         previous_run,
     })

@@ -1222,5 +1222,6 @@ fn visibility_is_published_on_start_and_close() {
 
 mod chains;
 mod children;
+mod eager;
 mod updates;
 mod robustness;

@@ -61,6 +61,9 @@ pub(super) struct CommandsOutcome {
     /// A not-yet-started activity was cancelled at once: the workflow has a
     /// new event to react to.
     pub activity_cancelled_before_start: bool,
+    /// Activities started for the completing worker itself (eager activity
+    /// dispatch), returned with the completion's reply.
+    pub eager_activities: Vec<super::activity::ActivityTaskStarted>,
 }
 
 /// Context every command handler needs.
@@ -137,6 +140,9 @@ pub(super) fn handle_commands(
     }
     if mutation.is_running() {
         mutation.reject_unanswered_updates();
+    } else {
+        // The workflow closed: its activities went with it.
+        outcome.eager_activities.clear();
     }
     Ok(outcome)
 }
@@ -177,7 +183,7 @@ fn handle_command(
 ) -> Result<i64, WorkflowTaskFailure> {
     let command_type = command.command_type();
     match &command.attributes {
-        Some(Attributes::ScheduleActivityTaskCommandAttributes(a)) => schedule_activity::handle(mutation, a, context),
+        Some(Attributes::ScheduleActivityTaskCommandAttributes(a)) => schedule_activity::handle(mutation, a, context, outcome),
         Some(Attributes::RequestCancelActivityTaskCommandAttributes(a)) => {
             request_cancel_activity::handle(mutation, a, context, outcome)
         }

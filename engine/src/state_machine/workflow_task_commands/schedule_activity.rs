@@ -8,7 +8,8 @@ use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::records::ActivityInfo;
 
-use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
+use super::{CommandContext, CommandsOutcome, WorkflowTaskFailure, check_id, check_size};
+use crate::state_machine::derived_ids::request_id;
 use crate::state_machine::history::RunMutation;
 use crate::state_machine::retry;
 use crate::time::{duration_nanos, explicit_duration, is_negative, optional_duration, timestamp_from_nanos};
@@ -31,6 +32,7 @@ pub(super) fn handle(
     mutation: &mut RunMutation,
     attributes: &ScheduleActivityTaskCommandAttributes,
     context: &CommandContext,
+    outcome: &mut CommandsOutcome,
 ) -> Result<i64, WorkflowTaskFailure> {
     let bad = |message: String| WorkflowTaskFailure::new(CAUSE, message);
     let activity_type = attributes.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default();
@@ -80,6 +82,7 @@ pub(super) fn handle(
         ..Default::default()
     }));
     let now = timestamp_from_nanos(mutation.now());
+    let on_workflow_queue = task_queue == mutation.info().task_queue;
     mutation.state.activities.insert(
         scheduled_event_id,
         ActivityInfo {
@@ -98,9 +101,22 @@ pub(super) fn handle(
             ..Default::default()
         },
     );
-    mutation.dispatch_activity(scheduled_event_id);
+    let eager = attributes.request_eager_execution
+        && on_workflow_queue
+        && outcome.eager_activities.len() < MAX_EAGER_ACTIVITIES;
+    if eager {
+        // The completing worker asked to run it itself and polls this queue.
+        let request_id = request_id(&mutation.info().run_id, scheduled_event_id);
+        outcome.eager_activities.push(mutation.start_activity(scheduled_event_id, &request_id, &context.identity));
+    } else {
+        mutation.dispatch_activity(scheduled_event_id);
+    }
     Ok(scheduled_event_id)
 }
+
+/// Most activities one workflow task completion starts eagerly, as
+/// Temporal's `system.maxActivityEagerExecution` default does.
+const MAX_EAGER_ACTIVITIES: usize = 3;
 
 /// Temporal's rules: schedule-to-close fills the other two when set;
 /// otherwise start-to-close is required and the run timeout bounds the

@@ -92,7 +92,7 @@ fn a_rejected_update_leaves_no_trace_and_the_worker_rolls_back() {
     admit(&mut h, "u1").unwrap();
     let started = h.start_workflow_task();
     let reply = complete_with_messages(&mut h, &started, vec![reject("u1")]);
-    assert_eq!(reply, Reply::WorkflowTaskCompleted { new_task: None, reset_history_event_id: last_started });
+    assert_eq!(reply, Reply::WorkflowTaskCompleted { new_task: None, reset_history_event_id: last_started, activity_tasks: vec![] });
     assert_eq!(h.history.len(), events_before, "no event at all");
     assert!(h.state.workflow_task.is_none());
     assert_eq!(stage(&h, "u1"), UpdateStage::Completed);
