@@ -16,7 +16,7 @@ from datetime import timedelta
 from temporalio import activity, workflow
 from temporalio.worker import Worker
 
-from _common import check, check_eq, connect, log, new_id, run_scenario, for_worker
+from _common import check, check_eq, connect, log, new_id, run_scenario
 
 
 @activity.defn
@@ -34,7 +34,10 @@ class EagerWorkflow:
 async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("eager-tq")
-    async with Worker(for_worker(client), task_queue=task_queue, workflows=[EagerWorkflow], activities=[shout]):
+    # Eager start hands the task to a worker of the starting client itself,
+    # so this worker shares the client's connection even where other
+    # scenarios poll through another gateway (--worker-address).
+    async with Worker(client, task_queue=task_queue, workflows=[EagerWorkflow], activities=[shout]):
         handle = await client.start_workflow(
             EagerWorkflow.run, "quick", id=new_id("eager-wf"), task_queue=task_queue, request_eager_start=True
         )
