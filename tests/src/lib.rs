@@ -1147,7 +1147,7 @@ impl Drop for ScenarioProcess {
 /// Every compatibility scenario of tests/tests/scenarios.rs (which runs each
 /// against a server of its own); each makes its own ids, so they can also run
 /// one after another against one server, as on the Cassandra store.
-pub const SDK_SCENARIOS: [&str; 24] = [
+pub const SDK_SCENARIOS: [&str; 25] = [
     "hello_activity.py",
     "activity_retry.py",
     "start_to_close_retry.py",
@@ -1172,6 +1172,7 @@ pub const SDK_SCENARIOS: [&str; 24] = [
     "child_workflows.py",
     "updates.py",
     "eager.py",
+    "reset.py",
 ];
 
 pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {

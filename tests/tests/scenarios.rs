@@ -122,3 +122,8 @@ fn workflow_updates_validators_stages_ids_and_with_start() {
 fn eager_workflow_start_and_activity_dispatch() {
     run_scenario("eager.py", &[]);
 }
+
+#[test]
+fn reset_to_the_first_workflow_task_with_a_signal_reapplied() {
+    run_scenario("reset.py", &[]);
+}

@@ -63,3 +63,8 @@ fn updates_with_a_validator_and_with_start() {
 fn eager_workflow_start_and_activity_dispatch() {
     run_typescript_scenario("eager.js");
 }
+
+#[test]
+fn reset_to_the_first_workflow_task() {
+    run_typescript_scenario("reset.js");
+}

@@ -32,6 +32,8 @@ use crate::log::trimmer::LogTrimmer;
 use crate::log::{Log, LogName, LogRecord};
 use crate::notify::HistoryNotifier;
 use crate::replies::ReplySink;
+use temper_proto::records::ExecutionInfo;
+use temper_proto::api::history::v1::HistoryEvent;
 use crate::state_machine::commands::{self, Reply, Target};
 use crate::state_machine::{Clock, CommandError, Config};
 use crate::partitioning::shard_of;
@@ -464,7 +466,8 @@ impl ShardProcessor {
             Command::StartWorkflow(_)
             | Command::SignalWithStartWorkflow(_)
             | Command::StartChildWorkflow(_)
-            | Command::UpdateWithStartWorkflow(_) => self.apply_start(batch, &workflow, &command, now).await?,
+            | Command::UpdateWithStartWorkflow(_)
+            | Command::ResetWorkflow(_) => self.apply_start(batch, &workflow, &command, now).await?,
             _ => self.apply_to_existing_run(batch, &workflow, &command, origin.as_ref(), now).await?,
         };
         if let Some(reply) = origin.and_then(|origin| commands::reply_to_origin(&command, &origin, &result)) {
@@ -482,6 +485,13 @@ impl ShardProcessor {
         now: i64,
     ) -> Result<Result<Reply, CommandError>, StoreError> {
         let clock = Clock { now, config: &self.context.config };
+        let reset_base = match command {
+            Command::ResetWorkflow(reset) => match self.reset_base(batch, workflow, reset).await? {
+                Ok(base) => Some(base),
+                Err(error) => return Ok(Err(error)),
+            },
+            _ => None,
+        };
         let current_run = batch.current_run(&self.context, workflow).await?;
         let current_key = current_run.map(|run_id| run_key(workflow, run_id));
         let current_state = match &current_key {
@@ -496,6 +506,10 @@ impl ShardProcessor {
             Command::StartChildWorkflow(start) => commands::start_child_workflow(&workflow.namespace_id, current_state, start, clock),
             Command::UpdateWithStartWorkflow(start) => {
                 commands::update_with_start_workflow(&workflow.namespace_id, current_state, start, clock)
+            }
+            Command::ResetWorkflow(reset) => {
+                let (base, events) = reset_base.as_ref().expect("loaded above");
+                commands::reset_workflow(base, events, current_state, reset, clock)
             }
             _ => unreachable!("only start commands come here"),
         };
@@ -513,6 +527,22 @@ impl ShardProcessor {
             batch.record(&key, new_run.transition);
         }
         Ok(Ok(outcome.reply))
+    }
+
+    /// The run a reset starts from and its history, as stored.
+    async fn reset_base(
+        &self,
+        batch: &mut Batch,
+        workflow: &WorkflowKey,
+        reset: &temper_proto::records::ResetWorkflow,
+    ) -> Result<Result<(ExecutionInfo, Vec<HistoryEvent>), CommandError>, StoreError> {
+        let key = run_key(workflow, reset.base_run_id.clone());
+        let Some(info) = batch.state(&self.context, &key).await?.and_then(|state| state.info.clone()) else {
+            return Ok(Err(CommandError::WorkflowNotFound { workflow_id: workflow.workflow_id.clone(), run_id: reset.base_run_id.clone() }));
+        };
+        let stored = (info.next_event_id - 1).max(0) as usize;
+        let events = self.context.store.read_history(&key, 1, stored).await?;
+        Ok(Ok((info, events)))
     }
 
     async fn apply_to_existing_run(

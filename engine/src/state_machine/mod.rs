@@ -25,6 +25,7 @@ mod history;
 mod children;
 mod lifecycle;
 mod new_run;
+mod rebuild;
 mod reset_points;
 mod retry;
 mod successor;

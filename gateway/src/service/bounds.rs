@@ -416,3 +416,12 @@ impl Bounded for ExecuteMultiOperationRequest {
         Ok(())
     }
 }
+
+impl Bounded for ResetWorkflowExecutionRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        execution(limits, self.workflow_execution.as_ref())?;
+        limits.id(&self.request_id, "RequestId")?;
+        limits.text(&self.reason, "Reason")
+    }
+}

@@ -9,6 +9,7 @@ mod history;
 mod namespace;
 mod polling;
 mod query;
+mod reset;
 mod signal;
 mod start;
 mod system;
@@ -85,6 +86,7 @@ workflow_service! {
         signal_workflow_execution(SignalWorkflowExecutionRequest) -> SignalWorkflowExecutionResponse = signal::signal_workflow_execution;
         request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest) -> RequestCancelWorkflowExecutionResponse = signal::request_cancel_workflow_execution;
         terminate_workflow_execution(TerminateWorkflowExecutionRequest) -> TerminateWorkflowExecutionResponse = signal::terminate_workflow_execution;
+        reset_workflow_execution(ResetWorkflowExecutionRequest) -> ResetWorkflowExecutionResponse = reset::reset_workflow_execution;
         describe_workflow_execution(DescribeWorkflowExecutionRequest) -> DescribeWorkflowExecutionResponse = describe::describe_workflow_execution;
         respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest) -> RespondWorkflowTaskCompletedResponse = workflow_tasks::respond_workflow_task_completed;
         respond_workflow_task_failed(RespondWorkflowTaskFailedRequest) -> RespondWorkflowTaskFailedResponse = workflow_tasks::respond_workflow_task_failed;

@@ -22,6 +22,8 @@ from google.protobuf.json_format import MessageToDict
 from temporalio import activity, workflow
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import RetryPolicy, WorkflowIDConflictPolicy
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import ResetWorkflowExecutionRequest
 from temporalio.exceptions import ApplicationError
 from temporalio.worker import Worker
 
@@ -52,6 +54,8 @@ VOLATILE = {
     "sdkMetadata",
     "meteringMetadata",
     "workerVersion",
+    "baseRunId",
+    "newRunId",
     "stackTrace",
     "lastAttemptCompleteTime",
     "createTime",
@@ -330,7 +334,28 @@ async def started_eagerly(client: Client, workflow_id: str, task_queue: str) -> 
     return handle
 
 
+async def reset_to_first_task(client: Client, workflow_id: str, task_queue: str) -> WorkflowHandle:
+    handle = await client.start_workflow(AwaitSignal.run, id=workflow_id, task_queue=task_queue)
+    await history_reaches(handle, 4)
+    await handle.signal(AwaitSignal.add, "a")
+    await history_reaches(handle, 8)
+    reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+        namespace=client.namespace,
+        workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=handle.result_run_id),
+        reason="again",
+        workflow_task_finish_event_id=4,
+        request_id=new_id("reset"),
+    ))
+    new_run = client.get_workflow_handle(workflow_id, run_id=reset.run_id)
+    # The reapplied signal's workflow task completes before the next signal.
+    await history_reaches(new_run, 8)
+    await handle.signal(AwaitSignal.add, "b")
+    await new_run.result()
+    return new_run
+
+
 PROGRAMS: dict[str, Program] = {
+    "reset_to_first_task": reset_to_first_task,
     "started_eagerly": started_eagerly,
     "updated": updated,
     "updated_with_start": updated_with_start,

@@ -14,6 +14,7 @@ mod record_child_workflow_started;
 mod record_external_request_outcome;
 mod record_workflow_task_started;
 mod request_cancel_workflow;
+mod reset_workflow;
 mod reset_sticky_task_queue;
 mod signal_with_start_workflow;
 mod signal_workflow;
@@ -29,6 +30,7 @@ mod tests;
 pub use fire_timer::{apply as fire_timer, fire_timers};
 pub(crate) use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
+pub use reset_workflow::apply as reset_workflow;
 pub use start_child_workflow::apply as start_child_workflow;
 pub use start_workflow::{StartOutcome, apply as start_workflow};
 pub use update_with_start_workflow::apply as update_with_start_workflow;
@@ -102,7 +104,8 @@ pub fn target_of(command: &Command) -> Target {
         Command::StartWorkflow(_)
         | Command::SignalWithStartWorkflow(_)
         | Command::StartChildWorkflow(_)
-        | Command::UpdateWithStartWorkflow(_) => {
+        | Command::UpdateWithStartWorkflow(_)
+        | Command::ResetWorkflow(_) => {
             return Target::CurrentRun;
         }
         Command::UpdateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
@@ -148,6 +151,7 @@ pub fn name_of(command: &Command) -> &'static str {
         Command::RecordExternalRequestOutcome(_) => "RecordExternalRequestOutcome",
         Command::UpdateWorkflow(_) => "UpdateWorkflow",
         Command::UpdateWithStartWorkflow(_) => "UpdateWithStartWorkflow",
+        Command::ResetWorkflow(_) => "ResetWorkflow",
     }
 }
 
@@ -191,7 +195,8 @@ pub fn apply_to_run(
         Command::StartWorkflow(_)
         | Command::SignalWithStartWorkflow(_)
         | Command::StartChildWorkflow(_)
-        | Command::UpdateWithStartWorkflow(_) => {
+        | Command::UpdateWithStartWorkflow(_)
+        | Command::ResetWorkflow(_) => {
             Err(CommandError::InvalidArgument("start commands create a run; they are not applied to one".into()))
         }
     }

@@ -1223,5 +1223,6 @@ fn visibility_is_published_on_start_and_close() {
 mod chains;
 mod children;
 mod eager;
+mod reset;
 mod updates;
 mod robustness;

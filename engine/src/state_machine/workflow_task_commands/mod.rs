@@ -22,7 +22,7 @@ use temper_proto::api::enums::v1::{CommandType, WorkflowExecutionStatus, Workflo
 use temper_proto::api::failure::v1::Failure;
 use temper_proto::api::history::v1::history_event::Attributes as EventAttributes;
 
-pub(super) use upsert_search_attributes::{recorded_memo, recorded_search_attributes};
+pub(super) use upsert_search_attributes::{recorded_memo, recorded_search_attributes, upsert_memo_of, upsert_search_attributes_of};
 
 use super::history::RunMutation;
 use super::updates::UpdateMessage;

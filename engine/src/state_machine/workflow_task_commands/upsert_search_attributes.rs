@@ -12,6 +12,7 @@ use temper_proto::api::history::v1::{UpsertWorkflowSearchAttributesEventAttribut
 
 use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
 use crate::state_machine::history::RunMutation;
+use temper_proto::records::ExecutionInfo;
 
 pub(super) fn upsert_search_attributes(
     mutation: &mut RunMutation,
@@ -28,9 +29,7 @@ pub(super) fn upsert_search_attributes(
     for name in search_attributes.indexed_fields.keys() {
         check_id(name, "SearchAttributeName", context, WorkflowTaskFailedCause::BadSearchAttributes)?;
     }
-    let info = mutation.info_mut();
-    let merged = merge(info.search_attributes.take().map(|s| s.indexed_fields), &search_attributes.indexed_fields);
-    info.search_attributes = Some(SearchAttributes { indexed_fields: merged });
+    upsert_search_attributes_of(mutation.info_mut(), &search_attributes);
     mutation.mark_visibility_changed();
     Ok(mutation.add_event(Attributes::from(UpsertWorkflowSearchAttributesEventAttributes {
         workflow_task_completed_event_id: context.completed_event_id,
@@ -50,14 +49,24 @@ pub(super) fn modify_workflow_properties(
         ));
     };
     check_size(Some(&memo), context, WorkflowTaskFailedCause::BadModifyWorkflowPropertiesAttributes, "UpsertedMemo")?;
-    let info = mutation.info_mut();
-    let merged = merge(info.memo.take().map(|m| m.fields), &memo.fields);
-    info.memo = Some(Memo { fields: merged });
+    upsert_memo_of(mutation.info_mut(), &memo);
     mutation.mark_visibility_changed();
     Ok(mutation.add_event(Attributes::from(WorkflowPropertiesModifiedEventAttributes {
         workflow_task_completed_event_id: context.completed_event_id,
         upserted_memo: Some(memo),
     })))
+}
+
+/// Merges upserted search attributes into the run's.
+pub(in crate::state_machine) fn upsert_search_attributes_of(info: &mut ExecutionInfo, updates: &SearchAttributes) {
+    let merged = merge(info.search_attributes.take().map(|s| s.indexed_fields), &updates.indexed_fields);
+    info.search_attributes = Some(SearchAttributes { indexed_fields: merged });
+}
+
+/// Merges an upserted memo into the run's.
+pub(in crate::state_machine) fn upsert_memo_of(info: &mut ExecutionInfo, updates: &Memo) {
+    let merged = merge(info.memo.take().map(|m| m.fields), &updates.fields);
+    info.memo = Some(Memo { fields: merged });
 }
 
 /// A memo as Temporal records it in the events that create runs: null-like
