@@ -127,3 +127,8 @@ fn eager_workflow_start_and_activity_dispatch() {
 fn reset_to_the_first_workflow_task_with_a_signal_reapplied() {
     run_scenario("reset.py", &[]);
 }
+
+#[test]
+fn queries_go_to_the_sticky_worker_then_to_the_normal_queue() {
+    run_scenario("sticky_query.py", &[]);
+}

@@ -129,7 +129,26 @@ impl Matching {
     ) -> AskedQuery<'_> {
         let task_queue = key.name.clone();
         let queue = self.queue_entry(key);
-        self.queries.ask(queue.clone(), run, workflow_type, task_queue, query)
+        self.queries.ask(queue.clone(), run, workflow_type, task_queue, query, false)
+    }
+
+    /// Offers a query to the sticky queue `key` of the worker that has the
+    /// run cached; `normal_queue` is the workflow's own.
+    pub fn ask_sticky(
+        &self,
+        key: QueueKey,
+        normal_queue: String,
+        run: RunKey,
+        workflow_type: Option<WorkflowType>,
+        query: WorkflowQuery,
+    ) -> AskedQuery<'_> {
+        let queue = self.queue_entry(key);
+        self.queries.ask(queue.clone(), run, workflow_type, normal_queue, query, true)
+    }
+
+    /// Whether a worker polled the queue `key` on this gateway lately.
+    pub fn polled_recently(&self, key: &QueueKey, within_nanos: i64) -> bool {
+        self.existing_queue(key).is_some_and(|queue| !queue.recent_pollers(within_nanos).is_empty())
     }
 
     /// The gateway is shutting down: waiting polls are answered empty now,

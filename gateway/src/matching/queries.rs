@@ -26,8 +26,12 @@ pub struct QueryTask {
     pub id: String,
     pub run: RunKey,
     pub workflow_type: Option<WorkflowType>,
+    /// The workflow's normal task queue.
     pub task_queue: String,
     pub query: WorkflowQuery,
+    /// Offered on the sticky queue of the worker that has the run cached:
+    /// it answers without history.
+    pub sticky: bool,
     abandoned: AtomicBool,
     answer: Mutex<Option<oneshot::Sender<QueryAnswer>>>,
 }
@@ -54,6 +58,7 @@ impl Queries {
         workflow_type: Option<WorkflowType>,
         task_queue: String,
         query: WorkflowQuery,
+        sticky: bool,
     ) -> AskedQuery<'_> {
         let (sender, answer) = oneshot::channel();
         let task = Arc::new(QueryTask {
@@ -62,6 +67,7 @@ impl Queries {
             workflow_type,
             task_queue,
             query,
+            sticky,
             abandoned: AtomicBool::new(false),
             answer: Mutex::new(Some(sender)),
         });
@@ -132,7 +138,7 @@ mod tests {
     }
 
     fn ask<'a>(queries: &'a Queries, queue: &Arc<TaskQueue>) -> AskedQuery<'a> {
-        queries.ask(queue.clone(), run(), None, "q".into(), WorkflowQuery { query_type: "state".into(), ..Default::default() })
+        queries.ask(queue.clone(), run(), None, "q".into(), WorkflowQuery { query_type: "state".into(), ..Default::default() }, false)
     }
 
     #[tokio::test]

@@ -197,6 +197,12 @@ impl TaskQueue {
         self.pollers.lock().insert(identity.to_string(), PollerSeen { last_access_nanos: now_nanos() });
     }
 
+    /// The queue's worker said it is gone (ShutdownWorker): it no longer
+    /// counts as having polled.
+    pub fn forget_pollers(&self) {
+        self.pollers.lock().clear();
+    }
+
     /// Pollers seen within `recent_nanos`.
     pub fn recent_pollers(&self, recent_nanos: i64) -> Vec<(String, PollerSeen)> {
         let cutoff = now_nanos() - recent_nanos;
@@ -447,8 +453,8 @@ mod tests {
         let queries = Queries::default();
         let run = RunKey { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into() };
         queue.offer(task(1, None));
-        let abandoned = queries.ask(queue.clone(), run.clone(), None, "q".into(), WorkflowQuery::default());
-        let wanted = queries.ask(queue.clone(), run, None, "q".into(), WorkflowQuery::default());
+        let abandoned = queries.ask(queue.clone(), run.clone(), None, "q".into(), WorkflowQuery::default(), false);
+        let wanted = queries.ask(queue.clone(), run, None, "q".into(), WorkflowQuery::default(), false);
         let wanted_id = wanted.task().id.clone();
         drop(abandoned);
         let lease = queue.take(soon(), |_| {}).await.expect("the query");

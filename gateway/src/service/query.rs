@@ -1,6 +1,7 @@
-//! QueryWorkflow and RespondQueryTaskCompleted. A query goes to a poller of
+//! QueryWorkflow and RespondQueryTaskCompleted. A query goes to the sticky
+//! worker that has the run cached, without history, or else to a poller of
 //! the workflow's task queue with the run's history (Temporal's "legacy
-//! query" path) and the asker waits for the worker's answer.
+//! query" path); the asker waits for the worker's answer.
 
 use temper_engine::state_machine::commands::is_running;
 use temper_proto::api::common::v1::WorkflowExecution;
@@ -11,7 +12,12 @@ use temper_proto::api::workflowservice::v1::{
     PollWorkflowTaskQueueResponse, QueryWorkflowRequest, QueryWorkflowResponse, RespondQueryTaskCompletedRequest,
     RespondQueryTaskCompletedResponse,
 };
-use temper_proto::records::{TaskKind, TaskToken};
+use temper_engine::store::RunKey;
+use temper_engine::time::duration_nanos;
+use temper_proto::api::history::v1::History;
+use temper_proto::api::query::v1::WorkflowQuery;
+use temper_proto::records::command_record::Command;
+use temper_proto::records::{ExecutionInfo, ResetStickyTaskQueue, TaskKind, TaskToken};
 use tokio::time::Instant;
 
 use crate::errors::{ApiError, ApiResult};
@@ -42,6 +48,9 @@ pub async fn query_workflow(
     if let Some(rejected) = rejection(request.query_reject_condition(), &state) {
         return Ok(QueryWorkflowResponse { query_rejected: Some(rejected), ..Default::default() });
     }
+    if let Some(answer) = ask_sticky_worker(gateway, &run, &info, &query, deadline, forwarded).await? {
+        return response_of(answer);
+    }
     if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, &info.task_queue, forwarded)? {
         return answer_of(owner.query_workflow(routing::forwarded(request, deadline)).await);
     }
@@ -49,13 +58,61 @@ pub async fn query_workflow(
     // Dropping `asked` (here, or with this future when the client gives up) withdraws the query.
     let mut asked = gateway.matching.ask(key, run, info.workflow_type.clone(), query);
     match asked.answer(deadline).await {
-        Some(QueryAnswer::Answered(result)) => Ok(QueryWorkflowResponse { query_result: result, ..Default::default() }),
-        Some(QueryAnswer::Failed { message, failure }) => Err(ApiError::QueryFailed { message, failure: failure.map(Box::new) }),
+        Some(answer) => response_of(answer),
         None => Err(ApiError::DeadlineExceeded(format!(
             "query `{}` timed out before a worker polling task queue `{}` answered it",
             asked.task().query.query_type,
             info.task_queue
         ))),
+    }
+}
+
+/// How lately the sticky worker must have polled for a query to go to it,
+/// as in Temporal's matching.
+const STICKY_POLLER_RECENT_NANOS: i64 = 10_000_000_000;
+/// How long a query waits for the sticky worker when the run sets no
+/// sticky schedule-to-start timeout.
+const STICKY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A running run cached by a sticky worker is queried there first, with no
+/// history, as in Temporal. If that worker has not polled lately or does not
+/// answer in its schedule-to-start timeout, the run loses its stickiness and
+/// the query goes to the normal queue (`None`). A sticky queue another
+/// gateway serves is left alone: the normal path asks the queue's owner.
+async fn ask_sticky_worker(
+    gateway: &Gateway,
+    run: &RunKey,
+    info: &ExecutionInfo,
+    query: &WorkflowQuery,
+    deadline: Instant,
+    forwarded: bool,
+) -> ApiResult<Option<QueryAnswer>> {
+    if info.sticky_task_queue.is_empty() || info.close_time.is_some() {
+        return Ok(None);
+    }
+    if gateway.queue_served_elsewhere(&run.namespace_id, &info.sticky_task_queue, forwarded)?.is_some() {
+        return Ok(None);
+    }
+    let key = QueueKey { namespace_id: run.namespace_id.clone(), name: info.sticky_task_queue.clone(), kind: TaskKind::Workflow };
+    if gateway.matching.polled_recently(&key, STICKY_POLLER_RECENT_NANOS) {
+        let wait = info.sticky_schedule_to_start_timeout.map(|d| duration_nanos(Some(&d))).filter(|nanos| *nanos > 0);
+        let wait = wait.map_or(STICKY_WAIT, |nanos| std::time::Duration::from_nanos(nanos as u64));
+        let mut asked = gateway.matching.ask_sticky(key, info.task_queue.clone(), run.clone(), info.workflow_type.clone(), query.clone());
+        if let Some(answer) = asked.answer(deadline.min(Instant::now() + wait)).await {
+            return Ok(Some(answer));
+        }
+    }
+    let reset = Command::ResetStickyTaskQueue(ResetStickyTaskQueue { run_id: run.run_id.clone() });
+    // Losing the race with the run's close (or anything else) only means the
+    // next workflow task may still go to the sticky queue.
+    let _ = gateway.bus.execute(&run.namespace_id, &run.workflow_id, reset).await;
+    Ok(None)
+}
+
+fn response_of(answer: QueryAnswer) -> ApiResult<QueryWorkflowResponse> {
+    match answer {
+        QueryAnswer::Answered(result) => Ok(QueryWorkflowResponse { query_result: result, ..Default::default() }),
+        QueryAnswer::Failed { message, failure } => Err(ApiError::QueryFailed { message, failure: failure.map(Box::new) }),
     }
 }
 
@@ -79,7 +136,12 @@ pub async fn query_task_response(gateway: &Gateway, query: &QueryTask) -> ApiRes
     let execution = WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() };
     let (_, state) = gateway.load_run(&run.namespace_id, Some(&execution)).await?;
     let info = state.info.unwrap_or_default();
-    let (history, next_page_token) = page(gateway, run, 1, info.next_event_id, Vec::new(), PAGE_SIZE).await?;
+    // The sticky worker has the run cached and answers from its cache.
+    let (history, next_page_token) = if query.sticky {
+        (History::default(), Vec::new())
+    } else {
+        page(gateway, run, 1, info.next_event_id, Vec::new(), PAGE_SIZE).await?
+    };
     let token = TaskToken {
         namespace_id: run.namespace_id.clone(),
         workflow_id: run.workflow_id.clone(),

@@ -80,6 +80,8 @@ pub async fn shutdown_worker(gateway: &Gateway, request: ShutdownWorkerRequest, 
         let key = QueueKey { namespace_id: namespace.id, name: request.sticky_task_queue, kind: TaskKind::Workflow };
         if let Some(queue) = gateway.matching.existing_queue(&key) {
             queue.release_pollers();
+            // Queries for the runs it cached go to the normal queue at once.
+            queue.forget_pollers();
         }
     }
     Ok(ShutdownWorkerResponse::default())
