@@ -68,6 +68,15 @@ def event_types(history: History) -> list[str]:
     return [event_type_name(e.event_type) for e in history.events]
 
 
+def workflow_tasks_completed(handle, count: int) -> Callable[[], Awaitable[bool]]:
+    """A `wait_for` condition: the run has completed `count` workflow tasks."""
+
+    async def reached() -> bool:
+        return event_types(await handle.fetch_history()).count("WorkflowTaskCompleted") >= count
+
+    return reached
+
+
 async def wait_for(
     condition: Callable[[], Awaitable[bool]],
     what: str,

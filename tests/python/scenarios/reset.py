@@ -22,7 +22,7 @@ from temporalio.service import RPCStatusCode
 from temporalio.worker import Worker
 
 from differential import AwaitSignal
-from _common import check, check_eq, connect, event_types, expect_rpc_error, log, new_id, run_scenario, wait_for, for_worker
+from _common import check, check_eq, connect, event_types, expect_rpc_error, log, new_id, run_scenario, wait_for, workflow_tasks_completed, for_worker
 
 
 # Collects two `add` signals and returns them.
@@ -35,12 +35,12 @@ async def main(args) -> None:
     workflow_id = new_id("reset-wf")
     async with Worker(for_worker(client), task_queue=task_queue, workflows=[CollectTwo]):
         handle = await client.start_workflow(CollectTwo.run, id=workflow_id, task_queue=task_queue)
+
+        # The signal comes after the first workflow task, so that resetting
+        # to that task applies it again.
+        await wait_for(workflow_tasks_completed(handle, 1), "the first workflow task")
         await handle.signal(CollectTwo.add, "a")
-
-        async def saw_the_signal() -> bool:
-            return event_types(await handle.fetch_history()).count("WorkflowTaskCompleted") >= 2
-
-        await wait_for(saw_the_signal, "the workflow task after the signal")
+        await wait_for(workflow_tasks_completed(handle, 2), "the workflow task after the signal")
         old_run = handle.result_run_id
         first_completed = next(e.event_id for e in (await handle.fetch_history()).events
                                if e.HasField("workflow_task_completed_event_attributes"))

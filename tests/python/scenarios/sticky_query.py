@@ -12,7 +12,7 @@ which completes the workflow.
 from temporalio import workflow
 from temporalio.worker import Worker
 
-from _common import check_eq, connect, event_types, log, new_id, run_scenario, wait_for, for_worker
+from _common import check_eq, connect, event_types, log, new_id, run_scenario, wait_for, workflow_tasks_completed, for_worker
 
 
 @workflow.defn
@@ -39,13 +39,10 @@ async def main(args) -> None:
     task_queue = new_id("sticky-query-tq")
     async with Worker(for_worker(client), task_queue=task_queue, workflows=[Waiting]):
         handle = await client.start_workflow(Waiting.run, id=new_id("sticky-query-wf"), task_queue=task_queue)
+        await wait_for(workflow_tasks_completed(handle, 1), "the first workflow task")
         await handle.signal(Waiting.note, "first")
-
-        async def signal_processed() -> bool:
-            return event_types(await handle.fetch_history()).count("WorkflowTaskCompleted") >= 2
-
         # Once the worker has processed the signal, it has the run cached.
-        await wait_for(signal_processed, "the workflow task for the signal")
+        await wait_for(workflow_tasks_completed(handle, 2), "the workflow task for the signal")
         check_eq(await handle.query(Waiting.seen), ["first"], "the query answered by the caching worker")
     log("the first worker shut down")
     async with Worker(for_worker(client), task_queue=task_queue, workflows=[Waiting]):

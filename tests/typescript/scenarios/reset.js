@@ -11,12 +11,18 @@ async function main(args) {
   await withWorker(args, 'reset', {}, async (client, taskQueue) => {
     const workflowId = newId('ts-reset-wf');
     const handle = await client.workflow.start('signalQueryWorkflow', { taskQueue, workflowId });
+    const completedTasks = async (count) => {
+      const deadline = Date.now() + 20000;
+      while (eventTypes(await handle.fetchHistory()).filter((t) => t === 'WorkflowTaskCompleted').length < count) {
+        check(Date.now() < deadline, `workflow task ${count} never completed`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    };
+    // The signal comes after the first workflow task, so that resetting to
+    // that task applies it again.
+    await completedTasks(1);
     await handle.signal('add', 'a');
-    const deadline = Date.now() + 20000;
-    while (eventTypes(await handle.fetchHistory()).filter((t) => t === 'WorkflowTaskCompleted').length < 2) {
-      check(Date.now() < deadline, 'the workflow task after the signal never completed');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await completedTasks(2);
     const { runId } = await client.workflowService.resetWorkflowExecution({
       namespace: args.namespace,
       workflowExecution: { workflowId, runId: handle.firstExecutionRunId },
