@@ -2,9 +2,10 @@
 
 Driven by the Rust test (tests/tests/crash_recovery.rs), which owns the
 server: with a worker running, this script starts COUNT workflows, each doing
-activity -> child workflow (a 1 s timer) -> 2 s timer -> activity. The
-children live on other shards than their parents, so the crash also hits
-starts and results in flight between shards. Once all are started and some first
+activity -> child workflow (a 1 s timer) -> wait for an update -> 2 s timer
+-> activity, and sends each its update. The children live on other shards
+than their parents, so the crash also hits starts and results in flight
+between shards, and updates admitted, accepted or waited on. Once all are started and some first
 activities have completed, it prints a line starting with CRASH_POINT. The
 Rust side then kills the server with SIGKILL, restarts it on the same port
 and database file, and writes "RESTARTED" to this script's stdin
@@ -72,6 +73,14 @@ class PackWorkflow:
 
 @workflow.defn
 class OrderWorkflow:
+    def __init__(self) -> None:
+        self.expedited = False
+
+    @workflow.update
+    def expedite(self) -> str:
+        self.expedited = True
+        return f"expedited-{workflow.info().workflow_id}"
+
     @workflow.run
     async def run(self, order: int) -> str:
         reservation = await workflow.execute_activity(
@@ -82,6 +91,7 @@ class OrderWorkflow:
         )
         if packed != f"packed-{reservation}":
             raise ApplicationError(f"the child returned {packed!r}", non_retryable=True)
+        await workflow.wait_condition(lambda: self.expedited)
         await workflow.sleep(timedelta(seconds=TIMER_SECONDS))
         return await workflow.execute_activity(
             ship, reservation, start_to_close_timeout=timedelta(seconds=10)
@@ -136,6 +146,15 @@ async def main(args) -> None:
 
         while count_executions("reserve") < FIRST_ACTIVITIES_BEFORE_CRASH:
             await asyncio.sleep(0.01)
+        # Sent as the disruption begins: updates are admitted, accepted and
+        # waited on across it. A retried update carries the same id, so it is
+        # applied once.
+        updates = [
+            asyncio.create_task(
+                retrying(f"update {h.id}", lambda h=h: h.execute_update(OrderWorkflow.expedite, id=f"expedite-{h.id}"))
+            )
+            for h in handles
+        ]
         completed_before = sum(1 for r in results if r.done())
         shipped_before = count_executions("ship")
         print(
@@ -154,6 +173,9 @@ async def main(args) -> None:
 
         values = await asyncio.gather(*results)
         log(f"all {COUNT} workflows returned")
+        updated = await asyncio.gather(*updates)
+        wrong_updates = [(h.id, u) for h, u in zip(handles, updated) if u != f"expedited-{h.id}"]
+        check(not wrong_updates, f"{len(wrong_updates)} updates returned wrong results, e.g. {wrong_updates[:5]}")
 
     wrong = [(n, v) for n, v in enumerate(values) if v != expected_result(n)]
     check(not wrong, f"{len(wrong)} workflows returned wrong results, e.g. {wrong[:5]}")
@@ -186,7 +208,10 @@ async def main(args) -> None:
         check_eq(
             description.run_id, handle.first_execution_run_id, f"{handle.id}: run id (no new run)"
         )
-        for child_event in ("StartChildWorkflowExecutionInitiated", "ChildWorkflowExecutionStarted", "ChildWorkflowExecutionCompleted"):
+        for child_event in (
+            "StartChildWorkflowExecutionInitiated", "ChildWorkflowExecutionStarted", "ChildWorkflowExecutionCompleted",
+            "WorkflowExecutionUpdateAccepted", "WorkflowExecutionUpdateCompleted",
+        ):
             check_eq(types.count(child_event), 1, f"{handle.id}: {child_event} events")
         child = client.get_workflow_handle(f"{handle.id}-pack")
         child_types = event_types(await retrying(f"history {child.id}", child.fetch_history))
