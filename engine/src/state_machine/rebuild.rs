@@ -22,8 +22,8 @@ pub(super) struct RebuiltRun {
 
 /// The state after `events` (ids 1..), for run `run_id` of the same
 /// workflow, re-dispatching its pending activities and re-arming its timers
-/// from `now`. Refused when the prefix leaves work that reaches other
-/// workflows pending: a reset cannot take it back (Temporal refuses too).
+/// from `now`. Refused, as in Temporal, when the prefix leaves a child or a
+/// signal or cancel request to another workflow pending.
 pub(super) fn rebuild(
     events: &[HistoryEvent],
     base: &ExecutionInfo,
@@ -49,6 +49,9 @@ pub(super) fn rebuild(
     };
     state.info.as_mut().expect("just set").status = temper_proto::api::enums::v1::WorkflowExecutionStatus::Running as i32;
     let mut open_task = (0, 0);
+    // Children started, and signals and cancel requests sent, whose outcome
+    // the prefix does not hold yet: a reset cannot take them back.
+    let mut reaching_out = std::collections::BTreeSet::new();
     for event in events {
         let info = state.info.as_mut().expect("set above");
         info.next_event_id = event.event_id + 1;
@@ -159,13 +162,30 @@ pub(super) fn rebuild(
                 | Attributes::SignalExternalWorkflowExecutionInitiatedEventAttributes(_)
                 | Attributes::RequestCancelExternalWorkflowExecutionInitiatedEventAttributes(_),
             ) => {
-                return Err(CommandError::InvalidArgument(
-                    "resetting a workflow that started child workflows or signalled or cancelled other workflows is not supported by Temper yet"
-                        .into(),
-                ));
+                reaching_out.insert(event.event_id);
+            }
+            Some(Attributes::StartChildWorkflowExecutionFailedEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ChildWorkflowExecutionCompletedEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ChildWorkflowExecutionFailedEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ChildWorkflowExecutionCanceledEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ChildWorkflowExecutionTimedOutEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ChildWorkflowExecutionTerminatedEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ExternalWorkflowExecutionSignaledEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::SignalExternalWorkflowExecutionFailedEventAttributes(a)) => _ = reaching_out.remove(&a.initiated_event_id),
+            Some(Attributes::ExternalWorkflowExecutionCancelRequestedEventAttributes(a)) => {
+                _ = reaching_out.remove(&a.initiated_event_id)
+            }
+            Some(Attributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(a)) => {
+                _ = reaching_out.remove(&a.initiated_event_id)
             }
             _ => {}
         }
+    }
+    if !reaching_out.is_empty() {
+        return Err(CommandError::InvalidArgument(
+            "it is not allowed resetting to a point where the workflow has pending child workflows, or signals or cancel requests to other workflows not yet delivered"
+                .into(),
+        ));
     }
     if open_task.1 == 0 {
         return Err(CommandError::InvalidArgument(

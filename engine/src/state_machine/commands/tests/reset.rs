@@ -79,7 +79,7 @@ fn a_reset_point_that_is_not_a_workflow_task_event_is_refused() {
 }
 
 #[test]
-fn a_prefix_that_reached_other_workflows_is_refused() {
+fn a_point_with_a_pending_child_is_refused_and_one_after_it_closed_is_not() {
     let mut h = Harness::start();
     let child = command(CommandAttributes::StartChildWorkflowExecutionCommandAttributes(StartChildWorkflowExecutionCommandAttributes {
         workflow_id: "child".into(),
@@ -89,6 +89,30 @@ fn a_prefix_that_reached_other_workflows_is_refused() {
     h.complete_workflow_task(vec![child]).unwrap();
     h.signal("wake", "s1").unwrap();
     h.complete_workflow_task(vec![]).unwrap();
-    let last_completed = h.last_event().event_id;
-    assert!(matches!(reset(&mut h, last_completed), Err(CommandError::InvalidArgument(m)) if m.contains("child workflows")));
+    let child_pending = h.last_event().event_id;
+    assert!(matches!(reset(&mut h, child_pending), Err(CommandError::InvalidArgument(m)) if m.contains("pending child")));
+    let initiated_event_id = *h.state.children.keys().next().unwrap();
+    h.apply(Command::RecordChildWorkflowStarted(RecordChildWorkflowStarted {
+        run_id: RUN.into(),
+        initiated_event_id,
+        child_run_id: "child-run".into(),
+        ..Default::default()
+    }))
+    .unwrap();
+    let closing = HistoryEvent {
+        event_type: WorkflowExecutionCompleted as i32,
+        attributes: Some(EventAttributes::WorkflowExecutionCompletedEventAttributes(Default::default())),
+        ..Default::default()
+    };
+    h.apply(Command::RecordChildWorkflowClosed(RecordChildWorkflowClosed {
+        run_id: RUN.into(),
+        initiated_event_id,
+        child: Some(WorkflowExecution { workflow_id: "child".into(), run_id: "child-run".into() }),
+        child_first_run_id: "child-run".into(),
+        closing_event: Some(closing),
+    }))
+    .unwrap();
+    h.complete_workflow_task(vec![]).unwrap();
+    let child_closed = h.last_event().event_id;
+    assert!(reset(&mut h, child_closed).is_ok());
 }
