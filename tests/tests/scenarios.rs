@@ -132,3 +132,8 @@ fn reset_to_the_first_workflow_task_with_a_signal_reapplied() {
 fn queries_go_to_the_sticky_worker_then_to_the_normal_queue() {
     run_scenario("sticky_query.py", &[]);
 }
+
+#[test]
+fn a_non_determinism_failure_is_retried_not_fatal() {
+    run_scenario("nondeterminism.py", &[]);
+}
