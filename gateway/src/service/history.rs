@@ -216,7 +216,7 @@ const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
 /// run's progress satisfies `done` or the deadline passes, and returns the
 /// latest progress. The subscription ends with the request, also when a
 /// client that gave up drops it.
-async fn wait_for(
+pub(super) async fn wait_for(
     gateway: &Gateway,
     run: &RunKey,
     changes: &mut RunWatch<'_>,

@@ -23,6 +23,7 @@ use temper_proto::records::command_record::Command;
 use temper_proto::records::{StartWorkflow, UpdateStage, UpdateWithStartWorkflow, UpdateWorkflow};
 use tokio::time::Instant;
 
+use super::history::wait_for;
 use super::start::validate_new_run;
 use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
@@ -30,9 +31,6 @@ use crate::validation::{request_id_or_new, require_id};
 
 /// Longest a caller waits for its stage in one call, as Temporal's server.
 pub const LONG_POLL: Duration = Duration::from_secs(60);
-/// How often a wait re-reads the run when its engine is in another process
-/// (a notification can be lost there).
-const RECHECK: Duration = Duration::from_secs(2);
 
 pub async fn update_workflow_execution(
     gateway: &Gateway,
@@ -170,7 +168,6 @@ async fn wait_for_stage(
     deadline: Instant,
 ) -> ApiResult<UpdateWorkflowExecutionResponse> {
     let mut changes = gateway.notifier.subscribe(run);
-    let recheck = gateway.committed.is_none();
     loop {
         let state = gateway.load_state(run).await?;
         let update = state
@@ -181,14 +178,9 @@ async fn wait_for_stage(
         if stage as i32 >= wanted as i32 || Instant::now() >= deadline {
             return Ok(answer(run, update_id, stage, update.outcome.clone()));
         }
-        let progress_before = RunProgress::of(&state);
-        let until = if recheck { deadline.min(Instant::now() + RECHECK) } else { deadline };
-        loop {
-            match tokio::time::timeout_at(until, changes.changed()).await {
-                Ok(Some(progress)) if progress.further(progress_before) == progress_before => continue,
-                _ => break,
-            }
-        }
+        // Until the run changes (an update's progress may write no event).
+        let before = RunProgress::of(&state);
+        wait_for(gateway, run, &mut changes, before, deadline, |progress| progress.further(before) != before).await;
     }
 }
 

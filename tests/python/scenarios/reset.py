@@ -60,8 +60,8 @@ async def main(args) -> None:
         check_eq(old_events[-1].workflow_execution_terminated_event_attributes.reason, "try again", "termination reason")
 
         fresh = client.get_workflow_handle(workflow_id, run_id=new_run)
-        history = (await fresh.fetch_history()).events
-        types = [event_types_of(e) for e in history]
+        fresh_history = await fresh.fetch_history()
+        history, types = fresh_history.events, event_types(fresh_history)
         check_eq(types[:3], ["WorkflowExecutionStarted", "WorkflowTaskScheduled", "WorkflowTaskStarted"], "the kept prefix")
         failed = history[first_completed - 1].workflow_task_failed_event_attributes
         check_eq(failed.cause, WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW, "the reset point's failure cause")
@@ -93,11 +93,6 @@ async def main(args) -> None:
             RPCStatusCode.INVALID_ARGUMENT,
             "WorkflowTaskFinishEventId",
         )
-
-
-def event_types_of(event) -> str:
-    from _common import event_type_name
-    return event_type_name(event.event_type)
 
 
 if __name__ == "__main__":
