@@ -69,6 +69,34 @@ pub struct Gateway {
 }
 
 impl Gateway {
+    /// A gateway of one shard, alone in its process with no engine of its
+    /// own there (reads go to the store), on the `default` namespace: what
+    /// tests of the services build.
+    #[cfg(test)]
+    pub async fn of_one_shard(
+        log: Arc<dyn temper_engine::log::Log>,
+        store: Arc<dyn Store>,
+        replies: Arc<temper_engine::replies::LocalReplies>,
+        health: Arc<temper_engine::health::ShardHealth>,
+        notifier: Arc<HistoryNotifier>,
+        matching: Arc<Matching>,
+    ) -> Gateway {
+        let gateway = Gateway {
+            store: store.clone(),
+            bus: CommandBus::new(log, replies, health),
+            notifier,
+            namespaces: NamespaceRegistry::new(store),
+            matching,
+            limits: Limits::default(),
+            shard_count: 1,
+            committed: None,
+            router: None,
+            draining: tokio::sync::watch::channel(false).0,
+        };
+        gateway.namespaces.ensure("default", 1).await.expect("the default namespace");
+        gateway
+    }
+
     /// The run an execution names (its current run when the run id is empty)
     /// and its state.
     pub async fn load_run(&self, namespace_id: &str, execution: Option<&WorkflowExecution>) -> ApiResult<(RunKey, WorkflowMutableState)> {

@@ -319,20 +319,25 @@ impl DevServer {
     }
 }
 
+/// Longest a stopping gateway spends storing how far matching got.
+const STORE_ACK_LEVELS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// Longest a stopping gateway waits for the answers of requests in flight.
 const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Lets a stopping gateway's calls finish while it still serves: it leaves
-/// the cluster (its task queues move to other gateways at once), answers
-/// its waiting polls empty (the workers poll again, elsewhere), refuses new
-/// commands with UNAVAILABLE, and waits, up to [`DRAIN_TIMEOUT`], for the
-/// engines' answers to the commands it appended: they arrive over this
-/// port, which closes only afterwards.
+/// Lets a stopping gateway's calls finish while it still serves: it answers
+/// its waiting polls empty (the workers poll again, elsewhere), stores how
+/// far matching got (so the next owners of its task queues do not hand out
+/// again what it did), leaves the cluster (its task queues move to other
+/// gateways at once), refuses new commands with UNAVAILABLE, and waits, up
+/// to [`DRAIN_TIMEOUT`], for the engines' answers to the commands it
+/// appended: they arrive over this port, which closes only afterwards.
 async fn drain_gateway(gateway: &Gateway, memberships: Option<&Memberships>) {
+    gateway.matching.drain();
+    // Bounded: a store that does not answer must not hold the stop up.
+    let _ = tokio::time::timeout(STORE_ACK_LEVELS_TIMEOUT, gateway.matching.store_ack_levels()).await;
     if let Some(memberships) = memberships {
         memberships.leave(&[MemberRole::Gateway]).await;
     }
-    gateway.matching.drain();
     gateway.bus.drain();
     gateway.draining.send_replace(true);
     let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;

@@ -29,6 +29,7 @@ mod rebuild;
 mod reset_points;
 mod retry;
 mod successor;
+pub mod task_lookup;
 mod timers;
 mod updates;
 mod workflow_task;

@@ -77,6 +77,16 @@ pub struct Matching {
     store: Arc<dyn Store>,
 }
 
+/// Where a partition stood when this gateway took it: matching reads it
+/// from `level`, and a previous owner may have handed out the tasks below
+/// `end` already (it stores its level only now and then, and a gateway
+/// that crashed or lost the partition never stores its last).
+#[derive(Clone, Copy)]
+struct Takeover {
+    level: u64,
+    end: u64,
+}
+
 /// How far matching is done with one `tasks` partition, while it owns it.
 #[derive(Default)]
 struct PartitionAcks {
@@ -233,10 +243,10 @@ impl Matching {
             }
             let taken: Vec<u32> = wanted.iter().copied().filter(|partition| !readers.contains_key(partition)).collect();
             for partition in taken {
-                let Some(level) = self.take(partition, &mut shutdown).await else { return };
+                let Some(takeover) = self.take(partition, &mut shutdown).await else { return };
                 let (stop, stopped) = watch::channel(false);
                 readers.insert(partition, stop);
-                tokio::spawn(self.clone().consume(partition, level, stopped, shutdown.clone()));
+                tokio::spawn(self.clone().consume(partition, takeover, stopped, shutdown.clone()));
             }
             tokio::select! {
                 _ = shutdown.changed() => return,
@@ -250,24 +260,29 @@ impl Matching {
     }
 
     /// Starts owning a partition at its stored ack level, retrying while the
-    /// store fails; `None` once shut down.
-    async fn take(&self, partition: u32, shutdown: &mut watch::Receiver<bool>) -> Option<u64> {
+    /// store or the log fails; `None` once shut down.
+    async fn take(&self, partition: u32, shutdown: &mut watch::Receiver<bool>) -> Option<Takeover> {
         loop {
-            match self.store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await {
-                Ok(level) => {
-                    let level = level.unwrap_or(0);
+            match self.takeover(partition).await {
+                Ok(takeover) => {
                     *self.partitions[partition as usize].lock() =
-                        PartitionAcks { owned: true, tracker: AckTracker::starting_at(level), stored: Some(level) };
-                    tracing::info!(partition, level, "matching took a tasks partition");
-                    return Some(level);
+                        PartitionAcks { owned: true, tracker: AckTracker::starting_at(takeover.level), stored: Some(takeover.level) };
+                    tracing::info!(partition, level = takeover.level, end = takeover.end, "matching took a tasks partition");
+                    return Some(takeover);
                 }
-                Err(error) => tracing::warn!(partition, %error, "reading matching's ack level failed; retrying"),
+                Err(error) => tracing::warn!(partition, %error, "reading where matching stands in a tasks partition failed; retrying"),
             }
             tokio::select! {
                 _ = shutdown.changed() => return None,
                 _ = tokio::time::sleep(RETRY_PAUSE) => {}
             }
         }
+    }
+
+    async fn takeover(&self, partition: u32) -> Result<Takeover, String> {
+        let level = self.store.get_consumer_offset(CONSUMER, LogName::Tasks, partition).await.map_err(|error| error.to_string())?;
+        let end = self.log.end_offset(LogName::Tasks, partition).await.map_err(|error| error.to_string())?;
+        Ok(Takeover { level: level.unwrap_or(0), end })
     }
 
     /// Stops owning a partition: its queued tasks go (the next owner reads
@@ -295,7 +310,8 @@ impl Matching {
         tracing::info!(partition, level, "matching gave up a tasks partition");
     }
 
-    async fn consume(self: Arc<Self>, partition: u32, mut next: u64, mut stop: watch::Receiver<bool>, mut shutdown: watch::Receiver<bool>) {
+    async fn consume(self: Arc<Self>, partition: u32, takeover: Takeover, mut stop: watch::Receiver<bool>, mut shutdown: watch::Receiver<bool>) {
+        let mut next = takeover.level;
         loop {
             let records = tokio::select! {
                 _ = shutdown.changed() => return,
@@ -327,7 +343,12 @@ impl Matching {
             for record in records {
                 next = record.offset + 1;
                 match TaskRecord::decode(record.payload.as_ref()) {
-                    Ok(task) => self.route(PendingTask { record: task, partition, offset: record.offset }),
+                    Ok(task) => self.route(PendingTask {
+                        record: task,
+                        partition,
+                        offset: record.offset,
+                        maybe_handed_out: record.offset < takeover.end,
+                    }),
                     Err(error) => tracing::error!(partition, offset = record.offset, %error, "skipping an undecodable task"),
                 }
             }
@@ -367,9 +388,16 @@ impl Matching {
             // Sticky queues are per worker process; without this every
             // restarted worker would leave one behind.
             self.queues.retain(|_, queue| !queue.is_idle(IDLE_QUEUE_NANOS));
-            for partition in 0..self.partitions.len() as u32 {
-                self.store_ack_level(partition).await;
-            }
+            self.store_ack_levels().await;
+        }
+    }
+
+    /// Stores how far each owned partition is done (and trims the log
+    /// behind it): a gateway stopping does so last, so whoever takes its
+    /// partitions next reads again only what was still under way.
+    pub async fn store_ack_levels(&self) {
+        for partition in 0..self.partitions.len() as u32 {
+            self.store_ack_level(partition).await;
         }
     }
 
@@ -454,5 +482,41 @@ mod tests {
         }
         assert_eq!(matching.counts().backlog, 4, "tasks 6 to 9, each once");
         assert_eq!(matching.partitions[0].lock().tracker.ack_level(), 6, "the skipped tasks count as done, the read ones not");
+    }
+
+    /// Tasks below where the partition ended when this gateway took it may
+    /// have been handed out by its previous owner: they are marked so, for
+    /// the poll to check their run before asking the engine; later ones are
+    /// not. And what matching is done with is stored when asked (as a
+    /// stopping gateway does), so the next owner starts from there.
+    #[tokio::test]
+    async fn tasks_a_previous_owner_may_have_handed_out_are_marked_and_the_level_is_stored_on_demand() {
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
+        log.append(LogName::Tasks, 0, (0..3).map(task).collect()).await.expect("tasks appended");
+        let (_stop, stopped) = watch::channel(false);
+        let (_owned, owning) = watch::channel(BTreeSet::from([0]));
+        let matching = Matching::start_owning(log.clone(), store.clone(), stopped, owning);
+        let key = QueueKey { namespace_id: "ns".into(), name: "queue".into(), kind: TaskKind::Workflow };
+        let queue = matching.queue_for_poller(key, "worker");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let mut marks = Vec::new();
+        for n in 0..4 {
+            if n == 3 {
+                log.append(LogName::Tasks, 0, vec![task(3)]).await.expect("a task appended after the takeover");
+            }
+            let lease = queue.take(deadline, |_| {}).await.expect("a task");
+            let Dispatch::Task(task) = lease.dispatch() else { panic!("a task, not a query") };
+            marks.push((task.offset, task.maybe_handed_out));
+            if n < 2 {
+                matching.settle(lease);
+            } else {
+                // Still under way when the gateway stops: read again by the next owner.
+                std::mem::forget(lease);
+            }
+        }
+        assert_eq!(marks, vec![(0, true), (1, true), (2, true), (3, false)]);
+
+        matching.store_ack_levels().await;
+        assert_eq!(store.get_consumer_offset(CONSUMER, LogName::Tasks, 0).await.expect("level read"), Some(2));
     }
 }

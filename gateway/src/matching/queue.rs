@@ -27,6 +27,9 @@ pub struct PendingTask {
     pub record: TaskRecord,
     pub partition: u32,
     pub offset: u64,
+    /// Read from below where the partition ended when this gateway took it:
+    /// its previous owner may have handed the task out already.
+    pub maybe_handed_out: bool,
 }
 
 impl PendingTask {
@@ -324,6 +327,7 @@ mod tests {
 
     fn task(offset: u64, expiry: Option<i64>) -> PendingTask {
         PendingTask {
+            maybe_handed_out: false,
             record: TaskRecord { scheduled_event_id: offset as i64, expiry: expiry.map(timestamp_from_nanos), ..Default::default() },
             partition: 0,
             offset,

@@ -267,20 +267,17 @@ mod tests {
     use temper_engine::notify::HistoryNotifier;
     use temper_engine::replies::{LocalReplies, RemoteReplies};
     use temper_engine::{Engine, EngineConfig};
-    use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
-    use temper_proto::api::taskqueue::v1::TaskQueue;
-    use temper_proto::api::workflowservice::v1::{SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest};
+    use temper_proto::api::common::v1::WorkflowExecution;
+    use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
     use tokio::net::TcpListener;
     use tokio::sync::watch;
     use tonic::transport::Server;
     use tonic::transport::server::TcpIncoming;
 
     use super::*;
-    use crate::bus::CommandBus;
     use crate::cluster_service::cluster_service;
-    use crate::gateway::Limits;
     use crate::matching::Matching;
-    use crate::namespaces::NamespaceRegistry;
+    use crate::service::start::hello_start;
 
     /// A gateway and an engine as two processes would have them: sharing the
     /// log and the store, the engine's replies and run progress reaching the
@@ -301,19 +298,7 @@ mod tests {
         let engine = Engine::start(config, log.clone(), store.clone(), engine_replies, Arc::new(HistoryNotifier::default())).await.unwrap();
         let (stop, stopped) = watch::channel(false);
         let matching = Matching::start(log.clone(), store.clone(), stopped).await.unwrap();
-        let gateway = Arc::new(Gateway {
-            store: store.clone(),
-            bus: CommandBus::new(log, replies, engine.health()),
-            notifier,
-            namespaces: NamespaceRegistry::new(store),
-            matching,
-            limits: Limits::default(),
-            shard_count: 1,
-            committed: None,
-            router: None,
-            draining: tokio::sync::watch::channel(false).0,
-        });
-        gateway.namespaces.ensure("default", 1).await.unwrap();
+        let gateway = Arc::new(Gateway::of_one_shard(log, store, replies, engine.health(), notifier, matching).await);
         (gateway, engine, stop)
     }
 
@@ -324,13 +309,7 @@ mod tests {
     /// Starts a run (its reply crossing processes), then long-polls for the
     /// event after its first ones while a signal adds it: how long the poll took.
     async fn poll_across_a_signal(gateway: Arc<Gateway>) -> (Duration, History) {
-        let start = StartWorkflowExecutionRequest {
-            namespace: "default".into(),
-            workflow_id: "wf".into(),
-            workflow_type: Some(WorkflowType { name: "Hello".into() }),
-            task_queue: Some(TaskQueue { name: "queue".into(), ..Default::default() }),
-            ..Default::default()
-        };
+        let start = hello_start("wf");
         let run_id = super::super::start::start_workflow_execution(&gateway, start).await.unwrap().run_id;
         let first = history_request(WorkflowExecution { run_id, ..execution() }, Vec::new());
         let first = get_workflow_execution_history(&gateway, first, Instant::now() + LONG_POLL, false).await.unwrap();

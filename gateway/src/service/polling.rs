@@ -7,6 +7,8 @@
 //! task back in front of its queue. The engine may still apply the start
 //! command already appended; then the next poller's start is refused as
 //! stale, and the started task is guarded by its start-to-close timeout.
+//! A task a previous owner of its partition may have handed out is checked
+//! against its run's stored state first (see `awaits_start`).
 
 use std::sync::Arc;
 
@@ -14,7 +16,9 @@ use futures::future::BoxFuture;
 use temper_proto::records::TaskKind;
 use tokio::time::Instant;
 
-use crate::errors::ApiResult;
+use temper_engine::state_machine::task_lookup;
+
+use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
 use crate::matching::{Dispatch, Lease, PendingTask, QueryTask, QueueKey};
 use crate::validation::require_id;
@@ -25,6 +29,18 @@ pub enum Polled<S> {
     /// The engine's confirmation that this poll started a task.
     Started(S),
     Nothing,
+}
+
+/// Whether the task still waits for a worker, judged from its run's stored
+/// state: a read costs far less than asking the engine, which matters when
+/// a gateway takes over a partition and reads again the tasks its previous
+/// owner handed out. When the state cannot be read, the engine decides.
+async fn awaits_start(gateway: &Gateway, task: &PendingTask) -> bool {
+    match gateway.load_state(&task.run()).await {
+        Ok(state) => task_lookup::awaits_start(&state, &task.record),
+        Err(ApiError::NotFound(_)) => false,
+        Err(_) => true,
+    }
 }
 
 pub async fn poll<'a, S>(
@@ -50,11 +66,80 @@ pub async fn poll<'a, S>(
             Dispatch::Query(query) => return Ok(Polled::Query { query: query.clone(), lease }),
             Dispatch::Task(task) => task.clone(),
         };
+        if task.maybe_handed_out && !awaits_start(gateway, &task).await {
+            gateway.matching.settle(lease);
+            continue;
+        }
         // On an error the lease is dropped, so the task goes back to the queue.
         let started = start(task).await?;
         gateway.matching.settle(lease);
         if let Some(started) = started {
             return Ok(Polled::Started(started));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use temper_engine::embedded_db::EmbeddedDb;
+    use temper_engine::log::{Log, LogName};
+    use temper_engine::notify::HistoryNotifier;
+    use temper_engine::replies::LocalReplies;
+    use temper_engine::store::Store;
+    use temper_engine::{Engine, EngineConfig};
+    use temper_proto::api::taskqueue::v1::TaskQueue;
+    use temper_proto::api::workflowservice::v1::PollWorkflowTaskQueueRequest;
+    use tokio::sync::watch;
+
+    use crate::gateway::Gateway;
+    use crate::matching::Matching;
+    use crate::service::start::{hello_start, start_workflow_execution};
+    use crate::service::workflow_tasks::poll_workflow_task_queue;
+
+    /// A gateway over the engine's log and store, and what stops its matching.
+    async fn gateway_over(log: Arc<dyn Log>, store: Arc<dyn Store>, engine: &Engine, replies: Arc<LocalReplies>) -> (Gateway, watch::Sender<bool>) {
+        let (stop, stopped) = watch::channel(false);
+        let matching = Matching::start(log.clone(), store.clone(), stopped).await.expect("matching started");
+        let gateway = Gateway::of_one_shard(log, store, replies, engine.health(), Arc::new(HistoryNotifier::default()), matching).await;
+        (gateway, stop)
+    }
+
+    fn poll_request() -> PollWorkflowTaskQueueRequest {
+        PollWorkflowTaskQueueRequest {
+            namespace: "default".into(),
+            task_queue: Some(TaskQueue { name: "queue".into(), ..Default::default() }),
+            identity: "worker".into(),
+            ..Default::default()
+        }
+    }
+
+    /// A gateway that crashed never stored how far it got: the gateway
+    /// taking its partition reads again a task it handed out. The poll
+    /// passes over it on the run's stored state, appending no command.
+    #[tokio::test]
+    async fn a_task_the_previous_owner_handed_out_is_passed_over_without_asking_the_engine() {
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
+        let replies = Arc::new(LocalReplies::new(1));
+        let config = EngineConfig { shard_count: 1, ..EngineConfig::default() };
+        let engine = Engine::start(config, log.clone(), store.clone(), replies.clone(), Arc::new(HistoryNotifier::default()))
+            .await
+            .expect("engine started");
+        let (previous, _stop_previous) = gateway_over(log.clone(), store.clone(), &engine, replies.clone()).await;
+        let start = hello_start("wf");
+        start_workflow_execution(&previous, start).await.expect("started");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let handed_out = poll_workflow_task_queue(&previous, poll_request(), deadline, false).await.expect("polled");
+        assert!(!handed_out.task_token.is_empty(), "the first owner hands the workflow task out");
+
+        let (next, _stop_next) = gateway_over(log.clone(), store, &engine, replies).await;
+        let commands_before = log.end_offset(LogName::Commands, 0).await.expect("commands end");
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(500);
+        let again = poll_workflow_task_queue(&next, poll_request(), deadline, false).await.expect("polled");
+        assert!(again.task_token.is_empty(), "the task started already: nothing to hand out");
+        assert_eq!(next.matching.counts().outstanding_tasks, 0, "the task read again is done with");
+        assert_eq!(log.end_offset(LogName::Commands, 0).await.expect("commands end"), commands_before, "the engine was not asked");
     }
 }

@@ -106,3 +106,15 @@ pub(super) fn validate_new_run(request: &StartWorkflowExecutionRequest) -> ApiRe
     Ok(())
 }
 
+/// A start of a `Hello` workflow on the queue `queue` of the `default`
+/// namespace, as service tests send it.
+#[cfg(test)]
+pub fn hello_start(workflow_id: &str) -> StartWorkflowExecutionRequest {
+    StartWorkflowExecutionRequest {
+        namespace: "default".into(),
+        workflow_id: workflow_id.into(),
+        workflow_type: Some(temper_proto::api::common::v1::WorkflowType { name: "Hello".into() }),
+        task_queue: Some(temper_proto::api::taskqueue::v1::TaskQueue { name: "queue".into(), ..Default::default() }),
+        ..Default::default()
+    }
+}

@@ -30,10 +30,25 @@ from datetime import timedelta
 
 from temporalio import activity, workflow
 from temporalio.client import Client, WorkflowHandle
+from temporalio.api.enums.v1 import PendingActivityState, PendingWorkflowTaskState, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.worker import Worker
 
-from _common import UnavailableRetrier, check, check_eq, connect, event_types, for_worker, log, new_id, run_scenario
+from _common import (
+    UnavailableRetrier,
+    check,
+    check_eq,
+    connect,
+    error_chain,
+    event_type_name,
+    event_types,
+    for_worker,
+    log,
+    new_id,
+    run_scenario,
+)
 
 # Completed workflows before LOAD_RUNNING: the cluster serves the load.
 COMPLETED_BEFORE_RUNNING = 50
@@ -45,6 +60,8 @@ PROGRESS_STEP = 50
 RPC_RETRY_WINDOW = 180.0
 # Seconds without a completed workflow before the load says what it waits for.
 STALL_REPORT = 15.0
+# Awaited workflows described in a stall report.
+STUCK_REPORTED = 3
 # Histories read at once when verifying.
 VERIFY_CONCURRENCY = 32
 
@@ -172,10 +189,48 @@ async def follow_driver(load: Load, worker: asyncio.Task) -> None:
                 last_completed, last_change = load.completed(), time.monotonic()
             elif time.monotonic() - last_change > STALL_REPORT:
                 log(f"LOAD_STALLED for {STALL_REPORT:.0f}s: {load.state()}")
+                await report_stuck(load)
                 last_change = time.monotonic()
             await asyncio.sleep(0.05)
         print(f"LOAD_PROGRESSED started={len(load.results)} completed={load.completed()}", flush=True)
     check_eq(line, "STOP", "line from the test driver on stdin")
+
+
+async def report_stuck(load: Load) -> None:
+    """Says, a line each, where the oldest workflows still awaited stand
+    (pending workflow task and activities, last events), and who polls
+    their queue: what a stall's cause is read from."""
+    stuck = [n for n, result in enumerate(load.results) if not result.done()][:STUCK_REPORTED]
+    for n in stuck:
+        handle = load.client.get_workflow_handle(load.workflow_id(n))
+        try:
+            described = await asyncio.wait_for(handle.describe(), 5)
+            raw = described.raw_description
+            history = await asyncio.wait_for(handle.fetch_history(), 5)
+            task = raw.pending_workflow_task
+            task_state = f"{PendingWorkflowTaskState.Name(task.state)} attempt {task.attempt}" if raw.HasField("pending_workflow_task") else "none"
+            activities = [f"{PendingActivityState.Name(a.state)} attempt {a.attempt}" for a in raw.pending_activities]
+            tail = [f"{e.event_id}:{event_type_name(e.event_type)}" for e in history.events[-4:]]
+            status = described.status.name if described.status else None
+            log(f"  {handle.id}: {status}, workflow task {task_state}, activities {activities}, last events {tail}")
+        except Exception as err:  # noqa: BLE001 - a diagnosis must not end the scenario
+            log(f"  {handle.id}: describing it failed: {error_chain(err)}")
+    for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
+        try:
+            described = await asyncio.wait_for(
+                load.client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=load.client.namespace,
+                        task_queue=TaskQueue(name=load.task_queue),
+                        task_queue_type=kind,
+                    )
+                ),
+                5,
+            )
+            pollers = [p.identity for p in described.pollers]
+            log(f"  queue {load.task_queue} {TaskQueueType.Name(kind)}: pollers {pollers}")
+        except Exception as err:  # noqa: BLE001
+            log(f"  queue {load.task_queue} {TaskQueueType.Name(kind)}: describing it failed: {error_chain(err)}")
 
 
 def check_worker_running(worker: asyncio.Task) -> None:

@@ -7,6 +7,7 @@ use temper_proto::records::{RecordActivityTaskStarted, WorkflowMutableState};
 use super::{Reply, require_running};
 use crate::state_machine::activity::started_info;
 use crate::state_machine::history::RunMutation;
+use crate::state_machine::task_lookup::scheduled_activity_attempt;
 use crate::state_machine::{Clock, CommandError, Transition};
 
 pub fn apply(
@@ -15,11 +16,8 @@ pub fn apply(
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
     require_running(state)?;
-    let activity = state
-        .activities
-        .get(&command.scheduled_event_id)
-        .filter(|activity| activity.attempt == command.attempt && !activity.backing_off)
-        .ok_or(CommandError::ActivityTaskNotFound)?;
+    let activity =
+        scheduled_activity_attempt(state, command.scheduled_event_id, command.attempt).ok_or(CommandError::ActivityTaskNotFound)?;
     if activity.started_time.is_some() {
         if activity.started_request_id == command.request_id {
             let workflow_type = state.info.as_ref().and_then(|info| info.workflow_type.clone());

@@ -6,6 +6,7 @@ use temper_proto::records::{RecordWorkflowTaskStarted, WorkflowMutableState};
 
 use super::{Reply, require_running};
 use crate::state_machine::history::RunMutation;
+use crate::state_machine::task_lookup::scheduled_workflow_task;
 use crate::state_machine::{Clock, CommandError, Transition};
 
 pub fn apply(
@@ -14,11 +15,7 @@ pub fn apply(
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
     require_running(state)?;
-    let wft = state
-        .workflow_task
-        .clone()
-        .filter(|wft| wft.scheduled_event_id == command.scheduled_event_id)
-        .ok_or(CommandError::WorkflowTaskNotFound)?;
+    let wft = scheduled_workflow_task(state, command.scheduled_event_id).cloned().ok_or(CommandError::WorkflowTaskNotFound)?;
     if wft.started_event_id != 0 {
         if wft.request_id == command.request_id {
             let mutation = RunMutation::new(state, clock);
