@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use futures::FutureExt;
 use prost::Message;
 use temper_proto::records::command_record::Command;
+use temper_proto::records::outbox_record::Record;
+use temper_proto::records::ReplyTo;
 use temper_proto::records::{CommandRecord, OutboxRecord, ShardInfo, TimerTask, WorkflowMutableState};
 use tokio::sync::{mpsc, watch};
 
@@ -30,8 +32,8 @@ use unknown_commit::UnknownCommit;
 use crate::health::ShardHealth;
 use crate::log::trimmer::LogTrimmer;
 use crate::log::{Log, LogName, LogRecord};
-use crate::notify::HistoryNotifier;
-use crate::replies::ReplySink;
+use crate::notify::{HistoryNotifier, RunProgress};
+use crate::replies::{CommandResult, ReplySink};
 use temper_proto::records::ExecutionInfo;
 use temper_proto::api::history::v1::HistoryEvent;
 use crate::state_machine::commands::{self, Reply, Target};
@@ -71,6 +73,8 @@ pub(crate) struct ShardProcessor {
     timers: TimerQueue,
     outbox: mpsc::UnboundedSender<Vec<(i64, OutboxRecord)>>,
     published_outbox: Arc<PublishedOutbox>,
+    /// How far the outbox publisher appended; see `release_outcomes`.
+    outbox_appended: watch::Receiver<i64>,
     commands_trimmer: LogTrimmer,
     /// Set when a commit failed without telling whether it landed.
     unknown_commit: Option<UnknownCommit>,
@@ -117,6 +121,7 @@ impl ShardProcessor {
         let shard_id = context.shard_id;
         let (outbox, records) = mpsc::unbounded_channel();
         let published_outbox = Arc::new(PublishedOutbox::default());
+        let (appended_through, outbox_appended) = watch::channel(info.next_outbox_seq - 1);
         let publisher =
             OutboxPublisher {
                 shard_id,
@@ -124,6 +129,7 @@ impl ShardProcessor {
                 log: context.log.clone(),
                 store: context.store.clone(),
                 published: published_outbox.clone(),
+                appended_through,
             };
         let publisher = tokio::spawn(publisher.run(records));
         let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
@@ -136,6 +142,7 @@ impl ShardProcessor {
             timers: TimerQueue::default(),
             outbox,
             published_outbox,
+            outbox_appended,
             unknown_commit: None,
             held_at: Instant::now(),
         };
@@ -617,6 +624,7 @@ impl ShardProcessor {
         for key in &committed.timers_deleted {
             self.timers.remove(key);
         }
+        let visible_at = last_visibility_seq(&committed.outbox);
         if !committed.outbox.is_empty() {
             let _ = self.outbox.send(committed.outbox);
         }
@@ -629,12 +637,50 @@ impl ShardProcessor {
         for (run, state) in committed.unchanged_states {
             self.context.state_cache.insert(run, Arc::new(state));
         }
-        self.context.replies.progressed(&committed.progress);
-        for (run, progress) in committed.progress {
-            self.context.notifier.publish(&run, progress);
+        let outcomes = Outcomes { progress: committed.progress, replies: committed.replies };
+        match visible_at {
+            None => outcomes.release(&self.context),
+            Some(seq) => self.release_once_appended(outcomes, seq),
         }
-        for (to, result) in committed.replies {
-            self.context.replies.deliver(&to, result);
+    }
+
+    /// Read-your-writes for visibility: a batch that changed what lists show
+    /// (a run started or closed, its search attributes or memo changed)
+    /// answers its requests and announces its progress only once its
+    /// summaries are in the `visibility` log. A list that waits for the
+    /// projection to apply the log as far as it reaches then sees every
+    /// change acknowledged before it. The shard goes on meanwhile. Should the
+    /// publisher stop first (the shard is given up), the outcomes go out
+    /// anyway: the next owner publishes what is left.
+    fn release_once_appended(&self, outcomes: Outcomes, seq: i64) {
+        let mut appended = self.outbox_appended.clone();
+        let context = self.context.clone();
+        tokio::spawn(async move {
+            let _ = appended.wait_for(|appended| *appended >= seq).await;
+            outcomes.release(&context);
+        });
+    }
+}
+
+/// The outbox sequence number of a batch's last run summary, if it has one.
+fn last_visibility_seq(outbox: &[(i64, OutboxRecord)]) -> Option<i64> {
+    outbox.iter().filter(|(_, record)| matches!(record.record, Some(Record::Visibility(_)))).map(|(seq, _)| *seq).max()
+}
+
+/// What a committed batch tells the world: its runs' progress and its replies.
+struct Outcomes {
+    progress: Vec<(RunKey, RunProgress)>,
+    replies: Vec<(ReplyTo, CommandResult)>,
+}
+
+impl Outcomes {
+    fn release(self, context: &ShardContext) {
+        context.replies.progressed(&self.progress);
+        for (run, progress) in self.progress {
+            context.notifier.publish(&run, progress);
+        }
+        for (to, result) in self.replies {
+            context.replies.deliver(&to, result);
         }
     }
 }

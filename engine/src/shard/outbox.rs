@@ -15,7 +15,7 @@ use bytes::Bytes;
 use prost::Message;
 use temper_proto::records::OutboxRecord;
 use temper_proto::records::outbox_record::Record;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::log::{Log, LogName};
 use crate::partitioning::{shard_of, task_partition_of};
@@ -32,6 +32,9 @@ pub(super) struct OutboxPublisher {
     pub log: Arc<dyn Log>,
     pub store: Arc<dyn Store>,
     pub published: Arc<PublishedOutbox>,
+    /// The highest outbox sequence number appended to the logs: batches are
+    /// published in order, so everything below it is appended too.
+    pub appended_through: watch::Sender<i64>,
 }
 
 /// The outbox records published and not yet deleted, as one range of
@@ -151,6 +154,7 @@ impl OutboxPublisher {
             result.map_err(|e| e.to_string())?;
         }
         self.published.add(from, through);
+        self.appended_through.send_if_modified(|appended| std::mem::replace(appended, (*appended).max(through)) < through);
         Ok(())
     }
 }

@@ -279,6 +279,8 @@ pub fn visibility_record(state: &WorkflowMutableState) -> VisibilityRecord {
         version: info.state_transition_count,
         execution_duration,
         deleted: false,
+        parent: info.parent.clone(),
+        first_run_id: info.first_run_id.clone(),
     }
 }
 
