@@ -11,6 +11,7 @@ pub mod membership;
 pub mod notify;
 pub mod partitioning;
 pub mod replies;
+pub mod search_attributes;
 mod shard;
 pub mod state_machine;
 pub mod store;

@@ -179,6 +179,11 @@ impl NamespaceStore for FlakyStore {
         self.reachable()?;
         self.inner.list_namespaces().await
     }
+
+    async fn update_namespace(&self, namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+        self.reachable()?;
+        self.inner.update_namespace(namespace, expected_version).await
+    }
 }
 
 #[async_trait]

@@ -81,6 +81,13 @@ pub fn gateway_addresses(membership: &Membership, background: &mut Vec<JoinHandl
     })
 }
 
+/// The addresses of the live projections processes, which answer lists.
+pub fn projections_addresses(membership: &Membership, background: &mut Vec<JoinHandle<()>>, stop: watch::Receiver<bool>) -> watch::Receiver<Vec<String>> {
+    derived(membership.view(MemberRole::Projections), background, stop, |members| {
+        members.iter().map(|member| member.address.clone()).collect()
+    })
+}
+
 /// The address of the gateway serving each `tasks` partition.
 pub fn task_queue_owners(
     membership: &Membership,

@@ -8,9 +8,10 @@ use temper_engine::log::LogError;
 use temper_engine::state_machine::CommandError;
 use temper_engine::store::StoreError;
 use temper_proto::api::errordetails::v1::{
-    NamespaceAlreadyExistsFailure, NamespaceNotFoundFailure, NotFoundFailure, QueryFailedFailure,
-    WorkflowExecutionAlreadyStartedFailure,
+    NamespaceAlreadyExistsFailure, NamespaceInvalidStateFailure, NamespaceNotFoundFailure, NotFoundFailure,
+    QueryFailedFailure, WorkflowExecutionAlreadyStartedFailure,
 };
+use temper_proto::api::enums::v1::NamespaceState;
 use temper_proto::api::failure::v1::Failure;
 use tonic::{Code, Status};
 
@@ -22,6 +23,9 @@ pub enum ApiError {
     NamespaceNotFound(String),
     #[error("Namespace {0} already exists.")]
     NamespaceAlreadyExists(String),
+    /// The namespace's state does not allow the call (Temporal's NamespaceInvalidState).
+    #[error("Namespace has invalid state: {}. Must be {}.", state_name(*.state), .allowed.iter().map(|s| state_name(*s)).collect::<Vec<_>>().join(" or "))]
+    NamespaceInvalidState { namespace: String, state: NamespaceState, allowed: Vec<NamespaceState> },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -48,6 +52,16 @@ pub type ApiResult<T> = Result<T, ApiError>;
 impl ApiError {
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError::InvalidArgument(message.into())
+    }
+}
+
+/// The name Temporal's messages give a namespace state (Go's `String()`).
+fn state_name(state: NamespaceState) -> &'static str {
+    match state {
+        NamespaceState::Unspecified => "Unspecified",
+        NamespaceState::Registered => "Registered",
+        NamespaceState::Deprecated => "Deprecated",
+        NamespaceState::Deleted => "Deleted",
     }
 }
 
@@ -83,6 +97,16 @@ impl From<ApiError> for Status {
             ApiError::NamespaceAlreadyExists(_) => {
                 with_detail(Code::AlreadyExists, message, "NamespaceAlreadyExistsFailure", NamespaceAlreadyExistsFailure {})
             }
+            ApiError::NamespaceInvalidState { namespace, state, allowed } => with_detail(
+                Code::FailedPrecondition,
+                message,
+                "NamespaceInvalidStateFailure",
+                NamespaceInvalidStateFailure {
+                    namespace,
+                    state: state as i32,
+                    allowed_states: allowed.into_iter().map(|state| state as i32).collect(),
+                },
+            ),
             ApiError::NotFound(_) => not_found(message),
             ApiError::Unimplemented(_) => Status::unimplemented(message),
             ApiError::Unavailable(_) => Status::unavailable(message),

@@ -11,6 +11,8 @@ use temper_engine::state_machine::commands::Reply;
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{TaskKind, TaskToken, WorkflowMutableState};
 
+use temper_projections::reader::VisibilityReader;
+
 use crate::bus::CommandBus;
 use crate::errors::{ApiError, ApiResult};
 use crate::matching::Matching;
@@ -66,6 +68,9 @@ pub struct Gateway {
     /// Turns true when the gateway starts shutting down: history long polls
     /// answer with what they have, so their connections can close.
     pub draining: tokio::sync::watch::Sender<bool>,
+    /// Where lists and counts are answered: this process's projection, or
+    /// the projections processes of the cluster.
+    pub visibility: Option<Arc<dyn VisibilityReader>>,
 }
 
 impl Gateway {
@@ -92,9 +97,17 @@ impl Gateway {
             committed: None,
             router: None,
             draining: tokio::sync::watch::channel(false).0,
+            visibility: None,
         };
         gateway.namespaces.ensure("default", 1).await.expect("the default namespace");
         gateway
+    }
+
+    /// The visibility index lists and counts are answered from.
+    pub fn visibility(&self) -> ApiResult<&dyn VisibilityReader> {
+        self.visibility.as_deref().ok_or_else(|| {
+            ApiError::Unavailable("No visibility index serves this gateway: run the projections role (in this process or the cluster).".into())
+        })
     }
 
     /// The run an execution names (its current run when the run id is empty)

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::bus::CommandBus;
-use crate::cluster::{Memberships, Readiness, follow_engines, gateway_addresses, owned_by, task_queue_owners};
+use crate::cluster::{Memberships, Readiness, follow_engines, gateway_addresses, owned_by, projections_addresses, task_queue_owners};
 use crate::cluster_service::{ClusterService, cluster_service};
 use temper_engine::membership::MemberRole;
 use temper_proto::records::cluster_server::ClusterServer;
@@ -36,6 +36,10 @@ use crate::gateway::{Gateway, Limits};
 use crate::matching::{Matching, MatchingCounts};
 use crate::namespaces::NamespaceRegistry;
 use crate::service::{Frontend, Operator};
+use temper_projections::Trimming;
+use temper_projections::index::VisibilityIndex;
+use temper_projections::reader::{LocalReader, RemoteReader, VisibilityReader, VisibilityService};
+use temper_proto::records::visibility_server::VisibilityServer;
 
 /// Largest gRPC message sent: a history page or a workflow task can be larger
 /// than any request (requests are bounded by `Limits::max_request_bytes`, and
@@ -133,6 +137,10 @@ pub struct DevServer {
     address: SocketAddr,
     gateway: Option<Arc<Gateway>>,
     cluster_service: Option<ClusterServer<ClusterService>>,
+    /// `temper.v1.Visibility`, served by a projections process of a cluster.
+    visibility_service: Option<VisibilityServer<VisibilityService>>,
+    /// The visibility index's directory when the server is temporary.
+    _visibility_dir: Option<tempfile::TempDir>,
     engine: Option<Engine>,
     store: Arc<dyn Store>,
     db: Option<Arc<EmbeddedDb>>,
@@ -190,6 +198,17 @@ impl DevServer {
             None
         };
 
+        let mut projection = if config.roles.projections { Some(Projection::open(&config, db.as_ref(), log.clone())?) } else { None };
+        let visibility_dir = projection.as_mut().and_then(|projection| projection.temporary_dir.take());
+        let visibility: Option<Arc<dyn VisibilityReader>> = match (&projection, &memberships) {
+            (Some(projection), _) => Some(projection.reader()),
+            (None, Some(memberships)) => memberships.of(MemberRole::Gateway).map(|membership| {
+                let projections = projections_addresses(&membership, &mut background, roles_stopped.clone());
+                Arc::new(RemoteReader::new(projections)) as Arc<dyn VisibilityReader>
+            }),
+            (None, None) => None,
+        };
+
         let (gateway, cluster_service) = if config.roles.gateway {
             let (matching, router) = match memberships.as_ref().and_then(|memberships| memberships.of(MemberRole::Gateway)) {
                 Some(membership) => {
@@ -229,6 +248,7 @@ impl DevServer {
                 committed: local_engine.map(|engine| engine.committed_states()),
                 router,
                 draining: watch::channel(false).0,
+                visibility,
             });
             for namespace in &namespaces_of(&config) {
                 gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
@@ -239,10 +259,16 @@ impl DevServer {
             (None, None)
         };
 
-        if config.roles.projections {
-            background.push(tokio::spawn(temper_projections::run(log.clone(), store.clone(), roles_stopped.clone())));
-            readiness.projections_ready();
-        }
+        let visibility_service = match projection {
+            Some(projection) => {
+                let trimming = if memberships.is_some() { Trimming::Never } else { Trimming::BehindThisIndex };
+                background.push(tokio::spawn(temper_projections::run(log.clone(), projection.index.clone(), trimming, roles_stopped.clone())));
+                readiness.projections_ready();
+                // Other processes list through it only when it runs apart from a gateway.
+                memberships.is_some().then(|| projection.service())
+            }
+            None => None,
+        };
         if let Some(db) = &db {
             background.push(tokio::spawn(reclaim_space_periodically(db.clone(), config.compaction_interval, roles_stopped)));
         }
@@ -251,7 +277,21 @@ impl DevServer {
         let listener = TcpListener::bind(config.address).await.map_err(|source| ServerError::Bind { address: config.address, source })?;
         let address = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
         println!("{}", ready_line(&config, address, &topology));
-        Ok(DevServer { listener, address, gateway, cluster_service, engine, store, db, memberships, readiness, stop_roles, background })
+        Ok(DevServer {
+            listener,
+            address,
+            gateway,
+            cluster_service,
+            visibility_service,
+            engine,
+            store,
+            db,
+            memberships,
+            readiness,
+            stop_roles,
+            background,
+            _visibility_dir: visibility_dir,
+        })
     }
 
     /// The address the gRPC API listens on (the bound port when asked for port 0).
@@ -282,10 +322,13 @@ impl DevServer {
                     .accept_compressed(tonic::codec::CompressionEncoding::Gzip);
                 router
                     .add_service(workflow_service)
-                    .add_service(OperatorServiceServer::new(Operator).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
+                    .add_service(OperatorServiceServer::new(Operator { gateway: gateway.clone() }).accept_compressed(tonic::codec::CompressionEncoding::Gzip))
             }
             None => router.add_optional_service(None::<OperatorServiceServer<Operator>>),
         };
+        if let Some(visibility) = self.visibility_service {
+            router = router.add_service(visibility);
+        }
         if let Some(cluster) = self.cluster_service {
             router = router.add_service(cluster);
         }
@@ -379,6 +422,57 @@ impl Topology {
         };
         Ok(Topology::Cluster { advertise })
     }
+}
+
+/// This process's projection: its visibility index, and where that lives.
+struct Projection {
+    index: Arc<VisibilityIndex>,
+    log: Arc<dyn Log>,
+    /// A temporary server's index directory, removed when the server is.
+    temporary_dir: Option<tempfile::TempDir>,
+}
+
+impl Projection {
+    /// Opens the index beside the embedded database (a file of its own next
+    /// to the database's directory), in the data directory when the process
+    /// keeps no embedded database, or in a temporary directory for a
+    /// temporary server.
+    fn open(config: &DevServerConfig, db: Option<&Arc<EmbeddedDb>>, log: Arc<dyn Log>) -> Result<Projection, ServerError> {
+        let (path, temporary_dir) = match (&config.db_path, db) {
+            (Some(path), Some(_)) => (sibling(path, "visibility.sqlite"), None),
+            (Some(path), None) => (path.join("visibility.sqlite"), None),
+            (None, _) => {
+                let dir = tempfile::Builder::new()
+                    .prefix("temper-visibility-")
+                    .tempdir()
+                    .map_err(|e| ServerError::Storage(format!("creating a temporary directory for the visibility index: {e}")))?;
+                (dir.path().join("visibility.sqlite"), Some(dir))
+            }
+        };
+        let index = VisibilityIndex::open(&path)
+            .map_err(|e| ServerError::Storage(format!("opening the visibility index {}: {e}", path.display())))?;
+        Ok(Projection { index, log, temporary_dir })
+    }
+
+    fn reader(&self) -> Arc<dyn VisibilityReader> {
+        Arc::new(self.local_reader())
+    }
+
+    fn local_reader(&self) -> LocalReader {
+        LocalReader { index: self.index.clone(), log: self.log.clone() }
+    }
+
+    fn service(&self) -> VisibilityServer<VisibilityService> {
+        VisibilityService { reader: self.local_reader() }.server()
+    }
+}
+
+/// `path` with `.suffix` added to its last component.
+fn sibling(path: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
 }
 
 fn open_embedded_db(config: &DevServerConfig) -> Result<Option<Arc<EmbeddedDb>>, ServerError> {

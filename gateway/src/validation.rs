@@ -9,8 +9,11 @@ use temper_engine::time::is_negative;
 use temper_proto::api::common::v1::{Memo, SearchAttributes};
 use temper_proto::api::failure::v1::Failure;
 
+use temper_proto::records::NamespaceRecord;
+
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Limits;
+use crate::namespaces::check_accepts_new_runs;
 
 pub fn require_id(value: &str, what: &str) -> ApiResult<()> {
     if value.is_empty() {
@@ -113,6 +116,22 @@ impl Limits {
 
 pub use temper_engine::state_machine::failure_depth;
 
+/// What a new run (StartWorkflowExecution, SignalWithStartWorkflowExecution)
+/// needs of its namespace: that it takes new runs (a deprecated one does
+/// not), and search attributes it defines, each value of its attribute's
+/// type, as Temporal checks them (Temporal's messages, INVALID_ARGUMENT).
+pub fn new_run_in(namespace: &NamespaceRecord, search_attributes: Option<&SearchAttributes>) -> ApiResult<()> {
+    check_accepts_new_runs(namespace)?;
+    search_attributes_in(namespace, search_attributes)
+}
+
+/// Refuses search attributes the namespace does not define, or values not
+/// of their attribute's type (see `temper_engine::search_attributes::validate`).
+pub fn search_attributes_in(namespace: &NamespaceRecord, search_attributes: Option<&SearchAttributes>) -> ApiResult<()> {
+    temper_engine::search_attributes::validate(search_attributes, &namespace.name, &namespace.custom_search_attributes)
+        .map_err(ApiError::InvalidArgument)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -184,6 +203,31 @@ mod tests {
         assert!(limits.failure(chain(5).as_ref(), "Failure").is_ok());
         let message = refusal(limits.failure(chain(6).as_ref(), "Failure"));
         assert!(message.starts_with("Failure is nested 6 causes deep"), "{message}");
+    }
+
+    #[test]
+    fn new_runs_need_registered_search_attributes_of_their_types_and_a_registered_namespace() {
+        use temper_proto::api::enums::v1::{IndexedValueType, NamespaceState};
+        let json = |data: &str| Payload {
+            metadata: HashMap::from([("encoding".to_string(), b"json/plain".to_vec())]),
+            data: data.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let set = |name: &str, data: &str| SearchAttributes { indexed_fields: HashMap::from([(name.to_string(), json(data))]) };
+        let mut namespace = crate::namespaces::new_namespace("orders", "", "", 1);
+        namespace.custom_search_attributes.insert("CustomerId".into(), IndexedValueType::Keyword as i32);
+        assert!(new_run_in(&namespace, Some(&set("CustomerId", r#""c-1""#))).is_ok());
+        assert!(new_run_in(&namespace, None).is_ok());
+        assert_eq!(
+            refusal(new_run_in(&namespace, Some(&set("OrderId", r#""o-1""#)))),
+            "Namespace orders has no mapping defined for search attribute OrderId"
+        );
+        assert_eq!(
+            refusal(new_run_in(&namespace, Some(&set("CustomerId", "7")))),
+            "invalid value for search attribute CustomerId of type Keyword: 7"
+        );
+        namespace.state = NamespaceState::Deprecated as i32;
+        assert!(matches!(new_run_in(&namespace, None), Err(ApiError::NamespaceInvalidState { .. })));
     }
 
     #[test]

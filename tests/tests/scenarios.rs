@@ -137,3 +137,18 @@ fn queries_go_to_the_sticky_worker_then_to_the_normal_queue() {
 fn a_non_determinism_failure_is_retried_not_fatal() {
     run_scenario("nondeterminism.py", &[]);
 }
+
+#[test]
+fn custom_search_attributes_are_registered_checked_and_removed() {
+    run_scenario("search_attributes.py", &[]);
+}
+
+#[test]
+fn namespaces_are_updated_and_deprecated() {
+    run_scenario("namespace_update.py", &[]);
+}
+
+#[test]
+fn workflows_are_listed_and_counted_with_the_filter_language() {
+    run_scenario("visibility.py", &[]);
+}

@@ -68,3 +68,8 @@ fn eager_workflow_start_and_activity_dispatch() {
 fn reset_to_the_first_workflow_task() {
     run_typescript_scenario("reset.js");
 }
+
+#[test]
+fn list_and_count_workflows_with_the_filter_language() {
+    run_typescript_scenario("visibility.js");
+}

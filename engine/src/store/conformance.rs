@@ -61,6 +61,8 @@ macro_rules! with_store_checks {
             timers_load_earliest_first_before_the_bound,
             outbox_reads_from_a_sequence_and_a_commit_deletes_a_range,
             namespaces_are_unique_by_name_and_listed_by_name,
+            a_namespace_update_needs_the_version_it_was_made_from,
+            of_concurrent_namespace_updates_exactly_one_wins,
             visibility_keeps_the_highest_version,
             visibility_lists_newest_start_first_in_pages,
             consumer_offsets_are_kept_per_consumer_log_and_partition,
@@ -306,6 +308,71 @@ pub async fn namespaces_are_unique_by_name_and_listed_by_name(factory: &impl Sto
     assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(namespace("id-a", "alpha")));
     assert_eq!(store.get_namespace_by_id("id-other").await.expect("by id"), None, "a refused create stores nothing");
     assert_eq!(store.get_namespace_by_name("delta").await.expect("by name"), None);
+}
+
+pub async fn a_namespace_update_needs_the_version_it_was_made_from(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.create_namespace(namespace("id-a", "alpha")).await.expect("create_namespace");
+    store.create_namespace(namespace("id-b", "beta")).await.expect("create_namespace");
+    let first = NamespaceRecord { description: "first".into(), ..namespace("id-a", "alpha") };
+    let stored = store.update_namespace(first.clone(), 0).await.expect("update from version 0");
+    assert_eq!(stored, NamespaceRecord { version: 1, ..first.clone() }, "stored with the next version");
+    assert_eq!(store.get_namespace_by_name("alpha").await.expect("by name"), Some(stored.clone()));
+    assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(stored.clone()));
+
+    let stale = NamespaceRecord { description: "stale".into(), ..namespace("id-a", "alpha") };
+    match store.update_namespace(stale, 0).await {
+        Err(StoreError::NamespaceVersionConflict { name, expected: 0, current: 1 }) if name == "alpha" => {}
+        other => panic!("an update from version 0 after one to 1: expected a conflict, got {other:?}"),
+    }
+    let other_id = NamespaceRecord { description: "impostor".into(), ..namespace("id-other", "alpha") };
+    assert!(
+        matches!(store.update_namespace(other_id, 1).await, Err(StoreError::NamespaceVersionConflict { .. })),
+        "a record of another namespace with the name is not overwritten"
+    );
+    assert_eq!(store.get_namespace_by_name("alpha").await.expect("by name"), Some(stored), "refused updates store nothing");
+    match store.update_namespace(namespace("id-d", "delta"), 0).await {
+        Err(StoreError::NamespaceNotFound(name)) if name == "delta" => {}
+        other => panic!("updating a namespace never created: expected NamespaceNotFound, got {other:?}"),
+    }
+    assert_eq!(store.get_namespace_by_name("delta").await.expect("by name"), None);
+
+    let second = NamespaceRecord { description: "second".into(), owner_email: "a@example.com".into(), ..namespace("id-a", "alpha") };
+    let stored = store.update_namespace(second.clone(), 1).await.expect("update from version 1");
+    assert_eq!(stored.version, 2);
+    let listed: Vec<(String, i64)> =
+        store.list_namespaces().await.expect("list_namespaces").into_iter().map(|n| (n.description, n.version)).collect();
+    assert_eq!(listed, [("second".to_string(), 2), (String::new(), 0)], "listed as updated, the other untouched");
+    drop(store);
+
+    let store = factory.open().await;
+    assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(NamespaceRecord { version: 2, ..second }));
+}
+
+pub async fn of_concurrent_namespace_updates_exactly_one_wins(factory: &impl StoreFactory) {
+    const UPDATERS: usize = 4;
+    let store = factory.open().await;
+    store.create_namespace(namespace("id-a", "alpha")).await.expect("create_namespace");
+    for round in 0..3i64 {
+        let updaters: Vec<_> = (0..UPDATERS)
+            .map(|updater| {
+                let store = store.clone();
+                let record = NamespaceRecord { description: format!("updater {updater}"), ..namespace("id-a", "alpha") };
+                tokio::spawn(async move { store.update_namespace(record, round).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for updater in updaters {
+            match updater.await.expect("an updating task panicked") {
+                Ok(stored) => winners.push(stored),
+                Err(StoreError::NamespaceVersionConflict { expected, .. }) if expected == round => {}
+                Err(other) => panic!("round {round}: unexpected error {other}"),
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: exactly one of the updates from version {round} wins: {winners:?}");
+        let stored = store.get_namespace_by_name("alpha").await.expect("by name");
+        assert_eq!(stored.as_ref(), winners.first(), "round {round}: the winner's record is what is stored");
+    }
 }
 
 pub async fn visibility_keeps_the_highest_version(factory: &impl StoreFactory) {

@@ -370,6 +370,33 @@ impl NamespaceStore for EmbeddedStore {
         let namespaces = self.scan(&self.db.tables().namespaces, all, usize::MAX, "namespace")?;
         Ok(namespaces.into_iter().map(|(_, namespace)| namespace).collect())
     }
+
+    /// Read, compared and written by the one writer, so no other write
+    /// comes between the check and the write.
+    async fn update_namespace(&self, mut namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+        namespace.version = expected_version + 1;
+        self.db
+            .write(move |writer| {
+                let tables = writer.tables();
+                let Some(stored) = writer.get(&tables.namespaces, namespace.name.as_bytes())? else {
+                    return Err(StoreError::NamespaceNotFound(namespace.name));
+                };
+                let stored = NamespaceRecord::decode(stored.as_ref())
+                    .map_err(|e| StoreError::Corrupt(format!("namespace {}: {e}", namespace.name)))?;
+                if stored.id != namespace.id || stored.version != expected_version {
+                    return Err(StoreError::NamespaceVersionConflict {
+                        name: namespace.name,
+                        expected: expected_version,
+                        current: stored.version,
+                    });
+                }
+                let mut batch = writer.batch();
+                batch.insert(&tables.namespaces, namespace.name.as_bytes().to_vec(), namespace.encode_to_vec());
+                writer.commit(batch)?;
+                Ok(namespace)
+            })
+            .await
+    }
 }
 
 #[async_trait]

@@ -120,6 +120,12 @@ pub enum StoreError {
     NoSuchShard(ShardId),
     #[error("namespace `{0}` already exists")]
     NamespaceAlreadyExists(String),
+    #[error("namespace `{0}` does not exist")]
+    NamespaceNotFound(String),
+    /// A conditional namespace update found another version stored: someone
+    /// updated the namespace since the record was read.
+    #[error("namespace `{name}` is at version {current}, not {expected}")]
+    NamespaceVersionConflict { name: String, expected: i64, current: i64 },
     #[error("stored record is corrupt: {0}")]
     Corrupt(String),
     #[error("store failed: {0}")]
@@ -230,6 +236,15 @@ pub trait NamespaceStore: Send + Sync + 'static {
     async fn get_namespace_by_id(&self, id: &str) -> StoreResult<Option<NamespaceRecord>>;
     /// All namespaces, ordered by name.
     async fn list_namespaces(&self) -> StoreResult<Vec<NamespaceRecord>>;
+    /// Replaces the record of the namespace named `namespace.name` if the
+    /// stored record has the same id and still `version == expected_version`;
+    /// stores it with `version = expected_version + 1` and returns it as
+    /// stored. A namespace's name and id never change. Fails with
+    /// `NamespaceNotFound` if no namespace has the name, and with
+    /// `NamespaceVersionConflict` (storing nothing) if the stored record is
+    /// another version or another namespace's: the caller reads it again
+    /// and redoes its change, so concurrent updates never lose one another.
+    async fn update_namespace(&self, namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord>;
 }
 
 #[async_trait]

@@ -250,6 +250,7 @@ impl Simulation {
                 Command::CompleteWorkflowTask(CompleteWorkflowTask {
                     token: self.workflow_token(run, aim),
                     request: Some(self.completion(run, commands, request)),
+                    search_attribute_types: None,
                 })
             }
             Step::FailWorkflowTask { run, aim, request } => {

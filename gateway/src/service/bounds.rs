@@ -425,3 +425,71 @@ impl Bounded for ResetWorkflowExecutionRequest {
         limits.text(&self.reason, "Reason")
     }
 }
+
+/// Longest list query accepted: far beyond any hand-written one, and it
+/// bounds what a request makes the parser and the index work through.
+const MAX_QUERY_BYTES: usize = 64 * 1024;
+/// Longest next page token accepted: the index's tokens are a few hundred bytes.
+const MAX_PAGE_TOKEN_BYTES: usize = 16 * 1024;
+
+fn list_query(limits: &Limits, namespace: &str, query: &str, next_page_token: &[u8]) -> ApiResult<()> {
+    limits.id(namespace, "Namespace")?;
+    if query.len() > MAX_QUERY_BYTES {
+        return Err(crate::errors::ApiError::invalid(format!(
+            "Query is {} bytes, at most {MAX_QUERY_BYTES} are accepted.",
+            query.len()
+        )));
+    }
+    if next_page_token.len() > MAX_PAGE_TOKEN_BYTES {
+        return Err(crate::errors::ApiError::invalid("Invalid next page token: it is longer than any this server hands out."));
+    }
+    Ok(())
+}
+
+impl Bounded for ListWorkflowExecutionsRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        list_query(limits, &self.namespace, &self.query, &self.next_page_token)
+    }
+}
+
+impl Bounded for ScanWorkflowExecutionsRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        list_query(limits, &self.namespace, &self.query, &self.next_page_token)
+    }
+}
+
+impl Bounded for CountWorkflowExecutionsRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        list_query(limits, &self.namespace, &self.query, &[])
+    }
+}
+
+/// The legacy lists' filters are ids and names.
+fn legacy_filters(limits: &Limits, workflow_id: Option<&str>, workflow_type: Option<&str>) -> ApiResult<()> {
+    limits.id(workflow_id.unwrap_or_default(), "WorkflowId")?;
+    limits.id(workflow_type.unwrap_or_default(), "WorkflowType")
+}
+
+impl Bounded for ListOpenWorkflowExecutionsRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        use list_open_workflow_executions_request::Filters;
+        list_query(limits, &self.namespace, "", &self.next_page_token)?;
+        match &self.filters {
+            Some(Filters::ExecutionFilter(filter)) => legacy_filters(limits, Some(&filter.workflow_id), None),
+            Some(Filters::TypeFilter(filter)) => legacy_filters(limits, None, Some(&filter.name)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Bounded for ListClosedWorkflowExecutionsRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        use list_closed_workflow_executions_request::Filters;
+        list_query(limits, &self.namespace, "", &self.next_page_token)?;
+        match &self.filters {
+            Some(Filters::ExecutionFilter(filter)) => legacy_filters(limits, Some(&filter.workflow_id), None),
+            Some(Filters::TypeFilter(filter)) => legacy_filters(limits, None, Some(&filter.name)),
+            Some(Filters::StatusFilter(_)) | None => Ok(()),
+        }
+    }
+}

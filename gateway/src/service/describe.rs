@@ -2,7 +2,7 @@
 
 use temper_engine::state_machine::{activity_expiration, visibility_record};
 use temper_engine::time::timestamp_from_nanos;
-use temper_proto::api::common::v1::WorkflowExecution;
+use temper_proto::api::common::v1::{WorkflowExecution, WorkflowType};
 use temper_proto::api::enums::v1::{PendingActivityState, PendingWorkflowTaskState, TaskQueueKind};
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflow::v1::{
@@ -10,7 +10,7 @@ use temper_proto::api::workflow::v1::{
     WorkflowExecutionInfo,
 };
 use temper_proto::api::workflowservice::v1::{DescribeWorkflowExecutionRequest, DescribeWorkflowExecutionResponse};
-use temper_proto::records::{ActivityInfo, ChildExecutionInfo, WorkflowMutableState, WorkflowTaskInfo};
+use temper_proto::records::{ActivityInfo, ChildExecutionInfo, VisibilityRecord, WorkflowMutableState, WorkflowTaskInfo};
 
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
@@ -22,6 +22,37 @@ pub async fn describe_workflow_execution(
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     let (_, state) = gateway.load_run(&namespace.id, request.execution.as_ref()).await?;
     Ok(describe(&state))
+}
+
+/// What describe and list show of any run, from its summary.
+pub fn execution_info(summary: &VisibilityRecord) -> WorkflowExecutionInfo {
+    WorkflowExecutionInfo {
+        execution: Some(WorkflowExecution { workflow_id: summary.workflow_id.clone(), run_id: summary.run_id.clone() }),
+        r#type: Some(WorkflowType { name: summary.workflow_type.clone() }),
+        start_time: summary.start_time,
+        close_time: summary.close_time,
+        status: summary.status,
+        history_length: summary.history_length,
+        execution_time: summary.execution_time,
+        memo: summary.memo.clone(),
+        search_attributes: summary.search_attributes.clone(),
+        task_queue: summary.task_queue.clone(),
+        state_transition_count: summary.state_transition_count,
+        history_size_bytes: summary.history_size_bytes,
+        execution_duration: summary.execution_duration,
+        first_run_id: summary.first_run_id.clone(),
+        parent_namespace_id: summary.parent.as_ref().map(|p| p.namespace_id.clone()).unwrap_or_default(),
+        parent_execution: summary
+            .parent
+            .as_ref()
+            .map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
+        // A run without a parent is its own root, as Temporal shows it.
+        root_execution: Some(match &summary.parent {
+            Some(p) => WorkflowExecution { workflow_id: p.root_workflow_id.clone(), run_id: p.root_run_id.clone() },
+            None => WorkflowExecution { workflow_id: summary.workflow_id.clone(), run_id: summary.run_id.clone() },
+        }),
+        ..Default::default()
+    }
 }
 
 fn describe(state: &WorkflowMutableState) -> DescribeWorkflowExecutionResponse {
@@ -40,33 +71,9 @@ fn describe(state: &WorkflowMutableState) -> DescribeWorkflowExecutionResponse {
             user_metadata: None,
         }),
         workflow_execution_info: Some(WorkflowExecutionInfo {
-            execution: Some(WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() }),
-            r#type: info.workflow_type.clone(),
-            start_time: info.start_time,
-            close_time: info.close_time,
-            status: info.status,
-            history_length: summary.history_length,
-            execution_time: info.execution_time,
-            memo: info.memo.clone(),
-            search_attributes: info.search_attributes.clone(),
-            task_queue: info.task_queue.clone(),
-            state_transition_count: info.state_transition_count,
-            history_size_bytes: info.history_size_bytes,
-            execution_duration: summary.execution_duration,
-            first_run_id: info.first_run_id.clone(),
             auto_reset_points: info.auto_reset_points.clone(),
-            parent_namespace_id: info.parent.as_ref().map(|p| p.namespace_id.clone()).unwrap_or_default(),
-            parent_execution: info
-                .parent
-                .as_ref()
-                .map(|p| WorkflowExecution { workflow_id: p.workflow_id.clone(), run_id: p.run_id.clone() }),
-            // A run without a parent is its own root, as Temporal shows it.
-            root_execution: Some(match &info.parent {
-                Some(p) => WorkflowExecution { workflow_id: p.root_workflow_id.clone(), run_id: p.root_run_id.clone() },
-                None => WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() },
-            }),
             priority: info.priority.clone(),
-            ..Default::default()
+            ..execution_info(&summary)
         }),
         pending_activities: activities.into_iter().map(pending_activity).collect(),
         pending_workflow_task: state.workflow_task.as_ref().map(pending_workflow_task),

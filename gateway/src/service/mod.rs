@@ -7,6 +7,7 @@ pub(crate) mod bounds;
 mod describe;
 mod history;
 mod namespace;
+mod operator;
 mod polling;
 mod query;
 mod reset;
@@ -15,6 +16,7 @@ mod start;
 mod system;
 mod task_queue;
 mod update;
+mod visibility;
 mod workflow_tasks;
 
 use std::sync::Arc;
@@ -81,6 +83,8 @@ workflow_service! {
         register_namespace(RegisterNamespaceRequest) -> RegisterNamespaceResponse = namespace::register_namespace;
         describe_namespace(DescribeNamespaceRequest) -> DescribeNamespaceResponse = namespace::describe_namespace;
         list_namespaces(ListNamespacesRequest) -> ListNamespacesResponse = namespace::list_namespaces;
+        update_namespace(UpdateNamespaceRequest) -> UpdateNamespaceResponse = namespace::update_namespace;
+        deprecate_namespace(DeprecateNamespaceRequest) -> DeprecateNamespaceResponse = namespace::deprecate_namespace;
         start_workflow_execution(StartWorkflowExecutionRequest) -> StartWorkflowExecutionResponse = start::start_workflow_execution;
         signal_with_start_workflow_execution(SignalWithStartWorkflowExecutionRequest) -> SignalWithStartWorkflowExecutionResponse = start::signal_with_start_workflow_execution;
         signal_workflow_execution(SignalWorkflowExecutionRequest) -> SignalWorkflowExecutionResponse = signal::signal_workflow_execution;
@@ -100,6 +104,11 @@ workflow_service! {
         record_activity_task_heartbeat_by_id(RecordActivityTaskHeartbeatByIdRequest) -> RecordActivityTaskHeartbeatByIdResponse = activity_tasks::record_activity_task_heartbeat_by_id;
         reset_sticky_task_queue(ResetStickyTaskQueueRequest) -> ResetStickyTaskQueueResponse = task_queue::reset_sticky_task_queue;
         get_workflow_execution_history_reverse(GetWorkflowExecutionHistoryReverseRequest) -> GetWorkflowExecutionHistoryReverseResponse = history::get_workflow_execution_history_reverse;
+        list_workflow_executions(ListWorkflowExecutionsRequest) -> ListWorkflowExecutionsResponse = visibility::list_workflow_executions;
+        scan_workflow_executions(ScanWorkflowExecutionsRequest) -> ScanWorkflowExecutionsResponse = visibility::scan_workflow_executions;
+        count_workflow_executions(CountWorkflowExecutionsRequest) -> CountWorkflowExecutionsResponse = visibility::count_workflow_executions;
+        list_open_workflow_executions(ListOpenWorkflowExecutionsRequest) -> ListOpenWorkflowExecutionsResponse = visibility::list_open_workflow_executions;
+        list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest) -> ListClosedWorkflowExecutionsResponse = visibility::list_closed_workflow_executions;
     }
     routed {
         respond_query_task_completed(RespondQueryTaskCompletedRequest) -> RespondQueryTaskCompletedResponse = query::respond_query_task_completed;
@@ -117,7 +126,32 @@ workflow_service! {
     }
 }
 
-/// Temporal's operator API: every RPC answers UNIMPLEMENTED, naming itself.
-pub struct Operator;
+/// Temporal's operator API: custom search attributes (see `operator`);
+/// the other RPCs answer UNIMPLEMENTED, naming themselves.
+pub struct Operator {
+    pub gateway: Arc<Gateway>,
+}
 
-impl OperatorService for Operator {}
+#[tonic::async_trait]
+impl OperatorService for Operator {
+    async fn add_search_attributes(
+        &self,
+        request: Request<temper_proto::api::operatorservice::v1::AddSearchAttributesRequest>,
+    ) -> Result<Response<temper_proto::api::operatorservice::v1::AddSearchAttributesResponse>, Status> {
+        respond(operator::add_search_attributes(&self.gateway.namespaces, request.into_inner()).await)
+    }
+
+    async fn remove_search_attributes(
+        &self,
+        request: Request<temper_proto::api::operatorservice::v1::RemoveSearchAttributesRequest>,
+    ) -> Result<Response<temper_proto::api::operatorservice::v1::RemoveSearchAttributesResponse>, Status> {
+        respond(operator::remove_search_attributes(&self.gateway.namespaces, request.into_inner()).await)
+    }
+
+    async fn list_search_attributes(
+        &self,
+        request: Request<temper_proto::api::operatorservice::v1::ListSearchAttributesRequest>,
+    ) -> Result<Response<temper_proto::api::operatorservice::v1::ListSearchAttributesResponse>, Status> {
+        respond(operator::list_search_attributes(&self.gateway.namespaces, request.into_inner()).await)
+    }
+}

@@ -16,7 +16,7 @@ use crate::errors::{ApiError, ApiResult, unexpected};
 use crate::gateway::Gateway;
 use super::workflow_tasks::workflow_task_response;
 use temper_engine::store::RunKey;
-use crate::validation::{non_negative, request_id_or_new, require_id};
+use crate::validation::{new_run_in, non_negative, request_id_or_new, require_id};
 
 pub async fn start_workflow_execution(
     gateway: &Gateway,
@@ -24,6 +24,7 @@ pub async fn start_workflow_execution(
 ) -> ApiResult<StartWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     validate_new_run(&request)?;
+    new_run_in(&namespace, request.search_attributes.as_ref())?;
     request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
     let namespace_retention = namespace.retention;
@@ -55,6 +56,7 @@ pub async fn signal_with_start_workflow_execution(
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     validate_new_run(&start_request_of(&request))?;
     require_id(&request.signal_name, "SignalName")?;
+    new_run_in(&namespace, request.search_attributes.as_ref())?;
     request.request_id = request_id_or_new(&request.request_id);
     let workflow_id = request.workflow_id.clone();
     let namespace_retention = namespace.retention;

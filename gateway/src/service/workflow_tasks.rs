@@ -11,7 +11,9 @@ use temper_proto::api::workflowservice::v1::{
     RespondWorkflowTaskCompletedResponse, RespondWorkflowTaskFailedRequest, RespondWorkflowTaskFailedResponse,
 };
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{CompleteWorkflowTask, FailWorkflowTask, RecordWorkflowTaskStarted, TaskKind, TaskToken};
+use temper_proto::records::{
+    CompleteWorkflowTask, FailWorkflowTask, RecordWorkflowTaskStarted, SearchAttributeTypes, TaskKind, TaskToken,
+};
 use futures::future::BoxFuture;
 use tokio::time::Instant;
 
@@ -120,7 +122,13 @@ pub async fn respond_workflow_task_completed(
     let run = run_of(&token);
     let namespace = request.namespace.clone();
     let namespace_name = namespace.as_str();
-    let complete = |token| Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) });
+    // The engine checks the search attributes commands set against the
+    // namespace's (it reads no namespaces itself).
+    let custom = gateway.namespaces.by_id(&token.namespace_id).await?.custom_search_attributes;
+    let search_attribute_types = Some(SearchAttributeTypes { custom });
+    let complete = |token| {
+        Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request), search_attribute_types })
+    };
     match gateway.answer_task(token, complete).await? {
         Reply::WorkflowTaskCompleted { new_task, reset_history_event_id, activity_tasks } => {
             let workflow_task = match new_task {

@@ -24,8 +24,9 @@ pub fn apply(state: &mut WorkflowMutableState, command: &CompleteWorkflowTask, c
     let request = command.request.clone().unwrap_or_default();
     validate_sequence(&request.commands).map_err(CommandError::InvalidArgument)?;
 
+    let search_attribute_types = command.search_attribute_types.as_ref().map(|types| types.custom.clone());
     let mut draft = state.clone();
-    match complete(&mut draft, &request, clock) {
+    match complete(&mut draft, &request, search_attribute_types, clock) {
         Ok(applied) => {
             *state = draft;
             Ok(applied)
@@ -42,6 +43,7 @@ pub fn apply(state: &mut WorkflowMutableState, command: &CompleteWorkflowTask, c
 fn complete(
     state: &mut WorkflowMutableState,
     request: &RespondWorkflowTaskCompletedRequest,
+    search_attribute_types: Option<std::collections::HashMap<String, i32>>,
     clock: Clock<'_>,
 ) -> Result<Applied, WorkflowTaskFailure> {
     let had_buffered_events = !state.buffered_events.is_empty();
@@ -69,6 +71,7 @@ fn complete(
         max_payload_bytes: clock.config.max_payload_bytes,
         max_id_length: clock.config.max_id_length,
         max_failure_depth: clock.config.max_failure_depth,
+        search_attribute_types,
     };
     let outcome = handle_commands(&mut mutation, &request.commands, &request.messages, &context)?;
     let needs_new_task = request.force_create_new_workflow_task

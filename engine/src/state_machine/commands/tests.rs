@@ -198,7 +198,7 @@ impl Harness {
 
     fn complete_workflow_task_with(&mut self, started: &StartedTask, request: RespondWorkflowTaskCompletedRequest) -> Result<Reply, CommandError> {
         let token = self.workflow_token(started);
-        self.apply(Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request) }))
+        self.apply(Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(request), search_attribute_types: None }))
     }
 
     fn complete_workflow_task(&mut self, commands: Vec<temper_proto::api::command::v1::Command>) -> Result<Reply, CommandError> {
@@ -505,7 +505,7 @@ mod workflow_task_commands {
         token.started_event_id += 1;
         let before = h.state.clone();
         let error = h
-            .apply(Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(Default::default()) }))
+            .apply(Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(Default::default()), search_attribute_types: None }))
             .unwrap_err();
         assert_eq!(error, CommandError::WorkflowTaskNotFound);
         assert_eq!(h.state, before);
@@ -527,6 +527,74 @@ mod workflow_task_commands {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn search_attributes_a_namespace_does_not_define_or_mistyped_fail_the_task() {
+        let json = |data: &str| Payload {
+            metadata: [("encoding".to_string(), b"json/plain".to_vec())].into(),
+            data: data.as_bytes().to_vec(),
+            ..Default::default()
+        };
+        let upsert = |name: &str, data: &str| {
+            command(CommandAttributes::UpsertWorkflowSearchAttributesCommandAttributes(UpsertWorkflowSearchAttributesCommandAttributes {
+                search_attributes: Some(temper_proto::api::common::v1::SearchAttributes {
+                    indexed_fields: [(name.to_string(), json(data))].into(),
+                }),
+            }))
+        };
+        let types = SearchAttributeTypes { custom: [("CustomerId".to_string(), IndexedValueType::Keyword as i32)].into() };
+        let mut h = Harness::start();
+        let complete = |h: &mut Harness, commands| {
+            let started = h.start_workflow_task();
+            let token = h.workflow_token(&started);
+            let request = RespondWorkflowTaskCompletedRequest { commands, namespace: "default".into(), ..Default::default() };
+            h.apply(Command::CompleteWorkflowTask(CompleteWorkflowTask {
+                token: Some(token),
+                request: Some(request),
+                search_attribute_types: Some(types.clone()),
+            }))
+        };
+        let error = complete(&mut h, vec![upsert("Unknown", r#""x""#)]).unwrap_err();
+        assert_eq!(
+            error,
+            CommandError::InvalidArgument("Namespace default has no mapping defined for search attribute Unknown".into())
+        );
+        match &h.history.last().expect("events").attributes {
+            Some(EventAttributes::WorkflowTaskFailedEventAttributes(a)) => {
+                assert_eq!(a.cause(), WorkflowTaskFailedCause::BadSearchAttributes)
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        complete(&mut h, vec![upsert("CustomerId", r#""c-1""#), upsert("TemporalChangeVersion", r#"["p1"]"#)])
+            .expect("registered and predefined attributes of the right type are accepted");
+        assert_eq!(h.event_types().iter().filter(|t| **t == UpsertWorkflowSearchAttributes).count(), 2);
+
+        let mut h = Harness::start();
+        let error = complete(&mut h, vec![upsert("CustomerId", "42")]).unwrap_err();
+        assert_eq!(error, CommandError::InvalidArgument("invalid value for search attribute CustomerId of type Keyword: 42".into()));
+        assert_eq!(h.event_types().last(), Some(&WorkflowTaskFailed));
+
+        let continue_as_new = command(CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(
+            ContinueAsNewWorkflowExecutionCommandAttributes {
+                workflow_type: Some(WorkflowType { name: "Hello".into() }),
+                search_attributes: Some(temper_proto::api::common::v1::SearchAttributes {
+                    indexed_fields: [("CustomerId".to_string(), json("[1]"))].into(),
+                }),
+                ..Default::default()
+            },
+        ));
+        let mut h = Harness::start();
+        let error = complete(&mut h, vec![continue_as_new]).unwrap_err();
+        assert_eq!(
+            error,
+            CommandError::InvalidArgument(
+                "invalid SearchAttributes on ContinueAsNewWorkflowExecutionCommand: \
+                 invalid value for search attribute CustomerId of type Keyword: [1]"
+                    .into()
+            )
+        );
+        assert_eq!(h.status(), WorkflowExecutionStatus::Running, "the run did not continue");
     }
 
     #[test]
@@ -700,7 +768,7 @@ mod workflow_task_timeouts {
         assert_eq!(second.history_end_event_id, 5);
         assert_eq!(h.history.len(), 4, "transient events are not stored");
         let token = h.workflow_token(&first);
-        let stale = h.apply(Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(Default::default()) }));
+        let stale = h.apply(Command::CompleteWorkflowTask(CompleteWorkflowTask { token: Some(token), request: Some(Default::default()), search_attribute_types: None }));
         assert_eq!(stale.unwrap_err(), CommandError::WorkflowTaskNotFound);
         h.complete_workflow_task_with(&second, RespondWorkflowTaskCompletedRequest { commands: vec![complete_workflow("ok")], ..Default::default() })
             .unwrap();

@@ -77,6 +77,30 @@ pub(super) struct CommandContext {
     pub max_payload_bytes: usize,
     pub max_id_length: usize,
     pub max_failure_depth: usize,
+    /// The namespace's custom search attributes, as the gateway passed them
+    /// with the completion; `None` checks no search attribute's name or type.
+    pub search_attribute_types: Option<std::collections::HashMap<String, i32>>,
+}
+
+/// Refuses search attributes the namespace does not define or values not of
+/// their attribute's type, as Temporal does (`BAD_SEARCH_ATTRIBUTES`). A
+/// command that starts a run (`what` names its attributes) has the checks
+/// of values prefixed with it, as in Temporal's messages.
+fn check_search_attributes(
+    attributes: Option<&temper_proto::api::common::v1::SearchAttributes>,
+    context: &CommandContext,
+    what: &str,
+) -> Result<(), WorkflowTaskFailure> {
+    use crate::search_attributes::{check_defined, check_values};
+    let Some(types) = &context.search_attribute_types else {
+        return Ok(());
+    };
+    let bad = |message| WorkflowTaskFailure::new(WorkflowTaskFailedCause::BadSearchAttributes, message);
+    check_defined(attributes, &context.namespace, types).map_err(bad)?;
+    check_values(attributes, &context.namespace, types).map_err(|message| match what.strip_suffix("Attributes") {
+        Some(command) => bad(format!("invalid SearchAttributes on {command}: {message}")),
+        None => bad(message),
+    })
 }
 
 /// Rejects sequences Temporal rejects outright: a command after the one that
@@ -349,7 +373,8 @@ fn check_new_run_options(
     check_size(options.input, context, cause, &format!("{what}.Input"))?;
     check_size(options.header, context, cause, &format!("{what}.Header"))?;
     check_size(options.memo, context, cause, &format!("{what}.Memo"))?;
-    check_size(options.search_attributes, context, cause, &format!("{what}.SearchAttributes"))
+    check_size(options.search_attributes, context, cause, &format!("{what}.SearchAttributes"))?;
+    check_search_attributes(options.search_attributes, context, what)
 }
 
 /// Refuses an id or name that is missing or longer than Temporal's limit;

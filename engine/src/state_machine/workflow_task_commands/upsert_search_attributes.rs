@@ -10,7 +10,7 @@ use temper_proto::api::enums::v1::WorkflowTaskFailedCause;
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::history::v1::{UpsertWorkflowSearchAttributesEventAttributes, WorkflowPropertiesModifiedEventAttributes};
 
-use super::{CommandContext, WorkflowTaskFailure, check_id, check_size};
+use super::{CommandContext, WorkflowTaskFailure, check_id, check_search_attributes, check_size};
 use crate::state_machine::history::RunMutation;
 use temper_proto::records::ExecutionInfo;
 
@@ -29,6 +29,13 @@ pub(super) fn upsert_search_attributes(
     for name in search_attributes.indexed_fields.keys() {
         check_id(name, "SearchAttributeName", context, WorkflowTaskFailedCause::BadSearchAttributes)?;
     }
+    if context.search_attribute_types.is_some() && search_attributes.indexed_fields.is_empty() {
+        return Err(WorkflowTaskFailure::new(
+            WorkflowTaskFailedCause::BadSearchAttributes,
+            "IndexedFields is not set on UpsertWorkflowSearchAttributesCommand.",
+        ));
+    }
+    check_search_attributes(Some(&search_attributes), context, "")?;
     upsert_search_attributes_of(mutation.info_mut(), &search_attributes);
     mutation.mark_visibility_changed();
     Ok(mutation.add_event(Attributes::from(UpsertWorkflowSearchAttributesEventAttributes {

@@ -1,4 +1,9 @@
 //! Namespaces, in one partition ordered by name, and an id -> name table.
+//!
+//! An update is conditional on the stored record (`IF data = ?`, the bytes
+//! it read with a serial read): the record carries its version, so this is
+//! `IF version = ?` without a column of its own, and keyspaces of earlier
+//! schema versions need no migration.
 
 use async_trait::async_trait;
 use prost::Message;
@@ -15,6 +20,8 @@ pub(super) struct NamespaceStatements {
     by_name: PreparedStatement,
     name_of_id: PreparedStatement,
     all: PreparedStatement,
+    by_name_serial: PreparedStatement,
+    update: PreparedStatement,
 }
 
 impl NamespaceStatements {
@@ -29,6 +36,12 @@ impl NamespaceStatements {
             by_name: preparer.prepare("SELECT data FROM {ks}.namespace WHERE bucket = 0 AND name = ?").await?,
             name_of_id: preparer.prepare("SELECT name FROM {ks}.namespace_by_id WHERE id = ?").await?,
             all: preparer.prepare("SELECT data FROM {ks}.namespace WHERE bucket = 0").await?,
+            by_name_serial: preparer
+                .prepare_serial_read("SELECT data FROM {ks}.namespace WHERE bucket = 0 AND name = ?")
+                .await?,
+            update: preparer
+                .prepare_conditional("UPDATE {ks}.namespace SET data = ? WHERE bucket = 0 AND name = ? IF data = ?")
+                .await?,
         })
     }
 }
@@ -78,5 +91,43 @@ impl NamespaceStore for CassandraStore {
     async fn list_namespaces(&self) -> StoreResult<Vec<NamespaceRecord>> {
         let rows = self.rows(&self.statements.namespaces.all, ()).await?;
         Ok(decode_namespaces(rows)?)
+    }
+
+    async fn update_namespace(&self, mut namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+        namespace.version = expected_version + 1;
+        let conflict = |current: i64, name: String| StoreError::NamespaceVersionConflict {
+            name,
+            expected: expected_version,
+            current,
+        };
+        let Some((stored, encoded)) = self.serial_namespace(&namespace.name).await? else {
+            return Err(StoreError::NamespaceNotFound(namespace.name));
+        };
+        if stored.id != namespace.id || stored.version != expected_version {
+            return Err(conflict(stored.version, namespace.name));
+        }
+        let statements = &self.statements.namespaces;
+        if self
+            .applied(&statements.update, (namespace.encode_to_vec(), &namespace.name, encoded))
+            .await?
+        {
+            return Ok(namespace);
+        }
+        // Another update came between the read and the write.
+        let current = self.serial_namespace(&namespace.name).await?.map(|(stored, _)| stored.version);
+        Err(conflict(current.unwrap_or_default(), namespace.name))
+    }
+}
+
+impl CassandraStore {
+    /// A namespace's record as last decided, decoded and as stored.
+    async fn serial_namespace(&self, name: &str) -> Result<Option<(NamespaceRecord, Vec<u8>)>, CassandraError> {
+        let row: Option<(Vec<u8>,)> = self
+            .first_row(&self.statements.namespaces.by_name_serial, (name,))
+            .await?;
+        match row {
+            Some((data,)) => Ok(Some((decode("namespace", &data)?, data))),
+            None => Ok(None),
+        }
     }
 }
