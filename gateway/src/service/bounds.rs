@@ -493,3 +493,10 @@ impl Bounded for ListClosedWorkflowExecutionsRequest {
         }
     }
 }
+
+impl Bounded for DeleteWorkflowExecutionRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        execution(limits, self.workflow_execution.as_ref())
+    }
+}

@@ -4,6 +4,7 @@
 
 mod activity_tasks;
 pub(crate) mod bounds;
+mod delete;
 mod describe;
 mod history;
 mod namespace;
@@ -90,6 +91,7 @@ workflow_service! {
         signal_workflow_execution(SignalWorkflowExecutionRequest) -> SignalWorkflowExecutionResponse = signal::signal_workflow_execution;
         request_cancel_workflow_execution(RequestCancelWorkflowExecutionRequest) -> RequestCancelWorkflowExecutionResponse = signal::request_cancel_workflow_execution;
         terminate_workflow_execution(TerminateWorkflowExecutionRequest) -> TerminateWorkflowExecutionResponse = signal::terminate_workflow_execution;
+        delete_workflow_execution(DeleteWorkflowExecutionRequest) -> DeleteWorkflowExecutionResponse = delete::delete_workflow_execution;
         reset_workflow_execution(ResetWorkflowExecutionRequest) -> ResetWorkflowExecutionResponse = reset::reset_workflow_execution;
         describe_workflow_execution(DescribeWorkflowExecutionRequest) -> DescribeWorkflowExecutionResponse = describe::describe_workflow_execution;
         respond_workflow_task_completed(RespondWorkflowTaskCompletedRequest) -> RespondWorkflowTaskCompletedResponse = workflow_tasks::respond_workflow_task_completed;

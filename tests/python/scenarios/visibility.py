@@ -15,6 +15,8 @@ then checks through the official SDK's `list_workflows` / `count_workflows`:
   once, while more workflows are started between pages;
 - the legacy ListOpenWorkflowExecutions / ListClosedWorkflowExecutions;
 - the official CLI's `temporal workflow list --query` and `workflow count`;
+- DeleteWorkflowExecution of a closed and of a running workflow (the CLI's
+  `temporal workflow delete`): gone from describe and lists at once;
 - bad input: a malformed query (the error names the position), an unknown
   attribute, a value of the wrong type, GROUP BY in a list, an unknown
   namespace.
@@ -31,7 +33,9 @@ from datetime import datetime, timedelta, timezone
 
 from temporalio import workflow
 from temporalio.api.filter.v1 import StartTimeFilter, WorkflowExecutionFilter
+from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import (
+    DeleteWorkflowExecutionRequest,
     ListClosedWorkflowExecutionsRequest,
     ListOpenWorkflowExecutionsRequest,
     ListWorkflowExecutionsRequest,
@@ -256,6 +260,35 @@ def official_cli(args, prefix: str) -> None:
     log("the official CLI lists and counts")
 
 
+async def deletion(args, client: Client, prefix: str, task_queue: str) -> None:
+    """DeleteWorkflowExecution: a closed run, and a running one (terminated
+    first, as in Temporal), the latter through the official CLI; each is
+    gone from describe and, at once, from lists."""
+    closed = f"{prefix}-delete-closed"
+    await (await client.start_workflow(Finisher.run, False, id=closed, task_queue=task_queue)).result()
+    running = f"{prefix}-delete-running"
+    await client.start_workflow(Waiter.run, id=running, task_queue=task_queue)
+    await client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=closed))
+    )
+    temporal_cli(args, "workflow", "delete", "--workflow-id", running, "--yes")
+    for workflow_id in (closed, running):
+        await expect_rpc_error(
+            f"describe {workflow_id} after its deletion",
+            client.get_workflow_handle(workflow_id).describe(),
+            RPCStatusCode.NOT_FOUND,
+        )
+    await check_listed(client, f"WorkflowId STARTS_WITH '{prefix}-delete-'", set(), "deleted runs are not listed")
+    await expect_rpc_error(
+        "deleting a workflow that does not exist",
+        client.workflow_service.delete_workflow_execution(
+            DeleteWorkflowExecutionRequest(namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=closed))
+        ),
+        RPCStatusCode.NOT_FOUND,
+    )
+    log("deleted workflows are gone from describe and lists at once")
+
+
 async def bad_input(client: Client) -> None:
     service = client.workflow_service
 
@@ -295,6 +328,7 @@ async def main(args) -> None:
     async with Worker(for_worker(client), task_queue=task_queue, workflows=[Finisher, Waiter]):
         await read_your_writes(client, prefix, task_queue)
         await filters(client, prefix, task_queue)
+        await deletion(args, client, prefix, task_queue)
     await paging(client, prefix)
     official_cli(args, prefix)
     await bad_input(client)

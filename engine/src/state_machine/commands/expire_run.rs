@@ -10,10 +10,16 @@ use crate::state_machine::{Effect, Transition};
 use crate::store::RunKey;
 
 pub fn apply(state: &WorkflowMutableState) -> Transition {
-    let Some(info) = state.info.as_ref() else { return Transition::default() };
-    if is_running(state) || info.close_time.is_none() {
+    if is_running(state) {
         return Transition::default();
     }
+    delete_closed_run(state)
+}
+
+/// Deletes a closed run (shared with DeleteWorkflowExecution): its state and
+/// history go, and its last summary takes it out of lists.
+pub(super) fn delete_closed_run(state: &WorkflowMutableState) -> Transition {
+    let Some(info) = state.info.as_ref().filter(|info| info.close_time.is_some()) else { return Transition::default() };
     let run = RunKey { namespace_id: info.namespace_id.clone(), workflow_id: info.workflow_id.clone(), run_id: info.run_id.clone() };
     Transition {
         effects: vec![Effect::Visibility(deleted_visibility_record(state)), Effect::DeleteRun(run)],

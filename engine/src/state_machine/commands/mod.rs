@@ -3,6 +3,7 @@
 mod cancel_activity_task;
 mod complete_activity_task;
 mod complete_workflow_task;
+mod delete_workflow;
 mod expire_run;
 mod fail_activity_task;
 mod fail_workflow_task;
@@ -28,7 +29,7 @@ mod update_workflow;
 mod tests;
 
 pub use fire_timer::{apply as fire_timer, fire_timers};
-pub(crate) use terminate_workflow::SERVER_IDENTITY;
+pub use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
 pub use reset_workflow::apply as reset_workflow;
 pub use start_child_workflow::apply as start_child_workflow;
@@ -112,6 +113,7 @@ pub fn target_of(command: &Command) -> Target {
         Command::SignalWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::RequestCancelWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::TerminateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
+        Command::DeleteWorkflow(c) => execution_run_id(c.workflow_execution.as_ref()),
         Command::RecordWorkflowTaskStarted(c) => c.run_id.clone(),
         Command::RecordActivityTaskStarted(c) => c.run_id.clone(),
         Command::ResetStickyTaskQueue(c) => c.run_id.clone(),
@@ -136,6 +138,7 @@ pub fn name_of(command: &Command) -> &'static str {
         Command::SignalWorkflow(_) => "SignalWorkflow",
         Command::RequestCancelWorkflow(_) => "RequestCancelWorkflow",
         Command::TerminateWorkflow(_) => "TerminateWorkflow",
+        Command::DeleteWorkflow(_) => "DeleteWorkflow",
         Command::RecordWorkflowTaskStarted(_) => "RecordWorkflowTaskStarted",
         Command::RecordActivityTaskStarted(_) => "RecordActivityTaskStarted",
         Command::ResetStickyTaskQueue(_) => "ResetStickyTaskQueue",
@@ -176,6 +179,7 @@ pub fn apply_to_run(
         Command::SignalWorkflow(c) => signal_workflow::apply(state, c, origin, clock).map(Applied::ok),
         Command::RequestCancelWorkflow(c) => request_cancel_workflow::apply(state, c, origin, clock).map(Applied::ok),
         Command::TerminateWorkflow(c) => terminate_workflow::apply(state, c, clock).map(Applied::ok),
+        Command::DeleteWorkflow(c) => delete_workflow::apply(state, c).map(Applied::ok),
         Command::RecordWorkflowTaskStarted(c) => record_workflow_task_started::apply(state, c, clock).map(Applied::ok),
         Command::FailWorkflowTask(c) => fail_workflow_task::apply(state, c, clock).map(Applied::ok),
         Command::RecordActivityTaskStarted(c) => record_activity_task_started::apply(state, c, clock).map(Applied::ok),

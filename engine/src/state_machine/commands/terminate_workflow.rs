@@ -12,7 +12,7 @@ use crate::state_machine::history::RunMutation;
 use crate::state_machine::{Clock, CommandError, Transition};
 
 /// Identity Temporal records for changes the server makes on its own.
-pub(crate) const SERVER_IDENTITY: &str = "history-service";
+pub const SERVER_IDENTITY: &str = "history-service";
 
 pub fn apply(
     state: &mut WorkflowMutableState,

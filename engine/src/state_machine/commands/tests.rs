@@ -1238,6 +1238,17 @@ mod retention {
     }
 
     #[test]
+    fn delete_refuses_a_running_run_and_deletes_a_closed_one_before_its_retention() {
+        let mut h = Harness::start_retained_for(10 * S);
+        let delete = || Command::DeleteWorkflow(temper_proto::records::DeleteWorkflow::default());
+        assert!(matches!(h.apply(delete()), Err(CommandError::InvalidArgument(_))), "a running run is terminated first");
+        assert!(!h.deleted);
+        terminate(&mut h);
+        assert_eq!(h.apply(delete()).unwrap(), Reply::Accepted);
+        assert!(h.deleted, "deleted without waiting for its retention");
+    }
+
+    #[test]
     fn expiry_publishes_a_deleted_summary_outranking_every_other() {
         let mut h = Harness::start_retained_for(S);
         terminate(&mut h);
