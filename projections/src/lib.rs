@@ -7,6 +7,7 @@
 //! trimmed behind what the index applied.
 
 pub mod index;
+mod lag;
 pub mod query;
 pub mod reader;
 
@@ -38,8 +39,9 @@ pub enum Trimming {
 /// Runs the projection of every `visibility` partition into `index` until `shutdown` turns true.
 pub async fn run(log: Arc<dyn Log>, index: Arc<VisibilityIndex>, trimming: Trimming, shutdown: watch::Receiver<bool>) {
     let partitions = log.layout().visibility;
+    let lag = Arc::new(lag::ProjectionLag::default());
     let consumers: Vec<_> = (0..partitions)
-        .map(|partition| tokio::spawn(project_partition(log.clone(), index.clone(), partition, trimming, shutdown.clone())))
+        .map(|partition| tokio::spawn(project_partition(log.clone(), index.clone(), partition, trimming, lag.clone(), shutdown.clone())))
         .collect();
     for consumer in consumers {
         let _ = consumer.await;
@@ -51,6 +53,7 @@ async fn project_partition(
     index: Arc<VisibilityIndex>,
     partition: u32,
     trimming: Trimming,
+    lag: Arc<lag::ProjectionLag>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut next = loop {
@@ -92,7 +95,10 @@ async fn project_partition(
         };
         loop {
             match index.apply(partition, summaries.clone(), reached).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    lag.applied(&summaries, temper_engine::time::now_nanos());
+                    break;
+                }
                 Err(error) => {
                     tracing::error!(partition, %error, "updating the visibility index failed; retrying");
                     tokio::select! {
