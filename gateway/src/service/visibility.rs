@@ -7,7 +7,7 @@
 
 use prost_types::Timestamp;
 use temper_engine::time::timestamp_nanos;
-use temper_projections::index::{Count, IndexError, ListRequest};
+use temper_projections::index::{Count, IndexError, ListRequest, status_name};
 use temper_projections::query::{self, Attribute, Comparison, Expr, Literal, Query, Value};
 use temper_proto::api::common::v1::Payload;
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;
@@ -136,26 +136,10 @@ fn index_error(error: IndexError) -> ApiError {
 
 /// A status as Temporal's count groups carry it: its name, JSON-encoded.
 fn status_payload(status: i32) -> Payload {
-    let name = status_name(WorkflowExecutionStatus::try_from(status).unwrap_or(WorkflowExecutionStatus::Unspecified));
     Payload {
         metadata: [("encoding".to_string(), b"json/plain".to_vec())].into_iter().collect(),
-        data: format!("\"{name}\"").into_bytes(),
+        data: format!("\"{}\"", status_name(status)).into_bytes(),
         ..Default::default()
-    }
-}
-
-/// `Running`, `ContinuedAsNew`, ...: the names lists are filtered by.
-fn status_name(status: WorkflowExecutionStatus) -> &'static str {
-    match status {
-        WorkflowExecutionStatus::Unspecified => "Unspecified",
-        WorkflowExecutionStatus::Running => "Running",
-        WorkflowExecutionStatus::Completed => "Completed",
-        WorkflowExecutionStatus::Failed => "Failed",
-        WorkflowExecutionStatus::Canceled => "Canceled",
-        WorkflowExecutionStatus::Terminated => "Terminated",
-        WorkflowExecutionStatus::ContinuedAsNew => "ContinuedAsNew",
-        WorkflowExecutionStatus::TimedOut => "TimedOut",
-        WorkflowExecutionStatus::Paused => "Paused",
     }
 }
 
@@ -172,7 +156,7 @@ fn text_is(name: &str, value: String) -> Expr {
 }
 
 fn status_is(status: WorkflowExecutionStatus, comparison: Comparison) -> Expr {
-    Expr::Compare { attribute: attribute("ExecutionStatus"), comparison, value: text(status_name(status).to_string()) }
+    Expr::Compare { attribute: attribute("ExecutionStatus"), comparison, value: text(status_name(status as i32).to_string()) }
 }
 
 /// The legacy filters' time range on `name`, as Temporal's frontend builds

@@ -155,6 +155,12 @@ pub(super) fn status_from_name(name: &str) -> Option<i32> {
         .or_else(|| WorkflowExecutionStatus::from_str_name(name).map(|status| status as i32))
 }
 
+/// A status's name as queries spell it and count groups report it:
+/// `Running`, `ContinuedAsNew`, ...
+pub fn status_name(status: i32) -> &'static str {
+    STATUS_NAMES.iter().find(|(_, number)| *number == status).map_or("Unspecified", |(name, _)| name)
+}
+
 pub(super) fn status_is_valid(number: i64) -> bool {
     (0..=STATUS_NAMES.len() as i64).contains(&number)
 }

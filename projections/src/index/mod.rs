@@ -17,6 +17,7 @@
 //! nulls last), and page tokens that are keyset cursors.
 
 mod attributes;
+pub use attributes::status_name;
 mod plan;
 mod schema;
 mod token;
