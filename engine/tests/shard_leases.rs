@@ -17,7 +17,8 @@ use temper_engine::log::{Log, LogLayout};
 use temper_engine::membership::{Member, MemberRole, Membership, MembershipConfig};
 use temper_engine::notify::HistoryNotifier;
 use temper_engine::partitioning::shard_of;
-use temper_engine::replies::{CommandResult, LocalReplies};
+use temper_engine::replies::{CommandResult, LocalReplies, ReplySink};
+use temper_engine::state_machine::CommandError;
 use temper_engine::state_machine::commands::Reply;
 use temper_engine::store::embedded::EmbeddedStore;
 use temper_engine::store::{HistoryStore, RunKey, ShardId, ShardStore, Store};
@@ -26,7 +27,7 @@ use temper_proto::api::common::v1::WorkflowExecution;
 use temper_proto::api::enums::v1::EventType;
 use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
 use temper_proto::records::command_record::Command;
-use temper_proto::records::SignalWorkflow;
+use temper_proto::records::{ReplyTo, SignalWorkflow};
 use tokio::time::Instant;
 
 mod common;
@@ -74,6 +75,10 @@ impl Cluster {
     }
 
     async fn start(&mut self, id: &str) {
+        self.start_answering_through(id, self.replies.clone()).await;
+    }
+
+    async fn start_answering_through(&mut self, id: &str, replies: Arc<dyn ReplySink>) {
         let member = Member { id: id.to_string(), role: MemberRole::Engine, address: format!("{id}:7233") };
         let config = MembershipConfig { heartbeat_interval: HEARTBEAT, lease: LEASE };
         // Any whole store will do: `Arc<dyn Store>` upcasts to the membership table.
@@ -81,7 +86,7 @@ impl Cluster {
         let membership = Membership::join(store, member, config).await.expect("join");
         let config = EngineConfig { shard_count: SHARDS, ..EngineConfig::default() };
         let notifier = Arc::new(HistoryNotifier::default());
-        let engine = Engine::start_member(config, self.log.clone(), self.store.clone(), self.replies.clone(), notifier, membership.clone())
+        let engine = Engine::start_member(config, self.log.clone(), self.store.clone(), replies, notifier, membership.clone())
             .await
             .expect("start engine");
         self.engines.insert(id.to_string(), engine);
@@ -161,7 +166,8 @@ impl Cluster {
     /// Appends a command for `workflow_id` to `shard`'s partition and waits for its answer.
     async fn execute(&self, shard: ShardId, workflow_id: &str, command: Command) -> CommandResult {
         let pending = self.replies.register();
-        common::append_command(self.log.as_ref(), shard, &pending.reply_to, NAMESPACE, workflow_id, command).await;
+        let offset = common::append_command(self.log.as_ref(), shard, &pending.reply_to, NAMESPACE, workflow_id, command).await;
+        pending.appended(shard, offset);
         tokio::time::timeout(IN_TIME, pending.wait()).await.expect("an answer in time").expect("the engine answered")
     }
 
@@ -252,6 +258,44 @@ async fn a_crashed_engines_shards_are_taken_over_once_its_lease_runs_out() {
     for shard in &moving {
         cluster.start_and_signal(*shard, &format!("wf-after-{shard}")).await;
     }
+    cluster.shutdown().await;
+}
+
+/// An engine that commits and then dies before its answers go out: it
+/// answers nobody.
+struct DiesBeforeAnswering;
+
+impl ReplySink for DiesBeforeAnswering {
+    fn deliver(&self, _: &ReplyTo, _: CommandResult) {}
+    fn shard_acquired(&self, _: u32, _: i64) {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_engine_died_before_answering_is_told_when_the_shard_is_taken_over() {
+    let mut cluster = Cluster::with_engines(&["engine-a"]).await;
+    cluster.start_answering_through("engine-mute", Arc::new(DiesBeforeAnswering)).await;
+    let shares = cluster.settled().await;
+    let shard = *shares["engine-mute"].first().unwrap();
+
+    let pending = cluster.replies.register();
+    let offset = common::append_command(cluster.log.as_ref(), shard, &pending.reply_to, NAMESPACE, "wf-lost", common::start("wf-lost")).await;
+    pending.appended(shard, offset);
+    let answer = tokio::time::timeout(IN_TIME, pending.wait());
+    // Applied, unanswered: the muted engine commits before dying.
+    let deadline = Instant::now() + IN_TIME;
+    while cluster.event_types("wf-lost").await.is_empty() {
+        assert!(Instant::now() < deadline, "the command at offset {offset} was not applied in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    cluster.engines.remove("engine-mute").unwrap().crash_for_test().await;
+    match answer.await.expect("told before the request's own timeout").expect("answered") {
+        Err(CommandError::Unavailable(message)) => assert!(message.contains("same request id"), "{message}"),
+        other => panic!("expected UNAVAILABLE, got {other:?}"),
+    }
+    // The client's retry gets the outcome; the workflow was started once.
+    let retried = cluster.execute(shard, "wf-lost", common::start("wf-lost")).await;
+    assert!(matches!(&retried, Ok(Reply::Started { run_id, .. }) if run_id == "run-wf-lost"), "{retried:?}");
+    assert_eq!(cluster.event_types("wf-lost").await, [EventType::WorkflowExecutionStarted, EventType::WorkflowTaskScheduled]);
     cluster.shutdown().await;
 }
 

@@ -18,8 +18,11 @@ use temper_proto::records::command_record::Command;
 
 use crate::errors::{ApiError, ApiResult};
 
-/// How long a request waits for the engine before giving up.
-const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a request waits for the engine before giving up: short of the
+/// SDKs' own 30 s call timeout, so the client gets UNAVAILABLE, which it
+/// retries, rather than a timeout, which it does not. An answer lost with a
+/// dead engine is told sooner, once the shard's next owner takes it.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long a request waits for the log to take its command: an SDK call's
 /// own timeout is about 10 s, and it must get UNAVAILABLE, not a timeout.
 const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
@@ -87,7 +90,7 @@ impl CommandBus {
         };
         let encoded = recordable(&record)?;
         match tokio::time::timeout(APPEND_TIMEOUT, self.log.append(LogName::Commands, shard, vec![encoded])).await {
-            Ok(appended) => appended?,
+            Ok(appended) => pending.appended(shard, appended?),
             Err(_) => {
                 return Err(ApiError::Unavailable(format!(
                     "The log did not take the request within {}s; it may still be applied: retry with the same request id.",

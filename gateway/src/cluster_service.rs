@@ -8,7 +8,7 @@ use temper_engine::notify::HistoryNotifier;
 use temper_engine::replies::wire::{decode_progress, decode_reply};
 use temper_engine::replies::{LocalReplies, ReplySink};
 use temper_proto::records::cluster_server::{Cluster, ClusterServer};
-use temper_proto::records::{DeliverRepliesRequest, DeliverRepliesResponse, ReplyTo};
+use temper_proto::records::{DeliverRepliesRequest, DeliverRepliesResponse, ReplyTo, ShardAcquired};
 use tonic::{Request, Response, Status};
 
 /// Largest batch accepted: a batch holds everything an engine queued for
@@ -30,8 +30,12 @@ pub fn cluster_service(replies: Arc<LocalReplies>, notifier: Arc<HistoryNotifier
 #[tonic::async_trait]
 impl Cluster for ClusterService {
     async fn deliver_replies(&self, request: Request<DeliverRepliesRequest>) -> Result<Response<DeliverRepliesResponse>, Status> {
-        let DeliverRepliesRequest { gateway, replies, progress } = request.into_inner();
-        // Progress concerns any incarnation, so it is taken even from a batch refused below.
+        let DeliverRepliesRequest { gateway, replies, progress, acquired } = request.into_inner();
+        // Progress and shards acquired concern any incarnation, so they are
+        // taken even from a batch refused below.
+        for ShardAcquired { shard, applied_offset } in acquired {
+            self.replies.shard_acquired(shard, applied_offset);
+        }
         for entry in progress {
             let (run, progress) = decode_progress(entry);
             self.notifier.publish(&run, progress);

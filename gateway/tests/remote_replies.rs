@@ -93,6 +93,7 @@ async fn a_gateway_refuses_replies_for_an_earlier_incarnation_but_takes_the_prog
         gateway: INCARNATION + 1,
         replies: vec![CommandReply { request: 1, outcome: Some(Outcome::Accepted(AcceptedReply {})) }],
         progress: vec![RunProgressEntry { namespace_id: "ns".into(), workflow_id: "wf".into(), run_id: "run".into(), next_event_id: 4, state_transitions: 2, closed: false }],
+        acquired: vec![],
     };
     let status = client.deliver_replies(batch).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::FailedPrecondition);
@@ -123,6 +124,35 @@ async fn a_gateway_that_was_unreachable_gets_the_replies_after() {
     let pending = gateway.replies.register();
     engine.deliver(&pending.reply_to, Ok(Reply::Accepted));
     assert_eq!(timeout(WAIT, pending.wait()).await.unwrap(), Some(Ok(Reply::Accepted)));
+}
+
+#[tokio::test]
+async fn a_request_answered_by_an_engine_that_died_is_told_once_its_shard_is_taken_again() {
+    let gateway = start_gateway().await;
+    let engine = engine_side(&[&gateway.address]);
+    let lost = gateway.replies.register();
+    lost.appended(2, 10);
+    let replayed = gateway.replies.register();
+    replayed.appended(2, 11);
+    let elsewhere = gateway.replies.register();
+    elsewhere.appended(3, 5);
+
+    engine.shard_acquired(2, 10);
+    match timeout(WAIT, lost.wait()).await.unwrap() {
+        Some(Err(CommandError::Unavailable(message))) => {
+            assert!(message.contains("Shard 2 changed owner") && message.contains("same request id"), "{message}")
+        }
+        other => panic!("expected UNAVAILABLE, got {other:?}"),
+    }
+    // The new owner applies offset 11 itself and answers it; shard 3 is untouched.
+    engine.deliver(&replayed.reply_to, Ok(Reply::Accepted));
+    assert_eq!(timeout(WAIT, replayed.wait()).await.unwrap(), Some(Ok(Reply::Accepted)));
+    assert!(timeout(Duration::from_millis(200), elsewhere.wait()).await.is_err(), "a request on another shard keeps waiting");
+
+    // A command whose append returns only after the shard was taken past it.
+    let late = gateway.replies.register();
+    late.appended(2, 9);
+    assert!(matches!(timeout(WAIT, late.wait()).await.unwrap(), Some(Err(CommandError::Unavailable(_)))));
 }
 
 const REPLIES: usize = 2_000;

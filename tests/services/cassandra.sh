@@ -187,6 +187,7 @@ report_early_exit() {
 }
 
 start() {
+  one_start_at_a_time
   if cql_answers; then
     echo "cassandra.sh: CQL already answers on 127.0.0.1:$PORT"
     return
@@ -196,7 +197,7 @@ start() {
   fetch_jars
   write_config
   # shellcheck disable=SC2046
-  nohup "$java" $(jvm_options) -cp "$LIB/*" org.apache.cassandra.service.CassandraDaemon >"$HOME_DIR/stdout.log" 2>&1 &
+  nohup "$java" $(jvm_options) -cp "$LIB/*" org.apache.cassandra.service.CassandraDaemon >"$HOME_DIR/stdout.log" 2>&1 8>&- &
   echo $! > "$PID_FILE"
   wait_until_ready cql_answers report_early_exit
   echo "cassandra.sh: Cassandra $VERSION ready on 127.0.0.1:$PORT after ${WAITED}s"

@@ -47,6 +47,16 @@ POM
   touch "$LIB/.complete"
 }
 
+# one_start_at_a_time: holds a lock (file descriptor 8) until the script
+# ends, so that of several starts at once (tests running in parallel) one
+# launches the JVM and the others find it answering. The JVM must not
+# inherit the descriptor (launch it with `8>&-`), or it holds the lock.
+one_start_at_a_time() {
+  mkdir -p "$HOME_DIR"
+  exec 8>"$HOME_DIR/start.lock"
+  flock 8
+}
+
 # wait_until_ready READY EXITED: waits up to $START_TIMEOUT seconds for the
 # command READY to succeed; if the JVM in $PID_FILE dies first, EXITED says
 # why (to stderr) and the script fails. WAITED: the seconds it took.

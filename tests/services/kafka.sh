@@ -189,6 +189,7 @@ report_early_exit() {
 }
 
 start() {
+  one_start_at_a_time
   if broker_answers; then
     echo "kafka.sh: Kafka already answers on 127.0.0.1:$PORT"
     return
@@ -201,7 +202,7 @@ start() {
   LOG_FROM=0
   [[ -f "$LOG" ]] && LOG_FROM="$(stat -c %s "$LOG")"
   # shellcheck disable=SC2046
-  nohup "$java" $(jvm_options) -cp "$LIB/*" kafka.Kafka "$HOME_DIR/server.properties" >"$HOME_DIR/stdout.log" 2>&1 &
+  nohup "$java" $(jvm_options) -cp "$LIB/*" kafka.Kafka "$HOME_DIR/server.properties" >"$HOME_DIR/stdout.log" 2>&1 8>&- &
   echo $! > "$PID_FILE"
   wait_until_ready started_since_launch report_early_exit
   echo "kafka.sh: Kafka $VERSION ready on 127.0.0.1:$PORT (controller $CONTROLLER_PORT) after ${WAITED}s"

@@ -13,7 +13,7 @@ use std::time::Duration;
 use dashmap::DashMap;
 use prost::Message;
 use temper_proto::records::cluster_client::ClusterClient;
-use temper_proto::records::{CommandReply, DeliverRepliesRequest, ReplyTo, RunProgressEntry};
+use temper_proto::records::{CommandReply, DeliverRepliesRequest, ReplyTo, RunProgressEntry, ShardAcquired};
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, watch};
 use tonic::transport::{Channel, Endpoint};
@@ -63,6 +63,9 @@ struct Queue {
     /// Encoded size of `replies`.
     bytes: usize,
     progress: Vec<RunProgressEntry>,
+    /// Never dropped: one per shard taken, and without it a request waits
+    /// for an answer that will not come.
+    acquired: Vec<ShardAcquired>,
     dropped_replies: usize,
     dropped_progress: usize,
 }
@@ -121,11 +124,23 @@ impl ReplySink for RemoteReplies {
             self.enqueue(address, |queue| queue.push_progress(&entries));
         }
     }
+
+    fn shard_acquired(&self, shard: u32, applied_offset: i64) {
+        self.local.shard_acquired(shard, applied_offset);
+        let gateways = self.gateways.borrow();
+        for address in gateways.iter().filter(|address| !self.is_local(address)) {
+            self.enqueue(address, |queue| queue.acquired.push(ShardAcquired { shard, applied_offset }));
+        }
+    }
 }
 
 impl Queue {
     fn is_empty(&self) -> bool {
-        self.replies.is_empty() && self.progress.is_empty() && self.dropped_replies == 0 && self.dropped_progress == 0
+        self.replies.is_empty()
+            && self.progress.is_empty()
+            && self.acquired.is_empty()
+            && self.dropped_replies == 0
+            && self.dropped_progress == 0
     }
 
     fn push_reply(&mut self, gateway: u64, reply: CommandReply) {
@@ -147,8 +162,8 @@ impl Queue {
 
     /// The calls that carry the queue: replies in order, split by the
     /// incarnation they are for (almost always one) and by size; the
-    /// progress goes along with the first call. Gateways take progress from
-    /// any call, whatever incarnation it names.
+    /// progress and the shards acquired go along with the first call.
+    /// Gateways take those from any call, whatever incarnation it names.
     fn into_requests(mut self) -> Vec<DeliverRepliesRequest> {
         self.replies.sort_by_key(|queued| queued.gateway);
         let mut requests: Vec<DeliverRepliesRequest> = Vec::new();
@@ -157,16 +172,17 @@ impl Queue {
             match requests.last_mut() {
                 Some(request) if request.gateway == gateway && batch_bytes + bytes <= MAX_BATCH_BYTES => request.replies.push(reply),
                 _ => {
-                    requests.push(DeliverRepliesRequest { gateway, replies: vec![reply], progress: Vec::new() });
+                    requests.push(DeliverRepliesRequest { gateway, replies: vec![reply], ..Default::default() });
                     batch_bytes = 0;
                 }
             }
             batch_bytes += bytes;
         }
+        let (progress, acquired) = (self.progress, self.acquired);
         match requests.first_mut() {
-            Some(first) => first.progress = self.progress,
-            None if !self.progress.is_empty() => {
-                requests.push(DeliverRepliesRequest { gateway: 0, replies: Vec::new(), progress: self.progress });
+            Some(first) => (first.progress, first.acquired) = (progress, acquired),
+            None if !progress.is_empty() || !acquired.is_empty() => {
+                requests.push(DeliverRepliesRequest { gateway: 0, replies: Vec::new(), progress, acquired });
             }
             None => {}
         }
@@ -276,6 +292,23 @@ mod tests {
         queue.push_progress(&[progress("a")]);
         assert_eq!(calls(queue), vec![(0, vec![], 1)]);
         assert_eq!(calls(Queue::default()), vec![]);
+    }
+
+    #[test]
+    fn shards_acquired_ride_the_first_call_or_one_of_their_own() {
+        let acquired = |call: &DeliverRepliesRequest| call.acquired.iter().map(|a| (a.shard, a.applied_offset)).collect::<Vec<_>>();
+        let mut queue = Queue::default();
+        queue.push_reply(5, reply(1));
+        queue.push_reply(6, reply(2));
+        queue.acquired.push(ShardAcquired { shard: 3, applied_offset: 41 });
+        let requests = queue.into_requests();
+        assert_eq!(requests.iter().map(acquired).collect::<Vec<_>>(), vec![vec![(3, 41)], vec![]]);
+
+        let mut queue = Queue::default();
+        queue.acquired.push(ShardAcquired { shard: 0, applied_offset: -1 });
+        assert!(!queue.is_empty());
+        let requests = queue.into_requests();
+        assert_eq!((requests.len(), requests[0].gateway, acquired(&requests[0])), (1, 0, vec![(0, -1)]));
     }
 
     #[test]

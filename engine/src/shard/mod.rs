@@ -107,6 +107,7 @@ impl ShardProcessor {
             if let Some(commit) = unsettled.take() {
                 commit.settle(&context, &info).await;
             }
+            context.replies.shard_acquired(context.shard_id, info.applied_offset);
             match Self::serve(context.clone(), info, &mut shutdown).await {
                 Ended::Stopped => return,
                 Ended::Fenced if ownership.retakes_after_loss() => {}

@@ -5,7 +5,7 @@ use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflowservice::v1::StartWorkflowExecutionRequest;
 use bytes::Bytes;
 use prost::Message;
-use temper_engine::log::{Log, LogName};
+use temper_engine::log::{Log, LogName, Offset};
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{CommandRecord, ReplyTo, StartWorkflow};
 
@@ -13,7 +13,8 @@ use temper_proto::records::{CommandRecord, ReplyTo, StartWorkflow};
 #[allow(dead_code)]
 /// Appends `command` for a workflow to the `commands` partition `shard`,
 /// answered to `reply_to`, as the gateway's command bus does.
-pub async fn append_command(log: &dyn Log, shard: u32, reply_to: &ReplyTo, namespace_id: &str, workflow_id: &str, command: Command) {
+/// Appends one command and returns its offset.
+pub async fn append_command(log: &dyn Log, shard: u32, reply_to: &ReplyTo, namespace_id: &str, workflow_id: &str, command: Command) -> Offset {
     let record = CommandRecord {
         reply_to: Some(reply_to.clone()),
         namespace_id: namespace_id.into(),
@@ -21,7 +22,7 @@ pub async fn append_command(log: &dyn Log, shard: u32, reply_to: &ReplyTo, names
         command: Some(command),
         origin: None,
     };
-    log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await.expect("append");
+    log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await.expect("append")
 }
 
 /// A start of `workflow_id` on task queue `q`, with a request id and run id
