@@ -184,6 +184,16 @@ impl NamespaceStore for FlakyStore {
         self.reachable()?;
         self.inner.update_namespace(namespace, expected_version).await
     }
+
+    async fn rename_namespace(&self, from: &str, namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+        self.reachable()?;
+        self.inner.rename_namespace(from, namespace, expected_version).await
+    }
+
+    async fn delete_namespace(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<()> {
+        self.reachable()?;
+        self.inner.delete_namespace(name, id, expected_version).await
+    }
 }
 
 #[async_trait]

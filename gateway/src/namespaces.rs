@@ -123,7 +123,8 @@ impl NamespaceRegistry {
     /// otherwise it is applied again to the newer record. So two concurrent
     /// updates (a description here, a search attribute there) both stay.
     /// `change` may refuse the update; a change that changes nothing writes
-    /// nothing. Returns the record as it now is.
+    /// nothing; a change of name moves the namespace to it (refused if the
+    /// name is taken). Returns the record as it now is.
     pub async fn update(
         &self,
         name: &str,
@@ -138,16 +139,34 @@ impl NamespaceRegistry {
             if updated == current {
                 return Ok(self.remember(current));
             }
-            match self.inner.store.update_namespace(updated, current.version).await {
-                Ok(stored) => return Ok(self.remember(stored)),
+            let written = if updated.name == current.name {
+                self.inner.store.update_namespace(updated, current.version).await
+            } else {
+                self.inner.store.rename_namespace(name, updated, current.version).await
+            };
+            match written {
+                Ok(stored) => {
+                    self.inner.by_name.remove(name);
+                    return Ok(self.remember(stored));
+                }
                 Err(StoreError::NamespaceVersionConflict { .. }) => continue,
                 Err(StoreError::NamespaceNotFound(name)) => return Err(ApiError::NamespaceNotFound(name)),
+                Err(StoreError::NamespaceAlreadyExists(name)) => return Err(ApiError::NamespaceAlreadyExists(name)),
                 Err(error) => return Err(error.into()),
             }
         }
         Err(ApiError::Unavailable(format!(
             "Namespace {name} kept changing while it was being updated; try again."
         )))
+    }
+
+    /// Removes a namespace as `record` read it; refused (NamespaceVersionConflict
+    /// as UNAVAILABLE) if it changed since.
+    pub async fn remove(&self, record: &NamespaceRecord) -> ApiResult<()> {
+        self.inner.store.delete_namespace(&record.name, &record.id, record.version).await?;
+        self.inner.by_name.remove(&record.name);
+        self.inner.by_id.remove(&record.id);
+        Ok(())
     }
 
     pub async fn list(&self) -> ApiResult<Vec<NamespaceRecord>> {
@@ -218,6 +237,7 @@ pub fn new_namespace(name: &str, description: &str, owner_email: &str, retention
         state: NamespaceState::Registered as i32,
         version: 0,
         custom_search_attributes: Default::default(),
+        delete_after: None,
     }
 }
 

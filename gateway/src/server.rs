@@ -35,7 +35,7 @@ use temper_engine::replies::RemoteReplies;
 use crate::gateway::{Gateway, Limits};
 use crate::matching::{Matching, MatchingCounts};
 use crate::namespaces::NamespaceRegistry;
-use crate::service::{Frontend, Operator};
+use crate::service::{Frontend, Operator, reclaim_deleted_namespaces};
 use temper_projections::Trimming;
 use temper_projections::index::VisibilityIndex;
 use temper_projections::reader::{LocalReader, RemoteReader, VisibilityReader, VisibilityService};
@@ -254,6 +254,7 @@ impl DevServer {
                 gateway.namespaces.ensure(namespace, DEV_RETENTION_DAYS).await.map_err(|e| ServerError::Storage(e.to_string()))?;
             }
             background.push(tokio::spawn(readiness.clone().follow_log(log.clone(), gateway.bus.log_reachable(), roles_stopped.clone())));
+            background.push(tokio::spawn(reclaim_deleted_namespaces(gateway.clone(), roles_stopped.clone())));
             (Some(gateway), Some(cluster_service(local_replies.clone(), notifier.clone())))
         } else {
             (None, None)

@@ -149,6 +149,11 @@ fn namespaces_are_updated_and_deprecated() {
 }
 
 #[test]
+fn a_deleted_namespace_frees_its_name_and_its_runs_are_reclaimed() {
+    run_scenario("namespace_delete.py", &[]);
+}
+
+#[test]
 fn workflows_are_listed_and_counted_with_the_filter_language() {
     run_scenario("visibility.py", &[]);
 }

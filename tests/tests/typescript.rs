@@ -73,3 +73,8 @@ fn reset_to_the_first_workflow_task() {
 fn list_and_count_workflows_with_the_filter_language() {
     run_typescript_scenario("visibility.js");
 }
+
+#[test]
+fn namespaces_search_attributes_and_namespace_deletion() {
+    run_typescript_scenario("namespaces.js");
+}

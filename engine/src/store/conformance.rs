@@ -63,6 +63,8 @@ macro_rules! with_store_checks {
             namespaces_are_unique_by_name_and_listed_by_name,
             a_namespace_update_needs_the_version_it_was_made_from,
             of_concurrent_namespace_updates_exactly_one_wins,
+            a_renamed_namespace_frees_its_name_and_keeps_its_id,
+            a_namespace_is_deleted_only_at_the_version_read,
             visibility_keeps_the_highest_version,
             visibility_lists_newest_start_first_in_pages,
             consumer_offsets_are_kept_per_consumer_log_and_partition,
@@ -372,6 +374,60 @@ pub async fn of_concurrent_namespace_updates_exactly_one_wins(factory: &impl Sto
         assert_eq!(winners.len(), 1, "round {round}: exactly one of the updates from version {round} wins: {winners:?}");
         let stored = store.get_namespace_by_name("alpha").await.expect("by name");
         assert_eq!(stored.as_ref(), winners.first(), "round {round}: the winner's record is what is stored");
+    }
+}
+
+pub async fn a_renamed_namespace_frees_its_name_and_keeps_its_id(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.create_namespace(namespace("id-a", "alpha")).await.expect("create_namespace");
+    store.create_namespace(namespace("id-b", "beta")).await.expect("create_namespace");
+    let renamed = NamespaceRecord { description: "renamed".into(), ..namespace("id-a", "alpha-deleted") };
+    match store.rename_namespace("alpha", NamespaceRecord { name: "beta".into(), ..renamed.clone() }, 0).await {
+        Err(StoreError::NamespaceAlreadyExists(name)) if name == "beta" => {}
+        other => panic!("renaming onto a taken name: expected NamespaceAlreadyExists, got {other:?}"),
+    }
+    match store.rename_namespace("alpha", renamed.clone(), 3).await {
+        Err(StoreError::NamespaceVersionConflict { expected: 3, current: 0, .. }) => {}
+        other => panic!("renaming from a stale version: expected NamespaceVersionConflict, got {other:?}"),
+    }
+    match store.rename_namespace("gamma", renamed.clone(), 0).await {
+        Err(StoreError::NamespaceNotFound(name)) if name == "gamma" => {}
+        other => panic!("renaming a namespace never created: expected NamespaceNotFound, got {other:?}"),
+    }
+    assert_eq!(store.get_namespace_by_name("alpha").await.expect("by name"), Some(namespace("id-a", "alpha")), "refused renames store nothing");
+
+    let stored = store.rename_namespace("alpha", renamed.clone(), 0).await.expect("rename");
+    assert_eq!(stored, NamespaceRecord { version: 1, ..renamed });
+    assert_eq!(store.get_namespace_by_name("alpha").await.expect("by name"), None, "the old name is free");
+    assert_eq!(store.get_namespace_by_name("alpha-deleted").await.expect("by name"), Some(stored.clone()));
+    assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(stored), "the id follows the new name");
+    store.create_namespace(namespace("id-c", "alpha")).await.expect("the old name can be registered again");
+    let names: Vec<(String, String)> =
+        store.list_namespaces().await.expect("list_namespaces").into_iter().map(|n| (n.name, n.id)).collect();
+    let expected = [("alpha", "id-c"), ("alpha-deleted", "id-a"), ("beta", "id-b")];
+    assert_eq!(names, expected.map(|(name, id)| (name.to_string(), id.to_string())));
+}
+
+pub async fn a_namespace_is_deleted_only_at_the_version_read(factory: &impl StoreFactory) {
+    let store = factory.open().await;
+    store.create_namespace(namespace("id-a", "alpha")).await.expect("create_namespace");
+    store.update_namespace(NamespaceRecord { description: "updated".into(), ..namespace("id-a", "alpha") }, 0).await.expect("update");
+    match store.delete_namespace("alpha", "id-a", 0).await {
+        Err(StoreError::NamespaceVersionConflict { expected: 0, current: 1, .. }) => {}
+        other => panic!("deleting from a stale version: expected NamespaceVersionConflict, got {other:?}"),
+    }
+    match store.delete_namespace("alpha", "id-other", 1).await {
+        Err(StoreError::NamespaceVersionConflict { .. }) => {}
+        other => panic!("deleting another namespace's name: expected NamespaceVersionConflict, got {other:?}"),
+    }
+    assert!(store.get_namespace_by_id("id-a").await.expect("by id").is_some(), "refused deletes delete nothing");
+    store.delete_namespace("alpha", "id-a", 1).await.expect("delete");
+    assert_eq!(store.get_namespace_by_name("alpha").await.expect("by name"), None);
+    assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), None);
+    assert!(store.list_namespaces().await.expect("list_namespaces").is_empty());
+    match store.delete_namespace("alpha", "id-a", 1).await {
+        Err(StoreError::NamespaceNotFound(name)) if name == "alpha" => {}
+        other => panic!("deleting twice: expected NamespaceNotFound, got {other:?}"),
     }
 }
 

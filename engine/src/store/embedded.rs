@@ -373,30 +373,59 @@ impl NamespaceStore for EmbeddedStore {
 
     /// Read, compared and written by the one writer, so no other write
     /// comes between the check and the write.
-    async fn update_namespace(&self, mut namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+    async fn update_namespace(&self, namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+        let from = namespace.name.clone();
+        self.rename_namespace(&from, namespace, expected_version).await
+    }
+
+    async fn rename_namespace(&self, from: &str, mut namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
         namespace.version = expected_version + 1;
+        let from = from.to_string();
         self.db
             .write(move |writer| {
                 let tables = writer.tables();
-                let Some(stored) = writer.get(&tables.namespaces, namespace.name.as_bytes())? else {
-                    return Err(StoreError::NamespaceNotFound(namespace.name));
-                };
-                let stored = NamespaceRecord::decode(stored.as_ref())
-                    .map_err(|e| StoreError::Corrupt(format!("namespace {}: {e}", namespace.name)))?;
-                if stored.id != namespace.id || stored.version != expected_version {
-                    return Err(StoreError::NamespaceVersionConflict {
-                        name: namespace.name,
-                        expected: expected_version,
-                        current: stored.version,
-                    });
-                }
+                check_namespace_version(writer, &from, &namespace.id, expected_version)?;
                 let mut batch = writer.batch();
+                if from != namespace.name {
+                    if writer.get(&tables.namespaces, namespace.name.as_bytes())?.is_some() {
+                        return Err(StoreError::NamespaceAlreadyExists(namespace.name));
+                    }
+                    batch.remove(&tables.namespaces, from.into_bytes());
+                    batch.insert(&tables.namespace_ids, namespace.id.as_bytes().to_vec(), namespace.name.as_bytes().to_vec());
+                }
                 batch.insert(&tables.namespaces, namespace.name.as_bytes().to_vec(), namespace.encode_to_vec());
                 writer.commit(batch)?;
                 Ok(namespace)
             })
             .await
     }
+
+    async fn delete_namespace(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<()> {
+        let (name, id) = (name.to_string(), id.to_string());
+        self.db
+            .write(move |writer| {
+                let tables = writer.tables();
+                check_namespace_version(writer, &name, &id, expected_version)?;
+                let mut batch = writer.batch();
+                batch.remove(&tables.namespaces, name.into_bytes());
+                batch.remove(&tables.namespace_ids, id.into_bytes());
+                Ok(writer.commit(batch)?)
+            })
+            .await
+    }
+}
+
+/// Fails unless the namespace named `name` is stored as `id` at `expected_version`.
+fn check_namespace_version(writer: &Writer, name: &str, id: &str, expected_version: i64) -> StoreResult<()> {
+    let tables = writer.tables();
+    let Some(stored) = writer.get(&tables.namespaces, name.as_bytes())? else {
+        return Err(StoreError::NamespaceNotFound(name.to_string()));
+    };
+    let stored = NamespaceRecord::decode(stored.as_ref()).map_err(|e| StoreError::Corrupt(format!("namespace {name}: {e}")))?;
+    if stored.id != id || stored.version != expected_version {
+        return Err(StoreError::NamespaceVersionConflict { name: name.to_string(), expected: expected_version, current: stored.version });
+    }
+    Ok(())
 }
 
 #[async_trait]

@@ -239,12 +239,22 @@ pub trait NamespaceStore: Send + Sync + 'static {
     /// Replaces the record of the namespace named `namespace.name` if the
     /// stored record has the same id and still `version == expected_version`;
     /// stores it with `version = expected_version + 1` and returns it as
-    /// stored. A namespace's name and id never change. Fails with
+    /// stored. A namespace's id never changes, its name only by
+    /// `rename_namespace`. Fails with
     /// `NamespaceNotFound` if no namespace has the name, and with
     /// `NamespaceVersionConflict` (storing nothing) if the stored record is
     /// another version or another namespace's: the caller reads it again
     /// and redoes its change, so concurrent updates never lose one another.
     async fn update_namespace(&self, namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord>;
+    /// Like `update_namespace` for the namespace named `from`, storing it
+    /// under `namespace.name` instead, in one write (how a deleted namespace
+    /// frees its name, as Temporal's does). Fails with
+    /// `NamespaceAlreadyExists` if another namespace has the new name.
+    async fn rename_namespace(&self, from: &str, namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord>;
+    /// Removes the namespace named `name` if the stored record still has `id`
+    /// and `expected_version` (else `NamespaceVersionConflict`, or
+    /// `NamespaceNotFound` if no namespace has the name).
+    async fn delete_namespace(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -9,7 +9,7 @@ use temper_proto::api::workflowservice::v1::{
     DeleteWorkflowExecutionRequest, DeleteWorkflowExecutionResponse, TerminateWorkflowExecutionRequest,
 };
 use temper_proto::records::command_record::Command;
-use temper_proto::records::{DeleteWorkflow, TerminateWorkflow};
+use temper_proto::records::{DeleteWorkflow, NamespaceRecord, TerminateWorkflow};
 
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
@@ -21,12 +21,19 @@ pub async fn delete_workflow_execution(
     request: DeleteWorkflowExecutionRequest,
 ) -> ApiResult<DeleteWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    let (run, state) = gateway.load_run(&namespace.id, request.workflow_execution.as_ref()).await?;
+    delete_run(gateway, &namespace, request.workflow_execution.as_ref()).await?;
+    Ok(DeleteWorkflowExecutionResponse::default())
+}
+
+/// Deletes the run `execution` names (the current one without a run id),
+/// terminating it first if it runs.
+pub async fn delete_run(gateway: &Gateway, namespace: &NamespaceRecord, execution: Option<&WorkflowExecution>) -> ApiResult<()> {
+    let (run, state) = gateway.load_run(&namespace.id, execution).await?;
     let execution = WorkflowExecution { workflow_id: run.workflow_id.clone(), run_id: run.run_id.clone() };
     if is_running(&state) {
         let terminate = Command::TerminateWorkflow(TerminateWorkflow {
             request: Some(TerminateWorkflowExecutionRequest {
-                namespace: request.namespace.clone(),
+                namespace: namespace.name.clone(),
                 workflow_execution: Some(execution.clone()),
                 reason: TERMINATE_REASON.to_string(),
                 identity: SERVER_IDENTITY.to_string(),
@@ -41,5 +48,5 @@ pub async fn delete_workflow_execution(
     }
     let delete = Command::DeleteWorkflow(DeleteWorkflow { workflow_execution: Some(execution) });
     gateway.bus.run(&namespace.id, &run.workflow_id, delete).await?;
-    Ok(DeleteWorkflowExecutionResponse::default())
+    Ok(())
 }

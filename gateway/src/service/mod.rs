@@ -8,6 +8,8 @@ mod delete;
 mod describe;
 mod history;
 mod namespace;
+mod namespace_delete;
+pub use namespace_delete::reclaim_deleted_namespaces;
 mod operator;
 mod polling;
 mod query;
@@ -128,8 +130,9 @@ workflow_service! {
     }
 }
 
-/// Temporal's operator API: custom search attributes (see `operator`);
-/// the other RPCs answer UNIMPLEMENTED, naming themselves.
+/// Temporal's operator API: custom search attributes (see `operator`) and
+/// DeleteNamespace (see `namespace_delete`); the other RPCs answer
+/// UNIMPLEMENTED, naming themselves.
 pub struct Operator {
     pub gateway: Arc<Gateway>,
 }
@@ -148,6 +151,13 @@ impl OperatorService for Operator {
         request: Request<temper_proto::api::operatorservice::v1::RemoveSearchAttributesRequest>,
     ) -> Result<Response<temper_proto::api::operatorservice::v1::RemoveSearchAttributesResponse>, Status> {
         respond(operator::remove_search_attributes(&self.gateway.namespaces, request.into_inner()).await)
+    }
+
+    async fn delete_namespace(
+        &self,
+        request: Request<temper_proto::api::operatorservice::v1::DeleteNamespaceRequest>,
+    ) -> Result<Response<temper_proto::api::operatorservice::v1::DeleteNamespaceResponse>, Status> {
+        respond(namespace_delete::delete_namespace(&self.gateway, request.into_inner()).await)
     }
 
     async fn list_search_attributes(

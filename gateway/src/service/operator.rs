@@ -2,9 +2,7 @@
 //! record as Temporal keeps them per namespace with a SQL visibility store
 //! (`service/frontend/operator_handler.go`, its `...SQL` paths). Names and
 //! types follow `common/searchattribute/sadefs` (see
-//! `temper_engine::search_attributes`). DeleteNamespace is not implemented:
-//! Temporal's deletes every execution of the namespace in the background,
-//! which Temper has no machinery for; it answers UNIMPLEMENTED naming itself.
+//! `temper_engine::search_attributes`).
 
 use std::collections::HashMap;
 

@@ -114,8 +114,8 @@ pub const MAX_NESTING: usize = 199;
 /// its syntax tree at 1000 levels as well.
 pub const MAX_EXPRESSION_DEPTH: usize = 1000;
 
-/// A parsed list filter.
-#[derive(Clone, Debug, PartialEq)]
+/// A parsed list filter; the default matches every execution.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Query {
     /// `None` when the query has no condition: every execution matches.
     pub filter: Option<Expr>,

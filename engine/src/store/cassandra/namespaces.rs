@@ -1,5 +1,11 @@
 //! Namespaces, in one partition ordered by name, and an id -> name table.
 //!
+//! A rename is one conditional batch within that partition (the new name
+//! inserted if free, the old one deleted if unchanged); the id -> name row
+//! follows it, and a lookup by id that finds the pointer stale (a rename
+//! whose second write was lost) finds the namespace by scanning the
+//! partition, which holds every namespace.
+//!
 //! An update is conditional on the stored record (`IF data = ?`, the bytes
 //! it read with a serial read): the record carries its version, so this is
 //! `IF version = ?` without a column of its own, and keyspaces of earlier
@@ -7,11 +13,12 @@
 
 use async_trait::async_trait;
 use prost::Message;
+use scylla::statement::batch::{Batch, BatchType};
 use scylla::statement::prepared::PreparedStatement;
 use temper_proto::records::NamespaceRecord;
 
 use super::error::decode;
-use super::{CassandraError, CassandraStore, Preparer};
+use super::{CassandraError, CassandraStore, Preparer, was_applied};
 use crate::store::{NamespaceStore, StoreError, StoreResult};
 
 pub(super) struct NamespaceStatements {
@@ -22,6 +29,8 @@ pub(super) struct NamespaceStatements {
     all: PreparedStatement,
     by_name_serial: PreparedStatement,
     update: PreparedStatement,
+    delete_if: PreparedStatement,
+    delete_id: PreparedStatement,
 }
 
 impl NamespaceStatements {
@@ -42,6 +51,10 @@ impl NamespaceStatements {
             update: preparer
                 .prepare_conditional("UPDATE {ks}.namespace SET data = ? WHERE bucket = 0 AND name = ? IF data = ?")
                 .await?,
+            delete_if: preparer
+                .prepare_conditional("DELETE FROM {ks}.namespace WHERE bucket = 0 AND name = ? IF data = ?")
+                .await?,
+            delete_id: preparer.prepare("DELETE FROM {ks}.namespace_by_id WHERE id = ?").await?,
         })
     }
 }
@@ -82,10 +95,13 @@ impl NamespaceStore for CassandraStore {
         let name: Option<(String,)> = self
             .first_row(&self.statements.namespaces.name_of_id, (id,))
             .await?;
-        match name {
-            Some((name,)) => self.get_namespace_by_name(&name).await,
-            None => Ok(None),
+        if let Some((name,)) = name
+            && let Some(namespace) = self.get_namespace_by_name(&name).await?
+            && namespace.id == id
+        {
+            return Ok(Some(namespace));
         }
+        Ok(self.list_namespaces().await?.into_iter().find(|namespace| namespace.id == id))
     }
 
     async fn list_namespaces(&self) -> StoreResult<Vec<NamespaceRecord>> {
@@ -95,17 +111,7 @@ impl NamespaceStore for CassandraStore {
 
     async fn update_namespace(&self, mut namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
         namespace.version = expected_version + 1;
-        let conflict = |current: i64, name: String| StoreError::NamespaceVersionConflict {
-            name,
-            expected: expected_version,
-            current,
-        };
-        let Some((stored, encoded)) = self.serial_namespace(&namespace.name).await? else {
-            return Err(StoreError::NamespaceNotFound(namespace.name));
-        };
-        if stored.id != namespace.id || stored.version != expected_version {
-            return Err(conflict(stored.version, namespace.name));
-        }
+        let encoded = self.namespace_at_version(&namespace.name, &namespace.id, expected_version).await?;
         let statements = &self.statements.namespaces;
         if self
             .applied(&statements.update, (namespace.encode_to_vec(), &namespace.name, encoded))
@@ -113,13 +119,73 @@ impl NamespaceStore for CassandraStore {
         {
             return Ok(namespace);
         }
-        // Another update came between the read and the write.
-        let current = self.serial_namespace(&namespace.name).await?.map(|(stored, _)| stored.version);
-        Err(conflict(current.unwrap_or_default(), namespace.name))
+        Err(self.lost_race(&namespace.name, expected_version).await)
+    }
+
+    async fn rename_namespace(&self, from: &str, mut namespace: NamespaceRecord, expected_version: i64) -> StoreResult<NamespaceRecord> {
+        if from == namespace.name {
+            return self.update_namespace(namespace, expected_version).await;
+        }
+        namespace.version = expected_version + 1;
+        let encoded = self.namespace_at_version(from, &namespace.id, expected_version).await?;
+        let statements = &self.statements.namespaces;
+        let mut batch = Batch::new(BatchType::Unlogged);
+        batch.set_consistency(self.config.consistency);
+        batch.set_serial_consistency(Some(self.config.serial_consistency));
+        batch.append_statement(statements.insert.clone());
+        batch.append_statement(statements.delete_if.clone());
+        self.count_conditional_write();
+        let answer = self
+            .session
+            .batch(&batch, ((&namespace.name, namespace.encode_to_vec()), (from, encoded)))
+            .await
+            .map_err(CassandraError::from)?;
+        if !was_applied(answer)? {
+            if self.serial_namespace(&namespace.name).await?.is_some() {
+                return Err(StoreError::NamespaceAlreadyExists(namespace.name));
+            }
+            return Err(self.lost_race(from, expected_version).await);
+        }
+        self.execute(&statements.insert_id, (&namespace.id, &namespace.name)).await?;
+        Ok(namespace)
+    }
+
+    async fn delete_namespace(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<()> {
+        let encoded = self.namespace_at_version(name, id, expected_version).await?;
+        let statements = &self.statements.namespaces;
+        if !self.applied(&statements.delete_if, (name, encoded)).await? {
+            return Err(self.lost_race(name, expected_version).await);
+        }
+        self.execute(&statements.delete_id, (id,)).await?;
+        Ok(())
     }
 }
 
 impl CassandraStore {
+    /// The stored bytes of the namespace named `name`, if it is `id` at
+    /// `expected_version`: what a conditional write on it compares with.
+    async fn namespace_at_version(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<Vec<u8>> {
+        let Some((stored, encoded)) = self.serial_namespace(name).await? else {
+            return Err(StoreError::NamespaceNotFound(name.to_string()));
+        };
+        if stored.id != id || stored.version != expected_version {
+            return Err(StoreError::NamespaceVersionConflict { name: name.to_string(), expected: expected_version, current: stored.version });
+        }
+        Ok(encoded)
+    }
+
+    /// Why a conditional write on a namespace read at `expected_version`
+    /// was not applied: another write came between the read and it.
+    async fn lost_race(&self, name: &str, expected_version: i64) -> StoreError {
+        match self.serial_namespace(name).await {
+            Ok(Some((stored, _))) => {
+                StoreError::NamespaceVersionConflict { name: name.to_string(), expected: expected_version, current: stored.version }
+            }
+            Ok(None) => StoreError::NamespaceNotFound(name.to_string()),
+            Err(error) => error.into(),
+        }
+    }
+
     /// A namespace's record as last decided, decoded and as stored.
     async fn serial_namespace(&self, name: &str) -> Result<Option<(NamespaceRecord, Vec<u8>)>, CassandraError> {
         let row: Option<(Vec<u8>,)> = self
