@@ -18,7 +18,8 @@ use temper_proto::api::enums::v1::{EventType, HistoryEventFilterType, TaskQueueK
 use temper_proto::api::history::v1::history_event::Attributes;
 use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflowservice::v1::{
-    GetSystemInfoRequest, GetWorkflowExecutionHistoryRequest, SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest,
+    GetSystemInfoRequest, GetWorkflowExecutionHistoryRequest, ListWorkflowExecutionsRequest, SignalWorkflowExecutionRequest,
+    StartWorkflowExecutionRequest,
 };
 use temper_proto::service::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
 use tokio::sync::watch;
@@ -36,6 +37,10 @@ pub type Client = WorkflowServiceClient<Channel>;
 const WORKFLOW_TIMEOUT: Duration = Duration::from_secs(120);
 /// Signals sent to one workflow at a time.
 const SIGNAL_PARALLELISM: usize = 10;
+/// How long the listed scenario lists a workflow before counting an error.
+const LIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The pause between lists that did not show the workflow yet.
+const LIST_INTERVAL: Duration = Duration::from_millis(10);
 
 #[derive(clap::Args, Clone, Debug)]
 pub struct BenchArgs {
@@ -289,6 +294,9 @@ impl Starter {
         if self.args.scenario == Scenario::Signals && !self.send_signals(&execution).await {
             return;
         }
+        if self.args.scenario == Scenario::Listed && !self.wait_until_listed(&workflow_id).await {
+            return;
+        }
         match tokio::time::timeout(WORKFLOW_TIMEOUT, self.result(&execution)).await {
             Ok(Ok((result, events))) if result == self.args.scenario.expected_result(&workflow_id) => {
                 self.recorder.completed(begun.elapsed(), events);
@@ -327,6 +335,37 @@ impl Starter {
             return false;
         }
         true
+    }
+
+    /// Lists the workflow by its id until the list shows it (at most
+    /// [`LIST_TIMEOUT`]), as a user who just started it would; records how
+    /// long that took and whether the first list showed it.
+    async fn wait_until_listed(&self, workflow_id: &str) -> bool {
+        let started = Instant::now();
+        let request = ListWorkflowExecutionsRequest {
+            namespace: self.args.namespace.clone(),
+            query: format!("WorkflowId = '{workflow_id}'"),
+            page_size: 10,
+            ..Default::default()
+        };
+        let mut lists = 0;
+        while started.elapsed() < LIST_TIMEOUT {
+            lists += 1;
+            let mut client = self.client.clone();
+            match client.list_workflow_executions(request.clone()).await {
+                Ok(page) if !page.get_ref().executions.is_empty() => {
+                    self.recorder.listed(started.elapsed(), lists == 1);
+                    return true;
+                }
+                Ok(_) => tokio::time::sleep(LIST_INTERVAL).await,
+                Err(status) => {
+                    self.recorder.error(format!("list: {:?}", status.code()));
+                    return false;
+                }
+            }
+        }
+        self.recorder.error(format!("list: not listed within {}s", LIST_TIMEOUT.as_secs()));
+        false
     }
 
     /// Waits for the closing event, as `handle.result()` does; returns the

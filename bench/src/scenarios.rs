@@ -36,6 +36,10 @@ pub enum Scenario {
     StartOnly,
     /// Waits until GetSystemInfo succeeds and reports how long that took.
     Ready,
+    /// Hello-activity workflows, each listed by its id (ListWorkflowExecutions)
+    /// right after its start returns, until the list shows it: how soon a
+    /// started workflow is visible.
+    Listed,
 }
 
 impl std::fmt::Display for Scenario {
@@ -53,7 +57,7 @@ impl Scenario {
 
     pub fn default_workflows(self) -> u64 {
         match self {
-            Scenario::HelloActivity | Scenario::Timer | Scenario::StartOnly => 2000,
+            Scenario::HelloActivity | Scenario::Timer | Scenario::StartOnly | Scenario::Listed => 2000,
             Scenario::Activities10 => 500,
             Scenario::Signals | Scenario::LongHistory => 20,
             Scenario::Ready => 1,
@@ -63,7 +67,7 @@ impl Scenario {
     /// The result a workflow of this scenario must complete with.
     pub fn expected_result(self, workflow_id: &str) -> String {
         match self {
-            Scenario::HelloActivity => format!("hello {workflow_id}"),
+            Scenario::HelloActivity | Scenario::Listed => format!("hello {workflow_id}"),
             Scenario::Activities10 => ACTIVITIES.to_string(),
             Scenario::Timer => "timer fired".to_string(),
             Scenario::Signals => SIGNALS.to_string(),
@@ -136,7 +140,7 @@ fn commands_for(scenario: Scenario, history: &[HistoryEvent], workflow_id: &str,
         return vec![fail(failure)];
     }
     match scenario {
-        Scenario::HelloActivity => match last_activity_result(history) {
+        Scenario::HelloActivity | Scenario::Listed => match last_activity_result(history) {
             None if count(history, EventType::ActivityTaskScheduled) == 0 => {
                 vec![schedule_activity(1, workflow_id, activities)]
             }

@@ -19,6 +19,10 @@ struct Recorded {
     events: u64,
     latencies_micros: Vec<u64>,
     fetch_micros: Vec<u64>,
+    /// From a start's answer to the first list showing the workflow.
+    listed_micros: Vec<u64>,
+    /// Workflows the first list after their start already showed.
+    listed_at_once: u64,
     errors: BTreeMap<String, u64>,
 }
 
@@ -38,6 +42,12 @@ impl Recorder {
         self.inner.lock().fetch_micros.push(took.as_micros() as u64);
     }
 
+    pub fn listed(&self, took: Duration, at_once: bool) {
+        let mut inner = self.inner.lock();
+        inner.listed_micros.push(took.as_micros() as u64);
+        inner.listed_at_once += u64::from(at_once);
+    }
+
     pub fn error(&self, kind: impl Into<String>) {
         *self.inner.lock().errors.entry(kind.into()).or_default() += 1;
     }
@@ -51,6 +61,7 @@ impl Recorder {
         let mut inner = self.inner.lock();
         inner.latencies_micros.sort_unstable();
         inner.fetch_micros.sort_unstable();
+        inner.listed_micros.sort_unstable();
         let seconds = elapsed.as_secs_f64().max(1e-9);
         Report {
             scenario,
@@ -63,6 +74,8 @@ impl Recorder {
             history_events_per_second: inner.events as f64 / seconds,
             latency_ms: Percentiles::of(&inner.latencies_micros),
             history_fetch_ms: (!inner.fetch_micros.is_empty()).then(|| Percentiles::of(&inner.fetch_micros)),
+            listed_ms: (!inner.listed_micros.is_empty()).then(|| Percentiles::of(&inner.listed_micros)),
+            listed_at_once: (!inner.listed_micros.is_empty()).then_some(inner.listed_at_once),
             errors: inner.errors.clone(),
         }
     }
@@ -104,6 +117,10 @@ pub struct Report {
     pub latency_ms: Percentiles,
     /// Time to fetch a full history (long-history only).
     pub history_fetch_ms: Option<Percentiles>,
+    /// From a start's answer to the first list showing the workflow (listed only).
+    pub listed_ms: Option<Percentiles>,
+    /// How many workflows the first list after their start showed (listed only).
+    pub listed_at_once: Option<u64>,
     pub errors: BTreeMap<String, u64>,
 }
 
@@ -117,6 +134,10 @@ impl std::fmt::Display for Report {
         writeln!(f, "  latency ms        p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}", l.p50, l.p95, l.p99, l.max)?;
         if let Some(h) = &self.history_fetch_ms {
             writeln!(f, "  history fetch ms  p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}", h.p50, h.p95, h.p99, h.max)?;
+        }
+        if let (Some(l), Some(at_once)) = (&self.listed_ms, self.listed_at_once) {
+            writeln!(f, "  listed after ms   p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}", l.p50, l.p95, l.p99, l.max)?;
+            writeln!(f, "  listed at once    {at_once} of {}", self.started)?;
         }
         if self.errors.is_empty() {
             writeln!(f, "  errors            none")?;

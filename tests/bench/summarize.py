@@ -93,13 +93,17 @@ def main():
         return metric(folder, servers, file, pick)
 
     scenarios = sorted({p.name.split(".")[0] for p in folder.glob("run-*/*/*.json")} - {"ready", "process"})
-    order = ["hello-activity", "activities-10", "timer", "signals", "long-history", "start-only"]
+    order = ["hello-activity", "activities-10", "timer", "signals", "long-history", "start-only", "listed"]
     for scenario in [s for s in order if s in scenarios]:
         add(f"{scenario}: workflows/s", metric_of(f"{scenario}.json", lambda r: r["workflows_per_second"]), "", True)
         if scenario != "start-only":
             add(f"{scenario}: history events/s", metric_of(f"{scenario}.json", lambda r: r["history_events_per_second"]), "", True)
         for q in ("p50", "p95", "p99", "max"):
             add(f"{scenario}: latency {q}", metric_of(f"{scenario}.json", lambda r, q=q: r["latency_ms"][q]), " ms", False)
+        if scenario == "listed":
+            for q in ("p50", "p99", "max"):
+                add(f"listed: start to listed {q}", metric_of(f"{scenario}.json", lambda r, q=q: (r.get("listed_ms") or {}).get(q)), " ms", False)
+            add("listed: listed by the first list, %", metric_of(f"{scenario}.json", lambda r: 100 * (r.get("listed_at_once") or 0) / max(r["started"], 1)), "", True)
         if scenario == "long-history":
             add("long-history: full history fetch p50", metric_of(f"{scenario}.json", lambda r: (r.get("history_fetch_ms") or {}).get("p50")), " ms", False)
         errors = metric_of(f"{scenario}.json", lambda r: sum(r["errors"].values()))

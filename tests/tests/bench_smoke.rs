@@ -41,3 +41,17 @@ fn failed_starts_count_as_errors_not_completions() {
     assert_eq!(report["completed"], 0, "{report}");
     assert_eq!(report["errors"]["start: NotFound"], 4, "{report}");
 }
+
+/// Each workflow is listed right after its start; on Temper, with its
+/// read-your-writes lists, the first list after the start always shows it.
+#[test]
+fn a_small_listed_run_lists_every_workflow_after_its_start() {
+    let server = TestServer::start();
+    let report = bench(&server.address(), &["--scenario", "listed", "--workflows", "20"]);
+    assert_eq!((&report["started"], &report["completed"]), (&Value::from(20), &Value::from(20)), "{report}");
+    assert_eq!(report["errors"], serde_json::json!({}), "{report}");
+    assert!(report["listed_ms"]["max"].as_f64().unwrap() > 0.0, "{report}");
+    if !matches!(temper_tests::ServerKind::detect(), temper_tests::ServerKind::Temporal) {
+        assert_eq!(report["listed_at_once"], 20, "read-your-writes: {report}");
+    }
+}

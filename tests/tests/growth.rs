@@ -7,7 +7,9 @@
 //! fjall itself (`JOURNAL_BOUND`) and keeps its file until that fills.
 //!
 //! Temper-only: it passes Temper's flags for a short retention and a short
-//! compaction interval, and reads Temper's data directory afterwards.
+//! compaction interval, and reads Temper's data directory afterwards. The
+//! Python SDK's view of retention (`retention.py`) runs here too, for the
+//! flag it needs.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,7 +27,7 @@ use temper_proto::api::workflowservice::v1::{
     DescribeWorkflowExecutionRequest, RegisterNamespaceRequest, StartWorkflowExecutionRequest,
 };
 use temper_proto::service::workflowservice::v1::workflow_service_client::WorkflowServiceClient;
-use temper_tests::{ServerKind, TestDir, TestServer};
+use temper_tests::{ServerKind, TestDir, TestServer, run_python};
 use tonic::transport::Channel;
 
 const NAMESPACE: &str = "growth";
@@ -45,6 +47,19 @@ const JOURNAL_BOUND: u64 = 72 * 1024 * 1024;
 /// A consumer trims every 1,024 records, so fewer than that stay untrimmed.
 const UNTRIMMED_BOUND: Offset = 1024;
 const DEADLINE: Duration = Duration::from_secs(60);
+
+/// The same retention through the official Python SDK: the run is gone
+/// from describe, list and count, and a running one stays.
+#[test]
+fn the_python_sdk_sees_closed_runs_go_after_retention() {
+    if matches!(ServerKind::detect(), ServerKind::Temporal) {
+        eprintln!("skipped: Temporal refuses a retention shorter than a day");
+        return;
+    }
+    let dir = TestDir::new("retention");
+    let server = TestServer::start_with_db_and_args(dir.path().join("db"), &["--min-namespace-retention", "1s"]);
+    run_python("retention.py", &["--address", server.address().as_str()]);
+}
 
 #[test]
 fn closed_runs_are_deleted_after_retention_and_the_space_comes_back() {

@@ -20,7 +20,6 @@ import subprocess
 import sys
 
 from google.protobuf.duration_pb2 import Duration
-from temporalio import workflow
 from temporalio.api.enums.v1 import NamespaceState
 from temporalio.api.operatorservice.v1 import DeleteNamespaceRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
@@ -28,6 +27,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 
+from _short_workflows import Quick, WaitsForever
 from _common import check, check_eq, connect, expect_rpc_error, log, new_id, run_scenario, wait_for
 
 DAY = 24 * 3600
@@ -35,20 +35,6 @@ AGAINST_TEMPORAL = os.environ.get("TEMPER_TEST_AGAINST_TEMPORAL", "") not in (""
 # Temper reclaims within seconds of its namespace cache's 10 s lifetime;
 # Temporal's reclaim workflow took 35 s on its dev server.
 RECLAIM_TIMEOUT = 600 if AGAINST_TEMPORAL else 60
-
-
-@workflow.defn(name="Quick")
-class Quick:
-    @workflow.run
-    async def run(self) -> str:
-        return "done"
-
-
-@workflow.defn(name="WaitsForever")
-class WaitsForever:
-    @workflow.run
-    async def run(self) -> None:
-        await workflow.wait_condition(lambda: False)
 
 
 async def register(client: Client, namespace: str) -> str:
