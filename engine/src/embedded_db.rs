@@ -58,14 +58,12 @@ pub(crate) struct Tables {
     pub outbox: Keyspace,
     pub namespaces: Keyspace,
     pub namespace_ids: Keyspace,
-    pub visibility: Keyspace,
-    pub visibility_by_start: Keyspace,
     pub consumer_offsets: Keyspace,
     pub members: Keyspace,
 }
 
 impl Tables {
-    fn all(&self) -> [&Keyspace; 14] {
+    fn all(&self) -> [&Keyspace; 12] {
         [
             &self.log,
             &self.meta,
@@ -77,8 +75,6 @@ impl Tables {
             &self.outbox,
             &self.namespaces,
             &self.namespace_ids,
-            &self.visibility,
-            &self.visibility_by_start,
             &self.consumer_offsets,
             &self.members,
         ]
@@ -98,6 +94,13 @@ impl Tables {
         // would otherwise hold most of a small server's memory before a flush.
         let options = || KeyspaceCreateOptions::default().max_memtable_size(MEMTABLE_BYTES);
         let open = |name: &str| database.keyspace(name, options);
+        // The store kept a listing of runs before the projections' index
+        // did; what a data directory of that time holds of it is dropped.
+        for retired in ["visibility", "visibility_by_start"] {
+            if database.keyspace_exists(retired) {
+                database.delete_keyspace(open(retired)?)?;
+            }
+        }
         Ok(Tables {
             log: open("log")?,
             meta: open("meta")?,
@@ -109,8 +112,6 @@ impl Tables {
             outbox: open("outbox")?,
             namespaces: open("namespaces")?,
             namespace_ids: open("namespace_ids")?,
-            visibility: open("visibility")?,
-            visibility_by_start: open("visibility_by_start")?,
             consumer_offsets: open("consumer_offsets")?,
             members: open("members")?,
         })
@@ -557,9 +558,7 @@ fn persist_group(writer: &Writer) -> Result<(), EmbeddedDbError> {
 /// Keys are concatenated components. Integers are big-endian (signed ones with
 /// the sign bit flipped) so byte order is numeric order. Variable-length
 /// strings are length-prefixed (u32 BE) so any string, NUL bytes included, is
-/// unambiguous; where a string's *order* is part of a contract it is encoded
-/// with [`Key::ordered_str`] instead, and a string that ends the key may be
-/// stored raw.
+/// unambiguous; a string that ends the key may be stored raw.
 pub(crate) mod keys {
     use std::ops::Bound;
 
@@ -575,20 +574,6 @@ pub(crate) mod keys {
             let len = u32::try_from(value.len()).expect("key components are far below 4 GiB");
             self.0.extend_from_slice(&len.to_be_bytes());
             self.0.extend_from_slice(value.as_bytes());
-            self
-        }
-
-        /// A string that sorts like the string itself: NUL is escaped as
-        /// `00 FF` and the end marked by `00 00`, which sorts below any
-        /// continuation.
-        pub fn ordered_str(mut self, value: &str) -> Key {
-            for &byte in value.as_bytes() {
-                self.0.push(byte);
-                if byte == 0 {
-                    self.0.push(0xFF);
-                }
-            }
-            self.0.extend_from_slice(&[0, 0]);
             self
         }
 
@@ -610,11 +595,6 @@ pub(crate) mod keys {
 
         pub fn i64(self, value: i64) -> Key {
             self.u64(ordered_i64(value))
-        }
-
-        /// Sorts larger values first.
-        pub fn i64_descending(self, value: i64) -> Key {
-            self.u64(!ordered_i64(value))
         }
 
         pub fn into_bytes(self) -> Vec<u8> {
@@ -699,19 +679,9 @@ pub(crate) mod keys {
             let values = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
             let keys: Vec<Vec<u8>> = values.iter().map(|&v| Key::new().i64(v).into_bytes()).collect();
             assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
-            let descending: Vec<Vec<u8>> = values.iter().map(|&v| Key::new().i64_descending(v).into_bytes()).collect();
-            assert!(descending.windows(2).all(|pair| pair[0] > pair[1]));
             for (value, key) in values.iter().zip(&keys) {
                 assert_eq!(KeyReader::new(key).i64(), Some(*value));
             }
-        }
-
-        #[test]
-        fn ordered_strings_sort_like_strings() {
-            let mut strings = ["", "a", "a\0", "a\0b", "aa", "ab", "b", "\u{1F600}"];
-            strings.sort();
-            let keys: Vec<Vec<u8>> = strings.iter().map(|s| Key::new().ordered_str(s).str("x").into_bytes()).collect();
-            assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
         }
 
         #[test]

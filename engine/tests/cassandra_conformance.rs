@@ -300,10 +300,11 @@ async fn an_unreachable_cluster_is_an_unreachable_store() {
 
 /// The schema tool: the store refuses a keyspace that was never set up,
 /// naming the command to run, and one at v1 (too old); `update` from v1
-/// applies v2 (member table, shard owner) and the store accepts it; `setup`
-/// of every version again is harmless, though v2 adds a column (CQL has no
-/// `ADD IF NOT EXISTS`); `update` to a test v3 applies v3 only, and running
-/// it again changes nothing.
+/// applies v2 (member table, shard owner) and v3 (the store's listing of runs
+/// dropped), and the store accepts it; `setup` of every version again is
+/// harmless, though v2 adds a column (CQL has no `ADD IF NOT EXISTS`);
+/// `update` to a test v4 applies v4 only, and running it again changes
+/// nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_setup_then_update_to_a_new_version() {
     use temper_engine::store::cassandra::{
@@ -327,25 +328,28 @@ async fn schema_setup_then_update_to_a_new_version() {
         assert!(CassandraStore::connect(config).await.is_err(), "a keyspace at v1 is too old");
 
         copy_version("v2");
-        let v2 = versions_in(dir.path()).expect("reading v1 and v2");
-        assert_eq!(update_schema(config, &v2).await.expect("update"), (1, 2));
-        assert_eq!(REQUIRED_VERSION, 2);
-        CassandraStore::connect(config).await.expect("the store accepts a keyspace at its version");
-        assert_eq!(setup_schema(config, &v2).await.expect("setup again, adding the column again"), 2);
-
-        std::fs::create_dir_all(dir.path().join("v3")).expect("v3/");
-        std::fs::write(
-            dir.path().join("v3/added.cql"),
-            "-- A table only the test's v3 has.\nCREATE TABLE IF NOT EXISTS {keyspace}.added_in_v3 (id int PRIMARY KEY);\n",
-        )
-        .expect("writing v3");
+        copy_version("v3");
         let v3 = versions_in(dir.path()).expect("reading v1 to v3");
-        assert_eq!(update_schema(config, &v3).await.expect("update"), (2, 3));
-        assert_eq!(update_schema(config, &v3).await.expect("update again"), (3, 3));
+        assert_eq!(update_schema(config, &v3).await.expect("update"), (1, 3));
+        assert_eq!(REQUIRED_VERSION, 3);
+        CassandraStore::connect(config).await.expect("the store accepts a keyspace at its version");
+        assert_eq!(setup_schema(config, &v3).await.expect("setup again, adding the column again"), 3);
         let session = open_session(config).await.expect("a session");
-        assert_eq!(current_version(&session, &config.keyspace).await.expect("the version"), Some(3));
-        let query = format!("SELECT id FROM {}.added_in_v3", config.keyspace);
-        session.query_unpaged(query, ()).await.expect("v3's table exists");
+        let dropped = format!("SELECT run_id FROM {}.visibility", config.keyspace);
+        assert!(session.query_unpaged(dropped, ()).await.is_err(), "v3 dropped the store's listing of runs");
+
+        std::fs::create_dir_all(dir.path().join("v4")).expect("v4/");
+        std::fs::write(
+            dir.path().join("v4/added.cql"),
+            "-- A table only the test's v4 has.\nCREATE TABLE IF NOT EXISTS {keyspace}.added_in_v4 (id int PRIMARY KEY);\n",
+        )
+        .expect("writing v4");
+        let v4 = versions_in(dir.path()).expect("reading v1 to v4");
+        assert_eq!(update_schema(config, &v4).await.expect("update"), (3, 4));
+        assert_eq!(update_schema(config, &v4).await.expect("update again"), (4, 4));
+        assert_eq!(current_version(&session, &config.keyspace).await.expect("the version"), Some(4));
+        let query = format!("SELECT id FROM {}.added_in_v4", config.keyspace);
+        session.query_unpaged(query, ()).await.expect("v4's table exists");
     })
     .await;
 }

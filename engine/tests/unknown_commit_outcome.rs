@@ -26,7 +26,7 @@ use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::api::workflowservice::v1::SignalWorkflowExecutionRequest;
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{
-    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, SignalWorkflow, TimerTask, VisibilityRecord,
+    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, SignalWorkflow, TimerTask,
     WorkflowMutableState,
 };
 
@@ -193,29 +193,6 @@ impl NamespaceStore for FlakyStore {
     async fn delete_namespace(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<()> {
         self.reachable()?;
         self.inner.delete_namespace(name, id, expected_version).await
-    }
-}
-
-#[async_trait]
-impl VisibilityStore for FlakyStore {
-    async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()> {
-        self.reachable()?;
-        self.inner.upsert_visibility(records).await
-    }
-
-    async fn get_visibility(&self, namespace_id: &str, workflow_id: &str, run_id: &str) -> StoreResult<Option<VisibilityRecord>> {
-        self.reachable()?;
-        self.inner.get_visibility(namespace_id, workflow_id, run_id).await
-    }
-
-    async fn list_visibility(
-        &self,
-        namespace_id: &str,
-        after: Option<&VisibilityCursor>,
-        limit: usize,
-    ) -> StoreResult<Vec<VisibilityRecord>> {
-        self.reachable()?;
-        self.inner.list_visibility(namespace_id, after, limit).await
     }
 }
 

@@ -17,11 +17,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{
-    CurrentRun, ExecutionInfo, NamespaceRecord, OutboxRecord, ShardInfo, TaskRecord, TimerTask, VisibilityRecord,
+    CurrentRun, ExecutionInfo, NamespaceRecord, OutboxRecord, ShardInfo, TaskRecord, TimerTask,
     WorkflowMutableState, outbox_record,
 };
 
-use super::{Member, MemberRole, RunKey, ShardCommit, ShardId, Store, StoreError, TimerKey, VisibilityCursor};
+use super::{Member, MemberRole, RunKey, ShardCommit, ShardId, Store, StoreError, TimerKey};
 use crate::log::LogName;
 use crate::log::conformance::run_check;
 use crate::time::timestamp_from_nanos;
@@ -65,15 +65,12 @@ macro_rules! with_store_checks {
             of_concurrent_namespace_updates_exactly_one_wins,
             a_renamed_namespace_frees_its_name_and_keeps_its_id,
             a_namespace_is_deleted_only_at_the_version_read,
-            visibility_keeps_the_highest_version,
-            visibility_lists_newest_start_first_in_pages,
             consumer_offsets_are_kept_per_consumer_log_and_partition,
             everything_survives_reopen,
             concurrent_commits_to_different_shards_all_succeed,
             deleting_a_run_removes_its_state_history_and_pointer,
             deleting_a_run_keeps_a_pointer_to_a_newer_run,
             deleting_a_run_is_fenced_and_idempotent,
-            a_deleted_visibility_record_removes_the_run,
             members_are_live_until_their_heartbeat_expires,
             a_member_that_leaves_is_gone_at_once,
             member_roles_are_kept_apart,
@@ -431,71 +428,6 @@ pub async fn a_namespace_is_deleted_only_at_the_version_read(factory: &impl Stor
     }
 }
 
-pub async fn visibility_keeps_the_highest_version(factory: &impl StoreFactory) {
-    let store = factory.open().await;
-    let get = || store.get_visibility("ns", "wf", "run");
-    let upsert = |records: Vec<VisibilityRecord>| store.upsert_visibility(records);
-    upsert(vec![visibility("ns", "wf", "run", 100, 2, 20)]).await.expect("upsert");
-    upsert(vec![visibility("ns", "wf", "run", 100, 1, 10)]).await.expect("upsert");
-    assert_eq!(
-        get().await.expect("get"),
-        Some(visibility("ns", "wf", "run", 100, 2, 20)),
-        "a lower version is ignored"
-    );
-    upsert(vec![visibility("ns", "wf", "run", 100, 2, 20)]).await.expect("upsert");
-    assert_eq!(
-        get().await.expect("get"),
-        Some(visibility("ns", "wf", "run", 100, 2, 20)),
-        "a record published twice changes nothing"
-    );
-    upsert(vec![visibility("ns", "wf", "run", 100, 5, 50), visibility("ns", "wf", "run", 100, 4, 40)])
-        .await
-        .expect("upsert");
-    assert_eq!(
-        get().await.expect("get"),
-        Some(visibility("ns", "wf", "run", 100, 5, 50)),
-        "the highest in one call wins"
-    );
-    let listed = store.list_visibility("ns", None, 100).await.expect("list_visibility");
-    assert_eq!(listed, [visibility("ns", "wf", "run", 100, 5, 50)], "the listing holds one record per run");
-    assert_eq!(store.get_visibility("ns", "wf", "other-run").await.expect("get"), None);
-}
-
-pub async fn a_deleted_visibility_record_removes_the_run(factory: &impl StoreFactory) {
-    let store = factory.open().await;
-    let kept = visibility("ns", "wf", "run-kept", 100, 3, 30);
-    store.upsert_visibility(vec![visibility("ns", "wf", "run", 200, 3, 30), kept.clone()]).await.expect("upsert");
-    let deleted = VisibilityRecord { deleted: true, version: i64::MAX, ..visibility("ns", "wf", "run", 200, 3, 30) };
-    store.upsert_visibility(vec![deleted.clone()]).await.expect("upsert a deletion");
-    assert_eq!(store.get_visibility("ns", "wf", "run").await.expect("get"), None, "the deleted run");
-    assert_eq!(store.list_visibility("ns", None, 100).await.expect("list_visibility"), [kept], "the listing");
-    store.upsert_visibility(vec![deleted]).await.expect("a deletion published twice changes nothing");
-    assert_eq!(store.get_visibility("ns", "wf", "run").await.expect("get"), None);
-}
-
-pub async fn visibility_lists_newest_start_first_in_pages(factory: &impl StoreFactory) {
-    let store = factory.open().await;
-    let records = vec![
-        visibility("ns", "wf-1", "run-b", 300, 1, 0),
-        visibility("ns", "wf-2", "run-a-longer", 300, 1, 0),
-        visibility("ns", "wf-3", "run-c", 200, 1, 0),
-        visibility("ns", "wf-4", "run-d", 100, 1, 0),
-        visibility("ns", "wf-5", "run-e", 400, 1, 0),
-        visibility("ns", "wf-6", "run-f", -50, 1, 0),
-        visibility("other-ns", "wf-7", "run-g", 500, 1, 0),
-    ];
-    store.upsert_visibility(records).await.expect("upsert");
-    let expected = ["run-e", "run-a-longer", "run-b", "run-c", "run-d", "run-f"];
-    assert_eq!(list_run_ids(&store, "ns", 100).await, expected, "newest start first, equal starts by run id");
-    assert_eq!(list_run_ids(&store, "ns", 2).await, expected, "paging with the cursor yields the same order");
-
-    let newer = visibility("ns", "wf-4", "run-d", 100, 2, 9);
-    store.upsert_visibility(vec![newer.clone()]).await.expect("upsert");
-    assert_eq!(list_run_ids(&store, "ns", 100).await, expected, "a newer version replaces its run's copy in place");
-    let listed = store.list_visibility("ns", None, 100).await.expect("list_visibility");
-    assert!(listed.contains(&newer), "the listing holds the newer version");
-}
-
 pub async fn consumer_offsets_are_kept_per_consumer_log_and_partition(factory: &impl StoreFactory) {
     let store = factory.open().await;
     assert_eq!(store.get_consumer_offset("matching", LogName::Tasks, 0).await.expect("get"), None);
@@ -517,13 +449,11 @@ pub async fn consumer_offsets_are_kept_per_consumer_log_and_partition(factory: &
 
 pub async fn everything_survives_reopen(factory: &impl StoreFactory) {
     let sample = Sample::new("ns", "wf", "run-1");
-    let visibility_record = visibility("ns", "wf", "run-1", 100, 3, 30);
     let store = factory.open().await;
     store.init_shards(2).await.expect("init_shards");
     let epoch = acquire(&store, 1).await.epoch;
     commit(&store, sample.commit(1, epoch)).await;
     store.create_namespace(namespace("id-a", "alpha")).await.expect("create_namespace");
-    store.upsert_visibility(vec![visibility_record.clone()]).await.expect("upsert_visibility");
     store.set_consumer_offset("matching", LogName::Tasks, 1, 42).await.expect("set_consumer_offset");
     drop(store);
 
@@ -533,11 +463,6 @@ pub async fn everything_survives_reopen(factory: &impl StoreFactory) {
     assert_eq!((shard.epoch, shard.applied_offset, shard.next_outbox_seq), (epoch + 1, 7, 2));
     assert!(matches!(store.init_shards(3).await, Err(StoreError::ShardCountMismatch { stored: 2, requested: 3 })));
     assert_eq!(store.get_namespace_by_id("id-a").await.expect("by id"), Some(namespace("id-a", "alpha")));
-    assert_eq!(
-        store.get_visibility("ns", "wf", "run-1").await.expect("get_visibility"),
-        Some(visibility_record.clone())
-    );
-    assert_eq!(store.list_visibility("ns", None, 10).await.expect("list_visibility"), [visibility_record]);
     assert_eq!(store.get_consumer_offset("matching", LogName::Tasks, 1).await.expect("get"), Some(42));
 }
 
@@ -848,19 +773,6 @@ async fn timer_keys(store: &Arc<dyn Store>, shard_id: ShardId, before_nanos: i64
     timers.into_iter().map(|(key, _)| key).collect()
 }
 
-/// Every run id of a namespace's listing, fetched `page_size` at a time.
-async fn list_run_ids(store: &Arc<dyn Store>, namespace_id: &str, page_size: usize) -> Vec<String> {
-    let mut run_ids = Vec::new();
-    let mut cursor: Option<VisibilityCursor> = None;
-    loop {
-        let page = store.list_visibility(namespace_id, cursor.as_ref(), page_size).await.expect("list_visibility");
-        assert!(page.len() <= page_size, "a page holds at most `limit` records");
-        let Some(last) = page.last() else { return run_ids };
-        cursor = Some(VisibilityCursor::of(last));
-        run_ids.extend(page.into_iter().map(|record| record.run_id));
-    }
-}
-
 fn run_key(namespace_id: &str, workflow_id: &str, run_id: &str) -> RunKey {
     RunKey { namespace_id: namespace_id.into(), workflow_id: workflow_id.into(), run_id: run_id.into() }
 }
@@ -903,21 +815,3 @@ fn namespace(id: &str, name: &str) -> NamespaceRecord {
     NamespaceRecord { id: id.to_string(), name: name.to_string(), ..NamespaceRecord::default() }
 }
 
-fn visibility(
-    namespace_id: &str,
-    workflow_id: &str,
-    run_id: &str,
-    start_nanos: i64,
-    version: i64,
-    history_length: i64,
-) -> VisibilityRecord {
-    VisibilityRecord {
-        namespace_id: namespace_id.to_string(),
-        workflow_id: workflow_id.to_string(),
-        run_id: run_id.to_string(),
-        start_time: Some(timestamp_from_nanos(start_nanos)),
-        version,
-        history_length,
-        ..VisibilityRecord::default()
-    }
-}

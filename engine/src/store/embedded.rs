@@ -9,9 +9,6 @@
 //! - `timers`: shard, fire time, timer id -> TimerTask
 //! - `outbox`: shard, sequence number -> OutboxRecord
 //! - `namespaces`: name -> NamespaceRecord; `namespace_ids`: id -> name
-//! - `visibility`: namespace id, workflow id, run id -> VisibilityRecord
-//! - `visibility_by_start`: namespace id, start time descending, run id,
-//!   workflow id -> VisibilityRecord (a copy, so a page is one scan)
 //! - `consumer_offsets`: consumer, log name, partition -> offset
 //! - `members`: role, member id (raw, so ids sort as strings) -> expiry,
 //!   address
@@ -20,10 +17,10 @@
 //! the contract asks: nothing of a fenced commit is written at all.
 //!
 //! Every write runs on the database's writer thread; checks that must be
-//! atomic with a write (the epoch, a taken namespace name, a visibility
+//! atomic with a write (the epoch, a taken namespace name, a namespace's
 //! version) run there too. Encoding happens on the caller's thread.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -31,14 +28,14 @@ use async_trait::async_trait;
 use fjall::{Keyspace, Slice};
 use prost::Message;
 use temper_proto::records::{
-    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, VisibilityRecord, WorkflowMutableState,
+    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, WorkflowMutableState,
 };
 
 use super::history_cache::HistoryCache;
 use super::{
     RawEvent, Member, MemberRole, MembershipStore,
     ConsumerOffsetStore, ExecutionStore, HistoryStore, NamespaceStore, OutboxStore, RunKey, ShardCommit, ShardId,
-    ShardStore, StoreError, StoreResult, TimerKey, TimerStore, VisibilityCursor, VisibilityStore, WorkflowKey,
+    ShardStore, StoreError, StoreResult, TimerKey, TimerStore, WorkflowKey,
 };
 use crate::embedded_db::keys::{Key, KeyReader, past_prefix, with_prefix};
 use crate::embedded_db::{Batch, EmbeddedDb, EmbeddedDbError, Writer};
@@ -428,84 +425,6 @@ fn check_namespace_version(writer: &Writer, name: &str, id: &str, expected_versi
     Ok(())
 }
 
-#[async_trait]
-impl VisibilityStore for EmbeddedStore {
-    async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()> {
-        self.db.write(move |writer| upsert_visibility_in_writer(writer, records)).await
-    }
-
-    async fn get_visibility(
-        &self,
-        namespace_id: &str,
-        workflow_id: &str,
-        run_id: &str,
-    ) -> StoreResult<Option<VisibilityRecord>> {
-        let key = visibility_key(namespace_id, workflow_id, run_id);
-        self.get(&self.db.tables().visibility, &key, "visibility record")
-    }
-
-    async fn list_visibility(
-        &self,
-        namespace_id: &str,
-        after: Option<&VisibilityCursor>,
-        limit: usize,
-    ) -> StoreResult<Vec<VisibilityRecord>> {
-        let (start, end) = with_prefix(Key::new().str(namespace_id).into_bytes());
-        let start = match after {
-            Some(cursor) => past_prefix(&visibility_position(namespace_id, cursor).into_bytes()),
-            None => start,
-        };
-        let records = self.scan(&self.db.tables().visibility_by_start, (start, end), limit, "visibility record")?;
-        Ok(records.into_iter().map(|(_, record)| record).collect())
-    }
-}
-
-/// Decides each run's record first (the stored one or the highest version in
-/// `records`), so the batch writes every key at most once.
-fn upsert_visibility_in_writer(writer: &Writer, records: Vec<VisibilityRecord>) -> StoreResult<()> {
-    let tables = writer.tables();
-    // Per run: the record stored before this call, and the one to keep.
-    let mut decided: BTreeMap<Vec<u8>, (Option<VisibilityRecord>, VisibilityRecord)> = BTreeMap::new();
-    for record in records {
-        let key = visibility_key(&record.namespace_id, &record.workflow_id, &record.run_id);
-        let (stored, current) = match decided.remove(&key) {
-            Some((stored, current)) => (stored, Some(current)),
-            None => {
-                let stored = stored_visibility(writer, &key)?;
-                (stored.clone(), stored)
-            }
-        };
-        let keep = match current {
-            Some(current) if current.version > record.version => current,
-            _ => record,
-        };
-        decided.insert(key, (stored, keep));
-    }
-    let mut batch = writer.batch();
-    for (key, (stored, keep)) in decided {
-        if keep.deleted {
-            if let Some(stored) = stored {
-                batch.remove(&tables.visibility_by_start, visibility_index_key(&stored));
-                batch.remove(&tables.visibility, key);
-            }
-            continue;
-        }
-        let index_key = visibility_index_key(&keep);
-        let stale_index_key = stored.map(|stored| visibility_index_key(&stored)).filter(|old| *old != index_key);
-        if let Some(stale_index_key) = stale_index_key {
-            batch.remove(&tables.visibility_by_start, stale_index_key);
-        }
-        let encoded = keep.encode_to_vec();
-        batch.insert(&tables.visibility_by_start, index_key, encoded.clone());
-        batch.insert(&tables.visibility, key, encoded);
-    }
-    Ok(writer.commit(batch)?)
-}
-
-fn stored_visibility(writer: &Writer, key: &[u8]) -> StoreResult<Option<VisibilityRecord>> {
-    writer.get(&writer.tables().visibility, key)?.map(|value| decode("visibility record", &value)).transpose()
-}
-
 impl super::TrafficReport for EmbeddedStore {}
 
 #[async_trait]
@@ -675,19 +594,6 @@ fn outbox_key(shard_id: ShardId, seq: i64) -> Vec<u8> {
 fn outbox_seq_of(key: &[u8]) -> StoreResult<i64> {
     let mut reader = KeyReader::new(key);
     reader.u32().and_then(|_shard| reader.i64()).ok_or_else(|| corrupt("outbox key", key))
-}
-
-fn visibility_key(namespace_id: &str, workflow_id: &str, run_id: &str) -> Vec<u8> {
-    Key::new().str(namespace_id).str(workflow_id).str(run_id).into_bytes()
-}
-
-/// Newest start first, then run id in string order (hence `ordered_str`).
-fn visibility_position(namespace_id: &str, cursor: &VisibilityCursor) -> Key {
-    Key::new().str(namespace_id).i64_descending(cursor.start_time_nanos).ordered_str(&cursor.run_id)
-}
-
-fn visibility_index_key(record: &VisibilityRecord) -> Vec<u8> {
-    visibility_position(&record.namespace_id, &VisibilityCursor::of(record)).str(&record.workflow_id).into_bytes()
 }
 
 fn consumer_offset_key(consumer: &str, log: LogName, partition: u32) -> Vec<u8> {

@@ -18,7 +18,7 @@ pub(crate) mod history_cache;
 use async_trait::async_trait;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{
-    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, VisibilityRecord, WorkflowMutableState,
+    CurrentRun, NamespaceRecord, OutboxRecord, ShardInfo, TimerTask, WorkflowMutableState,
 };
 
 use crate::log::{LogName, Offset};
@@ -257,40 +257,6 @@ pub trait NamespaceStore: Send + Sync + 'static {
     async fn delete_namespace(&self, name: &str, id: &str, expected_version: i64) -> StoreResult<()>;
 }
 
-#[async_trait]
-pub trait VisibilityStore: Send + Sync + 'static {
-    /// Stores each record unless a record of the same run with a higher
-    /// `version` is already stored. Records of equal version are the same
-    /// summary (the engine makes one per state transition), so an adapter
-    /// may keep either. A run's start time never changes (Temporal's
-    /// StartTime is the run's), so its place in the listing is fixed. A
-    /// record marked `deleted` removes the run's record instead (it is a
-    /// run's last record in the log).
-    async fn upsert_visibility(&self, records: Vec<VisibilityRecord>) -> StoreResult<()>;
-    async fn get_visibility(&self, namespace_id: &str, workflow_id: &str, run_id: &str)
-    -> StoreResult<Option<VisibilityRecord>>;
-    /// Records of a namespace, newest start first, after `after` (a cursor
-    /// returned by an earlier page), at most `limit`.
-    async fn list_visibility(&self, namespace_id: &str, after: Option<&VisibilityCursor>, limit: usize)
-    -> StoreResult<Vec<VisibilityRecord>>;
-}
-
-/// Position in a namespace's visibility listing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VisibilityCursor {
-    pub start_time_nanos: i64,
-    pub run_id: String,
-}
-
-impl VisibilityCursor {
-    pub fn of(record: &VisibilityRecord) -> Self {
-        VisibilityCursor {
-            start_time_nanos: record.start_time.as_ref().map(crate::time::timestamp_nanos).unwrap_or_default(),
-            run_id: record.run_id.clone(),
-        }
-    }
-}
-
 /// How far a named consumer (matching, a projection) got in a log partition.
 #[async_trait]
 pub trait ConsumerOffsetStore: Send + Sync + 'static {
@@ -352,7 +318,6 @@ pub trait Store:
     + TimerStore
     + OutboxStore
     + NamespaceStore
-    + VisibilityStore
     + ConsumerOffsetStore
     + MembershipStore
     + TrafficReport
@@ -366,7 +331,6 @@ impl<T> Store for T where
         + TimerStore
         + OutboxStore
         + NamespaceStore
-        + VisibilityStore
         + ConsumerOffsetStore
         + MembershipStore
         + TrafficReport

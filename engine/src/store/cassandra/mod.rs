@@ -1,6 +1,6 @@
 //! The store in Cassandra or ScyllaDB, for horizontally scaled deployments.
 //!
-//! The tables (CQL in `schema/cassandra/v1/`, `v2/`) and how they are used:
+//! The tables (CQL in `schema/cassandra/v1/`, `v2/`, `v3/`) and how they are used:
 //! - `shard`: one partition per shard holding everything a commit touches:
 //!   the shard row as static columns (`epoch`, `applied_offset`,
 //!   `next_outbox_seq`, `owner`), and rows by kind (mutable state, current-run
@@ -11,8 +11,6 @@
 //! - `history_event`: a run's events in partitions of 1,000 consecutive
 //!   event ids (`history::SEGMENT`), written idempotently before the batch that references them.
 //! - `namespace` (one partition, by name) and `namespace_by_id`.
-//! - `visibility` (by run) and `visibility_by_start` (by namespace, newest
-//!   start first), kept in step by a logged batch.
 //! - `consumer_offset` and `meta` (the shard count).
 //! - `member`: heartbeat rows of the cluster's members, by role (`members.rs`).
 //!
@@ -38,7 +36,6 @@ mod shard_rows;
 mod timers;
 mod unlogged;
 mod tls;
-mod visibility;
 
 use std::time::Duration;
 
@@ -137,7 +134,6 @@ struct Statements {
     history: history::HistoryStatements,
     rows: shard_rows::RowStatements,
     namespaces: namespaces::NamespaceStatements,
-    visibility: visibility::VisibilityStatements,
     consumer_offsets: consumer_offsets::ConsumerOffsetStatements,
     members: members::MemberStatements,
 }
@@ -158,7 +154,6 @@ impl CassandraStore {
             history: history::HistoryStatements::prepare(&preparer).await?,
             rows: shard_rows::RowStatements::prepare(&preparer).await?,
             namespaces: namespaces::NamespaceStatements::prepare(&preparer).await?,
-            visibility: visibility::VisibilityStatements::prepare(&preparer).await?,
             consumer_offsets: consumer_offsets::ConsumerOffsetStatements::prepare(&preparer)
                 .await?,
             members: members::MemberStatements::prepare(&preparer).await?,

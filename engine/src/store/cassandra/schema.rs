@@ -14,9 +14,10 @@ use super::{CassandraConfig, CassandraError, open_session};
 
 const SCHEMA_V1: &str = include_str!("../../../../schema/cassandra/v1/schema.cql");
 const SCHEMA_V2: &str = include_str!("../../../../schema/cassandra/v2/schema.cql");
+const SCHEMA_V3: &str = include_str!("../../../../schema/cassandra/v3/schema.cql");
 
 /// The schema version this build of Temper needs.
-pub const REQUIRED_VERSION: i32 = 2;
+pub const REQUIRED_VERSION: i32 = 3;
 
 /// One version of the schema: its CQL, with `{keyspace}` and `{replication}`
 /// to fill in.
@@ -31,6 +32,7 @@ pub fn builtin_versions() -> Vec<SchemaVersion> {
     vec![
         SchemaVersion { version: 1, cql: SCHEMA_V1.to_string() },
         SchemaVersion { version: 2, cql: SCHEMA_V2.to_string() },
+        SchemaVersion { version: 3, cql: SCHEMA_V3.to_string() },
     ]
 }
 
@@ -203,10 +205,12 @@ mod tests {
         let replication = "{'class': 'SimpleStrategy', 'replication_factor': 1}";
         let v1 = super::statements_of(super::SCHEMA_V1, "ks", replication);
         let v2 = super::statements_of(super::SCHEMA_V2, "ks", replication);
-        assert_eq!((v1.len(), v2.len()), (9, 2));
-        for statement in v1.iter().chain(&v2) {
+        let v3 = super::statements_of(super::SCHEMA_V3, "ks", replication);
+        assert_eq!((v1.len(), v2.len(), v3.len()), (9, 2, 2));
+        for statement in v1.iter().chain(&v2).chain(&v3) {
             // An added column is skipped when it exists; anything else says so itself.
-            assert!(statement.contains("IF NOT EXISTS") || super::added_column(statement).is_some(), "{statement}");
+            let idempotent = statement.contains("IF NOT EXISTS") || statement.starts_with("DROP TABLE IF EXISTS");
+            assert!(idempotent || super::added_column(statement).is_some(), "{statement}");
             assert!(
                 !statement.contains("{keyspace}") && !statement.contains("{replication}"),
                 "{statement}"
