@@ -35,7 +35,7 @@ use temper_engine::replies::RemoteReplies;
 use crate::gateway::{Gateway, Limits};
 use crate::matching::{Matching, MatchingCounts};
 use crate::namespaces::NamespaceRegistry;
-use crate::service::{Frontend, Operator, reclaim_deleted_namespaces};
+use crate::service::{Frontend, Operator, move_sticky_tasks_to_normal_queues, reclaim_deleted_namespaces};
 use temper_projections::Trimming;
 use temper_projections::index::VisibilityIndex;
 use temper_projections::reader::{LocalReader, RemoteReader, VisibilityReader, VisibilityService};
@@ -255,6 +255,7 @@ impl DevServer {
             }
             background.push(tokio::spawn(readiness.clone().follow_log(log.clone(), gateway.bus.log_reachable(), roles_stopped.clone())));
             background.push(tokio::spawn(reclaim_deleted_namespaces(gateway.clone(), roles_stopped.clone())));
+            background.push(tokio::spawn(move_sticky_tasks_to_normal_queues(gateway.clone(), roles_stopped.clone())));
             (Some(gateway), Some(cluster_service(local_replies.clone(), notifier.clone())))
         } else {
             (None, None)

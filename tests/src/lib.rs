@@ -1147,7 +1147,7 @@ impl Drop for ScenarioProcess {
 /// Every compatibility scenario of tests/tests/scenarios.rs (which runs each
 /// against a server of its own); each makes its own ids, so they can also run
 /// one after another against one server, as on the Cassandra store.
-pub const SDK_SCENARIOS: [&str; 31] = [
+pub const SDK_SCENARIOS: [&str; 32] = [
     "hello_activity.py",
     "activity_retry.py",
     "start_to_close_retry.py",
@@ -1179,6 +1179,7 @@ pub const SDK_SCENARIOS: [&str; 31] = [
     "search_attributes.py",
     "namespace_update.py",
     "namespace_delete.py",
+    "sticky_shutdown.py",
 ];
 
 pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {

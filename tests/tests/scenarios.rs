@@ -149,6 +149,11 @@ fn namespaces_are_updated_and_deprecated() {
 }
 
 #[test]
+fn a_run_cached_by_a_worker_that_shut_down_moves_on_at_once() {
+    run_scenario("sticky_shutdown.py", &[]);
+}
+
+#[test]
 fn a_deleted_namespace_frees_its_name_and_its_runs_are_reclaimed() {
     run_scenario("namespace_delete.py", &[]);
 }

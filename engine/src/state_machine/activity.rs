@@ -83,6 +83,7 @@ impl RunMutation<'_> {
             attempt: activity.attempt,
             scheduled_time: activity.scheduled_time,
             expiry,
+            sticky: false,
         };
         self.effect(Effect::DispatchTask(record));
     }

@@ -143,6 +143,7 @@ impl RunMutation<'_> {
             attempt: wft.attempt,
             scheduled_time: wft.scheduled_time,
             expiry,
+            sticky: wft.sticky,
         };
         self.effect(Effect::DispatchTask(record));
     }

@@ -25,7 +25,7 @@ use temper_engine::time::now_nanos;
 use temper_proto::api::common::v1::WorkflowType;
 use temper_proto::api::query::v1::WorkflowQuery;
 use temper_proto::records::{TaskKind, TaskRecord};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use acks::AckTracker;
 pub use queries::{AskedQuery, QueryAnswer, QueryTask, Queries};
@@ -38,6 +38,9 @@ const ACK_INTERVAL: Duration = Duration::from_secs(2);
 /// A queue nobody polled for this long, with nothing in it, is forgotten.
 const IDLE_QUEUE_NANOS: i64 = 10 * 60 * 1_000_000_000;
 const RETRY_PAUSE: Duration = Duration::from_millis(500);
+/// A sticky queue nobody waits on and nobody polled for this long has lost
+/// its worker (Temporal's `stickyPollerUnavailableWindow`).
+pub const STICKY_WORKER_GONE_NANOS: i64 = 10_000_000_000;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct QueueKey {
@@ -75,6 +78,10 @@ pub struct Matching {
     returned: Arc<AtomicU64>,
     log: Arc<dyn Log>,
     store: Arc<dyn Store>,
+    /// Workflow tasks for sticky queues whose worker is gone, for the
+    /// gateway to hand back to the engine (see [`Matching::take_sticky_returns`]).
+    sticky_returns: mpsc::UnboundedSender<TaskRecord>,
+    sticky_returns_receiver: Mutex<Option<mpsc::UnboundedReceiver<TaskRecord>>>,
 }
 
 /// Where a partition stood when this gateway took it: matching reads it
@@ -120,8 +127,18 @@ impl Matching {
         owned: watch::Receiver<BTreeSet<u32>>,
     ) -> Arc<Matching> {
         let partitions = (0..log.layout().tasks).map(|_| Mutex::default()).collect();
-        let matching =
-            Arc::new(Matching { queues: DashMap::new(), draining: Default::default(), partitions, queries: Queries::default(), returned: Arc::default(), log, store });
+        let (sticky_returns, receiver) = mpsc::unbounded_channel();
+        let matching = Arc::new(Matching {
+            queues: DashMap::new(),
+            draining: Default::default(),
+            partitions,
+            queries: Queries::default(),
+            returned: Arc::default(),
+            log,
+            store,
+            sticky_returns,
+            sticky_returns_receiver: Mutex::new(Some(receiver)),
+        });
         tokio::spawn(matching.clone().follow_ownership(owned, shutdown.clone()));
         tokio::spawn(matching.clone().maintain(shutdown));
         matching
@@ -156,9 +173,36 @@ impl Matching {
         self.queries.ask(queue.clone(), run, workflow_type, normal_queue, query, true)
     }
 
-    /// Whether a worker polled the queue `key` on this gateway lately.
-    pub fn polled_recently(&self, key: &QueueKey, within_nanos: i64) -> bool {
-        self.existing_queue(key).is_some_and(|queue| !queue.recent_pollers(within_nanos).is_empty())
+    /// Whether a worker polls the queue `key` on this gateway: one waits on
+    /// it now, or polled within `within_nanos`.
+    pub fn has_worker(&self, key: &QueueKey, within_nanos: i64) -> bool {
+        self.existing_queue(key).is_some_and(|queue| queue.has_worker(within_nanos))
+    }
+
+    /// The workflow tasks matching found on sticky queues whose worker is
+    /// gone (see [`TaskRecord::sticky`]): the gateway asks the engine to move
+    /// each to its normal queue (ResetStickyTaskQueue), as Temporal's history
+    /// does on matching's StickyWorkerUnavailable, instead of letting it wait
+    /// out its sticky schedule-to-start timeout. Taken once.
+    pub fn take_sticky_returns(&self) -> Option<mpsc::UnboundedReceiver<TaskRecord>> {
+        self.sticky_returns_receiver.lock().take()
+    }
+
+    /// A sticky queue's worker shut down (ShutdownWorker): its waiting polls
+    /// are answered empty, it no longer counts as polled, and the tasks queued
+    /// on it go back to the engine.
+    pub fn shut_down_sticky_queue(&self, key: &QueueKey) {
+        let Some(queue) = self.existing_queue(key) else { return };
+        queue.release_pollers();
+        queue.forget_pollers();
+        for task in queue.drain_backlog() {
+            self.return_sticky(task);
+        }
+    }
+
+    fn return_sticky(&self, task: PendingTask) {
+        self.done(&task);
+        let _ = self.sticky_returns.send(task.record);
     }
 
     /// The gateway is shutting down: waiting polls are answered empty now,
@@ -367,6 +411,9 @@ impl Matching {
             name: task.record.task_queue.clone(),
             kind: task.record.kind(),
         };
+        if task.record.sticky && !self.has_worker(&key, STICKY_WORKER_GONE_NANOS) {
+            return self.return_sticky(task);
+        }
         self.queue_entry(key).offer(task);
     }
 
@@ -441,6 +488,56 @@ mod tests {
         }
         .encode_to_vec()
         .into()
+    }
+
+    fn sticky_task(n: i64, queue: &str) -> bytes::Bytes {
+        TaskRecord {
+            namespace_id: "ns".into(),
+            task_queue: queue.into(),
+            kind: TaskKind::Workflow as i32,
+            workflow_id: format!("wf-{n}"),
+            run_id: format!("run-{n}"),
+            scheduled_event_id: 2,
+            attempt: 1,
+            sticky: true,
+            ..Default::default()
+        }
+        .encode_to_vec()
+        .into()
+    }
+
+    async fn until(what: &str, mut condition: impl FnMut() -> bool) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !condition() {
+            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// A sticky task for a queue nobody polls goes back to the engine at
+    /// once (done in matching); one for a polled queue waits there, until
+    /// its worker shuts down, which sends it back too.
+    #[tokio::test]
+    async fn sticky_tasks_whose_worker_is_gone_are_handed_back() {
+        let (log, store) = EmbeddedDb::temporary_log_and_store();
+        let (_stop, stopped) = watch::channel(false);
+        let matching = Matching::start(log.clone(), store, stopped).await.expect("matching started");
+        let mut returns = matching.take_sticky_returns().expect("taken once");
+        assert!(matching.take_sticky_returns().is_none());
+        let polled = QueueKey { namespace_id: "ns".into(), name: "sticky-polled".into(), kind: TaskKind::Workflow };
+        matching.queue_for_poller(polled.clone(), "worker");
+
+        log.append(LogName::Tasks, 0, vec![sticky_task(1, "sticky-abandoned"), sticky_task(2, "sticky-polled")]).await.expect("appended");
+        let returned = tokio::time::timeout(Duration::from_secs(10), returns.recv()).await.expect("handed back").expect("a task");
+        assert_eq!(returned.run_id, "run-1");
+        until("the polled queue's task to be queued", || matching.counts().backlog == 1).await;
+        assert_eq!(matching.counts().outstanding_tasks, 1, "the handed-back task is done");
+
+        matching.shut_down_sticky_queue(&polled);
+        let returned = tokio::time::timeout(Duration::from_secs(10), returns.recv()).await.expect("handed back").expect("a task");
+        assert_eq!((returned.run_id.as_str(), matching.counts().backlog), ("run-2", 0));
+        assert_eq!(matching.counts().outstanding_tasks, 0);
+        assert!(!matching.has_worker(&polled, STICKY_WORKER_GONE_NANOS), "a shut-down worker no longer counts");
     }
 
     /// A gateway giving a partition up answers the polls waiting on its

@@ -206,6 +206,17 @@ impl TaskQueue {
         self.pollers.lock().clear();
     }
 
+    /// Whether a worker polls the queue: a poll waits on it now, or one came
+    /// within `recent_nanos` (a worker's poll may be between two requests).
+    pub fn has_worker(&self, recent_nanos: i64) -> bool {
+        !self.state.lock().waiting.is_empty() || !self.recent_pollers(recent_nanos).is_empty()
+    }
+
+    /// Takes every queued task out (nobody will poll for them here).
+    pub fn drain_backlog(&self) -> Vec<PendingTask> {
+        self.state.lock().backlog.drain(..).collect()
+    }
+
     /// Pollers seen within `recent_nanos`.
     pub fn recent_pollers(&self, recent_nanos: i64) -> Vec<(String, PollerSeen)> {
         let cutoff = now_nanos() - recent_nanos;

@@ -10,6 +10,7 @@ mod history;
 mod namespace;
 mod namespace_delete;
 pub use namespace_delete::reclaim_deleted_namespaces;
+pub use task_queue::move_sticky_tasks_to_normal_queues;
 mod operator;
 mod polling;
 mod query;

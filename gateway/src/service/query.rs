@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
 use crate::matching::routing::{self, answer_of};
-use crate::matching::{QueryAnswer, QueryTask, QueueKey};
+use crate::matching::{QueryAnswer, QueryTask, QueueKey, STICKY_WORKER_GONE_NANOS};
 use crate::service::history::page;
 use crate::tokens;
 use crate::validation::require_id;
@@ -67,9 +67,6 @@ pub async fn query_workflow(
     }
 }
 
-/// How lately the sticky worker must have polled for a query to go to it,
-/// as in Temporal's matching.
-const STICKY_POLLER_RECENT_NANOS: i64 = 10_000_000_000;
 /// How long a query waits for the sticky worker when the run sets no
 /// sticky schedule-to-start timeout.
 const STICKY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -94,7 +91,7 @@ async fn ask_sticky_worker(
         return Ok(None);
     }
     let key = QueueKey { namespace_id: run.namespace_id.clone(), name: info.sticky_task_queue.clone(), kind: TaskKind::Workflow };
-    if gateway.matching.polled_recently(&key, STICKY_POLLER_RECENT_NANOS) {
+    if gateway.matching.has_worker(&key, STICKY_WORKER_GONE_NANOS) {
         let wait = info.sticky_schedule_to_start_timeout.map(|d| duration_nanos(Some(&d))).filter(|nanos| *nanos > 0);
         let wait = wait.map_or(STICKY_WAIT, |nanos| std::time::Duration::from_nanos(nanos as u64));
         let mut asked = gateway.matching.ask_sticky(key, info.task_queue.clone(), run.clone(), info.workflow_type.clone(), query.clone());

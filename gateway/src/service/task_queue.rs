@@ -14,11 +14,15 @@ use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
 use crate::matching::QueueKey;
 use crate::matching::routing::{self, answer_of};
-use tokio::time::Instant;
 use crate::validation::require_id;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, watch};
+use tokio::time::Instant;
 
 /// How long a call forwarded to the gateway serving its task queue may take.
 const FORWARDED_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Runs whose sticky tasks are moved to the normal queue at once.
+const STICKY_MOVES_AT_ONCE: usize = 32;
 /// Pollers count as present if seen this recently (as in Temporal).
 const POLLER_RECENCY_NANOS: i64 = 5 * 60 * 1_000_000_000;
 
@@ -68,9 +72,35 @@ pub async fn reset_sticky_task_queue(gateway: &Gateway, request: ResetStickyTask
     Ok(ResetStickyTaskQueueResponse {})
 }
 
-/// A worker is going away: its sticky queue's pollers are released at once.
-/// Tasks still on that queue move to the normal queue when their sticky
-/// schedule-to-start timeout passes.
+/// Moves the workflow tasks matching hands back (their sticky worker is
+/// gone) to their runs' normal queues, until `stop` turns true. A run that
+/// closed or moved on meanwhile has nothing to move: such refusals are
+/// dropped.
+pub async fn move_sticky_tasks_to_normal_queues(gateway: Arc<Gateway>, mut stop: watch::Receiver<bool>) {
+    let Some(mut returns) = gateway.matching.take_sticky_returns() else { return };
+    let at_once = Arc::new(Semaphore::new(STICKY_MOVES_AT_ONCE));
+    loop {
+        let task = tokio::select! {
+            task = returns.recv() => task,
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        };
+        let Some(task) = task else { return };
+        let Ok(permit) = at_once.clone().acquire_owned().await else { return };
+        let gateway = gateway.clone();
+        tokio::spawn(async move {
+            let reset = Command::ResetStickyTaskQueue(ResetStickyTaskQueue { run_id: task.run_id.clone() });
+            if let Err(error) = gateway.bus.execute(&task.namespace_id, &task.workflow_id, reset).await {
+                tracing::debug!(workflow_id = %task.workflow_id, %error, "moving a sticky task to the normal queue failed");
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// A worker is going away: its sticky queue's pollers are released at once,
+/// and the tasks on that queue, like any that come later, go back to the
+/// engine, which moves them to the normal queue (see
+/// `Matching::take_sticky_returns`).
 pub async fn shutdown_worker(gateway: &Gateway, request: ShutdownWorkerRequest, forwarded: bool) -> ApiResult<ShutdownWorkerResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
     if let Some(mut owner) = gateway.queue_served_elsewhere(&namespace.id, &request.sticky_task_queue, forwarded)? {
@@ -78,11 +108,8 @@ pub async fn shutdown_worker(gateway: &Gateway, request: ShutdownWorkerRequest, 
     }
     if !request.sticky_task_queue.is_empty() {
         let key = QueueKey { namespace_id: namespace.id, name: request.sticky_task_queue, kind: TaskKind::Workflow };
-        if let Some(queue) = gateway.matching.existing_queue(&key) {
-            queue.release_pollers();
-            // Queries for the runs it cached go to the normal queue at once.
-            queue.forget_pollers();
-        }
+        // Queries for the runs it cached go to the normal queue at once too.
+        gateway.matching.shut_down_sticky_queue(&key);
     }
     Ok(ShutdownWorkerResponse::default())
 }
