@@ -149,6 +149,11 @@ fn namespaces_are_updated_and_deprecated() {
 }
 
 #[test]
+fn an_update_sent_while_its_workflow_continues_as_new_reaches_the_new_run() {
+    run_scenario("update_continue_as_new.py", &[]);
+}
+
+#[test]
 fn a_run_cached_by_a_worker_that_shut_down_moves_on_at_once() {
     run_scenario("sticky_shutdown.py", &[]);
 }

@@ -37,7 +37,7 @@ impl RunMutation<'_> {
         info.close_time = Some(timestamp_from_nanos(now));
         info.completion_event_id = closing_event_id;
         self.state.workflow_task = None;
-        self.fail_unfinished_updates();
+        self.end_unfinished_updates();
         self.tell_related_workflows_of_close(closing_event_id);
         self.state.activities.clear();
         for timer in std::mem::take(&mut self.state.timers).into_values() {

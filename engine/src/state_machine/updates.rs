@@ -56,16 +56,30 @@ fn bad_message(message: String) -> WorkflowTaskFailure {
     WorkflowTaskFailure::new(WorkflowTaskFailedCause::BadUpdateWorkflowExecutionMessage, message)
 }
 
-/// The failure of an update the run closed before completing.
+/// The failure of an accepted update the run closed before completing
+/// (Temporal's, word for word).
 fn closed_before_completion() -> Failure {
-    server_failure("the workflow execution closed before the update completed")
+    server_failure(
+        "AcceptedUpdateCompletedWorkflow",
+        "Workflow Update failed because the Workflow completed before the Update completed.",
+    )
 }
 
-fn server_failure(message: &str) -> Failure {
+/// The failure of an update a worker got and neither accepted nor rejected
+/// (Temporal's, word for word).
+fn unprocessed() -> Failure {
+    server_failure(
+        "UnprocessedUpdate",
+        "Workflow Update is rejected because it wasn't processed by worker. Probably, Workflow Update is not supported by the worker.",
+    )
+}
+
+fn server_failure(failure_type: &str, message: &str) -> Failure {
     Failure {
         message: message.to_string(),
         source: "Server".to_string(),
         failure_info: Some(FailureInfo::ApplicationFailureInfo(ApplicationFailureInfo {
+            r#type: failure_type.to_string(),
             non_retryable: true,
             ..Default::default()
         })),
@@ -190,22 +204,30 @@ impl RunMutation<'_> {
             .map(|(update_id, _)| update_id.clone())
             .collect();
         for update_id in unanswered {
-            let failure = server_failure("the workflow task completed without processing the update; the worker may not support updates");
-            self.finish_update(&update_id, Outcome { value: Some(outcome::Value::Failure(failure)) });
+            self.finish_update(&update_id, Outcome { value: Some(outcome::Value::Failure(unprocessed())) });
         }
     }
 
-    /// As the run closes, the updates it did not complete fail.
-    pub(super) fn fail_unfinished_updates(&mut self) {
-        let unfinished: Vec<String> = self
+    /// As the run closes, its unfinished updates end as Temporal's do: an
+    /// accepted one fails (the workflow closed first); one not accepted yet
+    /// is aborted, which its caller gets as an error (and which the gateway
+    /// sends to the new run when this one continued as new).
+    pub(super) fn end_unfinished_updates(&mut self) {
+        let unfinished: Vec<(String, UpdateStage)> = self
             .state
             .updates
             .iter()
-            .filter(|(_, update)| update.stage() != UpdateStage::Completed)
-            .map(|(update_id, _)| update_id.clone())
+            .filter(|(_, update)| !matches!(update.stage(), UpdateStage::Completed | UpdateStage::Aborted))
+            .map(|(update_id, update)| (update_id.clone(), update.stage()))
             .collect();
-        for update_id in unfinished {
-            self.finish_update(&update_id, Outcome { value: Some(outcome::Value::Failure(closed_before_completion())) });
+        for (update_id, stage) in unfinished {
+            if stage == UpdateStage::Accepted {
+                self.finish_update(&update_id, Outcome { value: Some(outcome::Value::Failure(closed_before_completion())) });
+            } else if let Some(update) = self.state.updates.get_mut(&update_id) {
+                update.stage = UpdateStage::Aborted as i32;
+                update.delivered = false;
+                self.touch();
+            }
         }
     }
 

@@ -43,13 +43,49 @@ pub async fn update_workflow_execution(
     let workflow_id = request.workflow_execution.as_ref().map(|e| e.workflow_id.clone()).unwrap_or_default();
     let wanted = wanted_stage(request.wait_policy.as_ref().map(|p| p.lifecycle_stage()));
     let update_id = update_id_of(&request);
-    let command = Command::UpdateWorkflow(UpdateWorkflow { request: Some(request) });
-    let run_id = match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
-        Reply::UpdateAdmitted { run_id, .. } => run_id,
-        other => return Err(unexpected(other)),
-    };
-    let run = RunKey { namespace_id: namespace.id, workflow_id, run_id };
-    wait_for_stage(gateway, &run, &update_id, wanted, deadline).await
+    let follows_new_runs = request.workflow_execution.as_ref().is_none_or(|execution| execution.run_id.is_empty());
+    for _ in 0..MAX_RUNS_FOLLOWED {
+        let command = Command::UpdateWorkflow(UpdateWorkflow { request: Some(request.clone()) });
+        let run_id = match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
+            Reply::UpdateAdmitted { run_id, .. } => run_id,
+            other => return Err(unexpected(other)),
+        };
+        let run = RunKey { namespace_id: namespace.id.clone(), workflow_id: workflow_id.clone(), run_id };
+        match wait_for_stage(gateway, &run, &update_id, wanted, deadline).await? {
+            Waited::Reached(answer) => return Ok(answer),
+            // Temporal's history retries such an update on the new run too.
+            Waited::Aborted { continued_as_new: true } if follows_new_runs => continue,
+            Waited::Aborted { .. } => return Err(aborted_by_closing()),
+        }
+    }
+    Err(aborted_by_closing())
+}
+
+/// How many runs of a chain an update follows when each continues as new
+/// before accepting it.
+const MAX_RUNS_FOLLOWED: usize = 10;
+
+/// Temporal's error for an update its run closed before accepting.
+fn aborted_by_closing() -> ApiError {
+    ApiError::NotFound("workflow update was aborted by closing workflow".into())
+}
+
+/// Where waiting for an update's stage ended.
+enum Waited {
+    Reached(UpdateWorkflowExecutionResponse),
+    /// The run closed before accepting the update.
+    Aborted { continued_as_new: bool },
+}
+
+impl Waited {
+    /// The answer, or Temporal's error for an update its run aborted (a
+    /// caller that cannot send it on to the new run).
+    fn answer(self) -> ApiResult<UpdateWorkflowExecutionResponse> {
+        match self {
+            Waited::Reached(answer) => Ok(answer),
+            Waited::Aborted { .. } => Err(aborted_by_closing()),
+        }
+    }
 }
 
 pub async fn poll_workflow_execution_update(
@@ -63,7 +99,7 @@ pub async fn poll_workflow_execution_update(
     require_id(&update_ref.update_id, "UpdateId")?;
     let run = gateway.resolve_run(&namespace.id, update_ref.workflow_execution.as_ref()).await?;
     let wanted = wanted_stage(request.wait_policy.as_ref().map(|p| p.lifecycle_stage()));
-    let answer = wait_for_stage(gateway, &run, &update_ref.update_id, wanted, deadline).await?;
+    let answer = wait_for_stage(gateway, &run, &update_ref.update_id, wanted, deadline).await?.answer()?;
     Ok(PollWorkflowExecutionUpdateResponse { outcome: answer.outcome, stage: answer.stage, update_ref: answer.update_ref })
 }
 
@@ -101,7 +137,7 @@ pub async fn execute_multi_operation(
         other => return Err(unexpected(other)),
     };
     let run = RunKey { namespace_id: namespace.id, workflow_id, run_id: run_id.clone() };
-    let updated = wait_for_stage(gateway, &run, &update_id, wanted, deadline).await?;
+    let updated = wait_for_stage(gateway, &run, &update_id, wanted, deadline).await?.answer()?;
     let started = StartWorkflowExecutionResponse {
         run_id,
         started,
@@ -154,19 +190,13 @@ fn api_stage(stage: UpdateStage) -> Stage {
     match stage {
         UpdateStage::Admitted | UpdateStage::Unspecified => Stage::Admitted,
         UpdateStage::Accepted => Stage::Accepted,
-        UpdateStage::Completed => Stage::Completed,
+        UpdateStage::Completed | UpdateStage::Aborted => Stage::Completed,
     }
 }
 
-/// Waits until the update reaches `wanted` (or completes) or the deadline
-/// passes, and answers with where it stands.
-async fn wait_for_stage(
-    gateway: &Gateway,
-    run: &RunKey,
-    update_id: &str,
-    wanted: Stage,
-    deadline: Instant,
-) -> ApiResult<UpdateWorkflowExecutionResponse> {
+/// Waits until the update reaches `wanted` (or completes, or its run
+/// aborts it) or the deadline passes, and answers with where it stands.
+async fn wait_for_stage(gateway: &Gateway, run: &RunKey, update_id: &str, wanted: Stage, deadline: Instant) -> ApiResult<Waited> {
     let mut changes = gateway.notifier.subscribe(run);
     loop {
         let state = gateway.load_state(run).await?;
@@ -174,9 +204,13 @@ async fn wait_for_stage(
             .updates
             .get(update_id)
             .ok_or_else(|| ApiError::NotFound(format!("update {update_id:?} not found in workflow {}", run.workflow_id)))?;
+        if update.stage() == UpdateStage::Aborted {
+            let status = state.info.as_ref().map(|info| info.status()).unwrap_or_default();
+            return Ok(Waited::Aborted { continued_as_new: status == WorkflowExecutionStatus::ContinuedAsNew });
+        }
         let stage = api_stage(update.stage());
         if stage as i32 >= wanted as i32 || Instant::now() >= deadline {
-            return Ok(answer(run, update_id, stage, update.outcome.clone()));
+            return Ok(Waited::Reached(answer(run, update_id, stage, update.outcome.clone())));
         }
         // Until the run changes (an update's progress may write no event).
         let before = RunProgress::of(&state);

@@ -125,16 +125,57 @@ fn an_update_a_worker_ignores_is_rejected_and_one_admitted_during_a_task_waits_f
     assert_eq!(next.messages[0].protocol_instance_id, "late");
 }
 
+/// The type of the failure an update ended with.
+fn failure_type(h: &Harness, update_id: &str) -> String {
+    match h.state.updates[update_id].outcome.as_ref().and_then(|outcome| outcome.value.clone()) {
+        Some(outcome::Value::Failure(Failure { failure_info: Some(FailureInfo::ApplicationFailureInfo(info)), .. })) => info.r#type,
+        other => panic!("{update_id} did not fail: {other:?}"),
+    }
+}
+
 #[test]
-fn updates_of_a_closing_run_fail_and_a_closed_run_refuses_new_ones() {
+fn a_closing_run_aborts_updates_not_accepted_yet_and_fails_accepted_ones_as_temporal_does() {
     let mut h = idle_run();
+    admit(&mut h, "accepted").unwrap();
+    let started = h.start_workflow_task();
+    complete_with_messages(&mut h, &started, vec![accept("accepted")]);
     admit(&mut h, "pending").unwrap();
     h.apply(Command::TerminateWorkflow(TerminateWorkflow { request: Some(Default::default()) })).unwrap();
-    assert_eq!(stage(&h, "pending"), UpdateStage::Completed);
-    assert!(matches!(h.state.updates["pending"].outcome.as_ref().unwrap().value, Some(outcome::Value::Failure(_))));
+    assert_eq!(stage(&h, "pending"), UpdateStage::Aborted, "its caller gets an error, not an outcome");
+    assert!(h.state.updates["pending"].outcome.is_none());
+    assert_eq!(stage(&h, "accepted"), UpdateStage::Completed);
+    assert_eq!(failure_type(&h, "accepted"), "AcceptedUpdateCompletedWorkflow");
     assert_eq!(admit(&mut h, "after").unwrap_err(), CommandError::WorkflowCompleted);
     // The first one asked again is answered from what the run kept.
     assert!(admit(&mut h, "pending").is_ok());
+    assert_eq!(stage(&h, "pending"), UpdateStage::Aborted);
+}
+
+#[test]
+fn an_update_admitted_while_the_run_continues_as_new_is_aborted_on_the_old_run() {
+    let mut h = idle_run();
+    h.signal("wake", "s1").unwrap();
+    let started = h.start_workflow_task();
+    admit(&mut h, "during").unwrap();
+    let continue_as_new = temper_proto::api::command::v1::Command {
+        command_type: CommandType::ContinueAsNewWorkflowExecution as i32,
+        attributes: Some(CommandAttributes::ContinueAsNewWorkflowExecutionCommandAttributes(Default::default())),
+        ..Default::default()
+    };
+    let request = RespondWorkflowTaskCompletedRequest { commands: vec![continue_as_new], ..Default::default() };
+    h.complete_workflow_task_with(&started, request).unwrap();
+    assert_eq!(h.last_event().event_type(), WorkflowExecutionContinuedAsNew);
+    assert_eq!(stage(&h, "during"), UpdateStage::Aborted, "the gateway sends it on to the new run");
+}
+
+#[test]
+fn an_update_a_worker_got_and_ignored_fails_as_unprocessed() {
+    let mut h = idle_run();
+    admit(&mut h, "ignored").unwrap();
+    let started = h.start_workflow_task();
+    let request = RespondWorkflowTaskCompletedRequest { commands: vec![start_timer("t", S)], ..Default::default() };
+    h.complete_workflow_task_with(&started, request).unwrap();
+    assert_eq!(failure_type(&h, "ignored"), "UnprocessedUpdate");
 }
 
 #[test]
