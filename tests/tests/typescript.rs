@@ -78,3 +78,8 @@ fn list_and_count_workflows_with_the_filter_language() {
 fn namespaces_search_attributes_and_namespace_deletion() {
     run_typescript_scenario("namespaces.js");
 }
+
+#[test]
+fn a_run_cached_by_a_worker_that_shut_down_moves_on_at_once() {
+    run_typescript_scenario("sticky_shutdown.js");
+}
