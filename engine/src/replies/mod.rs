@@ -112,14 +112,17 @@ impl LocalReplies {
         PendingReply { reply_to, receiver, owner: self }
     }
 
-    /// Answers the request at once if an engine already took `shard` past
-    /// the command (its owner then applied it and answered, or died first).
+    /// Records where the command landed, then answers the request at once
+    /// if an engine already took `shard` past it (its owner then applied it
+    /// and answered, or died first). Recorded before checking, while
+    /// `shard_acquired` records before scanning: of a notice and an append
+    /// racing, one of the two sees the other.
     fn appended(&self, request: u64, shard: u32, offset: Offset) {
-        let taken_past = self.acquired_at.get(&shard).is_some_and(|applied| applied_before(offset, *applied));
-        if taken_past {
-            self.answer_lost(request, shard);
-        } else if let Some(mut waiter) = self.waiting.get_mut(&request) {
+        if let Some(mut waiter) = self.waiting.get_mut(&request) {
             waiter.command_at = Some((shard, offset));
+        }
+        if self.acquired_at.get(&shard).is_some_and(|applied| applied_before(offset, *applied)) {
+            self.answer_lost(request, shard);
         }
     }
 
