@@ -146,7 +146,9 @@ impl NamespaceRegistry {
             };
             match written {
                 Ok(stored) => {
-                    self.inner.by_name.remove(name);
+                    if stored.name != name {
+                        self.inner.by_name.remove(name);
+                    }
                     return Ok(self.remember(stored));
                 }
                 Err(StoreError::NamespaceVersionConflict { .. }) => continue,

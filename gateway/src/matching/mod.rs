@@ -475,22 +475,7 @@ mod tests {
 
     use super::*;
 
-    fn task(n: i64) -> bytes::Bytes {
-        TaskRecord {
-            namespace_id: "ns".into(),
-            task_queue: "queue".into(),
-            kind: TaskKind::Workflow as i32,
-            workflow_id: format!("wf-{n}"),
-            run_id: format!("run-{n}"),
-            scheduled_event_id: 2,
-            attempt: 1,
-            ..Default::default()
-        }
-        .encode_to_vec()
-        .into()
-    }
-
-    fn sticky_task(n: i64, queue: &str) -> bytes::Bytes {
+    fn record(n: i64, queue: &str) -> TaskRecord {
         TaskRecord {
             namespace_id: "ns".into(),
             task_queue: queue.into(),
@@ -499,11 +484,16 @@ mod tests {
             run_id: format!("run-{n}"),
             scheduled_event_id: 2,
             attempt: 1,
-            sticky: true,
             ..Default::default()
         }
-        .encode_to_vec()
-        .into()
+    }
+
+    fn task(n: i64) -> bytes::Bytes {
+        record(n, "queue").encode_to_vec().into()
+    }
+
+    fn sticky_task(n: i64, queue: &str) -> bytes::Bytes {
+        TaskRecord { sticky: true, ..record(n, queue) }.encode_to_vec().into()
     }
 
     async fn until(what: &str, mut condition: impl FnMut() -> bool) {
