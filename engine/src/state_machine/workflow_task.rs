@@ -291,6 +291,23 @@ impl RunMutation<'_> {
         (scheduled_event_id, started_event_id)
     }
 
+    /// A speculative task that fails or times out did change what the worker
+    /// saw, so, as Temporal does, its events are written before the failure:
+    /// only a retry after a failure stays out of history.
+    fn record_speculative_task(&mut self, mut wft: WorkflowTaskInfo, started: bool) -> WorkflowTaskInfo {
+        if !(wft.speculative && wft.transient) {
+            return wft;
+        }
+        if started {
+            (wft.scheduled_event_id, wft.started_event_id) = self.materialize_transient(&wft);
+        } else {
+            wft.scheduled_event_id = self.add_event_at(self.scheduled_attributes(&wft), wft.scheduled_time_nanos());
+        }
+        wft.transient = false;
+        wft.speculative = false;
+        wft
+    }
+
     /// Fails the running workflow task. A transient attempt leaves no event.
     pub(super) fn fail_workflow_task(
         &mut self,
@@ -300,6 +317,7 @@ impl RunMutation<'_> {
         binary_checksum: &str,
     ) {
         let wft = self.state.workflow_task.take().expect("failing a started workflow task");
+        let wft = self.record_speculative_task(wft, true);
         if !wft.transient {
             self.add_event(Attributes::from(WorkflowTaskFailedEventAttributes {
                 scheduled_event_id: wft.scheduled_event_id,
@@ -317,6 +335,7 @@ impl RunMutation<'_> {
 
     pub(super) fn time_out_workflow_task(&mut self, timeout_type: TimeoutType) {
         let wft = self.state.workflow_task.take().expect("timing out a pending workflow task");
+        let wft = self.record_speculative_task(wft, timeout_type != TimeoutType::ScheduleToStart);
         let started_event_id = if timeout_type == TimeoutType::ScheduleToStart { 0 } else { wft.started_event_id };
         if !wft.transient {
             self.add_event(Attributes::from(WorkflowTaskTimedOutEventAttributes {

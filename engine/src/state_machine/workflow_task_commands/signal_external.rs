@@ -108,9 +108,7 @@ fn check_target(
     if !namespace.is_empty() && namespace != context.namespace {
         return Err(WorkflowTaskFailure::new(
             cause,
-            format!(
-                "signalling or cancelling workflows in another namespace ({namespace}) is not supported by Temper yet"
-            ),
+            format!("cross namespace commands are not allowed: {namespace} is not {}", context.namespace),
         ));
     }
     Ok(())

@@ -134,7 +134,7 @@ fn validate(
     check_id(attributes.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType", context, CAUSE)?;
     if !attributes.namespace.is_empty() && attributes.namespace != context.namespace {
         return Err(bad(format!(
-            "child workflows in another namespace ({}) are not supported by Temper yet; start it in {}",
+            "cross namespace commands are not allowed: start the child in {1}, not {0}",
             attributes.namespace, context.namespace
         )));
     }

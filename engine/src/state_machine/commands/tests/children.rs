@@ -226,3 +226,30 @@ fn a_cancel_request_to_a_closed_or_missing_workflow_fails_with_not_found() {
     let Some(EventAttributes::RequestCancelExternalWorkflowExecutionFailedEventAttributes(a)) = &failed.attributes else { panic!() };
     assert_eq!(a.cause(), CancelExternalWorkflowExecutionFailedCause::ExternalWorkflowExecutionNotFound);
 }
+
+#[test]
+#[allow(deprecated)] // the commands' namespace field, which SDKs still send
+fn commands_naming_another_namespace_fail_the_task_as_temporal_does_by_default() {
+    let mut child = start_child("child", ParentClosePolicy::Terminate);
+    let Some(CommandAttributes::StartChildWorkflowExecutionCommandAttributes(a)) = &mut child.attributes else { panic!() };
+    a.namespace = "elsewhere".into();
+    let signal = command(CommandAttributes::SignalExternalWorkflowExecutionCommandAttributes(SignalExternalWorkflowExecutionCommandAttributes {
+        namespace: "elsewhere".into(),
+        execution: Some(WorkflowExecution { workflow_id: "receiver".into(), run_id: String::new() }),
+        signal_name: "ping".into(),
+        ..Default::default()
+    }));
+    for (command, cause) in
+        [(child, WorkflowTaskFailedCause::BadStartChildExecutionAttributes), (signal, WorkflowTaskFailedCause::BadSignalWorkflowExecutionAttributes)]
+    {
+        let mut h = Harness::start();
+        let started = h.start_workflow_task();
+        let refused = h.complete_workflow_task_with(&started, completing(vec![command])).unwrap_err();
+        assert!(matches!(&refused, CommandError::InvalidArgument(m) if m.starts_with("cross namespace")), "{refused:?}");
+        let Some(EventAttributes::WorkflowTaskFailedEventAttributes(failed)) = &h.last_event().attributes else { panic!("{:?}", h.event_types()) };
+        assert_eq!(failed.cause(), cause);
+        let message = &failed.failure.as_ref().unwrap().message;
+        assert!(message.starts_with("cross namespace commands are not allowed"), "{message}");
+        assert!(take_sent(&mut h).is_empty(), "nothing is sent");
+    }
+}

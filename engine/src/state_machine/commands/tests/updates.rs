@@ -100,6 +100,37 @@ fn a_rejected_update_leaves_no_trace_and_the_worker_rolls_back() {
 }
 
 #[test]
+fn a_speculative_task_that_times_out_is_written_to_history_as_temporal_does() {
+    let mut h = idle_run();
+    let events_before = h.history.len();
+    admit(&mut h, "u1").unwrap();
+    h.start_workflow_task();
+    h.advance(10 * S);
+    h.fire_due_timers();
+    assert_eq!(h.event_types()[events_before..], [WorkflowTaskScheduled, WorkflowTaskStarted, WorkflowTaskTimedOut]);
+    assert_eq!((h.wft().attempt, h.wft().transient, h.wft().speculative), (2, true, false), "the retry is transient");
+    assert_eq!(stage(&h, "u1"), UpdateStage::Admitted, "the update rides with the retry");
+    let retry = h.start_workflow_task();
+    assert_eq!(retry.messages.len(), 1);
+    assert_eq!(retry.transient_events.len(), 2);
+}
+
+#[test]
+fn a_speculative_task_the_worker_fails_is_written_to_history_and_a_failing_retry_is_not() {
+    let mut h = idle_run();
+    let events_before = h.history.len();
+    admit(&mut h, "u1").unwrap();
+    for _ in 0..2 {
+        let started = h.start_workflow_task();
+        let token = h.workflow_token(&started);
+        let request = RespondWorkflowTaskFailedRequest { cause: WorkflowTaskFailedCause::WorkflowWorkerUnhandledFailure as i32, ..Default::default() };
+        h.apply(Command::FailWorkflowTask(FailWorkflowTask { token: Some(token), request: Some(request) })).unwrap();
+    }
+    assert_eq!(h.event_types()[events_before..], [WorkflowTaskScheduled, WorkflowTaskStarted, WorkflowTaskFailed]);
+    assert_eq!(h.wft().attempt, 3);
+}
+
+#[test]
 fn the_same_update_id_is_admitted_once() {
     let mut h = idle_run();
     admit(&mut h, "u1").unwrap();
