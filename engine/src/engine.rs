@@ -18,7 +18,9 @@ use crate::membership::{MemberRole, Membership, assignment};
 use crate::notify::HistoryNotifier;
 use crate::replies::ReplySink;
 use crate::shard::ownership::{Ownership, OwnershipMode};
-use crate::shard::{ShardContext, ShardProcessor, panic_message};
+use crate::metrics::outcomes::OutcomeMetrics;
+use crate::metrics::shards::HeldShards;
+use crate::shard::{EngineMetrics, ShardContext, ShardProcessor, panic_message};
 use crate::state_machine::Config;
 use crate::store::{RunKey, ShardId, Store, StoreError, WorkflowKey};
 
@@ -206,6 +208,15 @@ struct Parts {
     health: Arc<ShardHealth>,
     restarts: Arc<AtomicU64>,
     ownership: Arc<Ownership>,
+    metrics: EngineMetrics,
+}
+
+/// The engine's metrics: outcome counts, and a sampler of the lags of the
+/// shards it holds, which ends with the engine.
+fn engine_metrics(log: &Arc<dyn Log>, store: &Arc<dyn Store>) -> EngineMetrics {
+    let held = HeldShards::default();
+    held.sample_lags(log.clone());
+    EngineMetrics { outcomes: OutcomeMetrics::start(store.clone()), held }
 }
 
 impl Parts {
@@ -227,6 +238,7 @@ impl Parts {
                 weight(workflow.namespace_id.len() + workflow.workflow_id.len() + run_id.len())
             })
             .build();
+        let metrics = engine_metrics(&log, &store);
         Parts {
             log,
             store,
@@ -239,6 +251,7 @@ impl Parts {
             health: Arc::new(ShardHealth::new(config.shard_count)),
             restarts: Arc::new(AtomicU64::new(0)),
             ownership: Arc::new(Ownership::new(mode)),
+            metrics,
         }
     }
 
@@ -254,6 +267,7 @@ impl Parts {
             current_run_cache: self.current_run_cache.clone(),
             health: self.health.clone(),
             ownership: self.ownership.clone(),
+            metrics: self.metrics.clone(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod health;
 pub mod log;
 pub mod membership;
+pub mod metrics;
 pub mod notify;
 pub mod partitioning;
 pub mod replies;

@@ -11,7 +11,7 @@ use temper_engine::state_machine::RunLimits;
 use crate::gateway::Limits;
 use crate::roles::Roles;
 use crate::schema_tool::SchemaCommand;
-use crate::server::{DevServerConfig, run_dev_server};
+use crate::server::{DevServerConfig, MetricsSettings, run_dev_server};
 
 #[derive(Parser)]
 #[command(name = "temper", version, about = "A durable workflow server that speaks Temporal's API")]
@@ -64,6 +64,10 @@ struct StartDevArgs {
     /// Port of the gRPC API.
     #[arg(short, long, default_value_t = 7233)]
     port: u16,
+    /// Port of the Prometheus metrics endpoint (`/metrics`), on the same IP;
+    /// 0 turns it off. A port already taken only warns.
+    #[arg(long, default_value_t = MetricsSettings::DEFAULT_PORT)]
+    metrics_port: u16,
     /// Data directory, kept across restarts; without it data lives in a
     /// temporary directory and is lost on exit.
     #[arg(short = 'f', long = "db-filename")]
@@ -185,6 +189,10 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
         log: Default::default(),
         roles: Roles::ALL,
         cluster: Default::default(),
+        metrics: MetricsSettings {
+            address: (args.metrics_port != 0).then(|| SocketAddr::new(args.ip, args.metrics_port)),
+            required: false,
+        },
     };
     serve(config)
 }

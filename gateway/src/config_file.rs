@@ -22,6 +22,8 @@
 //!     consistency: LOCAL_QUORUM
 //!     serial_consistency: LOCAL_SERIAL
 //!     # credentials, TLS, pool size, connect timeout: see cassandra_settings
+//! metrics:
+//!   address: 0.0.0.0:9090      # Prometheus' `/metrics`; "" turns it off
 //! cluster:                     # processes sharing the store find each other
 //!   advertise_address: 10.0.0.3:7233  # how the others reach this process
 //!   heartbeat_interval: 500ms
@@ -32,7 +34,8 @@
 //! `TEMPER_CASSANDRA_CONTACT_POINTS` (comma-separated),
 //! `TEMPER_CASSANDRA_KEYSPACE`, `TEMPER_CASSANDRA_USER`,
 //! `TEMPER_CASSANDRA_PASSWORD`, `TEMPER_KAFKA_BOOTSTRAP_SERVERS`,
-//! `TEMPER_ADVERTISE_ADDRESS` (a Kubernetes pod's IP and port, say).
+//! `TEMPER_ADVERTISE_ADDRESS` (a Kubernetes pod's IP and port, say),
+//! `TEMPER_METRICS_ADDRESS`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -42,7 +45,7 @@ use serde::Deserialize;
 use crate::cassandra_settings::CassandraSection;
 use crate::gateway::Limits;
 use crate::roles::{ClusterSettings, Roles};
-use crate::server::{DevServerConfig, LogSelection, StoreSelection};
+use crate::server::{DevServerConfig, LogSelection, MetricsSettings, StoreSelection};
 use std::time::Duration;
 use temper_engine::log::kafka::KafkaLogConfig;
 
@@ -62,7 +65,17 @@ struct ConfigFile {
     persistence: PersistenceSection,
     #[serde(default)]
     cluster: ClusterSection,
+    #[serde(default)]
+    metrics: MetricsSection,
 }
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MetricsSection {
+    /// `ip:port` of `/metrics`; empty turns it off.
+    address: Option<String>,
+}
+
 
 #[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +185,9 @@ fn apply_environment(file: &mut ConfigFile, variable: impl Fn(&str) -> Option<St
     if let Some(address) = variable("TEMPER_ADVERTISE_ADDRESS") {
         file.cluster.advertise_address = Some(address);
     }
+    if let Some(address) = variable("TEMPER_METRICS_ADDRESS") {
+        file.metrics.address = Some(address);
+    }
     if let Some(data_dir) = variable("TEMPER_DATA_DIR") {
         file.server.data_dir = PathBuf::from(data_dir);
     }
@@ -203,7 +219,22 @@ fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
         store: store_selection(file.persistence)?,
         roles: Roles::ALL,
         cluster: cluster_settings(file.cluster)?,
+        metrics: metrics_settings(&file.metrics)?,
     })
+}
+
+/// An address the file names must be served; the default one (port 9090)
+/// is served when free, so processes sharing a host still start.
+fn metrics_settings(section: &MetricsSection) -> Result<MetricsSettings, String> {
+    let Some(configured) = &section.address else {
+        let default = SocketAddr::from(([0, 0, 0, 0], MetricsSettings::DEFAULT_PORT));
+        return Ok(MetricsSettings { address: Some(default), required: false });
+    };
+    if configured.is_empty() {
+        return Ok(MetricsSettings::off());
+    }
+    let address = configured.parse().map_err(|_| format!("metrics.address `{configured}` is not an ip:port"))?;
+    Ok(MetricsSettings { address: Some(address), required: true })
 }
 
 fn cluster_settings(section: ClusterSection) -> Result<ClusterSettings, String> {

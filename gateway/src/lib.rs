@@ -19,6 +19,7 @@ pub mod roles;
 mod schema_tool;
 pub mod server;
 mod service;
+pub mod telemetry;
 mod tokens;
 mod validation;
 pub use gateway::Limits;

@@ -31,6 +31,9 @@ use temper_proto::records::cluster_server::ClusterServer;
 use crate::matching::routing::QueueRouter;
 use crate::roles::{ClusterSettings, Roles};
 use temper_engine::health::ShardHealth;
+use crate::matching::metrics::sample_queue_lengths;
+use crate::telemetry::metrics_endpoint::MetricsEndpoint;
+use crate::telemetry::rpc_metrics::RpcMetricsLayer;
 use temper_engine::replies::RemoteReplies;
 use crate::gateway::{Gateway, Limits};
 use crate::matching::{Matching, MatchingCounts};
@@ -68,6 +71,27 @@ pub struct DevServerConfig {
     pub roles: Roles,
     /// How this process finds the others when it shares the store and log.
     pub cluster: ClusterSettings,
+    /// Where `/metrics` is served.
+    pub metrics: MetricsSettings,
+}
+
+/// The Prometheus endpoint's settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricsSettings {
+    /// `None` turns the endpoint off.
+    pub address: Option<SocketAddr>,
+    /// Whether a port that cannot be bound stops the server (a production
+    /// configuration) or only warns (`start-dev`, whose default port a
+    /// Prometheus on the same machine may hold).
+    pub required: bool,
+}
+
+impl MetricsSettings {
+    pub const DEFAULT_PORT: u16 = 9090;
+
+    pub fn off() -> MetricsSettings {
+        MetricsSettings { address: None, required: false }
+    }
 }
 
 impl DevServerConfig {
@@ -86,6 +110,7 @@ impl DevServerConfig {
             log: LogSelection::Embedded,
             roles: Roles::ALL,
             cluster: ClusterSettings::default(),
+            metrics: MetricsSettings::off(),
         }
     }
 }
@@ -256,6 +281,7 @@ impl DevServer {
             background.push(tokio::spawn(readiness.clone().follow_log(log.clone(), gateway.bus.log_reachable(), roles_stopped.clone())));
             background.push(tokio::spawn(reclaim_deleted_namespaces(gateway.clone(), roles_stopped.clone())));
             background.push(tokio::spawn(move_sticky_tasks_to_normal_queues(gateway.clone(), roles_stopped.clone())));
+            background.push(tokio::spawn(sample_queue_lengths(gateway.clone(), roles_stopped.clone())));
             (Some(gateway), Some(cluster_service(local_replies.clone(), notifier.clone())))
         } else {
             (None, None)
@@ -275,10 +301,14 @@ impl DevServer {
             background.push(tokio::spawn(reclaim_space_periodically(db.clone(), config.compaction_interval, roles_stopped)));
         }
 
+        let metrics = start_metrics_endpoint(&config.metrics).await?;
         // Bound last: accepting a connection means every role is started.
         let listener = TcpListener::bind(config.address).await.map_err(|source| ServerError::Bind { address: config.address, source })?;
         let address = listener.local_addr().map_err(|source| ServerError::Bind { address: config.address, source })?;
         println!("{}", ready_line(&config, address, &topology));
+        if let Some(metrics) = &metrics {
+            println!("Metrics on http://{}/metrics", metrics.address());
+        }
         Ok(DevServer {
             listener,
             address,
@@ -313,6 +343,7 @@ impl DevServer {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reporting_health = tokio::spawn(self.readiness.clone().report(health_reporter));
         let router = tonic::transport::Server::builder()
+            .layer(RpcMetricsLayer)
             .add_service(health_service.accept_compressed(tonic::codec::CompressionEncoding::Gzip));
         let mut router = match &self.gateway {
             Some(gateway) => {
@@ -519,6 +550,20 @@ fn engine_config(config: &DevServerConfig) -> EngineConfig {
     engine_config.state_machine.max_failure_depth = config.limits.max_failure_depth;
     engine_config.state_machine.run_limits = config.run_limits.clone();
     engine_config
+}
+
+/// Serves `/metrics` as `settings` ask; a port that cannot be bound is an
+/// error only where the endpoint is required.
+async fn start_metrics_endpoint(settings: &MetricsSettings) -> Result<Option<MetricsEndpoint>, ServerError> {
+    let Some(address) = settings.address else { return Ok(None) };
+    match MetricsEndpoint::start(address).await {
+        Ok(endpoint) => Ok(Some(endpoint)),
+        Err(source) if settings.required => Err(ServerError::Bind { address, source }),
+        Err(error) => {
+            tracing::warn!(%address, %error, "metrics are not served: the port cannot be bound (choose another with --metrics-port)");
+            Ok(None)
+        }
+    }
 }
 
 fn namespaces_of(config: &DevServerConfig) -> Vec<String> {

@@ -1,12 +1,16 @@
 //! How long run summaries take from their commit to the index, logged every
-//! [`REPORT_INTERVAL`] as a median, a 99th percentile and a maximum. Measured
+//! [`REPORT_INTERVAL`] as a median, a 99th percentile and a maximum, and
+//! observed in the `temper_projection_lag_seconds` histogram. Measured
 //! on the summaries that carry their commit's time: a run's first one (its
 //! start time) and the one of its close (its close time). Records replayed
 //! after a restart count too: their lag is real.
 
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use prometheus::HistogramVec;
+use temper_engine::metrics::{histogram_vec, latency_buckets, seconds};
 use temper_engine::time::timestamp_nanos;
 use temper_proto::records::VisibilityRecord;
 use tokio::time::Instant;
@@ -14,6 +18,15 @@ use tokio::time::Instant;
 const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// Samples kept between two reports, at most; beyond, later ones are left out.
 const MAX_SAMPLES: usize = 100_000;
+
+static LAG: LazyLock<HistogramVec> = LazyLock::new(|| {
+    histogram_vec(
+        "temper_projection_lag_seconds",
+        "Seconds from a run summary's commit (a start or a close) to its application to the visibility index.",
+        &[],
+        latency_buckets(),
+    )
+});
 
 pub struct ProjectionLag {
     window: Mutex<Window>,
@@ -33,11 +46,15 @@ impl Default for ProjectionLag {
 impl ProjectionLag {
     /// Notes the lag of what was just applied, and reports the window once it is long enough.
     pub fn applied(&self, summaries: &[VisibilityRecord], now_nanos: i64) {
-        let lags = summaries.iter().filter_map(committed_at).map(|at| now_nanos.saturating_sub(at).max(0));
+        let lags: Vec<i64> = summaries.iter().filter_map(committed_at).map(|at| now_nanos.saturating_sub(at).max(0)).collect();
+        let histogram = LAG.with_label_values::<&str>(&[]);
+        for lag in &lags {
+            histogram.observe(seconds(*lag));
+        }
         let report = {
             let mut window = self.window.lock();
             let room = MAX_SAMPLES.saturating_sub(window.samples.len());
-            window.samples.extend(lags.take(room));
+            window.samples.extend(lags.into_iter().take(room));
             if window.began.elapsed() < REPORT_INTERVAL || window.samples.is_empty() {
                 return;
             }

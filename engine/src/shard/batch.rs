@@ -11,7 +11,7 @@ use temper_proto::records::{CurrentRun, OutboxRecord, ReplyTo, TimerTask, Workfl
 use super::ShardContext;
 use crate::notify::RunProgress;
 use crate::replies::CommandResult;
-use crate::state_machine::{Effect, Transition};
+use crate::state_machine::{Effect, Measurement, Transition};
 use crate::store::{RunKey, ShardCommit, StoreResult, TimerKey, WorkflowKey};
 
 #[derive(Default)]
@@ -28,6 +28,7 @@ pub(super) struct Batch {
     pub outbox: Vec<OutboxRecord>,
     pub replies: Vec<(ReplyTo, CommandResult)>,
     runs_to_delete: Vec<RunKey>,
+    measurements: Vec<Measurement>,
 }
 
 /// What the shard does once the batch is durable.
@@ -41,6 +42,7 @@ pub(super) struct Committed {
     /// Runs the batch read but did not change; they go back to the cache.
     pub unchanged_states: Vec<(RunKey, WorkflowMutableState)>,
     pub current_runs: Vec<(WorkflowKey, String)>,
+    pub measurements: Vec<Measurement>,
 }
 
 impl Batch {
@@ -64,7 +66,9 @@ impl Batch {
         if let Some(run_id) = self.current_runs.get(workflow) {
             return Ok(run_id.clone());
         }
-        let run_id = match context.current_run_cache.get(workflow) {
+        let cached = context.current_run_cache.get(workflow);
+        crate::metrics::shards::cache_lookup("current_run", cached.is_some());
+        let run_id = match cached {
             Some(run_id) => Some(run_id),
             None => context.store.get_current_run(context.shard_id, workflow).await?.map(|c| c.run_id),
         };
@@ -75,7 +79,9 @@ impl Batch {
     /// A run's state for changing, loading it on first use.
     pub async fn state(&mut self, context: &ShardContext, run: &RunKey) -> StoreResult<Option<&mut WorkflowMutableState>> {
         if !self.states.contains_key(run) {
-            let loaded = match context.state_cache.remove(run) {
+            let cached = context.state_cache.remove(run);
+            crate::metrics::shards::cache_lookup("mutable_state", cached.is_some());
+            let loaded = match cached {
                 Some(cached) => Some(Arc::unwrap_or_clone(cached)),
                 None => context.store.get_execution(context.shard_id, run).await?,
             };
@@ -122,6 +128,7 @@ impl Batch {
                 Effect::AddTimer(key, task) => self.arm_timer(key, task),
                 Effect::DeleteTimer(key) => self.disarm_timer(key),
                 Effect::DeleteRun(deleted) => self.delete_run(deleted),
+                Effect::Measure(measurement) => self.measurements.push(measurement),
             }
         }
         if let Some(successor) = successor {
@@ -219,6 +226,7 @@ impl Batch {
             states,
             unchanged_states: self.states.into_iter().collect(),
             current_runs,
+            measurements: self.measurements,
         };
         (commit, committed)
     }

@@ -32,6 +32,9 @@ use unknown_commit::UnknownCommit;
 use crate::health::ShardHealth;
 use crate::log::trimmer::LogTrimmer;
 use crate::log::{Log, LogName, LogRecord};
+use crate::metrics;
+use crate::metrics::outcomes::OutcomeMetrics;
+use crate::metrics::shards::{HeldShards, ShardProgress};
 use crate::notify::{HistoryNotifier, RunProgress};
 use crate::replies::{CommandResult, ReplySink};
 use temper_proto::records::ExecutionInfo;
@@ -63,6 +66,14 @@ pub struct ShardContext {
     pub health: Arc<ShardHealth>,
     /// How the shard is taken and given up, shared by the engine's shards.
     pub ownership: Arc<Ownership>,
+    pub metrics: EngineMetrics,
+}
+
+/// Where the engine's shards report what the metrics count.
+#[derive(Clone)]
+pub struct EngineMetrics {
+    pub outcomes: OutcomeMetrics,
+    pub held: HeldShards,
 }
 
 pub(crate) struct ShardProcessor {
@@ -80,6 +91,7 @@ pub(crate) struct ShardProcessor {
     unknown_commit: Option<UnknownCommit>,
     /// When the shard was last known to be held (taken, or committed to).
     held_at: Instant,
+    progress: Arc<ShardProgress>,
 }
 
 /// Why a processor stopped.
@@ -134,6 +146,8 @@ impl ShardProcessor {
             };
         let publisher = tokio::spawn(publisher.run(records));
         let commands_trimmer = LogTrimmer::new(context.log.clone(), LogName::Commands, shard_id);
+        let progress = Arc::new(ShardProgress::new(info.applied_offset, info.next_outbox_seq, outbox_appended.clone()));
+        context.metrics.held.held(shard_id, progress.clone());
         let mut processor = ShardProcessor {
             commands_trimmer,
             context: context.clone(),
@@ -146,6 +160,7 @@ impl ShardProcessor {
             outbox_appended,
             unknown_commit: None,
             held_at: Instant::now(),
+            progress,
         };
         tracing::info!(shard = shard_id, epoch = processor.epoch, applied_offset = processor.applied_offset, "shard acquired");
         processor.refill_timers().await;
@@ -164,6 +179,7 @@ impl ShardProcessor {
             context.ownership.release(&context, info.epoch).await;
         }
         context.ownership.let_go(shard_id);
+        context.metrics.held.let_go(shard_id);
         ended
     }
 
@@ -348,6 +364,7 @@ impl ShardProcessor {
         let mut batch = Batch::default();
         let firing = async {
             for (key, _) in due {
+                metrics::shards::timer_fired(now.saturating_sub(key.fire_time_nanos));
                 // Disarmed first: should the transition arm the same key again, that wins.
                 batch.disarm_timer(key.clone());
             }
@@ -599,6 +616,7 @@ impl ShardProcessor {
         let (mut commit, committed) = batch.into_commit(&self.context, self.epoch, applied_offset, &mut next_outbox_seq);
         commit.outbox_to_delete = self.published_outbox.take();
         let outbox_to_delete = commit.outbox_to_delete;
+        let started = Instant::now();
         if let Err(error) = self.context.store.commit(commit).await {
             // The batch took the states it changed out of the cache: they are
             // read again from the store when the same records are retried.
@@ -610,8 +628,13 @@ impl ShardProcessor {
         }
         self.context.health.set_available(self.context.shard_id);
         self.held_at = Instant::now();
+        // Offsets of one partition are contiguous: the advance is the
+        // number of commands the batch applied (or passed over).
+        let commands = usize::try_from(applied_offset - self.applied_offset).unwrap_or_default();
+        metrics::shards::commands_committed(commands, started.elapsed().as_nanos() as i64);
         self.applied_offset = applied_offset;
         self.next_outbox_seq = next_outbox_seq;
+        self.progress.committed(applied_offset, next_outbox_seq);
         // The applied offset is durable now: what lies at or below it is done with.
         self.commands_trimmer.consumed_before(u64::try_from(applied_offset + 1).unwrap_or_default());
         self.after_commit(committed);
@@ -625,6 +648,7 @@ impl ShardProcessor {
         for key in &committed.timers_deleted {
             self.timers.remove(key);
         }
+        self.context.metrics.outcomes.record(committed.measurements);
         let visible_at = last_visibility_seq(&committed.outbox);
         if !committed.outbox.is_empty() {
             let _ = self.outbox.send(committed.outbox);

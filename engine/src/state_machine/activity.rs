@@ -16,7 +16,7 @@ use temper_proto::api::history::v1::{
 };
 use temper_proto::records::{ActivityInfo, TaskKind, TaskRecord};
 
-use super::Effect;
+use super::{ActivityEnd, Effect, Measurement};
 use super::history::RunMutation;
 use super::retry::{RetryDecision, next_retry, timeout_name};
 use crate::time::{deadline, duration_nanos, timestamp_from_nanos, timestamp_nanos};
@@ -107,6 +107,15 @@ impl RunMutation<'_> {
     /// the workflow react.
     pub(super) fn close_activity(&mut self, scheduled_event_id: i64, outcome: ActivityOutcome) {
         let activity = self.state.activities.remove(&scheduled_event_id).expect("closing a pending activity");
+        let end = match &outcome {
+            ActivityOutcome::Completed { .. } => ActivityEnd::Completed,
+            ActivityOutcome::Failed { .. } => ActivityEnd::Failed,
+            ActivityOutcome::TimedOut { .. } => ActivityEnd::TimedOut,
+            ActivityOutcome::Canceled { .. } => ActivityEnd::Canceled,
+        };
+        let namespace_id = self.info().namespace_id.clone();
+        let activity_type = activity_type_name(&activity);
+        self.effect(Effect::Measure(Measurement::ActivityClosed { namespace_id, activity_type, end }));
         // A held-back started event gets its id at flush time, and the
         // closing event below is re-pointed to it then.
         let started_event_id = if activity.started_time.is_some() {
@@ -155,6 +164,20 @@ impl RunMutation<'_> {
             }),
         };
         self.add_event(closing);
+    }
+
+    /// Counts the end of the started attempt a worker reports, before the
+    /// report changes the activity.
+    pub(super) fn measure_reported_attempt(&mut self, scheduled_event_id: i64, failed: bool) {
+        let activity = &self.state.activities[&scheduled_event_id];
+        let started_nanos = activity.started_time.as_ref().map(timestamp_nanos).unwrap_or_default();
+        let measurement = Measurement::ActivityAttemptReported {
+            namespace_id: self.info().namespace_id.clone(),
+            activity_type: activity_type_name(activity),
+            failed,
+            execution_nanos: self.now().saturating_sub(started_nanos),
+        };
+        self.effect(Effect::Measure(measurement));
     }
 
     /// A failed attempt: retries after the policy's backoff when allowed,
@@ -261,4 +284,8 @@ pub(super) fn started_info(
         activity_info: activity.clone(),
         workflow_type,
     }
+}
+
+fn activity_type_name(activity: &ActivityInfo) -> String {
+    activity.activity_type.as_ref().map(|t| t.name.clone()).unwrap_or_default()
 }

@@ -4,6 +4,7 @@ use temper_proto::api::enums::v1::WorkflowExecutionStatus;
 use temper_proto::api::history::v1::history_event::Attributes;
 
 use super::history::RunMutation;
+use super::{Effect, Measurement};
 use super::successor::{Successor, set_new_execution_run_id};
 use crate::time::timestamp_from_nanos;
 
@@ -34,6 +35,11 @@ impl RunMutation<'_> {
         let now = self.now();
         let info = self.info_mut();
         info.status = status as i32;
+        let closed = Measurement::WorkflowClosed {
+            namespace_id: info.namespace_id.clone(),
+            workflow_type: info.workflow_type.as_ref().map(|t| t.name.clone()).unwrap_or_default(),
+            status,
+        };
         info.close_time = Some(timestamp_from_nanos(now));
         info.completion_event_id = closing_event_id;
         self.state.workflow_task = None;
@@ -44,5 +50,6 @@ impl RunMutation<'_> {
             self.disarm_user_timer(&timer);
         }
         self.mark_visibility_changed();
+        self.effect(Effect::Measure(closed));
     }
 }

@@ -43,6 +43,7 @@ pub use retry::{validate as validate_retry_policy, with_defaults as retry_policy
 pub use timers::{timer_key, timers_of_run};
 pub use workflow_task_commands::command_type_of;
 
+use temper_proto::api::enums::v1::WorkflowExecutionStatus;
 use temper_proto::api::history::v1::HistoryEvent;
 use temper_proto::records::{CommandRecord, TaskRecord, TimerTask, VisibilityRecord, WorkflowMutableState};
 
@@ -72,6 +73,30 @@ pub enum Effect {
     /// run) the current-run pointer. Its visibility record goes through the
     /// `visibility` log, as a [`Effect::Visibility`] marked deleted.
     DeleteRun(RunKey),
+    /// Count what happened, for the metrics.
+    Measure(Measurement),
+}
+
+/// Something the metrics count, observed by a transition and counted once
+/// its commit is durable.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Measurement {
+    /// A run closed (completed, failed, continued as new, ...).
+    WorkflowClosed { namespace_id: String, workflow_type: String, status: WorkflowExecutionStatus },
+    /// A worker reported the end of an activity attempt it ran for
+    /// `execution_nanos`; `failed` if it reported a failure.
+    ActivityAttemptReported { namespace_id: String, activity_type: String, failed: bool, execution_nanos: i64 },
+    /// An activity closed, for good.
+    ActivityClosed { namespace_id: String, activity_type: String, end: ActivityEnd },
+}
+
+/// How an activity closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivityEnd {
+    Completed,
+    Failed,
+    TimedOut,
+    Canceled,
 }
 
 /// The output of applying one command or timer to one run.

@@ -177,7 +177,7 @@ impl Simulation {
                     self.armed.remove(&key);
                 }
                 // Other workflows (children, signal targets) are not simulated.
-                Effect::DispatchTask(_) | Effect::Visibility(_) | Effect::SendCommand(_) => {}
+                Effect::DispatchTask(_) | Effect::Visibility(_) | Effect::SendCommand(_) | Effect::Measure(_) => {}
                 // The simulated namespace keeps runs for ever (retention is
                 // covered by the state machine's unit tests).
                 Effect::DeleteRun(run) => return Err(format!("run {} was deleted though its namespace keeps runs", run.run_id)),

@@ -6,6 +6,7 @@
 //! its queue if the poll is dropped; see `queue`.
 
 mod acks;
+pub mod metrics;
 pub mod queries;
 mod queue;
 pub mod routing;
@@ -265,6 +266,16 @@ impl Matching {
     pub fn queue_counts(&self) -> Vec<(QueueKey, QueueCounts)> {
         let queues: Vec<(QueueKey, Arc<TaskQueue>)> = self.queues.iter().map(|entry| (entry.key().clone(), entry.value().clone())).collect();
         queues.into_iter().map(|(key, queue)| (key, queue.counts())).collect()
+    }
+
+    /// The queues with a backlog: each one's length and whether it is sticky.
+    pub fn queue_backlogs(&self) -> Vec<(QueueKey, usize, bool)> {
+        let queues: Vec<(QueueKey, Arc<TaskQueue>)> = self.queues.iter().map(|entry| (entry.key().clone(), entry.value().clone())).collect();
+        queues
+            .into_iter()
+            .map(|(key, queue)| (key, queue.backlog_len(), queue.is_sticky()))
+            .filter(|(_, backlog, _)| *backlog > 0)
+            .collect()
     }
 
     /// Matching is done with a task: handed out, refused as stale, or expired.

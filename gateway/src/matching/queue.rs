@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use temper_engine::store::RunKey;
@@ -123,6 +123,7 @@ pub struct TaskQueue {
     /// Dispatches dropped polls gave back, shared by all queues of a `Matching`
     /// so the count survives queues that are forgotten when idle.
     returned: Arc<AtomicU64>,
+    sticky: AtomicBool,
 }
 
 impl Default for TaskQueue {
@@ -133,15 +134,26 @@ impl Default for TaskQueue {
 
 impl TaskQueue {
     pub fn counting_returns_in(returned: Arc<AtomicU64>) -> Self {
-        TaskQueue { state: Mutex::default(), pollers: Mutex::default(), returned }
+        TaskQueue { state: Mutex::default(), pollers: Mutex::default(), returned, sticky: AtomicBool::new(false) }
     }
 
     /// Hands a task to a waiting poller, or keeps it for the next one.
     pub fn offer(&self, task: PendingTask) {
+        let kind = task.record.kind();
+        if task.record.sticky {
+            self.sticky.store(true, Ordering::Relaxed);
+        }
         let mut state = self.state.lock();
-        if let Some(Dispatch::Task(task)) = state.hand_to_waiting_poller(Dispatch::Task(task)) {
+        let queued = state.hand_to_waiting_poller(Dispatch::Task(task));
+        super::metrics::task_offered(kind, queued.is_none());
+        if let Some(Dispatch::Task(task)) = queued {
             state.backlog.push_back(task);
         }
+    }
+
+    /// Whether sticky tasks (a worker's own queue) were offered here.
+    pub fn is_sticky(&self) -> bool {
+        self.sticky.load(Ordering::Relaxed)
     }
 
     pub fn offer_query(&self, query: Arc<QueryTask>) {

@@ -20,6 +20,7 @@ use temper_engine::state_machine::task_lookup;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::gateway::Gateway;
+use crate::matching::metrics::{self, OpenPoll};
 use crate::matching::{Dispatch, Lease, PendingTask, QueryTask, QueueKey};
 use crate::validation::require_id;
 
@@ -58,12 +59,17 @@ pub async fn poll<'a, S>(
     }
     let key = QueueKey { namespace_id: namespace_id.to_string(), name: queue_name.to_string(), kind };
     let queue = gateway.matching.queue_for_poller(key, identity);
+    let _open = OpenPoll::new(kind);
     loop {
         let Some(lease) = queue.take(deadline, |expired| gateway.matching.done(&expired)).await else {
+            metrics::poll_answered(kind, "empty");
             return Ok(Polled::Nothing);
         };
         let task = match lease.dispatch() {
-            Dispatch::Query(query) => return Ok(Polled::Query { query: query.clone(), lease }),
+            Dispatch::Query(query) => {
+                metrics::poll_answered(kind, "query");
+                return Ok(Polled::Query { query: query.clone(), lease });
+            }
             Dispatch::Task(task) => task.clone(),
         };
         if task.maybe_handed_out && !awaits_start(gateway, &task).await {
@@ -74,6 +80,7 @@ pub async fn poll<'a, S>(
         let started = start(task).await?;
         gateway.matching.settle(lease);
         if let Some(started) = started {
+            metrics::poll_answered(kind, "task");
             return Ok(Polled::Started(started));
         }
     }

@@ -16,6 +16,7 @@ pub fn apply(
     let scheduled_event_id = started_activity(state, command.token.as_ref())?;
     let request = command.request.clone().unwrap_or_default();
     let mut mutation = RunMutation::new(state, clock);
+    mutation.measure_reported_attempt(scheduled_event_id, true);
     if request.last_heartbeat_details.is_some() {
         let activity = mutation.state.activities.get_mut(&scheduled_event_id).expect("validated above");
         activity.heartbeat_details = request.last_heartbeat_details.clone();

@@ -304,6 +304,7 @@ fn close_started_activity(
 ) -> Result<(Reply, Transition), CommandError> {
     let scheduled_event_id = started_activity(state, token)?;
     let mut mutation = super::history::RunMutation::new(state, clock);
+    mutation.measure_reported_attempt(scheduled_event_id, false);
     mutation.close_activity(scheduled_event_id, outcome);
     mutation.schedule_workflow_task();
     Ok((Reply::Accepted, mutation.finish()))

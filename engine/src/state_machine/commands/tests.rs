@@ -44,6 +44,8 @@ struct Harness {
     successor: Option<crate::state_machine::NewRun>,
     /// Commands the run sent to other workflows.
     sent: Vec<CommandRecord>,
+    /// What the run's transitions asked the metrics to count.
+    measured: Vec<crate::state_machine::Measurement>,
 }
 
 fn payloads(text: &str) -> Option<Payloads> {
@@ -95,6 +97,7 @@ impl Harness {
             deleted: false,
             successor: None,
             sent: Vec::new(),
+            measured: Vec::new(),
         };
         harness.absorb(new_run.transition);
         harness
@@ -124,6 +127,7 @@ impl Harness {
                 Effect::Visibility(_) => {}
                 Effect::SendCommand(command) => self.sent.push(command),
                 Effect::DeleteRun(_) => self.deleted = true,
+                Effect::Measure(measurement) => self.measured.push(measurement),
             }
         }
     }
@@ -864,6 +868,41 @@ mod activities {
             }
             other => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn attempts_closures_and_the_run_close_are_measured() {
+        use crate::state_machine::{ActivityEnd, Measurement};
+        let mut h = with_activity(ScheduleActivityTaskCommandAttributes {
+            start_to_close_timeout: Some(duration_from_nanos(10 * S)),
+            retry_policy: Some(retry_policy(S, 0)),
+            ..Default::default()
+        });
+        let first = h.start_activity(5);
+        h.advance(3 * S);
+        h.fail_activity(&first, application_failure("one", false)).unwrap();
+        h.advance(S);
+        h.fire_due_timers();
+        let second = h.start_activity(5);
+        h.advance(2 * S);
+        h.complete_activity(&second, "ok").unwrap();
+        h.complete_workflow_task(vec![complete_workflow("done")]).unwrap();
+        let namespace_id = h.state.info.as_ref().unwrap().namespace_id.clone();
+        let attempt = |failed, seconds| Measurement::ActivityAttemptReported {
+            namespace_id: namespace_id.clone(),
+            activity_type: "Act".into(),
+            failed,
+            execution_nanos: seconds * S,
+        };
+        assert_eq!(
+            h.measured,
+            [
+                attempt(true, 3),
+                attempt(false, 2),
+                Measurement::ActivityClosed { namespace_id: namespace_id.clone(), activity_type: "Act".into(), end: ActivityEnd::Completed },
+                Measurement::WorkflowClosed { namespace_id, workflow_type: h.state.info.as_ref().unwrap().workflow_type.clone().unwrap().name, status: WorkflowExecutionStatus::Completed },
+            ]
+        );
     }
 
     #[test]
