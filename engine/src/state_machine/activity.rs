@@ -208,6 +208,7 @@ impl RunMutation<'_> {
                 activity.started_identity.clear();
                 activity.heartbeat_timer_nanos = 0;
                 activity.last_failure = Some(failure);
+                activity.last_attempt_complete_time = Some(timestamp_from_nanos(now));
                 true
             }
             RetryDecision::GiveUp(retry_state) => {

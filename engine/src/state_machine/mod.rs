@@ -40,7 +40,7 @@ pub use config::{Config, RetryDefaults, RunLimits};
 pub use errors::CommandError;
 pub use history::visibility_record;
 pub use retry::{validate as validate_retry_policy, with_defaults as retry_policy_with_defaults};
-pub use timers::{timer_key, timers_of_run};
+pub use timers::{run_expiration, timer_key, timers_of_run};
 pub use workflow_task_commands::command_type_of;
 
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;

@@ -100,6 +100,7 @@ pub(super) fn rebuild(
                         start_to_close_timeout: a.start_to_close_timeout.filter(|d| duration_nanos(Some(d)) > 0),
                         heartbeat_timeout: a.heartbeat_timeout.filter(|d| duration_nanos(Some(d)) > 0),
                         retry_policy: a.retry_policy.clone(),
+                        priority: a.priority.clone(),
                         ..Default::default()
                     },
                 );

@@ -3,6 +3,7 @@
 //! and reset offers as targets. A chain of runs hands its points on, those
 //! of the run that closed expiring with its retention, as in Temporal.
 
+use prost_types::Timestamp;
 use temper_proto::api::workflow::v1::{ResetPointInfo, ResetPoints};
 use temper_proto::records::ExecutionInfo;
 
@@ -45,18 +46,41 @@ impl RunMutation<'_> {
 /// retention.
 pub(super) fn handed_on(info: &ExecutionInfo, now: Nanos) -> Option<ResetPoints> {
     let points = info.auto_reset_points.as_ref()?;
-    let retention = duration_nanos(info.retention.as_ref());
+    let expiry = own_points_expiry(info, now);
     let kept = points
         .points
         .iter()
         .filter(|point| point.expire_time.as_ref().is_none_or(|expire| timestamp_nanos(expire) >= now))
         .map(|point| {
             let mut point = point.clone();
-            if point.run_id == info.run_id && retention > 0 {
-                point.expire_time = Some(timestamp_from_nanos(deadline(now, retention)));
+            if point.run_id == info.run_id && expiry.is_some() {
+                point.expire_time = expiry;
             }
             point
         })
         .collect();
     Some(ResetPoints { points: kept })
+}
+
+/// When the points of a run closing at `now` expire: with its retention
+/// (never, for a run kept for ever).
+fn own_points_expiry(info: &ExecutionInfo, now: Nanos) -> Option<Timestamp> {
+    let retention = duration_nanos(info.retention.as_ref());
+    (retention > 0).then(|| timestamp_from_nanos(deadline(now, retention)))
+}
+
+impl RunMutation<'_> {
+    /// A run followed by another marks its own points expiring as it hands
+    /// them on: Temporal marks them in place, so describing the closed run
+    /// shows their expire time.
+    pub(super) fn expire_own_reset_points(&mut self) {
+        let now = self.now();
+        let info = self.info_mut();
+        let Some(expiry) = own_points_expiry(info, now) else { return };
+        let run_id = info.run_id.clone();
+        let points = info.auto_reset_points.iter_mut().flat_map(|points| points.points.iter_mut());
+        for point in points.filter(|point| point.run_id == run_id) {
+            point.expire_time = Some(expiry);
+        }
+    }
 }

@@ -124,6 +124,7 @@ impl RunMutation<'_> {
     /// commits it with the close and makes it the workflow's current run.
     pub(super) fn start_successor(&mut self, successor: Successor) {
         let spec = self.successor_spec(successor);
+        self.expire_own_reset_points();
         self.info_mut().new_execution_run_id = spec.run_id.clone();
         let new_run = create_run(spec, self.clock, |_| {});
         self.set_successor(new_run);
@@ -220,7 +221,9 @@ impl RunMutation<'_> {
             namespace_id: info.namespace_id.clone(),
             workflow_id: info.workflow_id.clone(),
             run_id: self.successor_run_id(),
-            request_id: String::new(),
+            // No client asked for the successor: it is named after its run
+            // (Temporal makes up a request id; describe lists it).
+            request_id: self.successor_run_id(),
             workflow_type: info.workflow_type.clone(),
             task_queue: info.task_queue.clone(),
             input: None,

@@ -140,15 +140,20 @@ pub fn activity_timers(run: &RunKey, activity: &ActivityInfo) -> Vec<TimerTask> 
 /// end of any start backoff) and the expiration of its whole chain of runs.
 fn run_timeout_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<TimerTask> {
     let info = state.info.as_ref()?;
+    let chain_deadline = info.execution_expiration_time.as_ref().map(timestamp_nanos);
+    let fire_time = run_expiration(info).or(chain_deadline)?;
+    Some(task(run, fire_time, Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
+}
+
+/// When the run's own timeout ends it: its run timeout counted from the end
+/// of any start backoff, never past the chain's expiration; `None` without
+/// a run timeout.
+pub fn run_expiration(info: &ExecutionInfo) -> Option<i64> {
     let run_timeout = duration_nanos(info.run_timeout.as_ref());
     let start = info.execution_time.as_ref().or(info.start_time.as_ref()).map(timestamp_nanos).unwrap_or_default();
-    let run_deadline = (run_timeout > 0).then(|| deadline(start, run_timeout));
+    let run_deadline = (run_timeout > 0).then(|| deadline(start, run_timeout))?;
     let chain_deadline = info.execution_expiration_time.as_ref().map(timestamp_nanos);
-    let fire_time = match (run_deadline, chain_deadline) {
-        (Some(run), Some(chain)) => run.min(chain),
-        (one, other) => one.or(other)?,
-    };
-    Some(task(run, fire_time, Kind::WorkflowRunTimeout(WorkflowRunTimeout {})))
+    Some(chain_deadline.map_or(run_deadline, |chain| run_deadline.min(chain)))
 }
 
 /// The first workflow task of a run with a start delay (or a retry or cron

@@ -339,19 +339,24 @@ async def reset_to_first_task(client: Client, workflow_id: str, task_queue: str)
     await history_reaches(handle, 4)
     await handle.signal(AwaitSignal.add, "a")
     await history_reaches(handle, 8)
-    reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
-        namespace=client.namespace,
-        workflow_execution=WorkflowExecution(workflow_id=workflow_id, run_id=handle.result_run_id),
-        reason="again",
-        workflow_task_finish_event_id=4,
-        request_id=new_id("reset"),
-    ))
-    new_run = client.get_workflow_handle(workflow_id, run_id=reset.run_id)
+    new_run = client.get_workflow_handle(workflow_id, run_id=await reset_to_event_4(client, handle))
     # The reapplied signal's workflow task completes before the next signal.
     await history_reaches(new_run, 8)
     await handle.signal(AwaitSignal.add, "b")
     await new_run.result()
     return new_run
+
+
+async def reset_to_event_4(client: Client, handle: WorkflowHandle) -> str:
+    """Resets the run to its first workflow task; returns the new run's id."""
+    reset = await client.workflow_service.reset_workflow_execution(ResetWorkflowExecutionRequest(
+        namespace=client.namespace,
+        workflow_execution=WorkflowExecution(workflow_id=handle.id, run_id=handle.result_run_id),
+        reason="again",
+        workflow_task_finish_event_id=4,
+        request_id=new_id("reset"),
+    ))
+    return reset.run_id
 
 
 PROGRAMS: dict[str, Program] = {
@@ -419,27 +424,46 @@ def differences(temper: list[str], temporal: list[str]) -> list[str]:
     return found
 
 
-async def main(args) -> None:
+async def compare(
+    args,
+    cases: dict[str, Any],
+    selected: list[str] | None,
+    observe: Callable[[Client, Any, str, str], Awaitable[Any]],
+    differences: Callable[[Any, Any], list[str]],
+    what: str,
+) -> None:
+    """Observes each case on Temper (--address) and on Temporal's dev server
+    (--reference) with the same workflow id and task queue, and fails with
+    every difference found."""
     temper = await Client.connect(args.address, namespace=args.namespace)
     temporal = await Client.connect(args.reference, namespace=args.namespace)
     report = []
-    for name, program in PROGRAMS.items():
-        if args.program and name not in args.program:
+    for name, case in cases.items():
+        if selected and name not in selected:
             continue
         workflow_id, task_queue = new_id(f"diff-{name}"), new_id(f"diff-{name}-tq")
-        ours = await history_of(temper, program, workflow_id, task_queue)
-        theirs = await history_of(temporal, program, workflow_id, task_queue)
+        ours = await observe(temper, case, workflow_id, task_queue)
+        theirs = await observe(temporal, case, workflow_id, task_queue)
         found = differences(ours, theirs)
-        log(f"{name}: {len(ours)} events on Temper, {len(theirs)} on Temporal, {len(found)} differing")
+        log(f"{name}: {len(ours)} {what} on Temper, {len(theirs)} on Temporal, {len(found)} differing")
         if found:
             report.append(f"{name}:\n" + "\n".join(found))
-    check(not report, "histories differ from Temporal's:\n" + "\n".join(report))
+    check(not report, f"{what} differ from Temporal's:\n" + "\n".join(report))
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("--reference", required=True, help="HOST:PORT of Temporal's dev server")
-    parser.add_argument("--program", action="append", help="run only this program (repeatable)")
+async def main(args) -> None:
+    await compare(args, PROGRAMS, args.program, history_of, differences, "events")
+
+
+def arguments_choosing(case: str) -> Callable[[Any], None]:
+    """The arguments of a differential scenario whose cases are `case`s."""
+
+    def add_arguments(parser) -> None:
+        parser.add_argument("--reference", required=True, help="HOST:PORT of Temporal's dev server")
+        parser.add_argument(f"--{case}", action="append", help=f"run only this {case} (repeatable)")
+
+    return add_arguments
 
 
 if __name__ == "__main__":
-    run_scenario(main, "SDK programs give Temporal's histories on Temper, event by event", timeout=120.0, add_arguments=add_arguments)
+    run_scenario(main, "SDK programs give Temporal's histories on Temper, event by event", timeout=120.0, add_arguments=arguments_choosing("program"))

@@ -32,6 +32,7 @@ pub use fire_timer::{apply as fire_timer, fire_timers};
 pub use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
 pub use reset_workflow::apply as reset_workflow;
+pub use reset_workflow::mark_reset_base;
 pub use start_child_workflow::apply as start_child_workflow;
 pub use start_workflow::{StartOutcome, apply as start_workflow};
 pub use update_with_start_workflow::apply as update_with_start_workflow;

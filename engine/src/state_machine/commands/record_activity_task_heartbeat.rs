@@ -15,7 +15,10 @@ pub fn apply(
     clock: Clock<'_>,
 ) -> Result<(Reply, Transition), CommandError> {
     let scheduled_event_id = started_activity(state, command.token.as_ref())?;
-    let mutation = RunMutation::new(state, clock);
+    let mut mutation = RunMutation::new(state, clock);
+    // A heartbeat changes the run's state without an event: Temporal counts
+    // it as a state transition all the same.
+    mutation.touch();
     let now = mutation.now();
     let activity = mutation.state.activities.get_mut(&scheduled_event_id).expect("validated above");
     activity.last_heartbeat_time = Some(timestamp_from_nanos(now));

@@ -29,14 +29,23 @@ pub fn apply(
     let request = command.request.clone().unwrap_or_default();
     let prefix_end = reset_point(base_events, request.workflow_task_finish_event_id)?;
     let rebuilt = rebuild(&base_events[..prefix_end], base, &command.new_run_id, &request.request_id, clock.now)?;
+    let is_base = |run: &WorkflowMutableState| run.info.as_ref().is_some_and(|info| info.run_id == base.run_id);
     let previous_run = match current {
         Some(current) if is_running(current) => {
+            if is_base(current) {
+                // Recorded by the termination's own transition.
+                set_reset_run_id(current, &command.new_run_id);
+            }
             Some(terminate(current, &request.reason, None, &request.identity, clock))
         }
+        Some(current) if is_base(current) => Some(mark_reset_base(current, &command.new_run_id, clock)),
         _ => None,
     };
     let mut state = rebuilt.state;
     let mut mutation = RunMutation::creating(&mut state, clock);
+    // Temporal commits the state rebuilt from the base run's history before
+    // it adds the reset's events: one more state transition.
+    mutation.info_mut().state_transition_count += 1;
     let (scheduled_event_id, started_event_id) = rebuilt.open_task;
     mutation.add_event(Attributes::from(WorkflowTaskFailedEventAttributes {
         scheduled_event_id,
@@ -70,6 +79,22 @@ pub fn apply(
         new_run: Some(NewRun { state, transition, eager_task: None }),
         previous_run,
     })
+}
+
+/// Points the base run of a reset at the run the reset started, as Temporal
+/// does: describing the base run shows it. The shard applies this to a base
+/// run that is no longer current; `apply` does it for one that is.
+pub fn mark_reset_base(base: &mut WorkflowMutableState, new_run_id: &str, clock: Clock<'_>) -> Transition {
+    set_reset_run_id(base, new_run_id);
+    let mut mutation = RunMutation::new(base, clock);
+    mutation.touch();
+    mutation.finish()
+}
+
+fn set_reset_run_id(run: &mut WorkflowMutableState, new_run_id: &str) {
+    if let Some(info) = run.info.as_mut() {
+        info.reset_run_id = new_run_id.to_string();
+    }
 }
 
 /// How many events of the base run the new run keeps: through the

@@ -32,6 +32,9 @@ pub fn apply(
     // parent's start shows just what it carries.
     spec.show_execution_timeout = request.workflow_execution_timeout.is_some();
     spec.show_run_timeout = request.workflow_run_timeout.is_some();
-    let new_run = create_run(spec, clock, |_| {});
+    // Temporal creates a child's run first and schedules its first workflow
+    // task in a second step, once the parent recorded the start: its state
+    // transition count starts one higher than a client-started run's.
+    let new_run = create_run(spec, clock, |mutation| mutation.info_mut().state_transition_count += 1);
     Ok(StartOutcome { reply: Reply::Started { run_id: command.run_id.clone(), started: true }, new_run: Some(new_run), previous_run })
 }

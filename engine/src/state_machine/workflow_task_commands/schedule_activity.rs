@@ -98,6 +98,7 @@ pub(super) fn handle(
             start_to_close_timeout: optional_duration(timeouts.start_to_close),
             heartbeat_timeout: optional_duration(timeouts.heartbeat),
             retry_policy: Some(policy),
+            priority: attributes.priority.clone(),
             ..Default::default()
         },
     );
