@@ -17,5 +17,6 @@ mod shard;
 pub mod state_machine;
 pub mod store;
 pub mod time;
+pub mod traces;
 
 pub use engine::{CommittedStates, Engine, EngineConfig};

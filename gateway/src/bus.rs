@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use prost::Message;
@@ -12,7 +12,9 @@ use temper_engine::log::{Log, LogName};
 use temper_engine::partitioning::shard_of;
 use temper_engine::replies::LocalReplies;
 use temper_engine::state_machine::CommandError;
+use opentelemetry::KeyValue;
 use temper_engine::state_machine::commands::Reply;
+use temper_engine::traces;
 use temper_proto::records::CommandRecord;
 use temper_proto::records::command_record::Command;
 
@@ -87,10 +89,20 @@ impl CommandBus {
             workflow_id: workflow_id.to_string(),
             command: Some(command),
             origin: None,
+            trace_context: traces::carrier_of_current(),
         };
+        let traced = !record.trace_context.is_empty();
         let encoded = recordable(&record)?;
+        let append_started = SystemTime::now();
         match tokio::time::timeout(APPEND_TIMEOUT, self.log.append(LogName::Commands, shard, vec![encoded])).await {
-            Ok(appended) => pending.appended(shard, appended?),
+            Ok(appended) => {
+                let offset = appended?;
+                if traced {
+                    let attributes = vec![KeyValue::new("temper.shard", i64::from(shard)), KeyValue::new("temper.offset", offset as i64)];
+                    traces::record_span(&opentelemetry::Context::current(), "log.append", append_started, SystemTime::now(), attributes);
+                }
+                pending.appended(shard, offset)
+            }
             Err(_) => {
                 return Err(ApiError::Unavailable(format!(
                     "The log did not take the request within {}s; it may still be applied: retry with the same request id.",

@@ -11,7 +11,7 @@ use temper_engine::state_machine::RunLimits;
 use crate::gateway::Limits;
 use crate::roles::Roles;
 use crate::schema_tool::SchemaCommand;
-use crate::server::{DevServerConfig, MetricsSettings, run_dev_server};
+use crate::server::{DevServerConfig, MetricsSettings, TracingSettings, run_dev_server};
 
 #[derive(Parser)]
 #[command(name = "temper", version, about = "A durable workflow server that speaks Temporal's API")]
@@ -193,13 +193,27 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
             address: (args.metrics_port != 0).then(|| SocketAddr::new(args.ip, args.metrics_port)),
             required: false,
         },
+        tracing: TracingSettings::from_environment(),
     };
     serve(config)
 }
 
 fn serve(config: DevServerConfig) -> ExitCode {
     block_on(async {
-        match run_dev_server(config, shutdown_signal()).await {
+        let traces = match crate::telemetry::traces::start(&config.tracing, &config.roles.to_string()) {
+            Ok(traces) => traces,
+            Err(error) => {
+                eprintln!("temper: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let served = run_dev_server(config, shutdown_signal()).await;
+        if let Some(traces) = traces {
+            // Flushing blocks until the exporter, which runs on this
+            // runtime, has sent what is queued.
+            let _ = tokio::task::spawn_blocking(move || traces.shutdown()).await;
+        }
+        match served {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("temper: {error}");

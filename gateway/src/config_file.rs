@@ -24,6 +24,10 @@
 //!     # credentials, TLS, pool size, connect timeout: see cassandra_settings
 //! metrics:
 //!   address: 0.0.0.0:9090      # Prometheus' `/metrics`; "" turns it off
+//! tracing:                     # off without an endpoint
+//!   otlp_endpoint: http://jaeger-collector:4317   # OTLP over gRPC
+//!   service_name: temper
+//!   sample_ratio: 1.0          # of new traces; traced callers decide for theirs
 //! cluster:                     # processes sharing the store find each other
 //!   advertise_address: 10.0.0.3:7233  # how the others reach this process
 //!   heartbeat_interval: 500ms
@@ -35,7 +39,8 @@
 //! `TEMPER_CASSANDRA_KEYSPACE`, `TEMPER_CASSANDRA_USER`,
 //! `TEMPER_CASSANDRA_PASSWORD`, `TEMPER_KAFKA_BOOTSTRAP_SERVERS`,
 //! `TEMPER_ADVERTISE_ADDRESS` (a Kubernetes pod's IP and port, say),
-//! `TEMPER_METRICS_ADDRESS`.
+//! `TEMPER_METRICS_ADDRESS`; and OpenTelemetry's own `OTEL_EXPORTER_OTLP_ENDPOINT`,
+//! `OTEL_SERVICE_NAME` and `OTEL_TRACES_SAMPLER_ARG`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,7 +50,7 @@ use serde::Deserialize;
 use crate::cassandra_settings::CassandraSection;
 use crate::gateway::Limits;
 use crate::roles::{ClusterSettings, Roles};
-use crate::server::{DevServerConfig, LogSelection, MetricsSettings, StoreSelection};
+use crate::server::{DevServerConfig, LogSelection, MetricsSettings, StoreSelection, TracingSettings};
 use std::time::Duration;
 use temper_engine::log::kafka::KafkaLogConfig;
 
@@ -67,6 +72,18 @@ struct ConfigFile {
     cluster: ClusterSection,
     #[serde(default)]
     metrics: MetricsSection,
+    #[serde(default)]
+    tracing: TracingSection,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TracingSection {
+    /// The OTLP/gRPC endpoint, like `http://jaeger-collector:4317`.
+    otlp_endpoint: Option<String>,
+    service_name: Option<String>,
+    /// The share of new traces recorded, 0 to 1.
+    sample_ratio: Option<f64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -220,6 +237,7 @@ fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
         roles: Roles::ALL,
         cluster: cluster_settings(file.cluster)?,
         metrics: metrics_settings(&file.metrics)?,
+        tracing: tracing_settings(file.tracing, TracingSettings::from_environment())?,
     })
 }
 
@@ -235,6 +253,23 @@ fn metrics_settings(section: &MetricsSection) -> Result<MetricsSettings, String>
     }
     let address = configured.parse().map_err(|_| format!("metrics.address `{configured}` is not an ip:port"))?;
     Ok(MetricsSettings { address: Some(address), required: true })
+}
+
+/// The file's tracing settings, under what the standard OpenTelemetry
+/// variables set (`environment`).
+fn tracing_settings(section: TracingSection, environment: TracingSettings) -> Result<TracingSettings, String> {
+    let sample_ratio = section.sample_ratio.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&sample_ratio) {
+        return Err(format!("tracing.sample_ratio is {sample_ratio}; it must be 0 to 1"));
+    }
+    let from_environment = |value: &String, default: &str| (value != default).then(|| value.clone());
+    Ok(TracingSettings {
+        otlp_endpoint: environment.otlp_endpoint.or(section.otlp_endpoint).filter(|endpoint| !endpoint.is_empty()),
+        service_name: from_environment(&environment.service_name, TracingSettings::DEFAULT_SERVICE_NAME)
+            .or(section.service_name)
+            .unwrap_or(environment.service_name),
+        sample_ratio: if environment.sample_ratio != 1.0 { environment.sample_ratio } else { sample_ratio },
+    })
 }
 
 fn cluster_settings(section: ClusterSection) -> Result<ClusterSettings, String> {

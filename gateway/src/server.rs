@@ -34,6 +34,7 @@ use temper_engine::health::ShardHealth;
 use crate::matching::metrics::sample_queue_lengths;
 use crate::telemetry::metrics_endpoint::MetricsEndpoint;
 use crate::telemetry::rpc_metrics::RpcMetricsLayer;
+pub use crate::telemetry::traces::TracingSettings;
 use temper_engine::replies::RemoteReplies;
 use crate::gateway::{Gateway, Limits};
 use crate::matching::{Matching, MatchingCounts};
@@ -73,6 +74,9 @@ pub struct DevServerConfig {
     pub cluster: ClusterSettings,
     /// Where `/metrics` is served.
     pub metrics: MetricsSettings,
+    /// Where traces go (read by the process's entry point, which installs
+    /// the exporter once for the process).
+    pub tracing: TracingSettings,
 }
 
 /// The Prometheus endpoint's settings.
@@ -111,6 +115,7 @@ impl DevServerConfig {
             roles: Roles::ALL,
             cluster: ClusterSettings::default(),
             metrics: MetricsSettings::off(),
+            tracing: TracingSettings::off(),
         }
     }
 }

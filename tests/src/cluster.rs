@@ -31,6 +31,20 @@ impl Cluster {
     /// [`Cluster::start`] on the Cassandra at `cassandra` and the Kafka at
     /// `kafka` (bootstrap servers), which must be running.
     pub fn start_on(temper: &Path, label: &str, engines: usize, gateways: usize, cassandra: &str, kafka: &str) -> Cluster {
+        Cluster::start_with_env(temper, label, engines, gateways, cassandra, kafka, |_| Vec::new())
+    }
+
+    /// [`Cluster::start_on`], each process with the environment variables
+    /// `env` gives for its role.
+    pub fn start_with_env(
+        temper: &Path,
+        label: &str,
+        engines: usize,
+        gateways: usize,
+        cassandra: &str,
+        kafka: &str,
+        env: impl Fn(&str) -> Vec<(String, String)>,
+    ) -> Cluster {
         let run = format!("{label}_{}", std::process::id());
         run_or_panic(
             Command::new(temper).args(["schema", "setup", "--keyspace", &run, "--contact-point", cassandra]),
@@ -44,7 +58,11 @@ impl Cluster {
             lease = LEASE.as_secs(),
         );
         std::fs::write(&config, yaml).expect("writing the config file");
-        let start = |role: &str| TestServer::start_with_config_and_args(&config, &["--role", role, "--log-level", "info"]);
+        let start = |role: &str| {
+            let env = env(role);
+            let env: Vec<(&str, &str)> = env.iter().map(|(name, value)| (name.as_str(), value.as_str())).collect();
+            TestServer::start_with_config_args_and_env(&config, &["--role", role, "--log-level", "info"], &env)
+        };
         let cluster = Cluster {
             engines: (0..engines).map(|_| start("engine")).collect(),
             gateways: (0..gateways).map(|_| start("gateway")).collect(),

@@ -352,9 +352,10 @@ impl ServerKind {
     }
 }
 
-/// The command that starts the server under test on `127.0.0.1:port`,
-/// durable in `db` if given. The single place that knows both command lines.
-pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Command {
+/// The command that starts the server under test on `127.0.0.1:port`, with
+/// its Prometheus metrics on `127.0.0.1:metrics_port`, durable in `db` if
+/// given. The single place that knows both command lines.
+pub fn server_command(kind: &ServerKind, port: u16, metrics_port: u16, db: Option<&Path>) -> Command {
     let mut command = match kind {
         ServerKind::Temper(bin) => {
             let mut c = Command::new(bin);
@@ -365,12 +366,14 @@ pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Comman
                 "127.0.0.1",
                 "--port",
                 &port.to_string(),
+                "--metrics-port",
+                &metrics_port.to_string(),
             ]);
             c
         }
         ServerKind::Temporal => {
             let mut c = Command::new(temporal_cli());
-            // --http-port and --metrics-port default to random free ports.
+            // --http-port defaults to a random free port.
             c.args([
                 "server",
                 "start-dev",
@@ -379,6 +382,8 @@ pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Comman
                 "127.0.0.1",
                 "--port",
                 &port.to_string(),
+                "--metrics-port",
+                &metrics_port.to_string(),
                 "--log-level",
                 "error",
             ]);
@@ -391,10 +396,15 @@ pub fn server_command(kind: &ServerKind, port: u16, db: Option<&Path>) -> Comman
     command
 }
 
-/// `temper server start --config <file>` on `127.0.0.1:port`.
-fn config_file_command(bin: &Path, config: &Path, port: u16) -> Command {
+/// `temper server start --config <file>` on `127.0.0.1:port`, with its
+/// metrics on `127.0.0.1:metrics_port`.
+fn config_file_command(bin: &Path, config: &Path, port: u16, metrics_port: u16) -> Command {
     let mut command = Command::new(bin);
-    command.args(["server", "start", "--config"]).arg(config).env("TEMPER_ADDRESS", format!("127.0.0.1:{port}"));
+    command
+        .args(["server", "start", "--config"])
+        .arg(config)
+        .env("TEMPER_ADDRESS", format!("127.0.0.1:{port}"))
+        .env("TEMPER_METRICS_ADDRESS", format!("127.0.0.1:{metrics_port}"));
     command
 }
 
@@ -611,12 +621,15 @@ fn join_readers(readers: &mut Vec<JoinHandle<()>>, timeout: Duration) {
 pub struct TestServer {
     kind: ServerKind,
     port: u16,
+    metrics_port: u16,
     db: Option<PathBuf>,
     child: Option<Child>,
     readers: Vec<JoinHandle<()>>,
     output: OutputLog,
     /// Flags appended to the server's command line.
     extra_args: Vec<String>,
+    /// Environment variables of the server process.
+    env: Vec<(String, String)>,
     /// Started with `temper server start --config` instead of `start-dev`.
     config_file: Option<PathBuf>,
     /// Incremented on each (re)start, to tell the runs apart in the output.
@@ -662,18 +675,29 @@ impl TestServer {
     /// Temporal's own dev server (from the venv's `temporal` CLI), whatever
     /// server the suite runs against: the reference of differential tests.
     pub fn start_temporal() -> TestServer {
-        Self::start_kind(ServerKind::Temporal, None, &[], None)
+        Self::start_kind(ServerKind::Temporal, None, &[], None, &[])
     }
 
     fn start_inner(db: Option<PathBuf>, extra_args: &[&str]) -> TestServer {
         Self::start_launching(db, extra_args, None)
     }
 
-    fn start_launching(db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>) -> TestServer {
-        Self::start_kind(ServerKind::detect(), db, extra_args, config_file)
+    /// [`TestServer::start`] with environment variables of the test's own
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`, say).
+    pub fn start_with_env(env: &[(&str, &str)]) -> TestServer {
+        Self::start_kind(ServerKind::detect(), None, &[], None, env)
     }
 
-    fn start_kind(kind: ServerKind, db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>) -> TestServer {
+    /// [`TestServer::start_with_config_and_args`] with environment variables.
+    pub fn start_with_config_args_and_env(config: impl AsRef<Path>, extra_args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        Self::start_kind(ServerKind::detect(), None, extra_args, Some(config.as_ref().to_path_buf()), env)
+    }
+
+    fn start_launching(db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>) -> TestServer {
+        Self::start_kind(ServerKind::detect(), db, extra_args, config_file, &[])
+    }
+
+    fn start_kind(kind: ServerKind, db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>, env: &[(&str, &str)]) -> TestServer {
         let mut last_failure = String::new();
         // A port picked as free may be taken by someone else before the server
         // binds it: then try another one.
@@ -681,11 +705,13 @@ impl TestServer {
             let mut server = TestServer {
                 kind: kind.clone(),
                 port: free_port(),
+                metrics_port: free_port(),
                 db: db.clone(),
                 child: None,
                 readers: Vec::new(),
                 output: OutputLog::default(),
                 extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
+                env: env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
                 config_file: config_file.clone(),
                 run: 0,
             };
@@ -709,6 +735,11 @@ impl TestServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Where the server serves its Prometheus metrics.
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}/metrics", self.metrics_port)
     }
 
     pub fn kind(&self) -> &ServerKind {
@@ -825,11 +856,12 @@ impl TestServer {
         self.run += 1;
         let run = self.run;
         let mut command = match (&self.kind, &self.config_file) {
-            (ServerKind::Temper(bin), Some(config)) => config_file_command(bin, config, self.port),
-            _ => server_command(&self.kind, self.port, self.db.as_deref()),
+            (ServerKind::Temper(bin), Some(config)) => config_file_command(bin, config, self.port, self.metrics_port),
+            _ => server_command(&self.kind, self.port, self.metrics_port, self.db.as_deref()),
         };
         command
             .args(&self.extra_args)
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -12,7 +12,7 @@ mod unknown_commit;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::FutureExt;
 use prost::Message;
@@ -33,6 +33,8 @@ use crate::health::ShardHealth;
 use crate::log::trimmer::LogTrimmer;
 use crate::log::{Log, LogName, LogRecord};
 use crate::metrics;
+use crate::traces;
+use opentelemetry::KeyValue;
 use crate::metrics::outcomes::OutcomeMetrics;
 use crate::metrics::shards::{HeldShards, ShardProgress};
 use crate::notify::{HistoryNotifier, RunProgress};
@@ -437,10 +439,15 @@ impl ShardProcessor {
 
     async fn apply_and_commit(&mut self, records: &[LogRecord], last_offset: i64, now: i64) -> Result<(), BatchFailure> {
         let mut batch = Batch::default();
+        let mut traced = Vec::new();
         let applying = async {
             for record in records {
                 match CommandRecord::decode(record.payload.as_ref()) {
-                    Ok(command) => self.apply_command(&mut batch, command, now).await?,
+                    Ok(command) => {
+                        let tracing = TracedCommand::of(&command, record.offset);
+                        self.apply_command(&mut batch, command, now).await?;
+                        traced.extend(tracing.map(TracedCommand::applied));
+                    }
                     Err(error) => {
                         tracing::error!(shard = self.context.shard_id, offset = record.offset, %error, "skipping an undecodable command")
                     }
@@ -449,7 +456,13 @@ impl ShardProcessor {
             Ok::<(), StoreError>(())
         };
         contain_panics(applying).await?;
-        Ok(self.commit(batch, last_offset).await?)
+        let commit_started = SystemTime::now();
+        self.commit(batch, last_offset).await?;
+        let committed = SystemTime::now();
+        for command in traced {
+            command.record_spans(self.context.shard_id, records.len(), commit_started, committed);
+        }
+        Ok(())
     }
 
     /// After a batch failed for a reason retrying cannot fix: applies each
@@ -805,6 +818,40 @@ fn group_by_run(due: &[(TimerKey, TimerTask)]) -> Vec<(RunKey, Vec<&TimerTask>)>
         groups[slot].1.push(task);
     }
     groups
+}
+
+/// A command whose request was traced: its spans are recorded once its
+/// batch is committed, children of the request's span in the gateway.
+struct TracedCommand {
+    parent: opentelemetry::Context,
+    command: &'static str,
+    offset: u64,
+    started: SystemTime,
+    applied: SystemTime,
+}
+
+impl TracedCommand {
+    fn of(record: &CommandRecord, offset: u64) -> Option<TracedCommand> {
+        let parent = traces::context_from(&record.trace_context)?;
+        let started = SystemTime::now();
+        Some(TracedCommand { parent, command: command_name(record), offset, started, applied: started })
+    }
+
+    fn applied(self) -> TracedCommand {
+        TracedCommand { applied: SystemTime::now(), ..self }
+    }
+
+    fn record_spans(self, shard: ShardId, batch_size: usize, commit_started: SystemTime, committed: SystemTime) {
+        let shard = KeyValue::new("temper.shard", i64::from(shard));
+        let apply = vec![
+            KeyValue::new("temper.command", self.command),
+            shard.clone(),
+            KeyValue::new("temper.offset", self.offset as i64),
+        ];
+        traces::record_span(&self.parent, "engine.apply", self.started, self.applied, apply);
+        let commit = vec![shard, KeyValue::new("temper.batch_size", batch_size as i64)];
+        traces::record_span(&self.parent, "engine.commit", commit_started, committed, commit);
+    }
 }
 
 fn command_name(record: &CommandRecord) -> &'static str {

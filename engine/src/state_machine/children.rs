@@ -56,6 +56,7 @@ impl RunMutation<'_> {
             workflow_id: workflow_id.to_string(),
             command: Some(command),
             origin,
+            trace_context: Default::default(),
         };
         self.effect(Effect::SendCommand(record));
     }
@@ -223,6 +224,7 @@ impl RunMutation<'_> {
             workflow_id: parent.workflow_id.clone(),
             command: Some(Command::RecordChildWorkflowClosed(closed)),
             origin: None,
+            trace_context: Default::default(),
         };
         self.effect(Effect::SendCommand(record));
     }

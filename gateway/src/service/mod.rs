@@ -36,6 +36,7 @@ use crate::deadline::long_poll_deadline;
 use crate::matching::routing::is_forwarded;
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
+use crate::telemetry::traces;
 
 pub struct Frontend {
     pub gateway: Arc<Gateway>,
@@ -43,6 +44,28 @@ pub struct Frontend {
 
 fn respond<T>(result: ApiResult<T>) -> Result<Response<T>, Status> {
     result.map(Response::new).map_err(Status::from)
+}
+
+const WORKFLOW_SERVICE: &str = "temporal.api.workflowservice.v1.WorkflowService";
+
+/// The call's server span, when tracing is on.
+fn traced_call<T: 'static>(method: &str, request: &Request<T>) -> Option<opentelemetry::Context> {
+    traces::call_context(WORKFLOW_SERVICE, &traces::operation_name(method), request.metadata(), request.get_ref())
+}
+
+/// Runs a call inside its span (if traced), marking the span failed when
+/// the call answers an error.
+async fn in_call_context<T>(
+    context: Option<opentelemetry::Context>,
+    answering: impl std::future::Future<Output = Result<Response<T>, Status>>,
+) -> Result<Response<T>, Status> {
+    use opentelemetry::trace::{FutureExt as _, TraceContextExt as _};
+    let Some(context) = context else { return answering.await };
+    let answer = answering.with_context(context.clone()).await;
+    if let Err(status) = &answer {
+        context.span().set_status(opentelemetry::trace::Status::error(format!("{:?}: {}", status.code(), status.message())));
+    }
+    answer
 }
 
 macro_rules! workflow_service {
@@ -55,26 +78,35 @@ macro_rules! workflow_service {
         impl WorkflowService for Frontend {
             $(
                 async fn $method(&self, request: Request<$request>) -> Result<Response<$response>, Status> {
-                    let request = request.into_inner();
-                    request.check_bounds(&self.gateway.limits)?;
-                    respond($handler(&self.gateway, request).await)
+                    let context = traced_call(stringify!($method), &request);
+                    in_call_context(context, async move {
+                        let request = request.into_inner();
+                        request.check_bounds(&self.gateway.limits)?;
+                        respond($handler(&self.gateway, request).await)
+                    }).await
                 }
             )*
             $(
                 async fn $routed(&self, request: Request<$routed_request>) -> Result<Response<$routed_response>, Status> {
-                    let forwarded = is_forwarded(request.metadata());
-                    let request = request.into_inner();
-                    request.check_bounds(&self.gateway.limits)?;
-                    respond($routed_handler(&self.gateway, request, forwarded).await)
+                    let context = traced_call(stringify!($routed), &request);
+                    in_call_context(context, async move {
+                        let forwarded = is_forwarded(request.metadata());
+                        let request = request.into_inner();
+                        request.check_bounds(&self.gateway.limits)?;
+                        respond($routed_handler(&self.gateway, request, forwarded).await)
+                    }).await
                 }
             )*
             $(
                 async fn $poll(&self, request: Request<$poll_request>) -> Result<Response<$poll_response>, Status> {
-                    let deadline = long_poll_deadline(request.metadata(), $cap);
-                    let forwarded = is_forwarded(request.metadata());
-                    let request = request.into_inner();
-                    request.check_bounds(&self.gateway.limits)?;
-                    respond($poll_handler(&self.gateway, request, deadline, forwarded).await)
+                    let context = traced_call(stringify!($poll), &request);
+                    in_call_context(context, async move {
+                        let deadline = long_poll_deadline(request.metadata(), $cap);
+                        let forwarded = is_forwarded(request.metadata());
+                        let request = request.into_inner();
+                        request.check_bounds(&self.gateway.limits)?;
+                        respond($poll_handler(&self.gateway, request, deadline, forwarded).await)
+                    }).await
                 }
             )*
         }

@@ -3,3 +3,4 @@
 
 pub mod metrics_endpoint;
 pub mod rpc_metrics;
+pub mod traces;

@@ -267,6 +267,7 @@ pub fn reply_to_origin(command: &Command, origin: &Origin, result: &Result<Reply
         workflow_id: origin.workflow_id.clone(),
         command: Some(reply),
         origin: None,
+        trace_context: Default::default(),
     })
 }
 
