@@ -66,6 +66,7 @@ impl Harness {
                 workflow_id: workflow_id.clone(),
                 command: Some(start(workflow_id)),
                 origin: None,
+                trace_context: Default::default(),
             };
             records.push(Bytes::from(record.encode_to_vec()));
             pending.push(reply);

@@ -1,6 +1,7 @@
 //! Traces in a real Jaeger (v2, built by `tests/services/jaeger.sh`): one
 //! workflow started through the official Python SDK with its
-//! TracingInterceptor makes one trace holding the client's span, Temper's
+//! TracingInterceptor (or the TypeScript SDK with its OpenTelemetry plugin,
+//! `tracing.js`) makes one trace holding the client's span, Temper's
 //! gateway span for the call, the command's append to the log, the engine's
 //! apply and commit, and the worker's spans, each under the right parent
 //! (`tracing.py` checks the trace). In the cluster, the gateway's spans and
@@ -10,7 +11,7 @@
 //! Temper-only: Temporal's dev server does not export traces.
 
 use temper_tests::cluster::Cluster;
-use temper_tests::{ServerKind, TestServer, crate_dir, run_or_panic, run_python, start_cassandra_and_kafka, temper_for_cassandra_tests};
+use temper_tests::{ServerKind, TestServer, crate_dir, run_or_panic, run_python, run_typescript, start_cassandra_and_kafka, temper_for_cassandra_tests};
 
 /// The shared Jaeger's OTLP gRPC endpoint and query API (the script's default ports).
 const OTLP_ENDPOINT: &str = "http://127.0.0.1:4317";
@@ -43,6 +44,22 @@ fn one_trace_runs_from_the_sdk_client_through_temper_to_the_worker() {
     let service = service_name("dev");
     let server = TestServer::start_with_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT), ("OTEL_SERVICE_NAME", &service)]);
     run_traced_workflow(&server.address(), &service, None);
+}
+
+#[test]
+fn the_typescript_sdk_trace_runs_through_temper_too() {
+    if matches!(ServerKind::detect(), ServerKind::Temporal) {
+        eprintln!("skipped: Temporal's dev server exports no traces");
+        return;
+    }
+    start_jaeger();
+    let service = service_name("dev-ts");
+    let server = TestServer::start_with_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT), ("OTEL_SERVICE_NAME", &service)]);
+    let address = server.address();
+    run_typescript(
+        "tracing.js",
+        &["--address", &address, "--otlp-endpoint", OTLP_ENDPOINT, "--jaeger-query", JAEGER_QUERY, "--server-service", &service],
+    );
 }
 
 #[test]

@@ -21,6 +21,7 @@ pub async fn append_command(log: &dyn Log, shard: u32, reply_to: &ReplyTo, names
         workflow_id: workflow_id.into(),
         command: Some(command),
         origin: None,
+        trace_context: Default::default(),
     };
     log.append(LogName::Commands, shard, vec![Bytes::from(record.encode_to_vec())]).await.expect("append")
 }

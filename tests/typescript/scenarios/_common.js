@@ -7,23 +7,26 @@
 const { Connection, Client } = require('@temporalio/client');
 const { NativeConnection } = require('@temporalio/worker');
 
-function parseArgs(argv) {
-  const args = { address: '127.0.0.1:7233', workerAddress: null, namespace: 'default' };
+/** The common flags, and the scenario's own (`flags`: their names, like
+ * `--jaeger-query`), kept in `args.options` by name. */
+function parseArgs(argv, flags = []) {
+  const args = { address: '127.0.0.1:7233', workerAddress: null, namespace: 'default', options: {} };
   for (let i = 0; i < argv.length; i += 2) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (value === undefined) throw new Error(`${flag} needs a value`);
     if (flag === '--address') args.address = value;
     else if (flag === '--worker-address') args.workerAddress = value;
     else if (flag === '--namespace') args.namespace = value;
+    else if (flags.includes(flag)) args.options[flag] = value;
     else throw new Error(`unknown argument ${flag}`);
   }
   args.workerAddress = args.workerAddress || args.address;
   return args;
 }
 
-async function connectClient(args) {
+async function connectClient(args, plugins = []) {
   const connection = await Connection.connect({ address: args.address });
-  return new Client({ connection, namespace: args.namespace });
+  return new Client({ connection, namespace: args.namespace, plugins });
 }
 
 /** The worker's own connection, to --worker-address (another gateway of a cluster). */
@@ -36,12 +39,12 @@ async function connectWorker(args) {
  * every scenario workflow and the given activities. With `shareConnection`
  * the client uses the worker's connection, as eager workflow start needs.
  */
-async function withWorker(args, name, activities, fn, { shareConnection = false } = {}) {
+async function withWorker(args, name, activities, fn, { shareConnection = false, plugins = [] } = {}) {
   const { Worker } = require('@temporalio/worker');
   const workerConnection = await connectWorker(args);
   const client = shareConnection
-    ? new Client({ connection: workerConnection, namespace: args.namespace })
-    : await connectClient(args);
+    ? new Client({ connection: workerConnection, namespace: args.namespace, plugins })
+    : await connectClient(args, plugins);
   const taskQueue = newId(`ts-${name}-tq`);
   const worker = await Worker.create({
     connection: workerConnection,
@@ -49,6 +52,7 @@ async function withWorker(args, name, activities, fn, { shareConnection = false 
     taskQueue,
     workflowsPath: require.resolve('./workflows'),
     activities,
+    plugins,
   });
   await worker.runUntil(() => fn(client, taskQueue));
 }
@@ -86,8 +90,8 @@ function eventTypes(history) {
   );
 }
 
-function runScenario(main, description) {
-  const args = parseArgs(process.argv.slice(2));
+function runScenario(main, description, { flags = [] } = {}) {
+  const args = parseArgs(process.argv.slice(2), flags);
   const script = require('path').basename(require.main.filename);
   log(`${script}: ${description} (server ${args.address}, namespace ${args.namespace})`);
   const started = Date.now();
