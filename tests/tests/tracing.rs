@@ -26,6 +26,20 @@ fn service_name(label: &str) -> String {
     format!("temper-{label}-{}", std::process::id())
 }
 
+/// A `start-dev` server exporting its spans to the shared Jaeger under a
+/// service name of its own; `None` against Temporal's dev server, which
+/// exports no traces.
+fn traced_dev_server(label: &str) -> Option<(TestServer, String)> {
+    if matches!(ServerKind::detect(), ServerKind::Temporal) {
+        eprintln!("skipped: Temporal's dev server exports no traces");
+        return None;
+    }
+    start_jaeger();
+    let service = service_name(label);
+    let server = TestServer::start_with_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT), ("OTEL_SERVICE_NAME", &service)]);
+    Some((server, service))
+}
+
 fn run_traced_workflow(address: &str, server_service: &str, engine_service: Option<&str>) {
     let mut args = vec!["--address", address, "--otlp-endpoint", OTLP_ENDPOINT, "--jaeger-query", JAEGER_QUERY, "--server-service", server_service];
     if let Some(engine_service) = engine_service {
@@ -36,25 +50,13 @@ fn run_traced_workflow(address: &str, server_service: &str, engine_service: Opti
 
 #[test]
 fn one_trace_runs_from_the_sdk_client_through_temper_to_the_worker() {
-    if matches!(ServerKind::detect(), ServerKind::Temporal) {
-        eprintln!("skipped: Temporal's dev server exports no traces");
-        return;
-    }
-    start_jaeger();
-    let service = service_name("dev");
-    let server = TestServer::start_with_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT), ("OTEL_SERVICE_NAME", &service)]);
+    let Some((server, service)) = traced_dev_server("dev") else { return };
     run_traced_workflow(&server.address(), &service, None);
 }
 
 #[test]
 fn the_typescript_sdk_trace_runs_through_temper_too() {
-    if matches!(ServerKind::detect(), ServerKind::Temporal) {
-        eprintln!("skipped: Temporal's dev server exports no traces");
-        return;
-    }
-    start_jaeger();
-    let service = service_name("dev-ts");
-    let server = TestServer::start_with_env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", OTLP_ENDPOINT), ("OTEL_SERVICE_NAME", &service)]);
+    let Some((server, service)) = traced_dev_server("dev-ts") else { return };
     let address = server.address();
     run_typescript(
         "tracing.js",
