@@ -215,7 +215,7 @@ struct Parts {
 /// shards it holds, which ends with the engine.
 fn engine_metrics(log: &Arc<dyn Log>, store: &Arc<dyn Store>) -> EngineMetrics {
     let held = HeldShards::default();
-    held.sample_lags(log.clone());
+    held.sample_lags(log);
     EngineMetrics { outcomes: OutcomeMetrics::start(store.clone()), held }
 }
 

@@ -26,12 +26,24 @@ pub fn tracer() -> BoxedTracer {
 /// The current span's context as W3C headers; empty when no span is
 /// recording (tracing off, or the trace not sampled).
 pub fn carrier_of_current() -> HashMap<String, String> {
-    let context = Context::current();
+    carrier_of(&Context::current())
+}
+
+/// `context`'s span as W3C headers; empty unless it is sampled.
+pub fn carrier_of(context: &Context) -> HashMap<String, String> {
     let mut carrier = HashMap::new();
     if context.span().span_context().is_sampled() {
-        global::get_text_map_propagator(|propagator| propagator.inject_context(&context, &mut carrier));
+        global::get_text_map_propagator(|propagator| propagator.inject_context(context, &mut carrier));
     }
     carrier
+}
+
+/// Starts a span of `name` now, child of `parent`; the returned context
+/// holds it, to end with `context.span().end...()`.
+pub fn start_span(parent: &Context, name: &'static str, attributes: Vec<KeyValue>) -> Context {
+    let tracer = tracer();
+    let span = tracer.span_builder(name).with_kind(SpanKind::Internal).with_attributes(attributes).start_with_context(&tracer, parent);
+    parent.with_span(span)
 }
 
 /// The context a carrier holds, if it holds one.

@@ -12,9 +12,11 @@ pub mod query;
 pub mod reader;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use opentelemetry::KeyValue;
 use prost::Message;
+use temper_engine::traces;
 use temper_engine::log::trimmer::LogTrimmer;
 use temper_engine::log::{Log, LogError, LogName, LogRecord};
 use temper_proto::records::VisibilityRecord;
@@ -75,7 +77,7 @@ async fn project_partition(
             _ = shutdown.changed() => return,
             records = log.read(LogName::Visibility, partition, next, BATCH) => records,
         };
-        let (summaries, reached) = match records {
+        let (mut summaries, reached) = match records {
             Ok(records) => match records.last() {
                 Some(last) => (decode(partition, &records), last.offset + 1),
                 None => continue,
@@ -93,10 +95,13 @@ async fn project_partition(
                 continue;
             }
         };
+        let traced = take_trace_contexts(&mut summaries);
+        let applying = SystemTime::now();
         loop {
             match index.apply(partition, summaries.clone(), reached).await {
                 Ok(()) => {
                     lag.applied(&summaries, temper_engine::time::now_nanos());
+                    record_apply_spans(&traced, partition, summaries.len(), applying);
                     break;
                 }
                 Err(error) => {
@@ -113,6 +118,21 @@ async fn project_partition(
         if let Some(trimmer) = trimmer.as_mut() {
             trimmer.consumed_before(next);
         }
+    }
+}
+
+/// The trace contexts the summaries carry, taken out of them: the index
+/// keeps summaries, not traces.
+fn take_trace_contexts(summaries: &mut [VisibilityRecord]) -> Vec<opentelemetry::Context> {
+    summaries.iter_mut().filter_map(|summary| traces::context_from(&std::mem::take(&mut summary.trace_context))).collect()
+}
+
+/// A `projection.apply` span for each traced summary of a batch applied since `applying`.
+fn record_apply_spans(traced: &[opentelemetry::Context], partition: u32, batch_size: usize, applying: SystemTime) {
+    let applied = SystemTime::now();
+    for parent in traced {
+        let attributes = vec![KeyValue::new("temper.partition", i64::from(partition)), KeyValue::new("temper.batch_size", batch_size as i64)];
+        traces::record_span(parent, "projection.apply", applying, applied, attributes);
     }
 }
 

@@ -125,16 +125,18 @@ impl HeldShards {
     }
 
     /// Samples the lags of the held shards until the engine drops its
-    /// `HeldShards` (the task holds only a weak reference).
-    pub fn sample_lags(&self, log: Arc<dyn Log>) {
+    /// `HeldShards`. The task holds the shards and the log only weakly: an
+    /// engine that stops releases its log (a restarted engine reopens it).
+    pub fn sample_lags(&self, log: &Arc<dyn Log>) {
         let held = Arc::downgrade(&self.0);
+        let log = Arc::downgrade(log);
         tokio::spawn(async move {
             let mut reported: HashSet<ShardId> = HashSet::new();
             let mut interval = tokio::time::interval(SAMPLE_INTERVAL);
             interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 interval.tick().await;
-                let Some(held) = held.upgrade() else { break };
+                let (Some(held), Some(log)) = (held.upgrade(), log.upgrade()) else { break };
                 let shards: Vec<(ShardId, Arc<ShardProgress>)> =
                     held.iter().map(|entry| (*entry.key(), entry.value().clone())).collect();
                 drop(held);

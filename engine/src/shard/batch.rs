@@ -29,6 +29,10 @@ pub(super) struct Batch {
     pub replies: Vec<(ReplyTo, CommandResult)>,
     runs_to_delete: Vec<RunKey>,
     measurements: Vec<Measurement>,
+    /// The trace context of the command being applied, stamped on the
+    /// tasks, summaries and commands its transitions send, so the spans of
+    /// matching, projections and other workflows join its trace.
+    pub trace_context: HashMap<String, String>,
 }
 
 /// What the shard does once the batch is durable.
@@ -122,9 +126,18 @@ impl Batch {
         }
         for effect in transition.effects {
             match effect {
-                Effect::DispatchTask(task) => self.outbox.push(OutboxRecord { record: Some(Record::Task(task)) }),
-                Effect::Visibility(record) => self.outbox.push(OutboxRecord { record: Some(Record::Visibility(record)) }),
-                Effect::SendCommand(command) => self.send(command),
+                Effect::DispatchTask(mut task) => {
+                    task.trace_context.clone_from(&self.trace_context);
+                    self.outbox.push(OutboxRecord { record: Some(Record::Task(task)) })
+                }
+                Effect::Visibility(mut record) => {
+                    record.trace_context.clone_from(&self.trace_context);
+                    self.outbox.push(OutboxRecord { record: Some(Record::Visibility(record)) })
+                }
+                Effect::SendCommand(mut command) => {
+                    command.trace_context.clone_from(&self.trace_context);
+                    self.send(command)
+                }
                 Effect::AddTimer(key, task) => self.arm_timer(key, task),
                 Effect::DeleteTimer(key) => self.disarm_timer(key),
                 Effect::DeleteRun(deleted) => self.delete_run(deleted),

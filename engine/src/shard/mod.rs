@@ -35,6 +35,7 @@ use crate::log::{Log, LogName, LogRecord};
 use crate::metrics;
 use crate::traces;
 use opentelemetry::KeyValue;
+use opentelemetry::trace::TraceContextExt;
 use crate::metrics::outcomes::OutcomeMetrics;
 use crate::metrics::shards::{HeldShards, ShardProgress};
 use crate::notify::{HistoryNotifier, RunProgress};
@@ -444,8 +445,10 @@ impl ShardProcessor {
             for record in records {
                 match CommandRecord::decode(record.payload.as_ref()) {
                     Ok(command) => {
-                        let tracing = TracedCommand::of(&command, record.offset);
+                        let tracing = TracedCommand::start(&command, self.context.shard_id, record.offset);
+                        batch.trace_context = tracing.as_ref().map(TracedCommand::carrier).unwrap_or_default();
                         self.apply_command(&mut batch, command, now).await?;
+                        batch.trace_context.clear();
                         traced.extend(tracing.map(TracedCommand::applied));
                     }
                     Err(error) => {
@@ -460,7 +463,7 @@ impl ShardProcessor {
         self.commit(batch, last_offset).await?;
         let committed = SystemTime::now();
         for command in traced {
-            command.record_spans(self.context.shard_id, records.len(), commit_started, committed);
+            command.finish(self.context.shard_id, records.len(), commit_started, committed);
         }
         Ok(())
     }
@@ -820,36 +823,40 @@ fn group_by_run(due: &[(TimerKey, TimerTask)]) -> Vec<(RunKey, Vec<&TimerTask>)>
     groups
 }
 
-/// A command whose request was traced: its spans are recorded once its
-/// batch is committed, children of the request's span in the gateway.
+/// A command whose request was traced: its `engine.apply` span, child of
+/// the request's span in the gateway, parent of what its transitions send
+/// (tasks, summaries, commands); and, once its batch is committed, an
+/// `engine.commit` span beside it.
 struct TracedCommand {
     parent: opentelemetry::Context,
-    command: &'static str,
-    offset: u64,
-    started: SystemTime,
+    apply: opentelemetry::Context,
     applied: SystemTime,
 }
 
 impl TracedCommand {
-    fn of(record: &CommandRecord, offset: u64) -> Option<TracedCommand> {
+    fn start(record: &CommandRecord, shard: ShardId, offset: u64) -> Option<TracedCommand> {
         let parent = traces::context_from(&record.trace_context)?;
-        let started = SystemTime::now();
-        Some(TracedCommand { parent, command: command_name(record), offset, started, applied: started })
+        let attributes = vec![
+            KeyValue::new("temper.command", command_name(record)),
+            KeyValue::new("temper.shard", i64::from(shard)),
+            KeyValue::new("temper.offset", offset as i64),
+        ];
+        let apply = traces::start_span(&parent, "engine.apply", attributes);
+        Some(TracedCommand { parent, apply, applied: SystemTime::now() })
+    }
+
+    /// The W3C headers naming the apply span, for what the command sends.
+    fn carrier(&self) -> HashMap<String, String> {
+        traces::carrier_of(&self.apply)
     }
 
     fn applied(self) -> TracedCommand {
         TracedCommand { applied: SystemTime::now(), ..self }
     }
 
-    fn record_spans(self, shard: ShardId, batch_size: usize, commit_started: SystemTime, committed: SystemTime) {
-        let shard = KeyValue::new("temper.shard", i64::from(shard));
-        let apply = vec![
-            KeyValue::new("temper.command", self.command),
-            shard.clone(),
-            KeyValue::new("temper.offset", self.offset as i64),
-        ];
-        traces::record_span(&self.parent, "engine.apply", self.started, self.applied, apply);
-        let commit = vec![shard, KeyValue::new("temper.batch_size", batch_size as i64)];
+    fn finish(self, shard: ShardId, batch_size: usize, commit_started: SystemTime, committed: SystemTime) {
+        self.apply.span().end_with_timestamp(self.applied);
+        let commit = vec![KeyValue::new("temper.shard", i64::from(shard)), KeyValue::new("temper.batch_size", batch_size as i64)];
         traces::record_span(&self.parent, "engine.commit", commit_started, committed, commit);
     }
 }

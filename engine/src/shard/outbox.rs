@@ -7,9 +7,9 @@
 //! a summary carries a version, a command between workflows is deduplicated
 //! by its request id or by the state it finds).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use prost::Message;
@@ -18,6 +18,8 @@ use temper_proto::records::outbox_record::Record;
 use tokio::sync::{mpsc, watch};
 
 use crate::log::{Log, LogName};
+use crate::traces;
+use opentelemetry::KeyValue;
 use crate::partitioning::{shard_of, task_partition_of};
 use crate::store::{ShardId, Store};
 
@@ -107,10 +109,20 @@ impl OutboxPublisher {
         else {
             return;
         };
+        let traced: Vec<opentelemetry::Context> = batch.iter().filter_map(|(_, record)| traces::context_from(trace_context_of(record))).collect();
+        let records = batch.len() as i64;
+        let started = SystemTime::now();
         let grouped = self.group_by_partition(batch);
         loop {
             match self.publish(&grouped, from, through).await {
-                Ok(()) => return,
+                Ok(()) => {
+                    let published = SystemTime::now();
+                    for parent in &traced {
+                        let attributes = vec![KeyValue::new("temper.shard", i64::from(self.shard_id)), KeyValue::new("temper.records", records)];
+                        traces::record_span(parent, "outbox.publish", started, published, attributes);
+                    }
+                    return;
+                }
                 Err(error) => {
                     tracing::error!(shard = self.shard_id, %error, "publishing the outbox failed; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -156,5 +168,16 @@ impl OutboxPublisher {
         self.published.add(from, through);
         self.appended_through.send_if_modified(|appended| std::mem::replace(appended, (*appended).max(through)) < through);
         Ok(())
+    }
+}
+
+/// The trace context an outbox record carries, if its command was traced.
+fn trace_context_of(record: &OutboxRecord) -> &HashMap<String, String> {
+    static NONE: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(HashMap::new);
+    match &record.record {
+        Some(Record::Task(task)) => &task.trace_context,
+        Some(Record::Visibility(summary)) => &summary.trace_context,
+        Some(Record::Command(command)) => &command.trace_context,
+        None => &NONE,
     }
 }

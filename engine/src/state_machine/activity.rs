@@ -84,6 +84,7 @@ impl RunMutation<'_> {
             scheduled_time: activity.scheduled_time,
             expiry,
             sticky: false,
+            trace_context: Default::default(),
         };
         self.effect(Effect::DispatchTask(record));
     }

@@ -281,6 +281,8 @@ pub fn visibility_record(state: &WorkflowMutableState) -> VisibilityRecord {
         deleted: false,
         parent: info.parent.clone(),
         first_run_id: info.first_run_id.clone(),
+        // Stamped by the shard with the applied command's.
+        trace_context: Default::default(),
     }
 }
 

@@ -144,6 +144,7 @@ impl RunMutation<'_> {
             scheduled_time: wft.scheduled_time,
             expiry,
             sticky: wft.sticky,
+            trace_context: Default::default(),
         };
         self.effect(Effect::DispatchTask(record));
     }

@@ -403,6 +403,7 @@ impl Matching {
                         partition,
                         offset: record.offset,
                         maybe_handed_out: record.offset < takeover.end,
+                        read_at: std::time::SystemTime::now(),
                     }),
                     Err(error) => tracing::error!(partition, offset = record.offset, %error, "skipping an undecodable task"),
                 }

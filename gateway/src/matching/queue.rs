@@ -30,6 +30,8 @@ pub struct PendingTask {
     /// Read from below where the partition ended when this gateway took it:
     /// its previous owner may have handed the task out already.
     pub maybe_handed_out: bool,
+    /// When matching read it: the start of its `matching.dispatch` span.
+    pub read_at: std::time::SystemTime,
 }
 
 impl PendingTask {
@@ -354,6 +356,7 @@ mod tests {
             record: TaskRecord { scheduled_event_id: offset as i64, expiry: expiry.map(timestamp_from_nanos), ..Default::default() },
             partition: 0,
             offset,
+            read_at: std::time::SystemTime::now(),
         }
     }
 

@@ -76,13 +76,40 @@ pub async fn poll<'a, S>(
             gateway.matching.settle(lease);
             continue;
         }
+        let dispatch_span = DispatchSpan::of(&task);
         // On an error the lease is dropped, so the task goes back to the queue.
         let started = start(task).await?;
         gateway.matching.settle(lease);
         if let Some(started) = started {
             metrics::poll_answered(kind, "task");
+            if let Some(span) = dispatch_span {
+                span.record();
+            }
             return Ok(Polled::Started(started));
         }
+    }
+}
+
+/// A traced task's `matching.dispatch` span: from matching reading it off
+/// the `tasks` log, through its wait in the backlog (none on a sync match),
+/// to a poll starting it; child of the engine's span that dispatched it.
+struct DispatchSpan {
+    parent: opentelemetry::Context,
+    read_at: std::time::SystemTime,
+    task_queue: String,
+    attempt: i32,
+}
+
+impl DispatchSpan {
+    fn of(task: &PendingTask) -> Option<DispatchSpan> {
+        let parent = temper_engine::traces::context_from(&task.record.trace_context)?;
+        Some(DispatchSpan { parent, read_at: task.read_at, task_queue: task.record.task_queue.clone(), attempt: task.record.attempt })
+    }
+
+    fn record(self) {
+        use opentelemetry::KeyValue;
+        let attributes = vec![KeyValue::new("temper.task_queue", self.task_queue), KeyValue::new("temper.attempt", i64::from(self.attempt))];
+        temper_engine::traces::record_span(&self.parent, "matching.dispatch", self.read_at, std::time::SystemTime::now(), attributes);
     }
 }
 

@@ -10,14 +10,17 @@ trace holding, correctly parented:
     .../WorkflowService/StartWorkflowExecution  Temper's gateway, service --server-service
       log.append                                the command's append to the log
       engine.apply (temper.command=StartWorkflow)
+        outbox.publish                          its task and summary appended to the logs
+        matching.dispatch                       its first workflow task handed to the worker
+        projection.apply                        its summary applied to the visibility index
       engine.commit
     RunWorkflow:TracedWorkflow                  the worker's span (SDK)
       StartActivity:traced_greeting
         RunActivity:traced_greeting
 
-With --separate-engine-service, the engine's spans must come from that
-service (another process of a cluster) and the gateway's from
---server-service.
+With --separate-engine-service, the engine's spans (apply, commit, outbox)
+must come from that service (another process of a cluster), and the
+gateway's and projections' from --server-service.
 """
 
 import asyncio
@@ -131,7 +134,10 @@ async def main(args) -> None:
     provider.force_flush()
     log(f"trace {trace_id}: waiting for every span in Jaeger")
 
-    wanted = ["RunActivity:traced_greeting", START_RPC, "engine.apply", "engine.commit", "log.append"]
+    wanted = [
+        "RunActivity:traced_greeting", START_RPC, "engine.apply", "engine.commit", "log.append",
+        "outbox.publish", "matching.dispatch", "projection.apply",
+    ]
     deadline = time.monotonic() + 30
     while True:
         found = trace_of(args.jaeger_query, client_service, trace_id)
@@ -160,6 +166,15 @@ async def main(args) -> None:
         check_child(spans, span, gateway, operation)
         expected_service = args.server_service if operation == "log.append" else engine_service
         check_eq(spans.service(span), expected_service, f"the service of {operation}")
+    apply = spans.one("engine.apply", **{"temper.command": "StartWorkflow"})
+    for operation, service in [
+        ("outbox.publish", engine_service),
+        ("matching.dispatch", args.server_service),
+        ("projection.apply", args.server_service),
+    ]:
+        span = spans.one(operation)
+        check_child(spans, span, apply, operation)
+        check_eq(spans.service(span), service, f"the service of {operation}")
     run = spans.one("RunWorkflow:TracedWorkflow")
     check_child(spans, run, start, "the worker's RunWorkflow")
     run_activity = spans.one("RunActivity:traced_greeting")

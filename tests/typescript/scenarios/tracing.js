@@ -3,7 +3,8 @@
 // (@temporalio/interceptors-opentelemetry): the client's StartWorkflow span,
 // Temper's gateway span for StartWorkflowExecution under it (service
 // --server-service), the command's log.append, engine.apply and
-// engine.commit under that, and the worker's RunWorkflow (under the client's
+// engine.commit under that, the outbox's publish, matching's dispatch and the
+// projection's apply under engine.apply, and the worker's RunWorkflow (under the client's
 // span) and RunActivity spans. The twin of tests/python/scenarios/tracing.py.
 'use strict';
 
@@ -112,7 +113,9 @@ async function main(args) {
   );
   await provider.forceFlush();
 
-  const spans = await completeTrace(jaegerQuery, clientService, [START_RPC, 'engine.apply', 'engine.commit', 'log.append', 'RunActivity:composeGreeting']);
+  const spans = await completeTrace(jaegerQuery, clientService, [
+    START_RPC, 'engine.apply', 'engine.commit', 'log.append', 'outbox.publish', 'matching.dispatch', 'projection.apply', 'RunActivity:composeGreeting',
+  ]);
   log(`the trace holds ${spans.summary()}`);
   const start = spans.one('StartWorkflow:greetingWorkflow');
   checkEq(spans.service(start), clientService, "the client span's service");
@@ -123,6 +126,10 @@ async function main(args) {
     const span = spans.one(operation, tags);
     spans.checkChild(span, gateway, operation);
     checkEq(spans.service(span), serverService, `the service of ${operation}`);
+  }
+  const apply = spans.one('engine.apply', { 'temper.command': 'StartWorkflow' });
+  for (const operation of ['outbox.publish', 'matching.dispatch', 'projection.apply']) {
+    spans.checkChild(spans.one(operation), apply, operation);
   }
   spans.checkChild(spans.one('RunWorkflow:greetingWorkflow'), start, "the worker's RunWorkflow");
   spans.checkChild(spans.one('RunActivity:composeGreeting'), spans.one('StartActivity:composeGreeting'), "the worker's RunActivity");
