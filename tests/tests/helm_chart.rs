@@ -281,6 +281,7 @@ fn the_chart_lints_renders_and_validates_with_default_and_production_values() {
         let password = env_value(container, "TEMPER_CASSANDRA_PASSWORD").expect("the password from the Secret");
         assert_eq!(password["valueFrom"]["secretKeyRef"]["name"], "temper-cassandra");
         assert_eq!(env_value(container, "OTEL_EXPORTER_OTLP_ENDPOINT").expect("tracing")["value"], "http://otel-collector.observability:4317");
+        assert_eq!(env_value(container, "OTEL_TRACES_SAMPLER_ARG").expect("the sample ratio")["value"], "0.1");
         let tls = pod["volumes"].as_array().unwrap().iter().find(|volume| volume["name"] == "cassandra-tls").expect("the TLS Secret");
         assert_eq!(tls["secret"]["secretName"], "temper-cassandra-tls");
     }
@@ -306,7 +307,7 @@ fn the_chart_lints_renders_and_validates_with_default_and_production_values() {
 
 #[test]
 fn bad_values_fail_naming_the_value() {
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["--set", "engine.replicas=-1"], "/engine/replicas"),
         (&["--set-json", "kafka.brokers=[]"], "/kafka/brokers"),
         (&["--set", "kafka.brokers=null"], "missing property 'brokers'"),
@@ -318,6 +319,7 @@ fn bad_values_fail_naming_the_value() {
         (&["--set", "cluster.lease=soon"], "/cluster/lease"),
         (&["--set", "cassandra.tls.enabled=true"], "cassandra.tls.existingSecret"),
         (&["--set", "cassandra.maxConns=2", "--set", "cassandra.maxConnsPerShard=1"], "cassandra.maxConnsPerShard"),
+        (&["--set", "tracing.sampleRatio=2"], "/tracing/sampleRatio"),
     ];
     for (values, named) in cases {
         let error = template_error(values);
