@@ -82,6 +82,7 @@ impl CommandBus {
         if let Some(reason) = self.health.unavailable(shard) {
             return Err(ApiError::Unavailable(format!("Shard {shard} cannot apply requests now, nothing was recorded; retry later: {reason}")));
         }
+        let command_kind = temper_engine::state_machine::commands::name_of(&command);
         let pending = self.replies.register();
         let record = CommandRecord {
             reply_to: Some(pending.reply_to.clone()),
@@ -97,6 +98,7 @@ impl CommandBus {
         match tokio::time::timeout(APPEND_TIMEOUT, self.log.append(LogName::Commands, shard, vec![encoded])).await {
             Ok(appended) => {
                 let offset = appended?;
+                temper_engine::metrics::shards::command_appended(command_kind);
                 if traced {
                     let attributes = vec![KeyValue::new("temper.shard", i64::from(shard)), KeyValue::new("temper.offset", offset as i64)];
                     traces::record_span(&opentelemetry::Context::current(), "log.append", append_started, SystemTime::now(), attributes);

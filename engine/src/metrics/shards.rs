@@ -22,6 +22,10 @@ use crate::store::ShardId;
 
 const SAMPLE_INTERVAL: Duration = Duration::from_secs(2);
 
+static COMMANDS_APPENDED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter_vec("temper_commands_appended_total", "Commands this process's gateway appended to the commands log, by command.", &["command"])
+});
+
 static COMMANDS_APPLIED: LazyLock<IntCounterVec> =
     LazyLock::new(|| counter_vec("temper_commands_applied_total", "Commands from the commands log applied by this process's shards.", &[]));
 
@@ -65,6 +69,11 @@ static CACHE_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         &["cache", "result"],
     )
 });
+
+/// Counts a command a gateway appended (`command` is its kind, a bounded set).
+pub fn command_appended(command: &'static str) {
+    COMMANDS_APPENDED.with_label_values(&[command]).inc();
+}
 
 /// Counts a batch of `commands` applied and committed in `commit_nanos`.
 pub fn commands_committed(commands: usize, commit_nanos: i64) {

@@ -33,6 +33,8 @@ pub(super) struct Batch {
     /// tasks, summaries and commands its transitions send, so the spans of
     /// matching, projections and other workflows join its trace.
     pub trace_context: HashMap<String, String>,
+    /// The same command's `engine.apply` span, parent of its store reads' spans.
+    pub apply_span: Option<opentelemetry::Context>,
 }
 
 /// What the shard does once the batch is durable.
@@ -74,7 +76,12 @@ impl Batch {
         crate::metrics::shards::cache_lookup("current_run", cached.is_some());
         let run_id = match cached {
             Some(run_id) => Some(run_id),
-            None => context.store.get_current_run(context.shard_id, workflow).await?.map(|c| c.run_id),
+            None => {
+                let reading = self.store_read("store.get_current_run");
+                let current = context.store.get_current_run(context.shard_id, workflow).await?;
+                reading.finish();
+                current.map(|c| c.run_id)
+            }
         };
         self.current_runs.insert(workflow.clone(), run_id.clone());
         Ok(run_id)
@@ -87,7 +94,12 @@ impl Batch {
             crate::metrics::shards::cache_lookup("mutable_state", cached.is_some());
             let loaded = match cached {
                 Some(cached) => Some(Arc::unwrap_or_clone(cached)),
-                None => context.store.get_execution(context.shard_id, run).await?,
+                None => {
+                    let reading = self.store_read("store.get_execution");
+                    let state = context.store.get_execution(context.shard_id, run).await?;
+                    reading.finish();
+                    state
+                }
             };
             match loaded {
                 Some(state) => {
@@ -97,6 +109,11 @@ impl Batch {
             }
         }
         Ok(self.states.get_mut(run))
+    }
+
+    /// A store read on behalf of the traced command being applied, if any.
+    fn store_read(&self, name: &'static str) -> StoreRead {
+        StoreRead { parent: self.apply_span.clone(), name, started: std::time::SystemTime::now() }
     }
 
     pub fn insert_new_run(&mut self, run: RunKey, state: WorkflowMutableState) {
@@ -247,4 +264,20 @@ impl Batch {
 
 fn successor_run_id(state: &WorkflowMutableState) -> String {
     state.info.as_ref().map(|info| info.run_id.clone()).unwrap_or_default()
+}
+
+/// A store read's span, recorded once it answered (a failed read fails the
+/// batch, whose spans go with it).
+struct StoreRead {
+    parent: Option<opentelemetry::Context>,
+    name: &'static str,
+    started: std::time::SystemTime,
+}
+
+impl StoreRead {
+    fn finish(self) {
+        if let Some(parent) = &self.parent {
+            crate::traces::record_span(parent, self.name, self.started, std::time::SystemTime::now(), Vec::new());
+        }
+    }
 }

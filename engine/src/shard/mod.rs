@@ -447,8 +447,10 @@ impl ShardProcessor {
                     Ok(command) => {
                         let tracing = TracedCommand::start(&command, self.context.shard_id, record.offset);
                         batch.trace_context = tracing.as_ref().map(TracedCommand::carrier).unwrap_or_default();
+                        batch.apply_span = tracing.as_ref().map(|traced| traced.apply.clone());
                         self.apply_command(&mut batch, command, now).await?;
                         batch.trace_context.clear();
+                        batch.apply_span = None;
                         traced.extend(tracing.map(TracedCommand::applied));
                     }
                     Err(error) => {

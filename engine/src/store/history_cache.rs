@@ -63,6 +63,12 @@ impl HistoryCache {
     /// cached and the read starts within what was cached: past its end, only
     /// the store knows whether another writer added more.
     pub fn read(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> Option<Vec<RawEvent>> {
+        let events = self.cached_events(run, first_event_id, max_events);
+        crate::metrics::shards::cache_lookup("history", events.is_some());
+        events
+    }
+
+    fn cached_events(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> Option<Vec<RawEvent>> {
         let cached = self.runs.get(run)?;
         let start = usize::try_from(first_event_id.max(1) - 1).ok()?;
         if start >= cached.len() {

@@ -9,8 +9,9 @@ once per workflow before it succeeds, then scrapes the server's `/metrics`
     continued_as_new}_total, by namespace and workflow type;
   - temporal_activity_execution_failed_total, temporal_activity_completed_total
     and the temporal_activity_execution_latency histogram's count;
-  - temporal_service_requests_total for the starts, and
-    temporal_service_errors_total for a start refused as a duplicate;
+  - temporal_service_requests_total and temper_commands_appended_total for
+    the starts, and temporal_service_errors_total for a start refused as a
+    duplicate;
   - temporal_task_queue_length for a queue nobody polls.
 
 Counts are checked as increases over a scrape taken first, of workflow and
@@ -192,6 +193,9 @@ async def main(args) -> None:
         starts = value(found, "temporal_service_requests_total", operation="StartWorkflowExecution")
         starts -= value(baseline, "temporal_service_requests_total", operation="StartWorkflowExecution")
         check(starts >= COMPLETING + FAILING + 6, f"StartWorkflowExecution requests counted: {starts}")
+        appended = value(found, "temper_commands_appended_total", command="StartWorkflow")
+        appended -= value(baseline, "temper_commands_appended_total", command="StartWorkflow")
+        check(appended >= COMPLETING + FAILING + 6, f"StartWorkflow commands appended: {appended}")
         refused_labels = dict(operation="StartWorkflowExecution", status_code="ALREADY_EXISTS")
         refused = value(found, "temporal_service_errors_total", **refused_labels)
         refused -= value(baseline, "temporal_service_errors_total", **refused_labels)

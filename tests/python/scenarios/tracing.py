@@ -10,6 +10,7 @@ trace holding, correctly parented:
     .../WorkflowService/StartWorkflowExecution  Temper's gateway, service --server-service
       log.append                                the command's append to the log
       engine.apply (temper.command=StartWorkflow)
+        store.get_current_run                   its read of the workflow's current run
         outbox.publish                          its task and summary appended to the logs
         matching.dispatch                       its first workflow task handed to the worker
         projection.apply                        its summary applied to the visibility index
@@ -136,7 +137,7 @@ async def main(args) -> None:
 
     wanted = [
         "RunActivity:traced_greeting", START_RPC, "engine.apply", "engine.commit", "log.append",
-        "outbox.publish", "matching.dispatch", "projection.apply",
+        "outbox.publish", "matching.dispatch", "projection.apply", "store.get_current_run",
     ]
     deadline = time.monotonic() + 30
     while True:
@@ -168,6 +169,7 @@ async def main(args) -> None:
         check_eq(spans.service(span), expected_service, f"the service of {operation}")
     apply = spans.one("engine.apply", **{"temper.command": "StartWorkflow"})
     for operation, service in [
+        ("store.get_current_run", engine_service),
         ("outbox.publish", engine_service),
         ("matching.dispatch", args.server_service),
         ("projection.apply", args.server_service),
