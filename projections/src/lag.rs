@@ -9,8 +9,8 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use prometheus::HistogramVec;
-use temper_engine::metrics::{histogram_vec, latency_buckets, seconds};
+use prometheus::Histogram;
+use temper_engine::metrics::{histogram, latency_buckets, seconds};
 use temper_engine::time::timestamp_nanos;
 use temper_proto::records::VisibilityRecord;
 use tokio::time::Instant;
@@ -19,11 +19,10 @@ const REPORT_INTERVAL: Duration = Duration::from_secs(10);
 /// Samples kept between two reports, at most; beyond, later ones are left out.
 const MAX_SAMPLES: usize = 100_000;
 
-static LAG: LazyLock<HistogramVec> = LazyLock::new(|| {
-    histogram_vec(
+static LAG: LazyLock<Histogram> = LazyLock::new(|| {
+    histogram(
         "temper_projection_lag_seconds",
         "Seconds from a run summary's commit (a start or a close) to its application to the visibility index.",
-        &[],
         latency_buckets(),
     )
 });
@@ -47,9 +46,8 @@ impl ProjectionLag {
     /// Notes the lag of what was just applied, and reports the window once it is long enough.
     pub fn applied(&self, summaries: &[VisibilityRecord], now_nanos: i64) {
         let lags: Vec<i64> = summaries.iter().filter_map(committed_at).map(|at| now_nanos.saturating_sub(at).max(0)).collect();
-        let histogram = LAG.with_label_values::<&str>(&[]);
         for lag in &lags {
-            histogram.observe(seconds(*lag));
+            LAG.observe(seconds(*lag));
         }
         let report = {
             let mut window = self.window.lock();

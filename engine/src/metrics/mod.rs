@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use parking_lot::Mutex;
-use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
 
 /// How many distinct values one user-derived label may take.
 pub const LABEL_VALUES_LIMIT: usize = 500;
@@ -66,6 +66,16 @@ fn register<M: prometheus::core::Collector + Clone + 'static>(metric: M) -> M {
     // registration of a name would be a programming error caught by tests.
     REGISTRY.register(Box::new(metric.clone())).expect("a metric name registered twice");
     metric
+}
+
+/// A counter without labels, registered.
+pub fn counter(name: &str, help: &str) -> IntCounter {
+    register(IntCounter::new(name, help).expect("a valid counter definition"))
+}
+
+/// A histogram without labels, registered.
+pub fn histogram(name: &str, help: &str, buckets: Vec<f64>) -> Histogram {
+    register(Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets)).expect("a valid histogram definition"))
 }
 
 /// A counter family, registered.

@@ -10,11 +10,11 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
-use prometheus::{HistogramVec, IntCounterVec};
+use prometheus::{HistogramVec, IntCounter, IntCounterVec};
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;
 use tokio::sync::mpsc;
 
-use super::{bounded_label, counter_vec, histogram_vec, latency_buckets, seconds};
+use super::{bounded_label, counter, counter_vec, histogram_vec, latency_buckets, seconds};
 use crate::state_machine::{ActivityEnd, Measurement};
 use crate::store::Store;
 
@@ -78,12 +78,8 @@ static ACTIVITIES: LazyLock<ActivityMetrics> = LazyLock::new(|| {
     }
 });
 
-static DROPPED: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(
-        "temper_metrics_dropped_total",
-        "Measurements dropped because counting them fell too far behind the shards.",
-        &[],
-    )
+static DROPPED: LazyLock<IntCounter> = LazyLock::new(|| {
+    counter("temper_metrics_dropped_total", "Measurements dropped because counting them fell too far behind the shards.")
 });
 
 /// Where shards hand the measurements of their committed batches.
@@ -107,7 +103,7 @@ impl OutcomeMetrics {
         }
         let count = measurements.len() as u64;
         if self.queue.try_send(measurements).is_err() {
-            DROPPED.with_label_values::<&str>(&[]).inc_by(count);
+            DROPPED.inc_by(count);
         }
     }
 }

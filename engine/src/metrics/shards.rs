@@ -13,10 +13,10 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use dashmap::DashMap;
-use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec};
+use prometheus::{Histogram, IntCounter, IntCounterVec, IntGaugeVec};
 use tokio::sync::watch;
 
-use super::{counter_vec, gauge_vec, histogram_vec, latency_buckets, seconds};
+use super::{counter, counter_vec, gauge_vec, histogram, latency_buckets, seconds};
 use crate::log::{Log, LogName};
 use crate::store::ShardId;
 
@@ -26,24 +26,22 @@ static COMMANDS_APPENDED: LazyLock<IntCounterVec> = LazyLock::new(|| {
     counter_vec("temper_commands_appended_total", "Commands this process's gateway appended to the commands log, by command.", &["command"])
 });
 
-static COMMANDS_APPLIED: LazyLock<IntCounterVec> =
-    LazyLock::new(|| counter_vec("temper_commands_applied_total", "Commands from the commands log applied by this process's shards.", &[]));
+static COMMANDS_APPLIED: LazyLock<IntCounter> =
+    LazyLock::new(|| counter("temper_commands_applied_total", "Commands from the commands log applied by this process's shards."));
 
-static BATCH_SIZE: LazyLock<HistogramVec> = LazyLock::new(|| {
-    histogram_vec(
+static BATCH_SIZE: LazyLock<Histogram> = LazyLock::new(|| {
+    histogram(
         "temper_commit_batch_size",
         "Commands applied per shard commit.",
-        &[],
         vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0],
     )
 });
 
-static COMMIT_LATENCY: LazyLock<HistogramVec> = LazyLock::new(|| {
-    histogram_vec("temper_commit_latency_seconds", "Seconds a shard's commit to the store took.", &[], latency_buckets())
-});
+static COMMIT_LATENCY: LazyLock<Histogram> =
+    LazyLock::new(|| histogram("temper_commit_latency_seconds", "Seconds a shard's commit to the store took.", latency_buckets()));
 
-static TIMER_LAG: LazyLock<HistogramVec> = LazyLock::new(|| {
-    histogram_vec("temper_timer_lag_seconds", "Seconds between a durable timer's due time and its firing.", &[], latency_buckets())
+static TIMER_LAG: LazyLock<Histogram> = LazyLock::new(|| {
+    histogram("temper_timer_lag_seconds", "Seconds between a durable timer's due time and its firing.", latency_buckets())
 });
 
 static SHARD_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
@@ -62,12 +60,23 @@ static OUTBOX_LAG: LazyLock<IntGaugeVec> = LazyLock::new(|| {
     )
 });
 
-static CACHE_REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter_vec(
+/// The caches whose lookups are counted.
+#[derive(Clone, Copy)]
+pub enum Cache {
+    MutableState,
+    CurrentRun,
+    History,
+}
+
+/// Hit and miss counters of each cache, looked up once.
+static CACHE_REQUESTS: LazyLock<[[IntCounter; 2]; 3]> = LazyLock::new(|| {
+    let family = counter_vec(
         "temper_cache_requests_total",
         "Lookups in the engine's caches, by cache (mutable_state, current_run, history) and result (hit, miss).",
         &["cache", "result"],
-    )
+    );
+    ["mutable_state", "current_run", "history"]
+        .map(|cache| [family.with_label_values(&[cache, "hit"]), family.with_label_values(&[cache, "miss"])])
 });
 
 /// Counts a command a gateway appended (`command` is its kind, a bounded set).
@@ -78,20 +87,20 @@ pub fn command_appended(command: &'static str) {
 /// Counts a batch of `commands` applied and committed in `commit_nanos`.
 pub fn commands_committed(commands: usize, commit_nanos: i64) {
     if commands > 0 {
-        COMMANDS_APPLIED.with_label_values::<&str>(&[]).inc_by(commands as u64);
-        BATCH_SIZE.with_label_values::<&str>(&[]).observe(commands as f64);
+        COMMANDS_APPLIED.inc_by(commands as u64);
+        BATCH_SIZE.observe(commands as f64);
     }
-    COMMIT_LATENCY.with_label_values::<&str>(&[]).observe(seconds(commit_nanos));
+    COMMIT_LATENCY.observe(seconds(commit_nanos));
 }
 
 /// Observes a timer firing `late_nanos` after it was due.
 pub fn timer_fired(late_nanos: i64) {
-    TIMER_LAG.with_label_values::<&str>(&[]).observe(seconds(late_nanos));
+    TIMER_LAG.observe(seconds(late_nanos));
 }
 
 /// Counts a cache lookup.
-pub fn cache_lookup(cache: &'static str, hit: bool) {
-    CACHE_REQUESTS.with_label_values(&[cache, if hit { "hit" } else { "miss" }]).inc();
+pub fn cache_lookup(cache: Cache, hit: bool) {
+    CACHE_REQUESTS[cache as usize][usize::from(!hit)].inc();
 }
 
 /// A held shard's progress, as its processor last committed it.

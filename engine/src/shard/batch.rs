@@ -73,7 +73,7 @@ impl Batch {
             return Ok(run_id.clone());
         }
         let cached = context.current_run_cache.get(workflow);
-        crate::metrics::shards::cache_lookup("current_run", cached.is_some());
+        crate::metrics::shards::cache_lookup(crate::metrics::shards::Cache::CurrentRun, cached.is_some());
         let run_id = match cached {
             Some(run_id) => Some(run_id),
             None => {
@@ -91,7 +91,7 @@ impl Batch {
     pub async fn state(&mut self, context: &ShardContext, run: &RunKey) -> StoreResult<Option<&mut WorkflowMutableState>> {
         if !self.states.contains_key(run) {
             let cached = context.state_cache.remove(run);
-            crate::metrics::shards::cache_lookup("mutable_state", cached.is_some());
+            crate::metrics::shards::cache_lookup(crate::metrics::shards::Cache::MutableState, cached.is_some());
             let loaded = match cached {
                 Some(cached) => Some(Arc::unwrap_or_clone(cached)),
                 None => {

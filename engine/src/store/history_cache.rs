@@ -64,7 +64,7 @@ impl HistoryCache {
     /// the store knows whether another writer added more.
     pub fn read(&self, run: &RunKey, first_event_id: i64, max_events: usize) -> Option<Vec<RawEvent>> {
         let events = self.cached_events(run, first_event_id, max_events);
-        crate::metrics::shards::cache_lookup("history", events.is_some());
+        crate::metrics::shards::cache_lookup(crate::metrics::shards::Cache::History, events.is_some());
         events
     }
 

@@ -5,13 +5,14 @@
 //! `service_errors_*` and `service_latency`). Long polls are timed too, so
 //! their latency is how long they waited.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
 use futures::future::BoxFuture;
-use prometheus::{HistogramVec, IntCounterVec};
-use temper_engine::metrics::{bounded_label, counter_vec, histogram_vec, latency_buckets};
+use dashmap::DashMap;
+use prometheus::{Histogram, HistogramVec, IntCounter, IntCounterVec};
+use temper_engine::metrics::{OTHER_LABEL_VALUE, bounded_label, counter_vec, histogram_vec, latency_buckets};
 use tonic::codegen::{Service, http};
 use tower_layer::Layer;
 
@@ -66,32 +67,69 @@ where
     }
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        let operation = operation_of(request.uri().path());
+        let operation = operation_metrics(request.uri().path());
         let arrived = Instant::now();
         let answering = self.inner.call(request);
         Box::pin(async move {
             let answer = answering.await;
             let status_code = answer.as_ref().ok().and_then(status_code_of);
-            record(&operation, status_code, arrived);
+            operation.record(status_code, arrived);
             answer
         })
     }
 }
 
-fn record(operation: &str, status_code: Option<i32>, arrived: Instant) {
-    REQUESTS.with_label_values(&[operation]).inc();
-    LATENCY.with_label_values(&[operation]).observe(arrived.elapsed().as_secs_f64());
-    if let Some(code) = status_code.filter(|code| *code != tonic::Code::Ok as i32) {
-        ERRORS.with_label_values(&[operation, status_name(code)]).inc();
+/// One operation's counters, looked up once: every call pays a map read,
+/// not a label lookup per metric.
+struct OperationMetrics {
+    operation: String,
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+impl OperationMetrics {
+    fn record(&self, status_code: Option<i32>, arrived: Instant) {
+        self.requests.inc();
+        self.latency.observe(arrived.elapsed().as_secs_f64());
+        if let Some(code) = status_code.filter(|code| *code != tonic::Code::Ok as i32) {
+            ERRORS.with_label_values(&[self.operation.as_str(), status_name(code)]).inc();
+        }
     }
 }
+
+/// By request path, for paths whose operation has a label of its own; the
+/// others (made-up services, methods past the label bound) share the entry
+/// of their shared label, so the map is bounded like the labels.
+static OPERATIONS: LazyLock<DashMap<String, Arc<OperationMetrics>>> = LazyLock::new(DashMap::new);
+
+fn operation_metrics(path: &str) -> Arc<OperationMetrics> {
+    if let Some(known) = OPERATIONS.get(path) {
+        return known.clone();
+    }
+    let operation = operation_of(path);
+    // Paths counted under a shared label share its entry too.
+    let shared = operation == UNKNOWN_OPERATION || operation == OTHER_LABEL_VALUE;
+    let key = if shared { operation.as_str() } else { path };
+    OPERATIONS
+        .entry(key.to_string())
+        .or_insert_with(|| {
+            Arc::new(OperationMetrics {
+                requests: REQUESTS.with_label_values(&[operation.as_str()]),
+                latency: LATENCY.with_label_values(&[operation.as_str()]),
+                operation,
+            })
+        })
+        .clone()
+}
+
+const UNKNOWN_OPERATION: &str = "_unknown_";
 
 /// `/package.Service/Method` -> `Method`, for the services Temper serves.
 fn operation_of(path: &str) -> String {
     let mut parts = path.trim_start_matches('/').splitn(2, '/');
     match (parts.next(), parts.next()) {
         (Some(service), Some(method)) if KNOWN_SERVICES.contains(&service) => bounded_label("operation", method),
-        _ => "_unknown_".to_string(),
+        _ => UNKNOWN_OPERATION.to_string(),
     }
 }
 
@@ -133,5 +171,15 @@ mod tests {
         assert_eq!(operation_of("/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution"), "StartWorkflowExecution");
         assert_eq!(operation_of("/made.up.Service/Anything"), "_unknown_");
         assert_eq!(operation_of("/"), "_unknown_");
+    }
+
+    #[test]
+    fn made_up_paths_share_one_entry() {
+        let first = operation_metrics("/made.up.Service/One");
+        let second = operation_metrics("/another.Made.Up/Two");
+        assert!(Arc::ptr_eq(&first, &second));
+        assert!(!OPERATIONS.contains_key("/made.up.Service/One"), "made-up paths are not kept");
+        let start = operation_metrics("/temporal.api.workflowservice.v1.WorkflowService/StartWorkflowExecution");
+        assert_eq!(start.operation, "StartWorkflowExecution");
     }
 }
