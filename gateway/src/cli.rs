@@ -193,7 +193,13 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
             address: (args.metrics_port != 0).then(|| SocketAddr::new(args.ip, args.metrics_port)),
             required: false,
         },
-        tracing: TracingSettings::from_environment(),
+        tracing: match TracingSettings::from_environment() {
+            Ok(tracing) => tracing,
+            Err(error) => {
+                eprintln!("temper: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
     };
     serve(config)
 }

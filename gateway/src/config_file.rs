@@ -51,6 +51,7 @@ use crate::cassandra_settings::CassandraSection;
 use crate::gateway::Limits;
 use crate::roles::{ClusterSettings, Roles};
 use crate::server::{DevServerConfig, LogSelection, MetricsSettings, StoreSelection, TracingSettings};
+use crate::telemetry::traces::TracingVariables;
 use std::time::Duration;
 use temper_engine::log::kafka::KafkaLogConfig;
 
@@ -174,7 +175,8 @@ fn default_shards() -> u32 {
 pub fn load(path: &Path) -> Result<DevServerConfig, ConfigError> {
     let mut file = parse(path)?;
     apply_environment(&mut file, |name| std::env::var(name).ok());
-    server_config(file).map_err(|message| invalid(path, message))
+    let tracing_variables = TracingVariables::read(|name| std::env::var(name).ok()).map_err(|message| invalid(path, message))?;
+    server_config(file, tracing_variables).map_err(|message| invalid(path, message))
 }
 
 /// The file's `persistence.cassandra` section as written, for `temper
@@ -218,7 +220,7 @@ fn apply_environment(file: &mut ConfigFile, variable: impl Fn(&str) -> Option<St
     }
 }
 
-fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
+fn server_config(file: ConfigFile, tracing_variables: TracingVariables) -> Result<DevServerConfig, String> {
     let address: SocketAddr =
         file.server.address.parse().map_err(|_| format!("server.address `{}` is not an ip:port", file.server.address))?;
     if !(1..=1024).contains(&file.server.shards) {
@@ -237,7 +239,7 @@ fn server_config(file: ConfigFile) -> Result<DevServerConfig, String> {
         roles: Roles::ALL,
         cluster: cluster_settings(file.cluster)?,
         metrics: metrics_settings(&file.metrics)?,
-        tracing: tracing_settings(file.tracing, TracingSettings::from_environment())?,
+        tracing: tracing_settings(file.tracing, tracing_variables)?,
     })
 }
 
@@ -256,20 +258,14 @@ fn metrics_settings(section: &MetricsSection) -> Result<MetricsSettings, String>
 }
 
 /// The file's tracing settings, under what the standard OpenTelemetry
-/// variables set (`environment`).
-fn tracing_settings(section: TracingSection, environment: TracingSettings) -> Result<TracingSettings, String> {
-    let sample_ratio = section.sample_ratio.unwrap_or(1.0);
-    if !(0.0..=1.0).contains(&sample_ratio) {
-        return Err(format!("tracing.sample_ratio is {sample_ratio}; it must be 0 to 1"));
-    }
-    let from_environment = |value: &String, default: &str| (value != default).then(|| value.clone());
-    Ok(TracingSettings {
-        otlp_endpoint: environment.otlp_endpoint.or(section.otlp_endpoint).filter(|endpoint| !endpoint.is_empty()),
-        service_name: from_environment(&environment.service_name, TracingSettings::DEFAULT_SERVICE_NAME)
-            .or(section.service_name)
-            .unwrap_or(environment.service_name),
-        sample_ratio: if environment.sample_ratio != 1.0 { environment.sample_ratio } else { sample_ratio },
-    })
+/// variables set (`variables`).
+fn tracing_settings(section: TracingSection, variables: TracingVariables) -> Result<TracingSettings, String> {
+    TracingSettings::new(
+        variables.otlp_endpoint.or(section.otlp_endpoint),
+        variables.service_name.or(section.service_name),
+        variables.sample_ratio.or(section.sample_ratio),
+    )
+    .map_err(|message| format!("tracing: {message}"))
 }
 
 fn cluster_settings(section: ClusterSection) -> Result<ClusterSettings, String> {
@@ -355,7 +351,26 @@ mod tests {
 
     fn parsed(text: &str) -> Result<DevServerConfig, String> {
         let file: ConfigFile = serde_norway::from_str(text).map_err(|e| e.to_string())?;
-        server_config(file)
+        server_config(file, TracingVariables::default())
+    }
+
+    #[test]
+    fn tracing_is_read_from_the_file_under_the_standard_variables() {
+        let file = "server:\n  data_dir: /tmp/x\ntracing:\n  otlp_endpoint: http://collector:4317\n  service_name: from-file\n  sample_ratio: 0.5\n";
+        let read = parsed(file).unwrap().tracing;
+        assert_eq!(read, TracingSettings::new(Some("http://collector:4317".into()), Some("from-file".into()), Some(0.5)).unwrap());
+        let variables = TracingVariables::read(|name| match name {
+            "OTEL_SERVICE_NAME" => Some("temper".into()),
+            "OTEL_TRACES_SAMPLER_ARG" => Some("1".into()),
+            _ => None,
+        })
+        .unwrap();
+        let file: ConfigFile = serde_norway::from_str(file).unwrap();
+        let overridden = server_config(file, variables).unwrap().tracing;
+        assert_eq!((overridden.service_name.as_str(), overridden.sample_ratio), ("temper", 1.0), "a variable set to the default still wins");
+        assert!(parsed("server:\n  data_dir: /tmp/x\ntracing:\n  sample_ratio: 2\n").unwrap_err().contains("from 0 to 1"));
+        let bad = TracingVariables::read(|name| (name == "OTEL_TRACES_SAMPLER_ARG").then(|| "half".to_string()));
+        assert!(bad.unwrap_err().contains("OTEL_TRACES_SAMPLER_ARG"));
     }
 
     #[test]
@@ -444,7 +459,7 @@ mod tests {
             "TEMPER_ADDRESS" => Some("0.0.0.0:7234".into()),
             _ => None,
         });
-        let config = server_config(file).unwrap();
+        let config = server_config(file, TracingVariables::default()).unwrap();
         assert_eq!(config.address, "0.0.0.0:7234".parse().unwrap());
         let StoreSelection::Cassandra(cassandra) = config.store else { panic!("cassandra") };
         assert_eq!(cassandra.contact_points, vec!["h1:9042", "h2:9042"]);
@@ -457,7 +472,7 @@ mod tests {
         )
         .unwrap();
         apply_environment(&mut file, |name| (name == "TEMPER_CASSANDRA_PASSWORD").then(|| "from-env".to_string()));
-        let StoreSelection::Cassandra(cassandra) = server_config(file).unwrap().store else { panic!("cassandra") };
+        let StoreSelection::Cassandra(cassandra) = server_config(file, TracingVariables::default()).unwrap().store else { panic!("cassandra") };
         let credentials = cassandra.credentials.expect("credentials");
         assert_eq!(credentials.username, "temper");
         assert_eq!(credentials.password, temper_engine::store::cassandra::Password::new("from-env"));

@@ -58,21 +58,49 @@ pub struct TracingSettings {
 impl TracingSettings {
     pub const DEFAULT_SERVICE_NAME: &str = "temper";
 
-    /// What the standard OpenTelemetry variables ask for.
-    pub fn from_environment() -> TracingSettings {
-        Self::from_variables(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+    /// Settings from what is given, defaulted; refuses a ratio outside 0 to 1.
+    pub fn new(otlp_endpoint: Option<String>, service_name: Option<String>, sample_ratio: Option<f64>) -> Result<TracingSettings, String> {
+        let sample_ratio = sample_ratio.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&sample_ratio) {
+            return Err(format!("the trace sample ratio is {sample_ratio}; it must be from 0 to 1"));
+        }
+        Ok(TracingSettings {
+            otlp_endpoint: otlp_endpoint.filter(|endpoint| !endpoint.is_empty()),
+            service_name: service_name.filter(|name| !name.is_empty()).unwrap_or_else(|| Self::DEFAULT_SERVICE_NAME.to_string()),
+            sample_ratio,
+        })
     }
 
-    pub fn from_variables(variable: impl Fn(&str) -> Option<String>) -> TracingSettings {
-        TracingSettings {
-            otlp_endpoint: variable("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| variable("OTEL_EXPORTER_OTLP_ENDPOINT")),
-            service_name: variable("OTEL_SERVICE_NAME").unwrap_or_else(|| Self::DEFAULT_SERVICE_NAME.to_string()),
-            sample_ratio: variable("OTEL_TRACES_SAMPLER_ARG").and_then(|ratio| ratio.parse().ok()).unwrap_or(1.0),
-        }
+    /// What the standard OpenTelemetry variables ask for (`start-dev`).
+    pub fn from_environment() -> Result<TracingSettings, String> {
+        let variables = TracingVariables::read(|name| std::env::var(name).ok())?;
+        Self::new(variables.otlp_endpoint, variables.service_name, variables.sample_ratio)
     }
 
     pub fn off() -> TracingSettings {
         TracingSettings { otlp_endpoint: None, service_name: Self::DEFAULT_SERVICE_NAME.to_string(), sample_ratio: 1.0 }
+    }
+}
+
+/// The standard OpenTelemetry variables Temper reads, each `None` when unset.
+#[derive(Debug, Default, PartialEq)]
+pub struct TracingVariables {
+    pub otlp_endpoint: Option<String>,
+    pub service_name: Option<String>,
+    pub sample_ratio: Option<f64>,
+}
+
+impl TracingVariables {
+    pub fn read(variable: impl Fn(&str) -> Option<String>) -> Result<TracingVariables, String> {
+        let set = |name: &str| variable(name).filter(|value| !value.is_empty());
+        let sample_ratio = set("OTEL_TRACES_SAMPLER_ARG")
+            .map(|text| text.trim().parse::<f64>().map_err(|_| format!("OTEL_TRACES_SAMPLER_ARG `{text}` is not a number from 0 to 1")))
+            .transpose()?;
+        Ok(TracingVariables {
+            otlp_endpoint: set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| set("OTEL_EXPORTER_OTLP_ENDPOINT")),
+            service_name: set("OTEL_SERVICE_NAME"),
+            sample_ratio,
+        })
     }
 }
 
