@@ -29,11 +29,10 @@ pub(super) struct Batch {
     pub replies: Vec<(ReplyTo, CommandResult)>,
     runs_to_delete: Vec<RunKey>,
     measurements: Vec<Measurement>,
-    /// The trace context of the command being applied, stamped on the
-    /// tasks, summaries and commands its transitions send, so the spans of
-    /// matching, projections and other workflows join its trace.
-    pub trace_context: HashMap<String, String>,
-    /// The same command's `engine.apply` span, parent of its store reads' spans.
+    /// The `engine.apply` span of the command being applied, if traced:
+    /// parent of its store reads' spans, and stamped on the tasks, summaries
+    /// and commands its transitions send, so the spans of matching,
+    /// projections and other workflows join its trace.
     pub apply_span: Option<opentelemetry::Context>,
 }
 
@@ -141,18 +140,19 @@ impl Batch {
             });
             self.history[index].1.extend(transition.events);
         }
+        let trace_context = self.apply_span.as_ref().map(crate::traces::carrier_of).unwrap_or_default();
         for effect in transition.effects {
             match effect {
                 Effect::DispatchTask(mut task) => {
-                    task.trace_context.clone_from(&self.trace_context);
+                    task.trace_context.clone_from(&trace_context);
                     self.outbox.push(OutboxRecord { record: Some(Record::Task(task)) })
                 }
                 Effect::Visibility(mut record) => {
-                    record.trace_context.clone_from(&self.trace_context);
+                    record.trace_context.clone_from(&trace_context);
                     self.outbox.push(OutboxRecord { record: Some(Record::Visibility(record)) })
                 }
                 Effect::SendCommand(mut command) => {
-                    command.trace_context.clone_from(&self.trace_context);
+                    command.trace_context.clone_from(&trace_context);
                     self.send(command)
                 }
                 Effect::AddTimer(key, task) => self.arm_timer(key, task),

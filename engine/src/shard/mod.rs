@@ -446,10 +446,8 @@ impl ShardProcessor {
                 match CommandRecord::decode(record.payload.as_ref()) {
                     Ok(command) => {
                         let tracing = TracedCommand::start(&command, self.context.shard_id, record.offset);
-                        batch.trace_context = tracing.as_ref().map(TracedCommand::carrier).unwrap_or_default();
                         batch.apply_span = tracing.as_ref().map(|traced| traced.apply.clone());
                         self.apply_command(&mut batch, command, now).await?;
-                        batch.trace_context.clear();
                         batch.apply_span = None;
                         traced.extend(tracing.map(TracedCommand::applied));
                     }
@@ -845,11 +843,6 @@ impl TracedCommand {
         ];
         let apply = traces::start_span(&parent, "engine.apply", attributes);
         Some(TracedCommand { parent, apply, applied: SystemTime::now() })
-    }
-
-    /// The W3C headers naming the apply span, for what the command sends.
-    fn carrier(&self) -> HashMap<String, String> {
-        traces::carrier_of(&self.apply)
     }
 
     fn applied(self) -> TracedCommand {

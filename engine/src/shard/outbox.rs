@@ -109,7 +109,7 @@ impl OutboxPublisher {
         else {
             return;
         };
-        let traced: Vec<opentelemetry::Context> = batch.iter().filter_map(|(_, record)| traces::context_from(trace_context_of(record))).collect();
+        let traced: Vec<opentelemetry::Context> = batch.iter().filter_map(|(_, record)| trace_context_of(record).and_then(traces::context_from)).collect();
         let records = batch.len() as i64;
         let started = SystemTime::now();
         let grouped = self.group_by_partition(batch);
@@ -172,12 +172,11 @@ impl OutboxPublisher {
 }
 
 /// The trace context an outbox record carries, if its command was traced.
-fn trace_context_of(record: &OutboxRecord) -> &HashMap<String, String> {
-    static NONE: std::sync::LazyLock<HashMap<String, String>> = std::sync::LazyLock::new(HashMap::new);
+fn trace_context_of(record: &OutboxRecord) -> Option<&HashMap<String, String>> {
     match &record.record {
-        Some(Record::Task(task)) => &task.trace_context,
-        Some(Record::Visibility(summary)) => &summary.trace_context,
-        Some(Record::Command(command)) => &command.trace_context,
-        None => &NONE,
+        Some(Record::Task(task)) => Some(&task.trace_context),
+        Some(Record::Visibility(summary)) => Some(&summary.trace_context),
+        Some(Record::Command(command)) => Some(&command.trace_context),
+        None => None,
     }
 }
