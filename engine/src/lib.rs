@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod partitioning;
 pub mod replies;
+pub mod schedules;
 pub mod search_attributes;
 mod shard;
 pub mod state_machine;

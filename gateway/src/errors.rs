@@ -127,7 +127,9 @@ fn command_status(error: CommandError, message: String) -> Status {
         CommandError::WorkflowNotFound { .. }
         | CommandError::WorkflowCompleted
         | CommandError::WorkflowTaskNotFound
-        | CommandError::ActivityTaskNotFound => not_found(message),
+        | CommandError::ActivityTaskNotFound
+        | CommandError::NotFound(_) => not_found(message),
+        CommandError::FailedPrecondition(_) => Status::failed_precondition(message),
         CommandError::WorkflowAlreadyStarted { start_request_id, run_id, .. } => with_detail(
             Code::AlreadyExists,
             message,

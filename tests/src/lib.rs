@@ -1179,7 +1179,7 @@ impl Drop for ScenarioProcess {
 /// Every compatibility scenario of tests/tests/scenarios.rs (which runs each
 /// against a server of its own); each makes its own ids, so they can also run
 /// one after another against one server, as on the Cassandra store.
-pub const SDK_SCENARIOS: [&str; 33] = [
+pub const SDK_SCENARIOS: [&str; 34] = [
     "hello_activity.py",
     "activity_retry.py",
     "start_to_close_retry.py",
@@ -1213,6 +1213,7 @@ pub const SDK_SCENARIOS: [&str; 33] = [
     "namespace_delete.py",
     "sticky_shutdown.py",
     "update_continue_as_new.py",
+    "schedules.py",
 ];
 
 pub fn run_scenario(script: &str, extra_args: &[&str]) -> String {

@@ -167,6 +167,8 @@ fn encode_error(error: CommandError) -> CommandFailure {
         CommandError::Unimplemented(message) => with_message(Kind::Unimplemented, message),
         CommandError::Unavailable(message) => with_message(Kind::Unavailable, message),
         CommandError::Internal(message) => with_message(Kind::Internal, message),
+        CommandError::NotFound(message) => with_message(Kind::NotFound, message),
+        CommandError::FailedPrecondition(message) => with_message(Kind::FailedPrecondition, message),
     }
 }
 
@@ -185,6 +187,8 @@ fn decode_error(failure: CommandFailure) -> Option<CommandError> {
         Kind::Unimplemented => CommandError::Unimplemented(message),
         Kind::Unavailable => CommandError::Unavailable(message),
         Kind::Internal => CommandError::Internal(message),
+        Kind::NotFound => CommandError::NotFound(message),
+        Kind::FailedPrecondition => CommandError::FailedPrecondition(message),
     })
 }
 
@@ -296,6 +300,8 @@ mod tests {
             CommandError::InvalidArgument("bad".into()),
             CommandError::Unimplemented("later".into()),
             CommandError::Unavailable("retry".into()),
+            CommandError::NotFound("schedule not found".into()),
+            CommandError::FailedPrecondition("mismatched conflict token".into()),
             CommandError::Internal("bug".into()),
         ] {
             assert_round_trips(Err(error));

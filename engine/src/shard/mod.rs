@@ -508,7 +508,8 @@ impl ShardProcessor {
             | Command::SignalWithStartWorkflow(_)
             | Command::StartChildWorkflow(_)
             | Command::UpdateWithStartWorkflow(_)
-            | Command::ResetWorkflow(_) => self.apply_start(batch, &workflow, &command, now).await?,
+            | Command::ResetWorkflow(_)
+            | Command::CreateSchedule(_) => self.apply_start(batch, &workflow, &command, now).await?,
             _ => self.apply_to_existing_run(batch, &workflow, &command, origin.as_ref(), now).await?,
         };
         if let Some(reply) = origin.and_then(|origin| commands::reply_to_origin(&command, &origin, &result)) {
@@ -551,6 +552,9 @@ impl ShardProcessor {
             Command::ResetWorkflow(reset) => {
                 let (base, events) = reset_base.as_ref().expect("loaded above");
                 commands::reset_workflow(base, events, current_state, reset, clock)
+            }
+            Command::CreateSchedule(create) => {
+                commands::create_schedule(&workflow.namespace_id, &workflow.workflow_id, current_state, create, clock)
             }
             _ => unreachable!("only start commands come here"),
         };

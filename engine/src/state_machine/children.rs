@@ -27,6 +27,7 @@ use temper_proto::api::history::v1::{
 use temper_proto::api::workflowservice::v1::{RequestCancelWorkflowExecutionRequest, TerminateWorkflowExecutionRequest};
 use temper_proto::records::command_record::Command;
 use temper_proto::records::{
+    RecordScheduledWorkflowClosed,
     ChildExecutionInfo, CommandRecord, Origin, ParentExecution, RecordChildWorkflowClosed, RequestCancelWorkflow,
     TerminateWorkflow,
 };
@@ -208,6 +209,7 @@ impl RunMutation<'_> {
         if self.has_successor() {
             return;
         }
+        self.tell_schedule_of_close(closing_event_id);
         let Some(parent) = self.info().parent.clone() else { return };
         let closing_event = self.event_of_this_transition(closing_event_id);
         let info = self.info();
@@ -227,6 +229,33 @@ impl RunMutation<'_> {
             trace_context: Default::default(),
         };
         self.effect(Effect::SendCommand(record));
+    }
+
+    /// The workflow's last run closed: the schedule that started it hears
+    /// how it ended, with its result or failure.
+    fn tell_schedule_of_close(&mut self, closing_event_id: i64) {
+        let Some(schedule) = self.info().scheduled_by.clone() else { return };
+        let (result, failure) = match self.event_of_this_transition(closing_event_id).and_then(|event| event.attributes) {
+            Some(Attributes::WorkflowExecutionCompletedEventAttributes(completed)) => (completed.result, None),
+            Some(Attributes::WorkflowExecutionFailedEventAttributes(failed)) => (None, failed.failure),
+            _ => (None, None),
+        };
+        let info = self.info();
+        let closed = RecordScheduledWorkflowClosed {
+            execution: Some(WorkflowExecution { workflow_id: info.workflow_id.clone(), run_id: info.first_run_id.clone() }),
+            status: info.status,
+            result,
+            failure,
+            close_time: Some(crate::time::timestamp_from_nanos(self.now())),
+        };
+        self.effect(Effect::SendCommand(CommandRecord {
+            reply_to: None,
+            namespace_id: schedule.namespace_id,
+            workflow_id: schedule.workflow_id,
+            command: Some(Command::RecordScheduledWorkflowClosed(closed)),
+            origin: None,
+            trace_context: Default::default(),
+        }));
     }
 
     fn apply_parent_close_policy(&mut self, child: &ChildExecutionInfo) {

@@ -28,3 +28,13 @@ pub(super) fn child_run_id(run_id: &str, initiated_event_id: i64) -> String {
 pub(super) fn request_id(run_id: &str, initiated_event_id: i64) -> String {
     derived(&format!("{run_id}/request/{initiated_event_id}"))
 }
+
+/// The run a schedule's run `run_id` starts with its start `start_id`.
+pub(super) fn scheduled_run_id(run_id: &str, start_id: i64) -> String {
+    derived(&format!("{run_id}/scheduled/{start_id}"))
+}
+
+/// The request id of that start.
+pub(super) fn scheduled_request_id(run_id: &str, start_id: i64) -> String {
+    derived(&format!("{run_id}/scheduled-request/{start_id}"))
+}

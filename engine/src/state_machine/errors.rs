@@ -18,6 +18,12 @@ pub enum CommandError {
     TaskAlreadyStarted,
     #[error("{0}")]
     InvalidArgument(String),
+    /// Something other than a workflow run is missing (a schedule).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request conflicts with the current state (a stale conflict token).
+    #[error("{0}")]
+    FailedPrecondition(String),
     #[error("{0}")]
     Unimplemented(String),
     /// The engine could not commit; nothing was applied and a retry may succeed.

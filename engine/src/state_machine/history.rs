@@ -283,6 +283,7 @@ pub fn visibility_record(state: &WorkflowMutableState) -> VisibilityRecord {
         first_run_id: info.first_run_id.clone(),
         // Stamped by the shard with the applied command's.
         trace_context: Default::default(),
+        schedule: state.schedule.as_ref().map(super::scheduler::list_info),
     }
 }
 

@@ -28,6 +28,7 @@ mod new_run;
 mod rebuild;
 mod reset_points;
 mod retry;
+pub mod scheduler;
 mod successor;
 pub mod task_lookup;
 mod timers;

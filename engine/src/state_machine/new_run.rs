@@ -10,7 +10,7 @@ use temper_proto::api::taskqueue::v1::TaskQueue;
 use temper_proto::api::workflow::v1::ResetPoints;
 use temper_proto::api::workflowservice::v1::StartWorkflowExecutionRequest;
 use temper_proto::api::common::v1::WorkflowExecution;
-use temper_proto::records::{ExecutionInfo, ParentExecution, WorkflowMutableState};
+use temper_proto::records::{ExecutionInfo, ParentExecution, ScheduledBy, WorkflowMutableState};
 
 use super::history::RunMutation;
 use super::workflow_task_commands::{recorded_memo, recorded_search_attributes};
@@ -50,6 +50,8 @@ pub(super) struct RunSpec {
     pub chain: ChainPosition,
     /// The parent, for a child's runs.
     pub parent: Option<ParentExecution>,
+    /// The schedule that started the workflow, for its runs.
+    pub scheduled_by: Option<ScheduledBy>,
     /// Start the first workflow task at once, for the worker behind the
     /// client that asked (eager workflow start).
     pub eager: bool,
@@ -126,8 +128,13 @@ impl RunSpec {
             priority: request.priority.clone(),
             retention,
             first_task_backoff: Some(first_task_backoff),
-            chain: ChainPosition::first(initiator),
+            chain: ChainPosition {
+                last_completion_result: request.last_completion_result.clone(),
+                continued_failure: request.continued_failure.clone(),
+                ..ChainPosition::first(initiator)
+            },
             parent: None,
+            scheduled_by: None,
             eager: request.request_eager_execution,
         }
     }
@@ -181,6 +188,7 @@ pub(super) fn create_run(mut spec: RunSpec, clock: Clock<'_>, before_first_task:
             priority: spec.priority.clone(),
             auto_reset_points: chain.reset_points.clone(),
             parent: spec.parent.clone(),
+            scheduled_by: spec.scheduled_by.clone(),
             ..Default::default()
         }),
         ..Default::default()

@@ -43,6 +43,7 @@ pub(super) fn rebuild(
             create_request_id: request_id.to_string(),
             retention: base.retention,
             workflow_task_attempt: 1,
+            scheduled_by: base.scheduled_by.clone(),
             ..Default::default()
         }),
         ..Default::default()

@@ -244,6 +244,7 @@ impl RunMutation<'_> {
             first_task_backoff: None,
             chain: self.next_chain_position(),
             parent: info.parent.clone(),
+            scheduled_by: info.scheduled_by.clone(),
             eager: false,
         }
     }

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use temper_proto::api::enums::v1::TimeoutType;
 use temper_proto::records::timer_task::Kind;
 use temper_proto::records::{
-    ActivityInfo, ActivityRetry, ActivityTimeout, ExecutionInfo, RunRetention, TimerInfo, TimerTask, UserTimerFired,
+    ActivityInfo, ActivityRetry, ActivityTimeout, ExecutionInfo, RunRetention, ScheduleWakeup, TimerInfo, TimerTask, UserTimerFired,
     WorkflowMutableState, WorkflowRunTimeout, WorkflowStartBackoff, WorkflowTaskInfo, WorkflowTaskTimeout,
 };
 
@@ -36,6 +36,7 @@ pub fn timer_key(task: &TimerTask) -> TimerKey {
         Some(Kind::WorkflowRunTimeout(_)) => "run".to_string(),
         Some(Kind::RunRetention(_)) => "retention".to_string(),
         Some(Kind::WorkflowStartBackoff(_)) => "start-backoff".to_string(),
+        Some(Kind::ScheduleWakeup(_)) => "schedule-wakeup".to_string(),
         None => "none".to_string(),
     };
     TimerKey {
@@ -207,7 +208,14 @@ pub(super) fn timeouts_of_run(state: &WorkflowMutableState) -> Vec<TimerTask> {
     for activity in state.activities.values() {
         timers.extend(activity_timers(&run, activity));
     }
+    timers.extend(schedule_wakeup_timer(&run, state));
     timers
+}
+
+/// A schedule's run wakes when its next time is due.
+fn schedule_wakeup_timer(run: &RunKey, state: &WorkflowMutableState) -> Option<TimerTask> {
+    let wakeup = state.schedule.as_ref()?.wakeup_time.as_ref().map(timestamp_nanos)?;
+    Some(task(run, wakeup, Kind::ScheduleWakeup(ScheduleWakeup {})))
 }
 
 impl RunMutation<'_> {

@@ -294,6 +294,105 @@ impl Bounded for ShutdownWorkerRequest {
     }
 }
 
+/// A schedule's id, as the workflow id of the run that keeps it.
+fn schedule_id(limits: &Limits, schedule_id: &str) -> ApiResult<()> {
+    let workflow_id = format!("{}{schedule_id}", temper_engine::state_machine::scheduler::WORKFLOW_ID_PREFIX);
+    limits.id(&workflow_id, "ScheduleId")
+}
+
+/// Temporal checks a scheduled workflow's id with the longest suffix a
+/// start appends to it: the nominal time.
+const SCHEDULED_ID_SUFFIX: &str = "-2009-11-10T23:00:00Z";
+
+fn schedule(limits: &Limits, schedule: Option<&temper_proto::api::schedule::v1::Schedule>) -> ApiResult<()> {
+    use temper_proto::api::schedule::v1::schedule_action::Action;
+    let Some(schedule) = schedule else { return Ok(()) };
+    if let Some(spec) = &schedule.spec {
+        spec.cron_string.iter().try_for_each(|cron| limits.id(cron, "CronString"))?;
+        limits.id(&spec.timezone_name, "TimezoneName")?;
+        limits.blob(spec.timezone_data.len(), "TimezoneData")?;
+        limits.payload(Some(spec), "Spec")?;
+    }
+    if let Some(state) = &schedule.state {
+        limits.text(&state.notes, "Notes")?;
+    }
+    let Some(Action::StartWorkflow(start)) = schedule.action.as_ref().and_then(|a| a.action.as_ref()) else { return Ok(()) };
+    limits.id(&format!("{}{SCHEDULED_ID_SUFFIX}", start.workflow_id), "WorkflowId")?;
+    limits.id(start.workflow_type.as_ref().map(|t| t.name.as_str()).unwrap_or_default(), "WorkflowType")?;
+    task_queue(limits, start.task_queue.as_ref())?;
+    limits.payload(start.input.as_ref(), "Input")?;
+    limits.memo(start.memo.as_ref(), "Memo")?;
+    limits.search_attributes(start.search_attributes.as_ref(), "SearchAttributes")?;
+    limits.payload(start.header.as_ref(), "Header")?;
+    limits.payload(start.user_metadata.as_ref(), "UserMetadata")
+}
+
+fn schedule_patch(limits: &Limits, patch: Option<&temper_proto::api::schedule::v1::SchedulePatch>) -> ApiResult<()> {
+    let Some(patch) = patch else { return Ok(()) };
+    limits.payload(Some(patch), "Patch")
+}
+
+impl Bounded for CreateScheduleRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        schedule_id(limits, &self.schedule_id)?;
+        limits.id(&self.request_id, "RequestId")?;
+        schedule(limits, self.schedule.as_ref())?;
+        schedule_patch(limits, self.initial_patch.as_ref())?;
+        limits.memo(self.memo.as_ref(), "Memo")?;
+        limits.search_attributes(self.search_attributes.as_ref(), "SearchAttributes")
+    }
+}
+
+impl Bounded for UpdateScheduleRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        schedule_id(limits, &self.schedule_id)?;
+        limits.id(&self.request_id, "RequestId")?;
+        schedule(limits, self.schedule.as_ref())?;
+        limits.memo(self.memo.as_ref(), "Memo")?;
+        limits.search_attributes(self.search_attributes.as_ref(), "SearchAttributes")
+    }
+}
+
+impl Bounded for PatchScheduleRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        schedule_id(limits, &self.schedule_id)?;
+        limits.id(&self.request_id, "RequestId")?;
+        schedule_patch(limits, self.patch.as_ref())
+    }
+}
+
+impl Bounded for DeleteScheduleRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        caller(limits, &self.namespace, &self.identity)?;
+        schedule_id(limits, &self.schedule_id)
+    }
+}
+
+impl Bounded for DescribeScheduleRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        schedule_id(limits, &self.schedule_id)
+    }
+}
+
+impl Bounded for ListScheduleMatchingTimesRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        schedule_id(limits, &self.schedule_id)
+    }
+}
+
+impl Bounded for ListSchedulesRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        limits.text(&self.query, "Query")?;
+        limits.blob(self.next_page_token.len(), "NextPageToken")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use temper_proto::api::common::v1::{Header, Payload, WorkflowType};

@@ -15,6 +15,7 @@ mod operator;
 mod polling;
 mod query;
 mod reset;
+mod schedules;
 mod signal;
 mod start;
 mod system;
@@ -146,6 +147,13 @@ workflow_service! {
         count_workflow_executions(CountWorkflowExecutionsRequest) -> CountWorkflowExecutionsResponse = visibility::count_workflow_executions;
         list_open_workflow_executions(ListOpenWorkflowExecutionsRequest) -> ListOpenWorkflowExecutionsResponse = visibility::list_open_workflow_executions;
         list_closed_workflow_executions(ListClosedWorkflowExecutionsRequest) -> ListClosedWorkflowExecutionsResponse = visibility::list_closed_workflow_executions;
+        create_schedule(CreateScheduleRequest) -> CreateScheduleResponse = schedules::create_schedule;
+        describe_schedule(DescribeScheduleRequest) -> DescribeScheduleResponse = schedules::describe_schedule;
+        update_schedule(UpdateScheduleRequest) -> UpdateScheduleResponse = schedules::update_schedule;
+        patch_schedule(PatchScheduleRequest) -> PatchScheduleResponse = schedules::patch_schedule;
+        delete_schedule(DeleteScheduleRequest) -> DeleteScheduleResponse = schedules::delete_schedule;
+        list_schedules(ListSchedulesRequest) -> ListSchedulesResponse = schedules::list_schedules;
+        list_schedule_matching_times(ListScheduleMatchingTimesRequest) -> ListScheduleMatchingTimesResponse = schedules::list_schedule_matching_times;
     }
     routed {
         respond_query_task_completed(RespondQueryTaskCompletedRequest) -> RespondQueryTaskCompletedResponse = query::respond_query_task_completed;

@@ -29,7 +29,7 @@ pub async fn start_workflow_execution(
     let workflow_id = request.workflow_id.clone();
     let namespace_retention = namespace.retention;
     let run_id = uuid::Uuid::new_v4().to_string();
-    let command = Command::StartWorkflow(StartWorkflow { request: Some(request), run_id, namespace_retention });
+    let command = Command::StartWorkflow(StartWorkflow { request: Some(request), run_id, namespace_retention, scheduled_by: None });
     let (run_id, started, eager_workflow_task) = match gateway.bus.run(&namespace.id, &workflow_id, command).await? {
         Reply::Started { run_id, started } => (run_id, started, None),
         Reply::StartedEagerly { run_id, task } => {

@@ -129,6 +129,7 @@ pub async fn execute_multi_operation(
             request: Some(start),
             run_id: uuid::Uuid::new_v4().to_string(),
             namespace_retention: namespace.retention,
+            scheduled_by: None,
         }),
         update: Some(update),
     });

@@ -7,7 +7,8 @@
 
 use prost_types::Timestamp;
 use temper_engine::time::timestamp_nanos;
-use temper_projections::index::{Count, IndexError, ListRequest, status_name};
+use temper_projections::index::{Count, IndexError, ListPage, ListRequest, status_name};
+use temper_proto::records::NamespaceRecord;
 use temper_projections::query::{self, Attribute, Comparison, Expr, Literal, Query, Value};
 use temper_proto::api::common::v1::Payload;
 use temper_proto::api::enums::v1::WorkflowExecutionStatus;
@@ -108,18 +109,29 @@ async fn list(
     next_page_token: Vec<u8>,
 ) -> ApiResult<(Vec<WorkflowExecutionInfo>, Vec<u8>)> {
     let namespace = gateway.namespaces.resolve(namespace).await?;
+    let page = list_records(gateway, &namespace, query, page_size, next_page_token).await?;
+    Ok((page.executions.iter().map(execution_info).collect(), page.next_page_token))
+}
+
+/// A page of the run summaries a query matches in the namespace.
+pub(super) async fn list_records(
+    gateway: &Gateway,
+    namespace: &NamespaceRecord,
+    query: Query,
+    page_size: i32,
+    next_page_token: Vec<u8>,
+) -> ApiResult<ListPage> {
     if !query.group_by.is_empty() {
         return Err(ApiError::invalid("GROUP BY is only supported by CountWorkflowExecutions."));
     }
     let request = ListRequest {
-        attributes: custom_search_attribute_types(&namespace),
-        namespace_id: namespace.id,
+        attributes: custom_search_attribute_types(namespace),
+        namespace_id: namespace.id.clone(),
         query,
         page_size: usize::try_from(page_size).unwrap_or(0),
         next_page_token,
     };
-    let page = gateway.visibility()?.list(request).await.map_err(index_error)?;
-    Ok((page.executions.iter().map(execution_info).collect(), page.next_page_token))
+    gateway.visibility()?.list(request).await.map_err(index_error)
 }
 
 fn parsed(text: &str) -> ApiResult<Query> {

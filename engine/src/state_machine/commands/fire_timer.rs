@@ -49,6 +49,7 @@ fn applies(state: &WorkflowMutableState, timer: &TimerTask) -> bool {
         Some(Kind::WorkflowTaskTimeout(t)) => workflow_task_timeout_applies(state, t),
         Some(Kind::WorkflowRunTimeout(_)) => true,
         Some(Kind::WorkflowStartBackoff(_)) => state.info.as_ref().is_some_and(|info| info.first_workflow_task_backoff_pending),
+        Some(Kind::ScheduleWakeup(_)) => state.schedule.is_some(),
         Some(Kind::RunRetention(_)) | None => false,
     }
 }
@@ -67,6 +68,7 @@ fn fire(mutation: &mut RunMutation, timer: &TimerTask) {
             mutation.info_mut().first_workflow_task_backoff_pending = false;
             mutation.schedule_workflow_task();
         }
+        Some(Kind::ScheduleWakeup(_)) => mutation.advance_schedule(),
         Some(Kind::RunRetention(_)) | None => {}
     }
 }

@@ -3,16 +3,21 @@
 mod cancel_activity_task;
 mod complete_activity_task;
 mod complete_workflow_task;
+mod create_schedule;
+mod delete_schedule;
 mod delete_workflow;
 mod expire_run;
 mod fail_activity_task;
 mod fail_workflow_task;
 mod fire_timer;
+mod patch_schedule;
 mod record_activity_task_heartbeat;
 mod record_activity_task_started;
 mod record_child_workflow_closed;
 mod record_child_workflow_started;
 mod record_external_request_outcome;
+mod record_scheduled_workflow_closed;
+mod record_scheduled_workflow_started;
 mod record_workflow_task_started;
 mod request_cancel_workflow;
 mod reset_workflow;
@@ -22,12 +27,14 @@ mod signal_workflow;
 mod start_child_workflow;
 mod start_workflow;
 mod terminate_workflow;
+mod update_schedule;
 mod update_with_start_workflow;
 mod update_workflow;
 
 #[cfg(test)]
 mod tests;
 
+pub use create_schedule::apply as create_schedule;
 pub use fire_timer::{apply as fire_timer, fire_timers};
 pub use terminate_workflow::SERVER_IDENTITY;
 pub use signal_with_start_workflow::{apply as signal_with_start_workflow, start_request_of};
@@ -107,9 +114,15 @@ pub fn target_of(command: &Command) -> Target {
         | Command::SignalWithStartWorkflow(_)
         | Command::StartChildWorkflow(_)
         | Command::UpdateWithStartWorkflow(_)
-        | Command::ResetWorkflow(_) => {
+        | Command::ResetWorkflow(_)
+        | Command::CreateSchedule(_)
+        | Command::UpdateSchedule(_)
+        | Command::PatchSchedule(_)
+        | Command::DeleteSchedule(_)
+        | Command::RecordScheduledWorkflowClosed(_) => {
             return Target::CurrentRun;
         }
+        Command::RecordScheduledWorkflowStarted(c) => c.run_id.clone(),
         Command::UpdateWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::SignalWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
         Command::RequestCancelWorkflow(c) => execution_run_id(c.request.as_ref().and_then(|r| r.workflow_execution.as_ref())),
@@ -156,6 +169,12 @@ pub fn name_of(command: &Command) -> &'static str {
         Command::UpdateWorkflow(_) => "UpdateWorkflow",
         Command::UpdateWithStartWorkflow(_) => "UpdateWithStartWorkflow",
         Command::ResetWorkflow(_) => "ResetWorkflow",
+        Command::CreateSchedule(_) => "CreateSchedule",
+        Command::UpdateSchedule(_) => "UpdateSchedule",
+        Command::PatchSchedule(_) => "PatchSchedule",
+        Command::DeleteSchedule(_) => "DeleteSchedule",
+        Command::RecordScheduledWorkflowStarted(_) => "RecordScheduledWorkflowStarted",
+        Command::RecordScheduledWorkflowClosed(_) => "RecordScheduledWorkflowClosed",
     }
 }
 
@@ -175,6 +194,12 @@ pub fn apply_to_run(
     origin: Option<&Origin>,
     clock: Clock<'_>,
 ) -> Result<Applied, CommandError> {
+    if state.schedule.is_some() && !is_for_schedules(command) {
+        return Err(CommandError::InvalidArgument(format!(
+            "{} is not accepted by a schedule's workflow; use the schedule API",
+            name_of(command)
+        )));
+    }
     match command {
         Command::CompleteWorkflowTask(c) => complete_workflow_task::apply(state, c, clock),
         Command::SignalWorkflow(c) => signal_workflow::apply(state, c, origin, clock).map(Applied::ok),
@@ -197,7 +222,17 @@ pub fn apply_to_run(
             record_external_request_outcome::apply(state, c, clock).map(Applied::ok)
         }
         Command::UpdateWorkflow(c) => update_workflow::apply(state, c, clock).map(Applied::ok),
-        Command::StartWorkflow(_)
+        Command::UpdateSchedule(c) => update_schedule::apply(state, c, clock).map(Applied::ok),
+        Command::PatchSchedule(c) => patch_schedule::apply(state, c, clock).map(Applied::ok),
+        Command::DeleteSchedule(c) => delete_schedule::apply(state, c, clock).map(Applied::ok),
+        Command::RecordScheduledWorkflowStarted(c) => {
+            record_scheduled_workflow_started::apply(state, c, clock).map(Applied::ok)
+        }
+        Command::RecordScheduledWorkflowClosed(c) => {
+            record_scheduled_workflow_closed::apply(state, c, clock).map(Applied::ok)
+        }
+        Command::CreateSchedule(_)
+        | Command::StartWorkflow(_)
         | Command::SignalWithStartWorkflow(_)
         | Command::StartChildWorkflow(_)
         | Command::UpdateWithStartWorkflow(_)
@@ -205,6 +240,40 @@ pub fn apply_to_run(
             Err(CommandError::InvalidArgument("start commands create a run; they are not applied to one".into()))
         }
     }
+}
+
+/// The commands a schedule's run takes: the schedule's own, and those that
+/// end or remove a run.
+fn is_for_schedules(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::UpdateSchedule(_)
+            | Command::PatchSchedule(_)
+            | Command::DeleteSchedule(_)
+            | Command::RecordScheduledWorkflowStarted(_)
+            | Command::RecordScheduledWorkflowClosed(_)
+            | Command::TerminateWorkflow(_)
+            | Command::DeleteWorkflow(_)
+    )
+}
+
+/// Signal-with-start, update-with-start and reset would treat a schedule's
+/// running run as a workflow's: they are refused, as signals are.
+fn refuse_schedule_run(current: Option<&WorkflowMutableState>, what: &str) -> Result<(), CommandError> {
+    match current {
+        Some(state) if state.schedule.is_some() && is_running(state) => Err(CommandError::InvalidArgument(format!(
+            "{what} is not accepted by a schedule's workflow; use the schedule API"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn require_schedule(state: &WorkflowMutableState) -> Result<(), CommandError> {
+    if state.schedule.is_some() { Ok(()) } else { Err(schedule_not_found()) }
+}
+
+fn schedule_not_found() -> CommandError {
+    CommandError::NotFound("schedule not found".into())
 }
 
 /// Whether the run is still open.
@@ -257,6 +326,19 @@ pub fn reply_to_origin(command: &Command, origin: &Origin, result: &Result<Reply
                 run_id: origin.run_id.clone(),
                 initiated_event_id: origin.initiated_event_id,
                 failure_cause: failure_cause as i32,
+            })
+        }
+        Command::StartWorkflow(_) => {
+            let (started_run_id, failure) = match result {
+                Ok(Reply::Started { run_id, .. } | Reply::StartedEagerly { run_id, .. }) => (run_id.clone(), String::new()),
+                Ok(_) => (String::new(), "unexpected reply".to_string()),
+                Err(error) => (String::new(), error.to_string()),
+            };
+            Command::RecordScheduledWorkflowStarted(temper_proto::records::RecordScheduledWorkflowStarted {
+                run_id: origin.run_id.clone(),
+                start_id: origin.initiated_event_id,
+                started_run_id,
+                failure,
             })
         }
         _ => return None,

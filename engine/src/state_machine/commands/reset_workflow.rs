@@ -26,6 +26,7 @@ pub fn apply(
     command: &ResetWorkflow,
     clock: Clock<'_>,
 ) -> Result<StartOutcome, CommandError> {
+    super::refuse_schedule_run(current.as_deref(), "ResetWorkflow")?;
     let request = command.request.clone().unwrap_or_default();
     let prefix_end = reset_point(base_events, request.workflow_task_finish_event_id)?;
     let rebuilt = rebuild(&base_events[..prefix_end], base, &command.new_run_id, &request.request_id, clock.now)?;

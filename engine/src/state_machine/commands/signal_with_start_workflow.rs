@@ -21,6 +21,7 @@ pub fn apply(
     command: &SignalWithStartWorkflow,
     clock: Clock<'_>,
 ) -> Result<StartOutcome, CommandError> {
+    super::refuse_schedule_run(current.as_deref(), "SignalWithStartWorkflow")?;
     let request = command
         .request
         .as_ref()

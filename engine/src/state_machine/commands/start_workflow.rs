@@ -34,7 +34,8 @@ pub fn apply(
             Resolution::StartNew(previous) => previous,
         },
     };
-    let spec = RunSpec::from_start_request(namespace_id, request, &command.run_id, command.namespace_retention, clock.now);
+    let mut spec = RunSpec::from_start_request(namespace_id, request, &command.run_id, command.namespace_retention, clock.now);
+    spec.scheduled_by = command.scheduled_by.clone();
     let new_run = create_run(spec, clock, |_| {});
     let reply = match &new_run.eager_task {
         Some(task) => Reply::StartedEagerly { run_id: command.run_id.clone(), task: Box::new(task.clone()) },

@@ -76,7 +76,7 @@ impl Harness {
 
     fn start_retained_for(retention: i64) -> Self {
         let namespace_retention = Some(duration_from_nanos(retention));
-        Self::start_command(StartWorkflow { request: Some(start_request()), run_id: RUN.into(), namespace_retention })
+        Self::start_command(StartWorkflow { request: Some(start_request()), run_id: RUN.into(), namespace_retention, scheduled_by: None })
     }
 
     fn start_command(command: StartWorkflow) -> Self {
@@ -1344,3 +1344,4 @@ mod eager;
 mod reset;
 mod updates;
 mod robustness;
+mod schedules;

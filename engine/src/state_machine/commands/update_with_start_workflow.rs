@@ -15,6 +15,7 @@ pub fn apply(
     command: &UpdateWithStartWorkflow,
     clock: Clock<'_>,
 ) -> Result<StartOutcome, CommandError> {
+    super::refuse_schedule_run(current.as_deref(), "UpdateWithStartWorkflow")?;
     let start = command.start.clone().unwrap_or_default();
     let update = command.update.clone().unwrap_or_default().request.unwrap_or_default();
     let mut outcome = start_workflow::apply(namespace_id, current.as_deref_mut(), &start, clock)?;
