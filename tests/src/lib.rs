@@ -181,6 +181,25 @@ pub fn temporal_cli() -> PathBuf {
     venv_dir().join("bin").join("temporal")
 }
 
+/// Runs the official CLI against the server at `address` (namespace
+/// `default`); panics unless it succeeds. Returns what it printed.
+pub fn cli(address: &str, args: &[&str]) -> String {
+    let output = Command::new(temporal_cli())
+        .args(args)
+        .args(["--address", address, "--namespace", "default"])
+        .output()
+        .expect("running the temporal CLI");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "temporal {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+/// [`cli`] with `--output json`, parsed.
+pub fn cli_json(address: &str, args: &[&str]) -> serde_json::Value {
+    let stdout = cli(address, &[args, &["--output", "json"]].concat());
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("temporal {args:?} printed no JSON ({e}):\n{stdout}"))
+}
+
 fn ensure_venv() -> PathBuf {
     let target = target_dir();
     let venv = target.join("temper-test-venv");

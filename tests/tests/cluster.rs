@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use temper_tests::cluster::{Cluster, LEASE, engines_ready, shards_taken};
-use temper_tests::{SDK_SCENARIOS, run_python, temper_for_cassandra_tests, temporal_cli};
+use temper_tests::{SDK_SCENARIOS, cli, cli_json, run_python, temper_for_cassandra_tests};
 
 #[test]
 fn a_cluster_of_separate_roles_serves_every_scenario_and_survives_losing_an_engine() {
@@ -60,23 +60,6 @@ fn official_cli_across_gateways(cluster: &Cluster) {
     let described = cli_json(&first, &["workflow", "describe", "--workflow-id", &id]);
     assert_eq!(described["workflowExecutionInfo"]["status"], "WORKFLOW_EXECUTION_STATUS_TERMINATED", "{described}");
     eprintln!("[cli] start, describe, signal, show and terminate through both gateways");
-}
-
-/// Runs the CLI against the gateway at `address`; panics unless it succeeds.
-fn cli(address: &str, args: &[&str]) -> String {
-    let output = std::process::Command::new(temporal_cli())
-        .args(args)
-        .args(["--address", address, "--namespace", "default"])
-        .output()
-        .expect("running the temporal CLI");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(output.status.success(), "temporal {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-}
-
-fn cli_json(address: &str, args: &[&str]) -> serde_json::Value {
-    let stdout = cli(address, &[args, &["--output", "json"]].concat());
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("temporal {args:?} printed no JSON ({e}):\n{stdout}"))
 }
 
 /// An engine paused past its lease: the others take its shards; resumed,

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use temper_tests::{ScenarioProcess, TestDir, TestServer, run_scenario, run_typescript_scenario};
+use temper_tests::{ScenarioProcess, TestDir, TestServer, cli, cli_json, run_scenario, run_typescript_scenario};
 
 /// Longer than the ten-second catchup window plus a period, so that one
 /// schedule must miss times and the other must make them up.
@@ -20,6 +20,43 @@ fn schedule_api_through_the_python_sdk() {
 #[test]
 fn schedule_api_through_the_typescript_sdk() {
     run_typescript_scenario("schedules.js");
+}
+
+/// The README's `temporal schedule` commands, as written there.
+#[test]
+fn the_readme_schedule_commands_work_through_the_official_cli() {
+    let server = TestServer::start();
+    let address = server.address();
+    let id = "nightly-report";
+    cli(&address, &[
+        "schedule", "create", "--schedule-id", id, "--cron", "30 2 * * *", "--time-zone", "America/New_York",
+        "--workflow-id", id, "--task-queue", "reports", "--type", "NightlyReport",
+        "--overlap-policy", "Skip", "--catchup-window", "1h",
+    ]);
+    let described = cli_json(&address, &["schedule", "describe", "--schedule-id", id]);
+    let calendar = &described["schedule"]["spec"]["structuredCalendar"][0];
+    assert_eq!((&calendar["hour"][0]["start"], &calendar["minute"][0]["start"]), (&2.into(), &30.into()), "{described}");
+    assert_eq!(described["schedule"]["spec"]["timezoneName"], "America/New_York", "{described}");
+    assert_eq!(described["schedule"]["policies"]["catchupWindow"], "3600s", "{described}");
+    assert!(cli(&address, &["schedule", "list"]).contains(id), "listed");
+
+    cli(&address, &["schedule", "trigger", "--schedule-id", id]);
+    cli(&address, &[
+        "schedule", "backfill", "--schedule-id", id, "--start-time", "2026-11-01T00:00:00Z",
+        "--end-time", "2026-11-03T23:59:59Z", "--overlap-policy", "AllowAll",
+    ]);
+    cli(&address, &["schedule", "toggle", "--schedule-id", id, "--pause", "--reason", "db migration"]);
+    let described = cli_json(&address, &["schedule", "describe", "--schedule-id", id]);
+    assert_eq!(described["schedule"]["state"]["paused"], true, "{described}");
+    assert_eq!(described["schedule"]["state"]["notes"], "db migration", "{described}");
+    assert_eq!(described["info"]["actionCount"], "4", "one trigger and three backfilled nights: {described}");
+
+    let listed = cli(&address, &["workflow", "list", "--query", &format!("TemporalScheduledById = '{id}'")]);
+    for night in ["2026-11-01T07:30:00Z", "2026-11-02T07:30:00Z", "2026-11-03T07:30:00Z"] {
+        assert!(listed.contains(&format!("{id}-{night}")), "the backfilled night {night} in:\n{listed}");
+    }
+    cli(&address, &["schedule", "delete", "--schedule-id", id]);
+    assert!(!cli(&address, &["schedule", "list"]).contains(id), "deleted");
 }
 
 #[test]
