@@ -286,6 +286,7 @@ impl RunMutation<'_> {
         let mut handled_up_to = start;
         let mut after = start;
         let mut visited = 0;
+        let mut jumped = false;
         loop {
             let Some(time) = spec.next_time(&seed, after) else { return (None, handled_up_to) };
             let (nominal, actual) = (time.nominal, time.next);
@@ -293,6 +294,14 @@ impl RunMutation<'_> {
                 return (Some(actual), handled_up_to);
             }
             if visited >= TIMES_PER_WAKE {
+                // After a long downtime, the times before the catchup window
+                // (or before the last update) are passed over in one step;
+                // the missed count then stops at what was counted.
+                let passed = update_time.max(end.saturating_sub(catchup)).saturating_sub(1);
+                if !is_manual && !jumped && passed > after {
+                    (after, handled_up_to, visited, jumped) = (passed, passed, 0, true);
+                    continue;
+                }
                 return (Some(right_after(self.now())), handled_up_to);
             }
             visited += 1;

@@ -241,6 +241,20 @@ fn after_downtime_the_catchup_window_decides_which_missed_times_run() {
 }
 
 #[test]
+fn years_of_downtime_cost_a_bounded_wake() {
+    let catchup = SchedulePolicies {
+        overlap_policy: ScheduleOverlapPolicy::AllowAll as i32,
+        catchup_window: Some(duration_from_nanos(MINUTE)),
+        ..Default::default()
+    };
+    let mut h = create(schedule(every(1), catchup));
+    h.wake_at(CREATED_AT + 2 * 365 * 24 * 60 * MINUTE);
+    assert_eq!(h.starts().len(), 61, "the times of the last minute, both ends included, run");
+    assert_eq!(h.info().missed_catchup_window, 10_000, "the count stops where the older times were passed over");
+    assert_eq!(h.wakeup(), Some(h.now + S));
+}
+
+#[test]
 fn a_paused_schedule_passes_over_its_times_and_resumes_without_them() {
     let mut h = create(schedule(every(60), SchedulePolicies::default()));
     h.patch(SchedulePatch { pause: "maintenance".into(), ..Default::default() }).unwrap();
