@@ -20,6 +20,9 @@ time of its own comes due during the scenario), and then:
   time zone (INVALID_ARGUMENT);
 - deleted: describe answers NOT_FOUND and the list drops it.
 
+A schedule that pauses on failure pauses when the run it started fails,
+with Temporal's note naming the run and the failure.
+
 Then the overlap policies, with a schedule firing every second and a
 workflow that runs until signalled: under SKIP the times that come while it
 runs are passed over and the next run is for a time after it closed; under
@@ -46,6 +49,7 @@ from temporalio.client import (
     ScheduleUpdate,
     WorkflowExecutionStatus,
 )
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCStatusCode
 from temporalio.worker import Worker
 
@@ -59,6 +63,13 @@ class Greet:
     @workflow.run
     async def run(self, name: str) -> str:
         return f"hello {name}"
+
+
+@workflow.defn
+class Fail:
+    @workflow.run
+    async def run(self) -> str:
+        raise ApplicationError("the report could not be built", non_retryable=True)
 
 
 @workflow.defn
@@ -264,6 +275,8 @@ async def overlap(client, task_queue: str, policy: ScheduleOverlapPolicy) -> Non
     )
     await wait_for(lambda: actions_at_least(handle, 1), "the first gated run started", timeout=10)
     first = (await handle.describe()).info.recent_actions[0]
+    running = [action.workflow_id for action in (await handle.describe()).info.running_actions]
+    check_eq(running, [first.action.workflow_id], "the gated run is shown running")
 
     async def skipped_twice() -> bool:
         return (await handle.describe()).info.num_actions_skipped_overlap >= 2
@@ -297,6 +310,30 @@ async def overlap(client, task_queue: str, policy: ScheduleOverlapPolicy) -> Non
     log(f"overlap policy {policy.name} verified")
 
 
+async def pause_on_failure(client, task_queue: str) -> None:
+    handle = await client.create_schedule(
+        new_id("pause-on-failure"),
+        Schedule(
+            action=ScheduleActionStartWorkflow(Fail.run, id=new_id("failing"), task_queue=task_queue),
+            spec=ScheduleSpec(),
+            policy=SchedulePolicy(pause_on_failure=True),
+        ),
+    )
+    await handle.trigger()
+
+    async def paused() -> bool:
+        return (await handle.describe()).schedule.state.paused
+
+    await wait_for(paused, "the schedule paused by the failure")
+    description = await handle.describe()
+    failed_id = description.info.recent_actions[0].action.workflow_id
+    check_eq(description.schedule.state.note,
+             f"paused due to workflow failure: {failed_id}: the report could not be built", "the pause note")
+    check_eq(description.info.running_actions, [], "nothing running after the failure")
+    await handle.delete()
+    log("pause on failure verified")
+
+
 async def actions_at_least(handle, count: int) -> bool:
     return (await handle.describe()).info.num_actions >= count
 
@@ -320,8 +357,9 @@ def timestamp(when: datetime):
 async def main(args) -> None:
     client = await connect(args)
     task_queue = new_id("schedules-tq")
-    async with Worker(for_worker(client), task_queue=task_queue, workflows=[Greet, Gate]):
+    async with Worker(for_worker(client), task_queue=task_queue, workflows=[Greet, Gate, Fail]):
         await lifecycle(client, task_queue)
+        await pause_on_failure(client, task_queue)
         await overlap(client, task_queue, ScheduleOverlapPolicy.SKIP)
         await overlap(client, task_queue, ScheduleOverlapPolicy.BUFFER_ONE)
 
