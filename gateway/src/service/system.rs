@@ -20,6 +20,8 @@ pub async fn get_system_info(_gateway: &Gateway, _request: GetSystemInfoRequest)
             encoded_failure_attributes: true,
             sdk_metadata: true,
             upsert_memo: true,
+            supports_schedules: true,
+            count_group_by_execution_status: true,
             ..Default::default()
         }),
     })
