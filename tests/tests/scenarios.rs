@@ -167,3 +167,8 @@ fn a_deleted_namespace_frees_its_name_and_its_runs_are_reclaimed() {
 fn workflows_are_listed_and_counted_with_the_filter_language() {
     run_scenario("visibility.py", &[]);
 }
+
+#[test]
+fn schedule_api() {
+    run_scenario("schedules.py", &[]);
+}

@@ -1,21 +1,17 @@
-//! Schedules through the official SDKs: the schedule API end to end
-//! (tests/python/scenarios/schedules.py and its TypeScript counterpart), and
-//! schedules through a SIGKILL and a downtime, where the catchup window
-//! decides which missed times run (schedules_restart.py; this test owns the
-//! server).
+//! Schedules through the official SDKs: the schedule API end to end through
+//! the TypeScript SDK (the Python scenario, schedules.py, is one of
+//! scenarios.rs, so it runs on every store and log too), the README's CLI
+//! commands, and schedules through a SIGKILL and a downtime, where the
+//! catchup window decides which missed times run (schedules_restart.py; this
+//! test owns the server).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use temper_tests::{ScenarioProcess, TestDir, TestServer, cli, cli_json, run_scenario, run_typescript_scenario};
+use temper_tests::{ScenarioProcess, TestDir, TestServer, cli, cli_json, run_typescript_scenario};
 
 /// Longer than the ten-second catchup window plus a period, so that one
 /// schedule must miss times and the other must make them up.
 const DOWNTIME: Duration = Duration::from_secs(15);
-
-#[test]
-fn schedule_api_through_the_python_sdk() {
-    run_scenario("schedules.py", &[]);
-}
 
 #[test]
 fn schedule_api_through_the_typescript_sdk() {
