@@ -11,6 +11,7 @@ use temper_engine::state_machine::RunLimits;
 use crate::gateway::Limits;
 use crate::roles::Roles;
 use crate::schema_tool::SchemaCommand;
+use crate::ui::UiSettings;
 use crate::server::{DevServerConfig, MetricsSettings, TracingSettings, run_dev_server};
 
 #[derive(Parser)]
@@ -68,6 +69,19 @@ struct StartDevArgs {
     /// 0 turns it off. A port already taken only warns.
     #[arg(long, default_value_t = MetricsSettings::DEFAULT_PORT)]
     metrics_port: u16,
+    /// Port of the official Temporal Web UI, on the same IP (default: the
+    /// gRPC port plus 1000, as Temporal's dev server). Needs Temporal's
+    /// `ui-server` binary (see `--ui-server`); without it the server runs
+    /// without the UI and says how to install it.
+    #[arg(long)]
+    ui_port: Option<u16>,
+    /// Temporal's `ui-server` binary; by default `TEMPER_UI_SERVER`, else
+    /// `temporal-ui-server` on the PATH.
+    #[arg(long)]
+    ui_server: Option<PathBuf>,
+    /// Do not start the Web UI.
+    #[arg(long)]
+    headless: bool,
     /// Data directory, kept across restarts; without it data lives in a
     /// temporary directory and is lost on exit.
     #[arg(short = 'f', long = "db-filename")]
@@ -165,6 +179,13 @@ fn init_logging(level: &str) {
 
 fn start_dev(args: StartDevArgs) -> ExitCode {
     init_logging(&args.log_level);
+    let ui = match web_ui(&args) {
+        Ok(ui) => ui,
+        Err(error) => {
+            eprintln!("temper: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let config = DevServerConfig {
         address: SocketAddr::new(args.ip, args.port),
         db_path: args.db_filename,
@@ -201,11 +222,59 @@ fn start_dev(args: StartDevArgs) -> ExitCode {
             }
         },
     };
-    serve(config)
+    serve_with_ui(config, ui)
+}
+
+/// The Web UI to start beside the server, if any: none when `--headless`,
+/// or (with a message saying how to install it) when the ui-server binary
+/// is not found.
+fn web_ui(args: &StartDevArgs) -> Result<Option<(PathBuf, UiSettings)>, String> {
+    if args.headless {
+        return Ok(None);
+    }
+    let port = match args.ui_port {
+        Some(port) => port,
+        None => args.port.checked_add(1000).ok_or("--ui-port is needed: the gRPC port plus 1000 is not a port")?,
+    };
+    let settings = UiSettings {
+        address: SocketAddr::new(args.ip, port),
+        grpc_address: SocketAddr::new(args.ip, args.port),
+        default_namespace: "default".to_string(),
+    };
+    match crate::ui::find_binary(args.ui_server.clone()) {
+        Some(binary) => Ok(Some((binary, settings))),
+        None => {
+            eprintln!(
+                "temper: the Web UI needs Temporal's ui-server ({}), which is not installed; \
+                 serving without it. Install it with:\n  {}\nor pass --headless to skip the UI.",
+                crate::ui::UI_SERVER_VERSION,
+                crate::ui::INSTALL_HINT
+            );
+            Ok(None)
+        }
+    }
 }
 
 fn serve(config: DevServerConfig) -> ExitCode {
+    serve_with_ui(config, None)
+}
+
+fn serve_with_ui(config: DevServerConfig, ui: Option<(PathBuf, UiSettings)>) -> ExitCode {
     block_on(async {
+        // Stopped (killed) when this scope ends, with the server.
+        let _ui = match ui {
+            None => None,
+            Some((binary, settings)) => match crate::ui::UiServer::start(&binary, &settings) {
+                Ok(server) => {
+                    eprintln!("temper: Web UI at http://{}", settings.address);
+                    Some(server)
+                }
+                Err(error) => {
+                    eprintln!("temper: cannot start the Web UI ({}): {error}", binary.display());
+                    return ExitCode::FAILURE;
+                }
+            },
+        };
         let traces = match crate::telemetry::traces::start(&config.tracing, &config.roles.to_string()) {
             Ok(traces) => traces,
             Err(error) => {

@@ -21,6 +21,7 @@ pub mod server;
 mod service;
 pub mod telemetry;
 mod tokens;
+pub mod ui;
 mod validation;
 pub use gateway::Limits;
 pub use matching::{MatchingCounts, QueueCounts};

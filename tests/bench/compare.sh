@@ -80,7 +80,7 @@ YAML
 start_server() {
     local kind=$1 port=$2 db=$3
     case $kind in
-        temper) "$TEMPER" server start-dev --ip 127.0.0.1 --port "$port" --db-filename "$db" >"$OUT/$kind-server.log" 2>&1 & ;;
+        temper) "$TEMPER" server start-dev --headless --ip 127.0.0.1 --port "$port" --db-filename "$db" >"$OUT/$kind-server.log" 2>&1 & ;;
         temper-cassandra) "$TEMPER" server start --config "$(cassandra_config "$port" "$(dirname "$db")")" \
                       >"$OUT/$kind-server.log" 2>&1 & ;;
         temporal) "$TEMPORAL" server start-dev --headless --ip 127.0.0.1 --port "$port" \

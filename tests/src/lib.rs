@@ -381,6 +381,7 @@ pub fn server_command(kind: &ServerKind, port: u16, metrics_port: u16, db: Optio
             c.args([
                 "server",
                 "start-dev",
+                "--headless",
                 "--ip",
                 "127.0.0.1",
                 "--port",

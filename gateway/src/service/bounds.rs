@@ -43,6 +43,12 @@ impl Bounded for DescribeNamespaceRequest {
     }
 }
 
+impl Bounded for GetClusterInfoRequest {
+    fn check_bounds(&self, _limits: &Limits) -> ApiResult<()> {
+        Ok(())
+    }
+}
+
 impl Bounded for GetSystemInfoRequest {
     fn check_bounds(&self, _: &Limits) -> ApiResult<()> {
         Ok(())

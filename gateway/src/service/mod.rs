@@ -117,6 +117,7 @@ macro_rules! workflow_service {
 workflow_service! {
     unary {
         get_system_info(GetSystemInfoRequest) -> GetSystemInfoResponse = system::get_system_info;
+        get_cluster_info(GetClusterInfoRequest) -> GetClusterInfoResponse = system::get_cluster_info;
         register_namespace(RegisterNamespaceRequest) -> RegisterNamespaceResponse = namespace::register_namespace;
         describe_namespace(DescribeNamespaceRequest) -> DescribeNamespaceResponse = namespace::describe_namespace;
         list_namespaces(ListNamespacesRequest) -> ListNamespacesResponse = namespace::list_namespaces;

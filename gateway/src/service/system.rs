@@ -1,7 +1,10 @@
-//! GetSystemInfo: what the server supports; SDKs adapt to it.
+//! GetSystemInfo and GetClusterInfo: what the server supports and is; SDKs,
+//! the CLI and the Web UI adapt to them.
 
 use temper_proto::api::workflowservice::v1::get_system_info_response::Capabilities;
-use temper_proto::api::workflowservice::v1::{GetSystemInfoRequest, GetSystemInfoResponse};
+use temper_proto::api::workflowservice::v1::{
+    GetClusterInfoRequest, GetClusterInfoResponse, GetSystemInfoRequest, GetSystemInfoResponse,
+};
 
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
@@ -24,5 +27,37 @@ pub async fn get_system_info(_gateway: &Gateway, _request: GetSystemInfoRequest)
             count_group_by_execution_status: true,
             ..Default::default()
         }),
+    })
+}
+
+/// The client versions Temporal's server accepts, by client name.
+const SUPPORTED_CLIENTS: [(&str, &str); 8] = [
+    ("temporal-go", "<2.0.0"),
+    ("temporal-java", "<2.0.0"),
+    ("temporal-php", "<2.0.0"),
+    ("temporal-typescript", "<2.0.0"),
+    ("temporal-cli", "<2.0.0"),
+    ("temporal-server", "<2.0.0"),
+    ("temporal-ui", "<3.0.0"),
+    ("nexus-go", "<2.0.0"),
+];
+
+/// The cluster's name, as Temporal's dev server names its only cluster.
+const CLUSTER_NAME: &str = "active";
+
+pub async fn get_cluster_info(gateway: &Gateway, _request: GetClusterInfoRequest) -> ApiResult<GetClusterInfoResponse> {
+    Ok(GetClusterInfoResponse {
+        supported_clients: SUPPORTED_CLIENTS.iter().map(|(client, range)| (client.to_string(), range.to_string())).collect(),
+        server_version: COMPATIBLE_SERVER_VERSION.to_string(),
+        // One Temper cluster per store; its id names the product, not a
+        // random draw, since nothing here replicates between clusters.
+        cluster_id: uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, b"https://temper.dev/cluster").to_string(),
+        cluster_name: CLUSTER_NAME.to_string(),
+        history_shard_count: i32::try_from(gateway.shard_count).unwrap_or(i32::MAX),
+        persistence_store: "temper".to_string(),
+        visibility_store: "temper".to_string(),
+        initial_failover_version: 1,
+        failover_version_increment: 10,
+        ..Default::default()
     })
 }
