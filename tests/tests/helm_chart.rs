@@ -8,7 +8,10 @@
 //!    grpc.health on the gRPC port, run as non-root on a read-only root
 //!    filesystem; the config file in the ConfigMap holds what the values say
 //!    and Temper's own parser reads all of it (`temper schema update
-//!    --config` gets as far as connecting);
+//!    --config` gets as far as connecting); a fourth Deployment runs
+//!    Temporal's Web UI (`temporalio/ui`) against the API Service, with the
+//!    actions Temper does not serve turned off, and `ui.enabled=false`
+//!    leaves it out;
 //! 2. bad values (negative replicas, no Kafka brokers, a bad port, a
 //!    misspelt key, ...) make `helm template` fail naming the value;
 //! 3. with `java` (Kafka and Cassandra from tests/services), the rendered
@@ -132,7 +135,9 @@ fn env_value<'a>(container: &'a Value, name: &str) -> Option<&'a Value> {
 /// filesystem, the config file from the ConfigMap, its pod IP advertised;
 /// a PodDisruptionBudget per role; the API and metrics Services.
 fn check_common(documents: &[Value], replicas: [Option<i64>; 3], port: i64) {
-    let deployments = of_kind(documents, "Deployment");
+    // The Web UI's Deployment, when there is one, is checked by check_ui.
+    let deployments: Vec<&Value> =
+        of_kind(documents, "Deployment").into_iter().filter(|deployment| deployment["metadata"]["name"] != "temper-ui").collect();
     assert_eq!(deployments.len(), 3, "three Deployments: {deployments:#?}");
     for (role, replicas) in ROLES.into_iter().zip(replicas) {
         let deployment = named(documents, "Deployment", &format!("temper-{role}"));
@@ -188,6 +193,50 @@ fn check_common(documents: &[Value], replicas: [Option<i64>; 3], port: i64) {
     assert_eq!(api["spec"]["ports"][0]["targetPort"], "grpc");
     let metrics = named(documents, "Service", "temper-metrics");
     assert_eq!(metrics["spec"]["ports"][0]["port"], 9090);
+}
+
+/// The Web UI's Deployment and Service: Temporal's ui-server image with
+/// `replicas` pods, pointed at the API Service (`temper:<api_port>`),
+/// serving HTTP on 8080 behind a Service on `service_port`, probed on
+/// /healthz, non-root on a read-only root filesystem, with the batch,
+/// workflow pause and activity command actions turned off. Returns the
+/// container.
+fn check_ui(documents: &[Value], replicas: i64, api_port: i64, service_port: i64) -> Value {
+    let deployment = named(documents, "Deployment", "temper-ui");
+    assert_eq!(deployment["spec"]["replicas"], replicas, "ui replicas");
+    assert_eq!(deployment["spec"]["selector"]["matchLabels"]["app.kubernetes.io/component"], "ui");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_array().expect("containers");
+    assert_eq!(containers.len(), 1, "ui: one container");
+    let container = &containers[0];
+    assert!(container["image"].as_str().is_some_and(|image| image.starts_with("temporalio/ui:")), "{}", container["image"]);
+    let env = |name: &str| env_value(container, name).unwrap_or_else(|| panic!("ui has no {name}"))["value"].clone();
+    assert_eq!(env("TEMPORAL_ADDRESS"), format!("temper:{api_port}"), "the UI calls the gateways through the API Service");
+    assert_eq!(env("TEMPORAL_UI_PORT"), "8080");
+    for disabled in ["TEMPORAL_BATCH_ACTIONS_DISABLED", "TEMPORAL_WORKFLOW_PAUSE_DISABLED", "TEMPORAL_ACTIVITY_COMMANDS_DISABLED"] {
+        assert_eq!(env(disabled), "true", "Temper does not serve what {disabled} hides");
+    }
+    let http = container["ports"].as_array().expect("ports").iter().find(|p| p["name"] == "http").expect("an http port");
+    assert_eq!(http["containerPort"], 8080);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["path"], "/healthz", "ui {probe}");
+        assert_eq!(container[probe]["httpGet"]["port"], "http", "ui {probe}");
+    }
+    let security = &container["securityContext"];
+    assert_eq!(security["readOnlyRootFilesystem"], true, "ui");
+    assert_eq!(security["allowPrivilegeEscalation"], false, "ui");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true, "ui");
+    assert!(pod["securityContext"]["runAsUser"].as_i64().is_some_and(|user| user > 0), "ui runs as a non-root user");
+    for kind in ["requests", "limits"] {
+        let resources = &container["resources"][kind];
+        assert!(resources["cpu"].is_string() && resources["memory"].is_string(), "ui has cpu and memory {kind}: {resources}");
+    }
+
+    let service = named(documents, "Service", "temper-ui");
+    assert_eq!(service["spec"]["selector"]["app.kubernetes.io/component"], "ui", "the UI Service fronts the UI");
+    assert_eq!(service["spec"]["ports"][0]["port"], service_port);
+    assert_eq!(service["spec"]["ports"][0]["targetPort"], "http");
+    container.clone()
 }
 
 /// The config file in the ConfigMap (and, the same, in the schema Job's
@@ -251,6 +300,8 @@ fn the_chart_lints_renders_and_validates_with_default_and_production_values() {
     assert!(env_value(gateway, "OTEL_EXPORTER_OTLP_ENDPOINT").is_none(), "tracing is off by default");
     assert!(env_value(gateway, "TEMPER_CASSANDRA_PASSWORD").is_none(), "no credentials by default");
     assert_eq!(schema_job_args(&defaults)[..4], ["schema", "setup", "--config", CONFIG_PATH]);
+    let ui = check_ui(&defaults, 1, 7233, 8080);
+    assert_eq!(env_value(&ui, "TEMPORAL_DEFAULT_NAMESPACE").expect("a default namespace")["value"], "default");
     let config = config_file(&defaults);
     let parsed = yaml_to_json(&config, &dir, "yaml.safe_load(text)");
     assert_eq!(parsed["server"]["address"], "0.0.0.0:7233");
@@ -275,6 +326,8 @@ fn the_chart_lints_renders_and_validates_with_default_and_production_values() {
     assert_eq!(autoscaler["spec"]["scaleTargetRef"]["name"], "temper-gateway");
     assert_eq!(autoscaler["spec"]["maxReplicas"], 12);
     assert_eq!(of_kind(&production, "ServiceMonitor").len(), 1);
+    let ui = check_ui(&production, 2, 7233, 8080);
+    assert_eq!(env_value(&ui, "TEMPORAL_DEFAULT_NAMESPACE").expect("a default namespace")["value"], "orders");
     for role in ROLES {
         let pod = &named(&production, "Deployment", &format!("temper-{role}"))["spec"]["template"]["spec"];
         let container = &pod["containers"][0];
@@ -302,12 +355,22 @@ fn the_chart_lints_renders_and_validates_with_default_and_production_values() {
     let unmetered = documents(&template(&["--set", "metrics.enabled=false"]), &dir);
     assert_eq!(yaml_to_json(&config_file(&unmetered), &dir, "yaml.safe_load(text)")["metrics"]["address"], "");
     assert!(of_kind(&unmetered, "Service").iter().all(|service| service["metadata"]["name"] != "temper-metrics"));
+    // The UI follows the API Service's port and serves on its own.
+    let moved = documents(&template(&["--set", "service.port=7300", "--set", "ui.service.port=80"]), &dir);
+    check_ui(&moved, 1, 7300, 80);
+    // UI off: neither its Deployment nor its Service.
+    let rendered = template(&["--set", "ui.enabled=false"]);
+    validate(&rendered, &dir, "no-ui.yaml");
+    let without_ui = documents(&rendered, &dir);
+    check_common(&without_ui, [Some(2), Some(3), Some(1)], 7233);
+    assert_eq!(of_kind(&without_ui, "Deployment").len(), 3, "only the roles' Deployments");
+    assert!(of_kind(&without_ui, "Service").iter().all(|service| service["metadata"]["name"] != "temper-ui"));
     eprintln!("[helm] lint, template and validate: {:.1}s", started.elapsed().as_secs_f64());
 }
 
 #[test]
 fn bad_values_fail_naming_the_value() {
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 15] = [
         (&["--set", "engine.replicas=-1"], "/engine/replicas"),
         (&["--set-json", "kafka.brokers=[]"], "/kafka/brokers"),
         (&["--set", "kafka.brokers=null"], "missing property 'brokers'"),
@@ -320,6 +383,9 @@ fn bad_values_fail_naming_the_value() {
         (&["--set", "cassandra.tls.enabled=true"], "cassandra.tls.existingSecret"),
         (&["--set", "cassandra.maxConns=2", "--set", "cassandra.maxConnsPerShard=1"], "cassandra.maxConnsPerShard"),
         (&["--set", "tracing.sampleRatio=2"], "/tracing/sampleRatio"),
+        (&["--set", "ui.port=0"], "/ui/port"),
+        (&["--set", "ui.image.tag="], "/ui/image/tag"),
+        (&["--set", "ui.batchActionsDisabled=maybe"], "/ui/batchActionsDisabled"),
     ];
     for (values, named) in cases {
         let error = template_error(values);
