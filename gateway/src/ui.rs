@@ -49,21 +49,45 @@ impl UiServer {
         let config_dir = root.path().join("config");
         std::fs::create_dir(&config_dir)?;
         std::fs::write(config_dir.join("temper.yaml"), config_yaml(settings))?;
-        let child = tokio::process::Command::new(binary)
+        let mut command = tokio::process::Command::new(binary);
+        command
             .arg("--root")
             .arg(root.path())
             .args(["--config", "config", "--env", "temper", "start"])
             .stdin(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()?;
+            .kill_on_drop(true);
+        stop_with_this_process(&mut command);
+        let child = command.spawn()?;
         Ok(UiServer { _child: child, _config_root: root })
     }
 }
 
+/// Dropping the child kills it, but a server killed with SIGKILL drops
+/// nothing: on Linux the kernel then ends the UI server too, so it never
+/// outlives the server holding its port.
+#[cfg(target_os = "linux")]
+fn stop_with_this_process(command: &mut tokio::process::Command) {
+    // SAFETY: between fork and exec the closure only calls prctl, which is
+    // async-signal-safe, and touches no memory of the parent.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn stop_with_this_process(_command: &mut tokio::process::Command) {}
+
 /// The UI server's configuration: this server's address, plain HTTP, no
-/// calls out to the internet, and the actions Temper does not serve turned
-/// off (batch operations, workflow and activity pausing), so the UI offers
-/// only what works.
+/// calls out to the internet, no log line per request (they would drown the
+/// server's own), and the actions Temper does not serve turned off (batch
+/// operations, workflow and activity pausing), so the UI offers only what
+/// works.
 fn config_yaml(settings: &UiSettings) -> String {
     let namespace = serde_json::Value::String(settings.default_namespace.clone());
     format!(
@@ -78,6 +102,7 @@ fn config_yaml(settings: &UiSettings) -> String {
          batchActionsDisabled: true\n\
          workflowPauseDisabled: true\n\
          activityCommandsDisabled: true\n\
+         hideLogs: true\n\
          cors:\n  cookieInsecure: true\n",
         grpc = settings.grpc_address,
         host = settings.address.ip(),

@@ -3,6 +3,21 @@
 # (for messages), HOME_DIR, PID_FILE, LOG, PORT and START_TIMEOUT before
 # calling these. jvm.sh sources it for the JVM services.
 
+# build_once DIR: runs the calling script's `build` function unless its
+# `built` function already holds, one build at a time (a lock in DIR on file
+# descriptor 8, held until the script ends): whoever waited finds it built.
+# For the tools built with the machine's Go (helm, ui-server).
+build_once() {
+  built && return 0
+  mkdir -p "$1"
+  exec 8>"$1/build.lock"
+  flock 8
+  built && return 0
+  command -v go >/dev/null || { echo "$NAME: no \`go\` on PATH to build with" >&2; exit 2; }
+  build
+  built || { echo "$NAME: the build did not give what it should (see above)" >&2; exit 1; }
+}
+
 # one_start_at_a_time: holds a lock (file descriptor 8) until the script
 # ends, so that of several starts at once (tests running in parallel) one
 # launches the process and the others find it answering. The process must

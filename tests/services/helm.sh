@@ -29,23 +29,18 @@ built() {
   [[ -x "$HELM" ]] && "$HELM" version --short 2>/dev/null | grep -q "^v$VERSION"
 }
 
-if ! built; then
-  # One build at a time (file descriptor 8, held until the script ends);
-  # whoever waited finds the binary built.
-  mkdir -p "$HOME_DIR"
-  exec 8>"$HOME_DIR/build.lock"
-  flock 8
-  if ! built; then
-    command -v go >/dev/null || { echo "$NAME: no \`go\` on PATH to build helm with" >&2; exit 2; }
-    echo "$NAME: building helm v$VERSION with \`go install\` (once)" >&2
-    mkdir -p "$BIN_DIR"
-    # GOFLAGS cleared: a -mod setting from the environment would refuse an
-    # install outside a module. The version is stamped as helm's own release
-    # build does (without it `helm version` says only v3.21).
-    GOBIN="$BIN_DIR" GOFLAGS= CGO_ENABLED=0 go install \
-      -ldflags "-X helm.sh/helm/v3/internal/version.version=v$VERSION" \
-      "helm.sh/helm/v3/cmd/helm@v$VERSION" >&2
-    built || { echo "$NAME: $HELM does not report version v$VERSION after the build" >&2; exit 1; }
-  fi
-fi
+build() {
+  echo "$NAME: building helm v$VERSION with \`go install\` (once)" >&2
+  mkdir -p "$BIN_DIR"
+  # GOFLAGS cleared: a -mod setting from the environment would refuse an
+  # install outside a module. The version is stamped as helm's own release
+  # build does (without it `helm version` says only v3.21).
+  GOBIN="$BIN_DIR" GOFLAGS= CGO_ENABLED=0 go install \
+    -ldflags "-X helm.sh/helm/v3/internal/version.version=v$VERSION" \
+    "helm.sh/helm/v3/cmd/helm@v$VERSION" >&2
+}
+
+# shellcheck source=tests/services/common.sh
+source "$(dirname "$0")/common.sh"
+build_once "$HOME_DIR"
 echo "$HELM"

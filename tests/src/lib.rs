@@ -375,13 +375,17 @@ impl ServerKind {
 /// its Prometheus metrics on `127.0.0.1:metrics_port`, durable in `db` if
 /// given. The single place that knows both command lines.
 pub fn server_command(kind: &ServerKind, port: u16, metrics_port: u16, db: Option<&Path>) -> Command {
+    server_command_with_ui(kind, port, metrics_port, db, false)
+}
+
+/// [`server_command`], with the Web UI (`web_ui`: no `--headless`; its
+/// port and binary come with the extra flags) or without.
+fn server_command_with_ui(kind: &ServerKind, port: u16, metrics_port: u16, db: Option<&Path>, web_ui: bool) -> Command {
+    let headless: &[&str] = if web_ui { &[] } else { &["--headless"] };
     let mut command = match kind {
         ServerKind::Temper(bin) => {
             let mut c = Command::new(bin);
-            c.args([
-                "server",
-                "start-dev",
-                "--headless",
+            c.args(["server", "start-dev"]).args(headless).args([
                 "--ip",
                 "127.0.0.1",
                 "--port",
@@ -394,10 +398,7 @@ pub fn server_command(kind: &ServerKind, port: u16, metrics_port: u16, db: Optio
         ServerKind::Temporal => {
             let mut c = Command::new(temporal_cli());
             // --http-port defaults to a random free port.
-            c.args([
-                "server",
-                "start-dev",
-                "--headless",
+            c.args(["server", "start-dev"]).args(headless).args([
                 "--ip",
                 "127.0.0.1",
                 "--port",
@@ -652,6 +653,8 @@ pub struct TestServer {
     env: Vec<(String, String)>,
     /// Started with `temper server start --config` instead of `start-dev`.
     config_file: Option<PathBuf>,
+    /// `start-dev` with the Web UI (not `--headless`).
+    web_ui: bool,
     /// Incremented on each (re)start, to tell the runs apart in the output.
     run: u32,
 }
@@ -717,7 +720,35 @@ impl TestServer {
         Self::start_kind(ServerKind::detect(), db, extra_args, config_file, &[])
     }
 
+    /// Starts the server with the official Temporal Web UI beside it, on a
+    /// port of its own (returned): Temper's `start-dev` with `--ui-port` runs
+    /// `ui_server` (Temporal's ui-server binary, built by
+    /// tests/services/ui-server.sh); Temporal's dev server serves the UI it
+    /// embeds there (and `ui_server` is not used).
+    pub fn start_with_web_ui(ui_server: &Path) -> (TestServer, u16) {
+        let kind = ServerKind::detect();
+        let ui_port = free_port();
+        let ui_port_arg = ui_port.to_string();
+        let ui_server_arg = ui_server.display().to_string();
+        let mut args = vec!["--ui-port", ui_port_arg.as_str()];
+        if matches!(kind, ServerKind::Temper(_)) {
+            args.extend(["--ui-server", ui_server_arg.as_str()]);
+        }
+        (Self::start_kind_with_ui(kind, None, &args, None, &[], true), ui_port)
+    }
+
     fn start_kind(kind: ServerKind, db: Option<PathBuf>, extra_args: &[&str], config_file: Option<PathBuf>, env: &[(&str, &str)]) -> TestServer {
+        Self::start_kind_with_ui(kind, db, extra_args, config_file, env, false)
+    }
+
+    fn start_kind_with_ui(
+        kind: ServerKind,
+        db: Option<PathBuf>,
+        extra_args: &[&str],
+        config_file: Option<PathBuf>,
+        env: &[(&str, &str)],
+        web_ui: bool,
+    ) -> TestServer {
         let mut last_failure = String::new();
         // A port picked as free may be taken by someone else before the server
         // binds it: then try another one.
@@ -733,6 +764,7 @@ impl TestServer {
                 extra_args: extra_args.iter().map(|arg| arg.to_string()).collect(),
                 env: env.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
                 config_file: config_file.clone(),
+                web_ui,
                 run: 0,
             };
             match server.spawn_and_wait() {
@@ -877,7 +909,7 @@ impl TestServer {
         let run = self.run;
         let mut command = match (&self.kind, &self.config_file) {
             (ServerKind::Temper(bin), Some(config)) => config_file_command(bin, config, self.port, self.metrics_port),
-            _ => server_command(&self.kind, self.port, self.metrics_port, self.db.as_deref()),
+            _ => server_command_with_ui(&self.kind, self.port, self.metrics_port, self.db.as_deref(), self.web_ui),
         };
         command
             .args(&self.extra_args)

@@ -391,6 +391,13 @@ impl Bounded for ListScheduleMatchingTimesRequest {
     }
 }
 
+impl Bounded for CountSchedulesRequest {
+    fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
+        limits.id(&self.namespace, "Namespace")?;
+        limits.text(&self.query, "Query")
+    }
+}
+
 impl Bounded for ListSchedulesRequest {
     fn check_bounds(&self, limits: &Limits) -> ApiResult<()> {
         limits.id(&self.namespace, "Namespace")?;

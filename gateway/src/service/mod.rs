@@ -154,6 +154,7 @@ workflow_service! {
         patch_schedule(PatchScheduleRequest) -> PatchScheduleResponse = schedules::patch_schedule;
         delete_schedule(DeleteScheduleRequest) -> DeleteScheduleResponse = schedules::delete_schedule;
         list_schedules(ListSchedulesRequest) -> ListSchedulesResponse = schedules::list_schedules;
+        count_schedules(CountSchedulesRequest) -> CountSchedulesResponse = schedules::count_schedules;
         list_schedule_matching_times(ListScheduleMatchingTimesRequest) -> ListScheduleMatchingTimesResponse = schedules::list_schedule_matching_times;
     }
     routed {

@@ -1,5 +1,5 @@
 //! The schedule RPCs: CreateSchedule, DescribeSchedule, UpdateSchedule,
-//! PatchSchedule, DeleteSchedule, ListSchedules and
+//! PatchSchedule, DeleteSchedule, ListSchedules, CountSchedules and
 //! ListScheduleMatchingTimes. A schedule lives in a run of its own (see
 //! `temper_engine::state_machine::scheduler`): writes are commands to that
 //! run's shard, describe reads the run, and the list comes from the
@@ -16,7 +16,7 @@ use temper_projections::query::{self, Attribute, Expr, Literal, Query, Value};
 use temper_proto::api::common::v1::{Memo, SearchAttributes, WorkflowExecution};
 use temper_proto::api::schedule::v1::{Schedule, ScheduleListEntry, schedule_action};
 use temper_proto::api::workflowservice::v1::{
-    CreateScheduleRequest, CreateScheduleResponse, DeleteScheduleRequest, DeleteScheduleResponse, DescribeScheduleRequest,
+    CountSchedulesRequest, CountSchedulesResponse, CreateScheduleRequest, CreateScheduleResponse, DeleteScheduleRequest, DeleteScheduleResponse, DescribeScheduleRequest,
     DescribeScheduleResponse, ListScheduleMatchingTimesRequest, ListScheduleMatchingTimesResponse, ListSchedulesRequest,
     ListSchedulesResponse, PatchScheduleRequest, PatchScheduleResponse, UpdateScheduleRequest, UpdateScheduleResponse,
 };
@@ -125,6 +125,13 @@ pub async fn list_schedules(gateway: &Gateway, request: ListSchedulesRequest) ->
         })
         .collect();
     Ok(ListSchedulesResponse { schedules, next_page_token: page.next_page_token })
+}
+
+pub async fn count_schedules(gateway: &Gateway, request: CountSchedulesRequest) -> ApiResult<CountSchedulesResponse> {
+    let query = schedules_query(&request.query)?;
+    let namespace = gateway.namespaces.resolve(&request.namespace).await?;
+    let count = super::visibility::count_records(gateway, &namespace, query).await?;
+    Ok(CountSchedulesResponse { count, groups: Vec::new() })
 }
 
 pub async fn list_schedule_matching_times(

@@ -9,8 +9,10 @@ use temper_proto::api::workflowservice::v1::{
 use crate::errors::ApiResult;
 use crate::gateway::Gateway;
 
-/// The Temporal server version whose API Temper serves.
-pub const COMPATIBLE_SERVER_VERSION: &str = "1.32.0";
+/// The Temporal server release whose features Temper offers. The Web UI
+/// turns its features on by this version: 1.30 brings standalone
+/// activities, which Temper does not run, so Temper says 1.29.
+pub const COMPATIBLE_SERVER_VERSION: &str = "1.29.1";
 
 pub async fn get_system_info(_gateway: &Gateway, _request: GetSystemInfoRequest) -> ApiResult<GetSystemInfoResponse> {
     Ok(GetSystemInfoResponse {

@@ -113,6 +113,15 @@ async fn list(
     Ok((page.executions.iter().map(execution_info).collect(), page.next_page_token))
 }
 
+/// How many runs a query without GROUP BY matches in the namespace.
+pub(super) async fn count_records(gateway: &Gateway, namespace: &NamespaceRecord, query: Query) -> ApiResult<i64> {
+    let count = gateway.visibility()?.count(&namespace.id, query, custom_search_attribute_types(namespace)).await.map_err(index_error)?;
+    Ok(match count {
+        Count::Total(count) => count,
+        Count::ByStatus(groups) => groups.iter().map(|(_, count)| count).sum(),
+    })
+}
+
 /// A page of the run summaries a query matches in the namespace.
 pub(super) async fn list_records(
     gateway: &Gateway,

@@ -1,0 +1,449 @@
+// The official Temporal Web UI (Temporal's ui-server, run by `temper server
+// start-dev` beside the server) in a real headless Chromium, driven with
+// playwright-core. Seeds workflows through the TypeScript SDK (completed,
+// failed, two running, terminated) and a schedule, then checks, as a person
+// would see them:
+// - the workflow list: a row per seeded workflow, the total count and the
+//   status count chips, and a query typed into the query box narrowing the
+//   list to one workflow;
+// - the completed workflow's page: its history's event types in the order
+//   the SDK's fetchHistory gives them, its input and its result;
+// - a running workflow's page: a signal sent from the UI's "Send a Signal"
+//   action, then the workflow terminated from the UI; the SDK sees the
+//   signal in the history and the run TERMINATED;
+// - the schedules page listing the schedule.
+// On every page no error (an alert or an error toast) is shown, and every
+// `/api/v1/` call the UI makes succeeds (HTTP status < 400), except paths
+// matched by ALLOWED_API_FAILURES; every failing call is listed at the end
+// with its status and body. Each page is saved as a full-page PNG into
+// --screenshots DIR.
+//
+//   node web_ui.js --address 127.0.0.1:7233 --namespace default \
+//     --ui-url http://127.0.0.1:8233 --chromium /usr/bin/chromium --screenshots DIR
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+const { WorkflowFailedError } = require('@temporalio/client');
+const { defaultPayloadConverter } = require('@temporalio/common');
+const { chromium } = require('playwright-core');
+const { check, checkEq, eventTypes, log, newId, runScenario, withWorker } = require('./_common');
+
+/** `/api/v1/...` paths (regular expressions) whose failures are expected and
+ * do not fail the test. Empty: every call the UI makes must succeed. */
+const ALLOWED_API_FAILURES = [];
+
+const HOUR = 3600 * 1000;
+/** How long one UI step (a page's content appearing, a click) may take. */
+const STEP_TIMEOUT_MS = 20000;
+
+const activities = {
+  async composeGreeting(name) {
+    return `Hello, ${name}!`;
+  },
+  async cleanUp() {},
+};
+
+async function waitFor(condition, what, timeoutMs = STEP_TIMEOUT_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await condition();
+    if (last) return last;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+}
+
+function decode(payloads) {
+  return (payloads || []).map((payload) => defaultPayloadConverter.fromPayload(payload));
+}
+
+// ---------------------------------------------------------------------------
+// Seeding through the SDK
+// ---------------------------------------------------------------------------
+
+async function seed(client, taskQueue) {
+  const ids = {
+    completed: newId('web-ui-completed'),
+    failed: newId('web-ui-failed'),
+    running: newId('web-ui-running'),
+    signalled: newId('web-ui-signal-me'),
+    terminated: newId('web-ui-terminated'),
+  };
+  const completed = await client.workflow.start('greetingWorkflow', { args: ['web-ui'], taskQueue, workflowId: ids.completed });
+  checkEq(await completed.result(), 'Hello, web-ui!', 'the completed workflow result');
+
+  const failed = await client.workflow.start('failingWorkflow', { args: ['broken on purpose'], taskQueue, workflowId: ids.failed });
+  const failure = await failed.result().then(() => null, (error) => error);
+  check(failure instanceof WorkflowFailedError, `the failing workflow fails: ${failure}`);
+
+  const running = await client.workflow.start('cancellableWorkflow', { args: ['web-ui'], taskQueue, workflowId: ids.running });
+  const signalled = await client.workflow.start('signalQueryWorkflow', { taskQueue, workflowId: ids.signalled });
+  const terminated = await client.workflow.start('cancellableWorkflow', { args: ['web-ui'], taskQueue, workflowId: ids.terminated });
+  // Both running workflows have started on the worker (they answer queries).
+  checkEq(await signalled.query('count'), 0, 'signals before the UI sends one');
+  await terminated.terminate('terminated by the SDK');
+  checkEq((await running.describe()).status.name, 'RUNNING', 'the running workflow status');
+
+  const scheduleId = newId('web-ui-schedule');
+  const tomorrow = new Date(Math.ceil((Date.now() + 24 * HOUR) / HOUR) * HOUR);
+  await client.schedule.create({
+    scheduleId,
+    spec: { intervals: [{ every: '1h' }], startAt: tomorrow },
+    action: { type: 'startWorkflow', workflowType: 'greetingWorkflow', args: ['schedule'], workflowId: newId('web-ui-scheduled'), taskQueue },
+  });
+
+  const expected = {
+    [ids.completed]: 'COMPLETED',
+    [ids.failed]: 'FAILED',
+    [ids.running]: 'RUNNING',
+    [ids.signalled]: 'RUNNING',
+    [ids.terminated]: 'TERMINATED',
+  };
+  // The list the UI reads is the visibility store's: wait until it holds all.
+  await waitFor(async () => {
+    const listed = {};
+    for await (const workflow of client.workflow.list()) listed[workflow.workflowId] = workflow.status.name;
+    return Object.entries(expected).every(([id, status]) => listed[id] === status);
+  }, 'the seeded workflows listed with their statuses');
+  log(`seeded ${Object.keys(expected).length} workflows and schedule ${scheduleId}`);
+  return {
+    ids,
+    runIds: { completed: completed.firstExecutionRunId, signalled: signalled.firstExecutionRunId },
+    handles: { completed, signalled },
+    scheduleId,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// The browser
+// ---------------------------------------------------------------------------
+
+/** Records every `/api/v1/` response (and failed request) of the page. */
+function recordApiCalls(page) {
+  const calls = [];
+  const pending = [];
+  page.on('response', (response) => {
+    const url = new URL(response.url());
+    if (!url.pathname.startsWith('/api/v1/')) return;
+    const call = { method: response.request().method(), path: url.pathname, search: url.search, status: response.status(), body: '' };
+    calls.push(call);
+    if (call.status >= 400) {
+      // The browser drops the body of a response its page navigated away
+      // from: then the same request again, from outside the page.
+      const again = () =>
+        page
+          .context()
+          .request.fetch(response.request())
+          .then((repeated) => repeated.text().then((body) => `${body} (status ${repeated.status()} when asked again)`));
+      pending.push(
+        response
+          .text()
+          .catch(again)
+          .then(
+            (body) => (call.body = body),
+            (error) => (call.body = `(body unreadable: ${error.message.split('\n')[0]})`),
+          ),
+      );
+    }
+  });
+  page.on('requestfailed', (request) => {
+    const url = new URL(request.url());
+    if (!url.pathname.startsWith('/api/v1/')) return;
+    // Requests still in flight when the page navigates away are aborted: noted, not failures.
+    log(`note: ${request.method()} ${url.pathname} did not complete: ${request.failure()?.errorText}`);
+  });
+  page.on('pageerror', (error) => log(`note: uncaught error in the page: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') log(`note: browser console error: ${message.text()}`);
+  });
+  return {
+    calls,
+    async failures() {
+      await Promise.all(pending);
+      return calls.filter((call) => call.status >= 400);
+    },
+  };
+}
+
+/** Waits until the page's requests quiet down (the UI polls, so not forever). */
+async function settle(page) {
+  await page.waitForLoadState('networkidle', { timeout: 3000 }).catch(() => {});
+}
+
+/** Fails if the page shows an error: an alert (error banners and the error
+ * page have role="alert") or an error toast (announced assertively). */
+async function checkNoErrorShown(page, where) {
+  const shown = await page.evaluate(() => {
+    const visible = (element) => element.getClientRects().length > 0;
+    const alerts = [...document.querySelectorAll('[role="alert"]')]
+      .filter(visible)
+      .map((element) => element.textContent.trim())
+      .filter(Boolean);
+    const toasts = [...document.querySelectorAll('[data-testid="toast-live-region-assertive"]')]
+      .map((element) => element.textContent.trim())
+      .filter(Boolean);
+    return [...alerts, ...toasts];
+  });
+  check(shown.length === 0, `${where} shows an error: ${JSON.stringify(shown)}`);
+}
+
+async function screenshot(page, dir, name) {
+  const file = path.join(dir, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  log(`screenshot ${file}`);
+}
+
+async function textOf(locator) {
+  return (await locator.textContent()).replace(/\s+/g, ' ').trim();
+}
+
+/** The workflow ids of the rows the list shows. */
+async function listedWorkflowIds(page, candidates) {
+  const rows = page.getByTestId('workflows-summary-configurable-table-row');
+  const texts = await rows.allTextContents();
+  return candidates.filter((id) => texts.some((text) => text.includes(id)));
+}
+
+async function checkStatusCounts(page, expected, where) {
+  const total = Object.values(expected).reduce((a, b) => a + b, 0);
+  await waitFor(async () => {
+    const count = page.getByTestId('workflow-count');
+    return (await count.count()) > 0 && (await textOf(count.first())) === String(total);
+  }, `${where}: the workflow count ${total}`);
+  for (const [status, count] of Object.entries(expected)) {
+    const chip = page.getByTestId(`workflow-status-${status}`);
+    await chip.first().waitFor({ state: 'visible' }).catch(() => {});
+    check((await chip.count()) > 0, `${where}: no status count chip for ${status}`);
+    checkEq(await textOf(chip.first()), `${count} ${status}`, `${where}: the ${status} chip`);
+  }
+  const chips = await page.locator('[data-testid^="workflow-status-"]').evaluateAll((elements) =>
+    elements.map((element) => element.getAttribute('data-testid').replace('workflow-status-', '')),
+  );
+  checkEq([...new Set(chips)].sort(), Object.keys(expected).sort(), `${where}: the statuses with a chip`);
+}
+
+async function workflowList(page, ui, seeded, screenshots) {
+  const all = Object.values(seeded.ids);
+  await page.goto(`${ui}/namespaces/default/workflows`);
+  await waitFor(async () => (await listedWorkflowIds(page, all)).length === all.length, 'a row for every seeded workflow');
+  await checkStatusCounts(page, { Running: 2, Completed: 1, Failed: 1, Terminated: 1 }, 'the workflow list');
+  await settle(page);
+  await checkNoErrorShown(page, 'the workflow list');
+  await screenshot(page, screenshots, 'workflow-list');
+  log('workflow list: every seeded workflow, the total and the status counts');
+
+  // The query box: "Query" toggle, a visibility query, "Search".
+  const query = `WorkflowId="${seeded.ids.completed}"`;
+  await page.getByTestId('toggle-manual-query').first().click();
+  const box = page.getByTestId('workflow-manual-search-input').locator('visible=true').first();
+  await box.fill(query);
+  await page.getByTestId('workflow-manual-search-button').locator('visible=true').first().click();
+  await waitFor(() => new URL(page.url()).searchParams.get('query') === query, 'the query in the page URL');
+  await waitFor(async () => {
+    const listed = await listedWorkflowIds(page, all);
+    const rows = await page.getByTestId('workflows-summary-configurable-table-row').count();
+    return rows === 1 && listed.length === 1 && listed[0] === seeded.ids.completed;
+  }, 'the list narrowed to the completed workflow');
+  await checkStatusCounts(page, { Completed: 1 }, 'the filtered workflow list');
+  await settle(page);
+  await checkNoErrorShown(page, 'the filtered workflow list');
+  await screenshot(page, screenshots, 'workflow-list-filtered');
+  log(`query ${query}: one row`);
+}
+
+/** The event types of the history table ("Workflow Execution Started" as
+ * WorkflowExecutionStarted), in the order shown. */
+async function shownEventTypes(page) {
+  return page.locator('tr[data-testid="event-summary-row"]').evaluateAll((rows) =>
+    rows.map((row) => ({
+      id: Number(row.getAttribute('data-eventid')),
+      // The cell's own text, without its category icon's title.
+      type: [...(row.querySelectorAll('td')[3]?.querySelector('p')?.childNodes || [])]
+        .filter((node) => node.nodeType === Node.TEXT_NODE)
+        .map((node) => node.textContent)
+        .join('')
+        .replace(/\s+/g, ''),
+    })),
+  );
+}
+
+async function completedWorkflow(page, ui, seeded, screenshots) {
+  const { completed: id } = seeded.ids;
+  const runId = seeded.runIds.completed;
+  const sdkTypes = eventTypes(await seeded.handles.completed.fetchHistory());
+  // The UI's own way there: the workflow id's link in the list.
+  await page.goto(`${ui}/namespaces/default/workflows`);
+  await page.getByRole('link', { name: id, exact: true }).first().click();
+  await page.waitForURL((url) => url.pathname.includes(`/workflows/${id}/${runId}`));
+  // The history, every event (the "All" view), oldest first.
+  await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(id)}/${runId}/history?sort=ascending`);
+  await page.getByTestId('feed').first().click();
+  const shown = await waitFor(async () => {
+    const events = await shownEventTypes(page);
+    return events.length >= sdkTypes.length ? events : null;
+  }, `the ${sdkTypes.length} events of the history`);
+  checkEq(
+    shown.map((event) => event.type),
+    sdkTypes,
+    'the event types the UI shows, in order (the SDK fetchHistory order)',
+  );
+  checkEq(shown.map((event) => event.id), sdkTypes.map((_, i) => i + 1), 'the event ids the UI shows');
+
+  const inputAndResult = page.getByTestId('input-and-result').first();
+  await inputAndResult.waitFor({ state: 'visible' });
+  await waitFor(async () => {
+    const text = await inputAndResult.textContent();
+    return text.includes('"web-ui"') && text.includes('"Hello, web-ui!"');
+  }, 'the input "web-ui" and the result "Hello, web-ui!" shown');
+  await page.getByText('Completed', { exact: true }).first().waitFor({ state: 'visible' });
+  await settle(page);
+  await checkNoErrorShown(page, 'the completed workflow page');
+  await screenshot(page, screenshots, 'workflow-completed');
+  log(`completed workflow page: ${shown.length} events as the SDK has them, input and result shown`);
+}
+
+/** The visible one of the UI's modals with this test id (it renders some twice). */
+function modal(page, testId) {
+  return page.getByTestId(testId).locator('visible=true').first();
+}
+
+async function signalAndTerminate(page, ui, seeded, screenshots) {
+  const { signalled: id } = seeded.ids;
+  const runId = seeded.runIds.signalled;
+  await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(id)}/${runId}/history?sort=ascending`);
+  await page.getByText('Running', { exact: true }).first().waitFor({ state: 'visible' });
+
+  // More Actions > Send a Signal: the signal `add` with "from-the-ui".
+  await page.getByRole('button', { name: 'More Actions' }).first().click();
+  await page.getByRole('menuitem', { name: 'Send a Signal' }).first().click();
+  const signalModal = modal(page, 'signal-confirmation-modal');
+  await signalModal.waitFor({ state: 'visible' });
+  const select = signalModal.getByTestId('signal-select-button');
+  if (await select.count()) {
+    // The workflow's signal definitions (from its metadata query) are offered.
+    await select.click();
+    await signalModal.getByRole('option', { name: 'add' }).click();
+  } else {
+    await signalModal.locator('#signal-name').fill('add');
+  }
+  await signalModal.locator('.cm-content').first().fill('"from-the-ui"');
+  const signalCall = page.waitForResponse((response) => response.url().includes('/signal/') && response.request().method() === 'POST');
+  await signalModal.getByTestId('confirm-modal-button').click();
+  checkEq((await signalCall).status(), 200, 'the status of the UI signal call');
+  await signalModal.waitFor({ state: 'hidden' });
+  await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === 'WorkflowExecutionSignaled'), 'the signal in the shown history');
+  await settle(page);
+  await checkNoErrorShown(page, 'the running workflow page after the signal');
+  await screenshot(page, screenshots, 'workflow-signalled');
+  log('sent the signal add("from-the-ui") from the UI');
+
+  // More Actions > Terminate, with a reason.
+  await page.getByRole('button', { name: 'More Actions' }).first().click();
+  await page.getByTestId('terminate-button').locator('visible=true').first().click();
+  const terminateModal = modal(page, 'terminate-confirmation-modal');
+  await terminateModal.waitFor({ state: 'visible' });
+  await terminateModal.locator('#workflow-termination-reason').fill('terminated from the Web UI');
+  const terminateCall = page.waitForResponse((response) => response.url().includes('/terminate') && response.request().method() === 'POST');
+  await terminateModal.getByTestId('confirm-modal-button').click();
+  checkEq((await terminateCall).status(), 200, 'the status of the UI terminate call');
+  await terminateModal.waitFor({ state: 'hidden' });
+  await page.getByText('Terminated', { exact: true }).first().waitFor({ state: 'visible' });
+  await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === 'WorkflowExecutionTerminated'), 'the termination in the shown history');
+  await settle(page);
+  await checkNoErrorShown(page, 'the terminated workflow page');
+  await screenshot(page, screenshots, 'workflow-terminated');
+  log('terminated the workflow from the UI');
+
+  // What the server has, through the SDK.
+  const handle = seeded.handles.signalled;
+  checkEq((await handle.describe()).status.name, 'TERMINATED', 'the status the SDK describes');
+  const history = await handle.fetchHistory();
+  const types = eventTypes(history);
+  const signals = history.events.filter((event) => event.workflowExecutionSignaledEventAttributes);
+  checkEq(
+    signals.map((event) => [event.workflowExecutionSignaledEventAttributes.signalName, decode(event.workflowExecutionSignaledEventAttributes.input?.payloads)]),
+    [['add', ['from-the-ui']]],
+    'the signals in the history',
+  );
+  checkEq(types[types.length - 1], 'WorkflowExecutionTerminated', 'the last event');
+  const terminated = history.events[history.events.length - 1].workflowExecutionTerminatedEventAttributes;
+  checkEq(terminated.reason, 'terminated from the Web UI', 'the termination reason');
+  log('the SDK sees the signal and the run TERMINATED');
+}
+
+async function schedules(page, ui, seeded, screenshots) {
+  await page.goto(`${ui}/namespaces/default/schedules`);
+  await page.getByText(seeded.scheduleId, { exact: true }).first().waitFor({ state: 'visible' });
+  await settle(page);
+  await checkNoErrorShown(page, 'the schedules page');
+  await screenshot(page, screenshots, 'schedules');
+  log('schedules page: the schedule listed');
+}
+
+async function workflowListAfterwards(page, ui, seeded, screenshots) {
+  await page.goto(`${ui}/namespaces/default/workflows`);
+  await checkStatusCounts(page, { Running: 1, Completed: 1, Failed: 1, Terminated: 2 }, 'the workflow list after the UI terminated one');
+  await settle(page);
+  await checkNoErrorShown(page, 'the workflow list afterwards');
+  await screenshot(page, screenshots, 'workflow-list-after');
+  log('workflow list afterwards: the counts follow the termination');
+}
+
+async function main(args) {
+  const ui = (args.options['--ui-url'] || '').replace(/\/$/, '');
+  const executablePath = args.options['--chromium'];
+  const screenshots = args.options['--screenshots'];
+  check(ui && executablePath && screenshots, 'needs --ui-url, --chromium and --screenshots');
+  fs.mkdirSync(screenshots, { recursive: true });
+
+  await withWorker(args, 'web-ui', activities, async (client, taskQueue) => {
+    const seeded = await seed(client, taskQueue);
+    const browser = await chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+    context.setDefaultTimeout(STEP_TIMEOUT_MS);
+    const page = await context.newPage();
+    const api = recordApiCalls(page);
+    let failedStep = null;
+    try {
+      await workflowList(page, ui, seeded, screenshots);
+      await completedWorkflow(page, ui, seeded, screenshots);
+      await signalAndTerminate(page, ui, seeded, screenshots);
+      await schedules(page, ui, seeded, screenshots);
+      await workflowListAfterwards(page, ui, seeded, screenshots);
+    } catch (error) {
+      failedStep = error;
+      // The page as it was when the step failed.
+      await screenshot(page, screenshots, 'failure').catch(() => {});
+    }
+    // Every failing call is reported, whether or not a step failed.
+    const failures = await api.failures();
+    await browser.close();
+    const distinct = [...new Set(api.calls.map((call) => `${call.method} ${call.path}`))];
+    log(`${api.calls.length} /api/v1 calls (${distinct.length} distinct paths): ${distinct.join(', ')}`);
+    const allowed = (call) => ALLOWED_API_FAILURES.some((pattern) => new RegExp(pattern).test(call.path));
+    for (const call of failures) {
+      log(`${allowed(call) ? 'allowed ' : ''}API FAILURE ${call.status} ${call.method} ${call.path}${call.search}: ${call.body.slice(0, 500)}`);
+    }
+    const unexpected = failures.filter((call) => !allowed(call));
+    const apiSummary = `${unexpected.length} /api/v1 calls of the UI failed: ${unexpected.map((call) => `${call.status} ${call.method} ${call.path}`).join('; ')}`;
+    if (failedStep) {
+      // A page that did not show what it should often follows from a failed call.
+      if (unexpected.length) {
+        const meanwhile = `\n(meanwhile ${apiSummary})`;
+        failedStep.message += meanwhile;
+        if (failedStep.stack) failedStep.stack += meanwhile;
+      }
+      throw failedStep;
+    }
+    check(unexpected.length === 0, apiSummary);
+  });
+}
+
+runScenario(main, 'the official Temporal Web UI in headless Chromium shows and drives what the server holds', {
+  flags: ['--ui-url', '--chromium', '--screenshots'],
+});
