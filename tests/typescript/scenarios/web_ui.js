@@ -11,6 +11,13 @@
 // - a running workflow's page: a signal sent from the UI's "Send a Signal"
 //   action, then the workflow terminated from the UI; the SDK sees the
 //   signal in the history and the run TERMINATED;
+// - another running workflow cancelled with the UI's "Request Cancellation":
+//   the SDK sees WorkflowExecutionCancelRequested and the run CANCELED (the
+//   workflow runs its clean-up activity and ends cancelled);
+// - the completed workflow reset from the UI's "Reset" to its first
+//   WorkflowTaskCompleted: the SDK sees the new run the reset call answered
+//   as the workflow id's latest, with a WorkflowTaskFailed of cause
+//   RESET_WORKFLOW, completing again with the same result;
 // - the schedules page listing the schedule.
 // On every page no error (an alert or an error toast) is shown, and every
 // `/api/v1/` call the UI makes succeeds (HTTP status < 400), except paths
@@ -110,8 +117,9 @@ async function seed(client, taskQueue) {
   log(`seeded ${Object.keys(expected).length} workflows and schedule ${scheduleId}`);
   return {
     ids,
-    runIds: { completed: completed.firstExecutionRunId, signalled: signalled.firstExecutionRunId },
-    handles: { completed, signalled },
+    runIds: { completed: completed.firstExecutionRunId, signalled: signalled.firstExecutionRunId, running: running.firstExecutionRunId },
+    handles: { completed, signalled, running },
+    client,
     scheduleId,
   };
 }
@@ -253,6 +261,11 @@ async function workflowList(page, ui, seeded, screenshots) {
   log(`query ${query}: one row`);
 }
 
+/** A run's page, its whole history oldest first. */
+async function openHistory(page, ui, workflowId, runId) {
+  await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(workflowId)}/${runId}/history?sort=ascending`);
+}
+
 /** The event types of the history table ("Workflow Execution Started" as
  * WorkflowExecutionStarted), in the order shown. */
 async function shownEventTypes(page) {
@@ -278,7 +291,7 @@ async function completedWorkflow(page, ui, seeded, screenshots) {
   await page.getByRole('link', { name: id, exact: true }).first().click();
   await page.waitForURL((url) => url.pathname.includes(`/workflows/${id}/${runId}`));
   // The history, every event (the "All" view), oldest first.
-  await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(id)}/${runId}/history?sort=ascending`);
+  await openHistory(page, ui, id, runId);
   await page.getByTestId('feed').first().click();
   const shown = await waitFor(async () => {
     const events = await shownEventTypes(page);
@@ -304,22 +317,45 @@ async function completedWorkflow(page, ui, seeded, screenshots) {
   log(`completed workflow page: ${shown.length} events as the SDK has them, input and result shown`);
 }
 
-/** The visible one of the UI's modals with this test id (it renders some twice). */
-function modal(page, testId) {
-  return page.getByTestId(testId).locator('visible=true').first();
+/** The visible one of the UI's modals with this test id (it renders some
+ * twice), once it shows. */
+async function openedModal(page, testId) {
+  const dialog = page.getByTestId(testId).locator('visible=true').first();
+  await dialog.waitFor({ state: 'visible' });
+  return dialog;
+}
+
+/** Confirms the open modal and waits for the POST it makes (its URL holding
+ * `pathPart`): the call must succeed and the modal close. Returns the response. */
+async function confirmModal(page, dialog, pathPart, what) {
+  const call = page.waitForResponse((response) => response.url().includes(pathPart) && response.request().method() === 'POST');
+  await dialog.getByTestId('confirm-modal-button').click();
+  const response = await call;
+  checkEq(response.status(), 200, `the status of the UI ${what} call`);
+  await dialog.waitFor({ state: 'hidden' });
+  return response;
+}
+
+/** Waits until the workflow page shows the run closed (its status badge and
+ * its closing event in the history), with no error shown, and saves it. */
+async function checkClosedShown(page, screenshots, { status, closingEvent, where, name }) {
+  await page.getByText(status, { exact: true }).first().waitFor({ state: 'visible' });
+  await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === closingEvent), `${closingEvent} in the shown history`);
+  await settle(page);
+  await checkNoErrorShown(page, where);
+  await screenshot(page, screenshots, name);
 }
 
 async function signalAndTerminate(page, ui, seeded, screenshots) {
   const { signalled: id } = seeded.ids;
   const runId = seeded.runIds.signalled;
-  await page.goto(`${ui}/namespaces/default/workflows/${encodeURIComponent(id)}/${runId}/history?sort=ascending`);
+  await openHistory(page, ui, id, runId);
   await page.getByText('Running', { exact: true }).first().waitFor({ state: 'visible' });
 
   // More Actions > Send a Signal: the signal `add` with "from-the-ui".
   await page.getByRole('button', { name: 'More Actions' }).first().click();
   await page.getByRole('menuitem', { name: 'Send a Signal' }).first().click();
-  const signalModal = modal(page, 'signal-confirmation-modal');
-  await signalModal.waitFor({ state: 'visible' });
+  const signalModal = await openedModal(page, 'signal-confirmation-modal');
   const select = signalModal.getByTestId('signal-select-button');
   if (await select.count()) {
     // The workflow's signal definitions (from its metadata query) are offered.
@@ -329,10 +365,7 @@ async function signalAndTerminate(page, ui, seeded, screenshots) {
     await signalModal.locator('#signal-name').fill('add');
   }
   await signalModal.locator('.cm-content').first().fill('"from-the-ui"');
-  const signalCall = page.waitForResponse((response) => response.url().includes('/signal/') && response.request().method() === 'POST');
-  await signalModal.getByTestId('confirm-modal-button').click();
-  checkEq((await signalCall).status(), 200, 'the status of the UI signal call');
-  await signalModal.waitFor({ state: 'hidden' });
+  await confirmModal(page, signalModal, '/signal/', 'signal');
   await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === 'WorkflowExecutionSignaled'), 'the signal in the shown history');
   await settle(page);
   await checkNoErrorShown(page, 'the running workflow page after the signal');
@@ -342,18 +375,15 @@ async function signalAndTerminate(page, ui, seeded, screenshots) {
   // More Actions > Terminate, with a reason.
   await page.getByRole('button', { name: 'More Actions' }).first().click();
   await page.getByTestId('terminate-button').locator('visible=true').first().click();
-  const terminateModal = modal(page, 'terminate-confirmation-modal');
-  await terminateModal.waitFor({ state: 'visible' });
+  const terminateModal = await openedModal(page, 'terminate-confirmation-modal');
   await terminateModal.locator('#workflow-termination-reason').fill('terminated from the Web UI');
-  const terminateCall = page.waitForResponse((response) => response.url().includes('/terminate') && response.request().method() === 'POST');
-  await terminateModal.getByTestId('confirm-modal-button').click();
-  checkEq((await terminateCall).status(), 200, 'the status of the UI terminate call');
-  await terminateModal.waitFor({ state: 'hidden' });
-  await page.getByText('Terminated', { exact: true }).first().waitFor({ state: 'visible' });
-  await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === 'WorkflowExecutionTerminated'), 'the termination in the shown history');
-  await settle(page);
-  await checkNoErrorShown(page, 'the terminated workflow page');
-  await screenshot(page, screenshots, 'workflow-terminated');
+  await confirmModal(page, terminateModal, '/terminate', 'terminate');
+  await checkClosedShown(page, screenshots, {
+    status: 'Terminated',
+    closingEvent: 'WorkflowExecutionTerminated',
+    where: 'the terminated workflow page',
+    name: 'workflow-terminated',
+  });
   log('terminated the workflow from the UI');
 
   // What the server has, through the SDK.
@@ -373,6 +403,83 @@ async function signalAndTerminate(page, ui, seeded, screenshots) {
   log('the SDK sees the signal and the run TERMINATED');
 }
 
+async function requestCancellation(page, ui, seeded, screenshots) {
+  const { running: id } = seeded.ids;
+  const runId = seeded.runIds.running;
+  await openHistory(page, ui, id, runId);
+  await page.getByText('Running', { exact: true }).first().waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Request Cancellation' }).first().click();
+  const cancelModal = await openedModal(page, 'cancel-confirmation-modal');
+  await confirmModal(page, cancelModal, '/cancel', 'cancel');
+  // The UI shows the outcome at its next refresh of the running workflow's page.
+  await checkClosedShown(page, screenshots, {
+    status: 'Canceled',
+    closingEvent: 'WorkflowExecutionCanceled',
+    where: 'the cancelled workflow page',
+    name: 'workflow-cancelled',
+  });
+  log('requested cancellation from the UI');
+
+  const handle = seeded.handles.running;
+  checkEq((await handle.describe()).status.name, 'CANCELLED', 'the status the SDK describes after the UI cancelled');
+  const types = eventTypes(await handle.fetchHistory());
+  check(types.includes('WorkflowExecutionCancelRequested'), `the history has the cancel request: ${types}`);
+  check(types.includes('ActivityTaskCompleted'), `the workflow ran its clean-up activity: ${types}`);
+  checkEq(types[types.length - 1], 'WorkflowExecutionCanceled', 'the last event');
+  log('the SDK sees the cancel request and the run CANCELED');
+}
+
+async function reset(page, ui, seeded, screenshots) {
+  const { completed: id } = seeded.ids;
+  const baseRunId = seeded.runIds.completed;
+  const baseEvents = (await seeded.handles.completed.fetchHistory()).events;
+  const firstCompleted = baseEvents.find((event) => event.workflowTaskCompletedEventAttributes);
+  const resetPoint = Number(firstCompleted.eventId);
+  await openHistory(page, ui, id, baseRunId);
+  await page.getByText('Completed', { exact: true }).first().waitFor({ state: 'visible' });
+  await page.getByRole('button', { name: 'Reset' }).first().click();
+  const resetModal = await openedModal(page, 'reset-confirmation-modal');
+  // The reset points the UI offers: "<event id> - <event type>".
+  await resetModal.getByTestId('workflow-reset-event-id-select-button').first().click();
+  const option = page.getByRole('option', { name: new RegExp(`^${resetPoint} - `) }).locator('visible=true').first();
+  await option.click();
+  await resetModal.locator('#reset-reason').fill('reset from the Web UI');
+  const resetResponse = await confirmModal(page, resetModal, '/reset', 'reset');
+  const newRunId = (await resetResponse.json()).runId;
+  check(newRunId && newRunId !== baseRunId, `the reset call answers a new run id: ${newRunId}`);
+  await settle(page);
+  await checkNoErrorShown(page, 'the workflow page after the reset');
+  await screenshot(page, screenshots, 'workflow-reset');
+  log(`reset the completed workflow to event ${resetPoint} from the UI: new run ${newRunId}`);
+
+  const latest = seeded.client.workflow.getHandle(id);
+  checkEq(await latest.result(), 'Hello, web-ui!', 'the result of the run the reset started');
+  const description = await latest.describe();
+  checkEq(description.runId, newRunId, 'the latest run of the workflow id is the one the reset started');
+  const events = (await latest.fetchHistory()).events;
+  const failed = events.find((event) => event.workflowTaskFailedEventAttributes);
+  check(failed, `the new run has a WorkflowTaskFailed: ${eventTypes({ events })}`);
+  const { temporal } = require('@temporalio/proto');
+  checkEq(
+    temporal.api.enums.v1.WorkflowTaskFailedCause[failed.workflowTaskFailedEventAttributes.cause],
+    'WORKFLOW_TASK_FAILED_CAUSE_RESET_WORKFLOW',
+    'the cause of the WorkflowTaskFailed',
+  );
+  checkEq(failed.workflowTaskFailedEventAttributes.baseRunId, baseRunId, 'the reset base run');
+  checkEq(failed.workflowTaskFailedEventAttributes.newRunId, newRunId, 'the reset new run');
+  checkEq(failed.workflowTaskFailedEventAttributes.failure?.message, 'reset from the Web UI', 'the reset reason');
+  checkEq((await seeded.handles.completed.describe()).status.name, 'COMPLETED', 'the base run stays completed');
+
+  // The new run's page in the UI, completed.
+  await openHistory(page, ui, id, newRunId);
+  await page.getByText('Completed', { exact: true }).first().waitFor({ state: 'visible' });
+  await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === 'WorkflowTaskFailed'), 'the reset WorkflowTaskFailed in the new run\'s shown history');
+  await settle(page);
+  await checkNoErrorShown(page, 'the reset run page');
+  await screenshot(page, screenshots, 'workflow-reset-run');
+  log('the SDK sees the new run, with the reset WorkflowTaskFailed, completed');
+}
+
 async function schedules(page, ui, seeded, screenshots) {
   await page.goto(`${ui}/namespaces/default/schedules`);
   await page.getByText(seeded.scheduleId, { exact: true }).first().waitFor({ state: 'visible' });
@@ -384,11 +491,12 @@ async function schedules(page, ui, seeded, screenshots) {
 
 async function workflowListAfterwards(page, ui, seeded, screenshots) {
   await page.goto(`${ui}/namespaces/default/workflows`);
-  await checkStatusCounts(page, { Running: 1, Completed: 1, Failed: 1, Terminated: 2 }, 'the workflow list after the UI terminated one');
+  // The reset's new run completed beside its base run; one cancelled, one more terminated.
+  await checkStatusCounts(page, { Completed: 2, Failed: 1, Terminated: 2, Canceled: 1 }, 'the workflow list after the UI actions');
   await settle(page);
   await checkNoErrorShown(page, 'the workflow list afterwards');
   await screenshot(page, screenshots, 'workflow-list-after');
-  log('workflow list afterwards: the counts follow the termination');
+  log('workflow list afterwards: the counts follow the termination, the cancellation and the reset');
 }
 
 async function main(args) {
@@ -413,6 +521,8 @@ async function main(args) {
       await workflowList(page, ui, seeded, screenshots);
       await completedWorkflow(page, ui, seeded, screenshots);
       await signalAndTerminate(page, ui, seeded, screenshots);
+      await requestCancellation(page, ui, seeded, screenshots);
+      await reset(page, ui, seeded, screenshots);
       await schedules(page, ui, seeded, screenshots);
       await workflowListAfterwards(page, ui, seeded, screenshots);
     } catch (error) {
