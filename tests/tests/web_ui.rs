@@ -5,8 +5,9 @@
 //! through the TypeScript SDK, then drives Debian's Chromium (found or
 //! installed by tests/services/chromium.sh) with playwright-core through
 //! the workflow list (rows, counts by status, a query), a completed
-//! workflow's history, input and result, a signal and a termination sent
-//! from the UI, and the schedules page; every `/api/v1/` call the UI makes
+//! workflow's history, input and result, a signal, a termination, a
+//! cancellation and a reset sent from the UI (each checked through the
+//! SDK), and the schedules page; every `/api/v1/` call the UI makes
 //! must succeed. Against Temporal's dev server (`TEMPER_TEST_AGAINST_TEMPORAL=1`)
 //! the same script runs on the UI that server embeds.
 //!
