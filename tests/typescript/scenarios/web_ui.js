@@ -1,8 +1,8 @@
 // The official Temporal Web UI (Temporal's ui-server, run by `temper server
 // start-dev` beside the server) in a real headless Chromium, driven with
 // playwright-core. Seeds workflows through the TypeScript SDK (completed,
-// failed, two running, terminated) and a schedule, then checks, as a person
-// would see them:
+// failed, two running, terminated, one waiting on an activity, a parent of
+// two children) and a schedule, then checks, as a person would see them:
 // - the workflow list: a row per seeded workflow, the total count and the
 //   status count chips, and a query typed into the query box narrowing the
 //   list to one workflow;
@@ -18,7 +18,14 @@
 //   WorkflowTaskCompleted: the SDK sees the new run the reset call answered
 //   as the workflow id's latest, with a WorkflowTaskFailed of cause
 //   RESET_WORKFLOW, completing again with the same result;
-// - the schedules page listing the schedule.
+// - the workflow waiting on an activity: its Pending Activities tab (the
+//   activity id and type the SDK describes), its Call Stack tab (the
+//   `__stack_trace` the SDK queries) and its Workers tab (the pollers
+//   DescribeTaskQueue reports); the parent's Relationships tab (its
+//   children);
+// - the schedules page listing the schedule, the schedule's page, and a
+//   trigger from its Schedule Actions menu: the SDK sees the action taken,
+//   and the schedule's page shows the run it started.
 // On every page no error (an alert or an error toast) is shown, and every
 // `/api/v1/` call the UI makes succeeds (HTTP status < 400), except paths
 // matched by ALLOWED_API_FAILURES; every failing call is listed at the end
@@ -33,6 +40,7 @@ const fs = require('fs');
 const path = require('path');
 const { WorkflowFailedError } = require('@temporalio/client');
 const { defaultPayloadConverter } = require('@temporalio/common');
+const { CompleteAsyncError } = require('@temporalio/activity');
 const { chromium } = require('playwright-core');
 const { check, checkEq, eventTypes, log, newId, runScenario, withWorker } = require('./_common');
 
@@ -49,6 +57,10 @@ const activities = {
     return `Hello, ${name}!`;
   },
   async cleanUp() {},
+  // Completed from outside, or never: the activity stays pending.
+  async waitOutside() {
+    throw new CompleteAsyncError();
+  },
 };
 
 async function waitFor(condition, what, timeoutMs = STEP_TIMEOUT_MS) {
@@ -77,6 +89,8 @@ async function seed(client, taskQueue) {
     running: newId('web-ui-running'),
     signalled: newId('web-ui-signal-me'),
     terminated: newId('web-ui-terminated'),
+    awaiting: newId('web-ui-awaiting-activity'),
+    parent: newId('web-ui-parent'),
   };
   const completed = await client.workflow.start('greetingWorkflow', { args: ['web-ui'], taskQueue, workflowId: ids.completed });
   checkEq(await completed.result(), 'Hello, web-ui!', 'the completed workflow result');
@@ -92,6 +106,11 @@ async function seed(client, taskQueue) {
   checkEq(await signalled.query('count'), 0, 'signals before the UI sends one');
   await terminated.terminate('terminated by the SDK');
   checkEq((await running.describe()).status.name, 'RUNNING', 'the running workflow status');
+  const awaiting = await client.workflow.start('awaitingActivityWorkflow', { taskQueue, workflowId: ids.awaiting });
+  await waitFor(async () => (await awaiting.describe()).raw.pendingActivities?.[0]?.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */, 'the awaited activity started');
+  const parent = await client.workflow.start('twoChildrenWorkflow', { args: [ids.parent], taskQueue, workflowId: ids.parent });
+  checkEq(await parent.result(), ['FIRST', 'SECOND'], 'the parent workflow result');
+  const children = [`${ids.parent}-first`, `${ids.parent}-second`];
 
   const scheduleId = newId('web-ui-schedule');
   const tomorrow = new Date(Math.ceil((Date.now() + 24 * HOUR) / HOUR) * HOUR);
@@ -107,6 +126,10 @@ async function seed(client, taskQueue) {
     [ids.running]: 'RUNNING',
     [ids.signalled]: 'RUNNING',
     [ids.terminated]: 'TERMINATED',
+    [ids.awaiting]: 'RUNNING',
+    [ids.parent]: 'COMPLETED',
+    [children[0]]: 'COMPLETED',
+    [children[1]]: 'COMPLETED',
   };
   // The list the UI reads is the visibility store's: wait until it holds all.
   await waitFor(async () => {
@@ -117,9 +140,17 @@ async function seed(client, taskQueue) {
   log(`seeded ${Object.keys(expected).length} workflows and schedule ${scheduleId}`);
   return {
     ids,
-    runIds: { completed: completed.firstExecutionRunId, signalled: signalled.firstExecutionRunId, running: running.firstExecutionRunId },
-    handles: { completed, signalled, running },
+    runIds: {
+      completed: completed.firstExecutionRunId,
+      signalled: signalled.firstExecutionRunId,
+      running: running.firstExecutionRunId,
+      awaiting: awaiting.firstExecutionRunId,
+      parent: parent.firstExecutionRunId,
+    },
+    handles: { completed, signalled, running, awaiting },
+    children,
     client,
+    taskQueue,
     scheduleId,
   };
 }
@@ -236,7 +267,7 @@ async function workflowList(page, ui, seeded, screenshots) {
   const all = Object.values(seeded.ids);
   await page.goto(`${ui}/namespaces/default/workflows`);
   await waitFor(async () => (await listedWorkflowIds(page, all)).length === all.length, 'a row for every seeded workflow');
-  await checkStatusCounts(page, { Running: 2, Completed: 1, Failed: 1, Terminated: 1 }, 'the workflow list');
+  await checkStatusCounts(page, { Running: 3, Completed: 4, Failed: 1, Terminated: 1 }, 'the workflow list');
   await settle(page);
   await checkNoErrorShown(page, 'the workflow list');
   await screenshot(page, screenshots, 'workflow-list');
@@ -317,10 +348,10 @@ async function completedWorkflow(page, ui, seeded, screenshots) {
   log(`completed workflow page: ${shown.length} events as the SDK has them, input and result shown`);
 }
 
-/** The visible one of the UI's modals with this test id (it renders some
- * twice), once it shows. */
+/** The visible one of the UI's modals with this test id or id (it renders
+ * some twice), once it shows. */
 async function openedModal(page, testId) {
-  const dialog = page.getByTestId(testId).locator('visible=true').first();
+  const dialog = page.locator(`[data-testid="${testId}"], #${testId}`).locator('visible=true').first();
   await dialog.waitFor({ state: 'visible' });
   return dialog;
 }
@@ -480,6 +511,59 @@ async function reset(page, ui, seeded, screenshots) {
   log('the SDK sees the new run, with the reset WorkflowTaskFailed, completed');
 }
 
+/** The page's visible text, whitespace collapsed. */
+async function pageText(page) {
+  return (await page.locator('main').first().innerText()).replace(/\s+/g, ' ');
+}
+
+/** Opens a tab of a run's page and waits until it shows every one of `texts`. */
+async function openTab(page, ui, screenshots, { workflowId, runId, tab, texts, what }) {
+  await openHistory(page, ui, workflowId, runId);
+  await page.getByTestId(`${tab}-tab`).locator('visible=true').first().click();
+  await waitFor(async () => {
+    const text = await pageText(page);
+    return texts.every((expected) => text.includes(expected));
+  }, `${what} showing ${JSON.stringify(texts)}`);
+  await settle(page);
+  await checkNoErrorShown(page, what);
+  await screenshot(page, screenshots, `workflow-${tab}`);
+}
+
+async function workflowTabs(page, ui, seeded, screenshots) {
+  const { awaiting: id } = seeded.ids;
+  const runId = seeded.runIds.awaiting;
+  const handle = seeded.handles.awaiting;
+
+  const [pending] = (await handle.describe()).raw.pendingActivities;
+  await openTab(page, ui, screenshots, { workflowId: id, runId, tab: 'pending-activities', texts: [pending.activityId, pending.activityType.name], what: 'the Pending Activities tab' });
+  log(`pending activities tab: ${pending.activityId} (${pending.activityType.name}), as the SDK describes it`);
+
+  const stackTrace = await handle.query('__stack_trace');
+  const frame = stackTrace.split('\n').map((line) => line.trim()).find((line) => line.includes('awaitingActivityWorkflow'));
+  check(frame, `the SDK's stack trace names the workflow function: ${stackTrace}`);
+  await openTab(page, ui, screenshots, { workflowId: id, runId, tab: 'call-stack', texts: ['awaitingActivityWorkflow'], what: 'the Call Stack tab' });
+  log(`call stack tab: shows ${frame}`);
+
+  const { pollers } = await seeded.client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: seeded.taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  const identities = [...new Set(pollers.map((poller) => poller.identity))];
+  check(identities.length > 0, 'DescribeTaskQueue reports the worker polling');
+  await openTab(page, ui, screenshots, { workflowId: id, runId, tab: 'workers', texts: identities, what: 'the Workers tab' });
+  log(`workers tab: ${identities.join(', ')}`);
+
+  await openTab(page, ui, screenshots, {
+    workflowId: seeded.ids.parent,
+    runId: seeded.runIds.parent,
+    tab: 'relationships',
+    texts: seeded.children,
+    what: "the parent's Relationships tab",
+  });
+  log(`relationships tab: ${seeded.children.join(', ')}`);
+}
+
 async function schedules(page, ui, seeded, screenshots) {
   await page.goto(`${ui}/namespaces/default/schedules`);
   await page.getByText(seeded.scheduleId, { exact: true }).first().waitFor({ state: 'visible' });
@@ -487,12 +571,36 @@ async function schedules(page, ui, seeded, screenshots) {
   await checkNoErrorShown(page, 'the schedules page');
   await screenshot(page, screenshots, 'schedules');
   log('schedules page: the schedule listed');
+
+  // The schedule's own page, then Schedule Actions > Trigger.
+  await page.getByText(seeded.scheduleId, { exact: true }).first().click();
+  await page.waitForURL((url) => url.pathname.endsWith(`/schedules/${encodeURIComponent(seeded.scheduleId)}`));
+  await waitFor(async () => (await pageText(page)).includes('greetingWorkflow'), 'the schedule page showing its workflow type');
+  await page.locator('#schedule-actions-menu-button').click();
+  await page.getByTestId('trigger-schedule').locator('visible=true').first().click();
+  const triggerModal = await openedModal(page, 'trigger-schedule-modal');
+  await confirmModal(page, triggerModal, '/patch', 'trigger');
+  const schedule = seeded.client.schedule.getHandle(seeded.scheduleId);
+  const action = await waitFor(async () => (await schedule.describe()).info.recentActions[0], 'the triggered action in the SDK\'s describe');
+  checkEq((await schedule.describe()).info.numActionsTaken, 1, 'the actions the schedule took');
+  const started = action.action.workflow.workflowId;
+  checkEq(await seeded.client.workflow.getHandle(started).result(), 'Hello, schedule!', 'the result of the triggered run');
+  await waitFor(async () => {
+    await page.reload();
+    await page.getByText('greetingWorkflow').first().waitFor({ state: 'visible' });
+    return (await pageText(page)).includes(started);
+  }, 'the schedule page showing the triggered run');
+  await settle(page);
+  await checkNoErrorShown(page, 'the schedule page');
+  await screenshot(page, screenshots, 'schedule-triggered');
+  log(`schedule page: triggered from the UI, started ${started}`);
 }
 
 async function workflowListAfterwards(page, ui, seeded, screenshots) {
   await page.goto(`${ui}/namespaces/default/workflows`);
-  // The reset's new run completed beside its base run; one cancelled, one more terminated.
-  await checkStatusCounts(page, { Completed: 2, Failed: 1, Terminated: 2, Canceled: 1 }, 'the workflow list after the UI actions');
+  // The reset's new run completed beside its base run, and the run the
+  // trigger started; one cancelled, one more terminated.
+  await checkStatusCounts(page, { Running: 1, Completed: 6, Failed: 1, Terminated: 2, Canceled: 1 }, 'the workflow list after the UI actions');
   await settle(page);
   await checkNoErrorShown(page, 'the workflow list afterwards');
   await screenshot(page, screenshots, 'workflow-list-after');
@@ -523,6 +631,7 @@ async function main(args) {
       await signalAndTerminate(page, ui, seeded, screenshots);
       await requestCancellation(page, ui, seeded, screenshots);
       await reset(page, ui, seeded, screenshots);
+      await workflowTabs(page, ui, seeded, screenshots);
       await schedules(page, ui, seeded, screenshots);
       await workflowListAfterwards(page, ui, seeded, screenshots);
     } catch (error) {

@@ -112,6 +112,20 @@ async function echoChildWorkflow(text) {
   return text.toUpperCase();
 }
 
+/** Waits on one activity that is completed from outside (or never), for as
+ * long as a test looks at it pending. */
+async function awaitingActivityWorkflow() {
+  const { waitOutside: waitLong } = wf.proxyActivities({ startToCloseTimeout: '1 hour', activityId: 'awaited' });
+  return await waitLong('awaited');
+}
+
+/** Runs two children to their results, one after the other. */
+async function twoChildrenWorkflow(prefix) {
+  const first = await wf.executeChild(echoChildWorkflow, { args: ['first'], workflowId: `${prefix}-first` });
+  const second = await wf.executeChild(echoChildWorkflow, { args: ['second'], workflowId: `${prefix}-second` });
+  return [first, second];
+}
+
 /** Runs children to a result, to a failure, and cancels one; signals another workflow. */
 async function childrenParentWorkflow(prefix, signalTarget) {
   const outcome = {};
@@ -171,6 +185,8 @@ async function counterWorkflow() {
 
 module.exports = {
   asyncCompletionWorkflow,
+  awaitingActivityWorkflow,
+  twoChildrenWorkflow,
   counterWorkflow,
   childrenParentWorkflow,
   echoChildWorkflow,
