@@ -1,6 +1,7 @@
 //! What happened to workflows and activities, counted by namespace and type:
 //! `temporal_workflow_completed_total`, `temporal_activity_execution_latency`
-//! and their siblings. Shards hand over the measurements of each committed
+//! and their siblings; and what schedules did, by namespace
+//! (`temporal_schedule_action_success_total`, ...). Shards hand over the measurements of each committed
 //! batch; a task of its own names their namespaces (the state machine knows
 //! namespace ids; the labels are names, as Temporal's are), so a store read
 //! never delays a shard. Should that task fall far behind, measurements are
@@ -15,7 +16,7 @@ use temper_proto::api::enums::v1::WorkflowExecutionStatus;
 use tokio::sync::mpsc;
 
 use super::{bounded_label, counter, counter_vec, histogram_vec, latency_buckets, seconds};
-use crate::state_machine::{ActivityEnd, Measurement};
+use crate::state_machine::{ActivityEnd, Measurement, ScheduleEvent};
 use crate::store::Store;
 
 /// How many committed batches' measurements may wait to be counted.
@@ -78,6 +79,38 @@ static ACTIVITIES: LazyLock<ActivityMetrics> = LazyLock::new(|| {
     }
 });
 
+/// Temporal's `schedule_*` metrics, by namespace.
+struct ScheduleMetrics {
+    action_success: IntCounterVec,
+    action_delay: HistogramVec,
+    missed_catchup_window: IntCounterVec,
+    buffer_overruns: IntCounterVec,
+}
+
+static SCHEDULES: LazyLock<ScheduleMetrics> = LazyLock::new(|| ScheduleMetrics {
+    action_success: counter_vec(
+        "temporal_schedule_action_success_total",
+        "Workflows schedules started (on their spec, triggered or backfilled), by namespace.",
+        &["namespace"],
+    ),
+    action_delay: histogram_vec(
+        "temporal_schedule_action_delay_seconds",
+        "Seconds from the time a schedule's action was due to the start of its workflow, by namespace.",
+        &["namespace"],
+        latency_buckets(),
+    ),
+    missed_catchup_window: counter_vec(
+        "temporal_schedule_missed_catchup_window_total",
+        "Times schedules did not act on because they were past the catchup window, by namespace.",
+        &["namespace"],
+    ),
+    buffer_overruns: counter_vec(
+        "temporal_schedule_buffer_overruns_total",
+        "Times schedules dropped because their buffer of starts was full, by namespace.",
+        &["namespace"],
+    ),
+});
+
 static DROPPED: LazyLock<IntCounter> = LazyLock::new(|| {
     counter("temper_metrics_dropped_total", "Measurements dropped because counting them fell too far behind the shards.")
 });
@@ -133,6 +166,17 @@ async fn count_one(measurement: &Measurement, names: &mut NamespaceNames) {
         Measurement::ActivityClosed { namespace_id, activity_type, end } => {
             let labels = [names.label(namespace_id).await, bounded_label("activity_type", activity_type)];
             activity_counter(*end).with_label_values(&labels).inc();
+        }
+        Measurement::Schedule { namespace_id, event } => {
+            let labels = [names.label(namespace_id).await];
+            match event {
+                ScheduleEvent::ActionSucceeded { delay_nanos } => {
+                    SCHEDULES.action_success.with_label_values(&labels).inc();
+                    SCHEDULES.action_delay.with_label_values(&labels).observe(seconds(*delay_nanos));
+                }
+                ScheduleEvent::MissedCatchupWindow => SCHEDULES.missed_catchup_window.with_label_values(&labels).inc(),
+                ScheduleEvent::BufferOverrun => SCHEDULES.buffer_overruns.with_label_values(&labels).inc(),
+            }
         }
     }
 }

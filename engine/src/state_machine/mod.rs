@@ -89,6 +89,20 @@ pub enum Measurement {
     ActivityAttemptReported { namespace_id: String, activity_type: String, failed: bool, execution_nanos: i64 },
     /// An activity closed, for good.
     ActivityClosed { namespace_id: String, activity_type: String, end: ActivityEnd },
+    /// Something a schedule did or could not do.
+    Schedule { namespace_id: String, event: ScheduleEvent },
+}
+
+/// What a schedule's metrics count (Temporal's `schedule_*` metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleEvent {
+    /// A start it sent began a workflow, `delay_nanos` after the time it was
+    /// due (its jittered time, or the trigger or backfill asking for it).
+    ActionSucceeded { delay_nanos: i64 },
+    /// A due time fell outside the catchup window and was not run.
+    MissedCatchupWindow,
+    /// A due time was dropped because the buffer of starts was full.
+    BufferOverrun,
 }
 
 /// How an activity closed.

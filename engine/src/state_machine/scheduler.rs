@@ -15,7 +15,7 @@
 
 use temper_proto::api::common::v1::{Payload, SearchAttributes, WorkflowExecution};
 use temper_proto::api::enums::v1::{ScheduleOverlapPolicy, WorkflowExecutionStatus, WorkflowIdReusePolicy};
-use temper_proto::api::schedule::v1::{ScheduleActionResult, ScheduleInfo, ScheduleListInfo};
+use temper_proto::api::schedule::v1::{Schedule, ScheduleActionResult, ScheduleInfo, ScheduleListInfo};
 use temper_proto::api::workflowservice::v1::{
     RequestCancelWorkflowExecutionRequest, StartWorkflowExecutionRequest, TerminateWorkflowExecutionRequest,
 };
@@ -27,9 +27,9 @@ use temper_proto::records::{
 
 use super::derived_ids::{request_id, scheduled_request_id, scheduled_run_id};
 use super::history::RunMutation;
-use super::{Effect, Nanos};
+use super::{Effect, Measurement, Nanos, ScheduleEvent};
 use crate::schedules::spec::CompiledSpec;
-use crate::time::{duration_nanos, timestamp_from_nanos, timestamp_nanos};
+use crate::time::{duration_from_nanos, duration_nanos, timestamp_from_nanos, timestamp_nanos};
 
 pub const WORKFLOW_ID_PREFIX: &str = "temporal-sys-scheduler:";
 pub const WORKFLOW_TYPE: &str = "temporal-sys-scheduler-workflow";
@@ -99,6 +99,16 @@ pub fn future_action_times(schedule: &ScheduleState, count: usize) -> Vec<prost_
 
 fn namespace_id_of(schedule: &ScheduleState) -> String {
     schedule.namespace_id.clone()
+}
+
+/// The schedule as DescribeSchedule shows it: with the overlap policy and
+/// the catchup window in effect filled in, as Temporal shows them.
+pub fn described_schedule(schedule: &ScheduleState) -> Option<Schedule> {
+    let mut described = schedule.schedule.clone()?;
+    let policies = described.policies.get_or_insert_with(Default::default);
+    policies.overlap_policy = resolve_policy(policies.overlap_policy(), ScheduleOverlapPolicy::Unspecified) as i32;
+    policies.catchup_window = Some(duration_from_nanos(catchup_window(schedule)));
+    Some(described)
 }
 
 /// What DescribeSchedule shows of the schedule's progress.
@@ -233,6 +243,11 @@ impl RunMutation<'_> {
         self.schedule_mut().info.get_or_insert_with(Default::default)
     }
 
+    fn measure_schedule(&mut self, event: ScheduleEvent) {
+        let namespace_id = namespace_id_of(self.schedule());
+        self.effect(Effect::Measure(Measurement::Schedule { namespace_id, event }));
+    }
+
     fn schedule_paused(&self) -> bool {
         self.schedule().schedule.as_ref().and_then(|s| s.state.as_ref()).is_some_and(|state| state.paused)
     }
@@ -312,6 +327,7 @@ impl RunMutation<'_> {
             }
             if !is_manual && end.saturating_sub(actual) > catchup {
                 self.schedule_info_mut().missed_catchup_window += 1;
+                self.measure_schedule(ScheduleEvent::MissedCatchupWindow);
                 continue;
             }
             self.add_start(nominal, actual, overlap_policy, is_manual);
@@ -351,6 +367,7 @@ impl RunMutation<'_> {
     pub(super) fn add_start(&mut self, nominal: Nanos, actual: Nanos, overlap_policy: ScheduleOverlapPolicy, manual: bool) {
         if self.schedule().buffered_starts.len() >= MAX_BUFFER {
             self.schedule_info_mut().buffer_dropped += 1;
+            self.measure_schedule(ScheduleEvent::BufferOverrun);
             return;
         }
         self.schedule_mut().buffered_starts.push(BufferedStart {
@@ -565,6 +582,8 @@ impl RunMutation<'_> {
         }
         let now = self.now();
         let start = in_flight.start.unwrap_or_default();
+        let due = time_of(start.actual_time.as_ref());
+        self.measure_schedule(ScheduleEvent::ActionSucceeded { delay_nanos: now.saturating_sub(due).max(0) });
         let execution = WorkflowExecution { workflow_id: in_flight.workflow_id, run_id: started_run_id.to_string() };
         let result = ScheduleActionResult {
             schedule_time: start.actual_time,

@@ -9,7 +9,7 @@
 use temper_engine::schedules::spec::CompiledSpec;
 use temper_engine::state_machine::commands::Reply;
 use temper_engine::state_machine::scheduler::{
-    NAMESPACE_DIVISION, WORKFLOW_ID_PREFIX, describe_info, jitter_seed, schedule_id_of,
+    NAMESPACE_DIVISION, WORKFLOW_ID_PREFIX, describe_info, described_schedule, jitter_seed, schedule_id_of,
 };
 use temper_engine::time::{timestamp_from_nanos, timestamp_nanos};
 use temper_projections::query::{self, Attribute, Expr, Literal, Query, Value};
@@ -69,7 +69,7 @@ pub async fn describe_schedule(gateway: &Gateway, request: DescribeScheduleReque
     .await
     .map_err(|error| ApiError::Unavailable(format!("describing the schedule failed: {error}")))?;
     Ok(DescribeScheduleResponse {
-        schedule: schedule.schedule.clone(),
+        schedule: described_schedule(&schedule),
         info: Some(described),
         memo: user_memo(info.memo),
         search_attributes: user_search_attributes(info.search_attributes),

@@ -11,7 +11,9 @@ Compared exactly:
   strings turned into structured calendars);
 - ListScheduleMatchingTimes over windows that include the DST changes of
   2026;
-- for specs Temporal refuses, the status code (and that both refuse).
+- for specs Temporal refuses, the status code (and that both refuse);
+- the policies DescribeSchedule shows for schedules created with none and
+  with some (the overlap policy and catchup window in effect filled in).
 
 Jitter is left out: Temporal seeds it with the namespace id, which differs
 between the two servers (the unit tests in engine/src/schedules check it).
@@ -32,6 +34,7 @@ from temporalio.api.schedule.v1 import (
     Range,
     Schedule,
     ScheduleAction,
+    SchedulePolicies,
     ScheduleSpec,
     StructuredCalendarSpec,
 )
@@ -118,9 +121,20 @@ SPECS: list[tuple[str, ScheduleSpec, list]] = [
 ]
 
 
-def schedule_of(spec: ScheduleSpec) -> Schedule:
+# Policies as sent; what DescribeSchedule shows of them is compared.
+POLICIES = [
+    ("no policies", None),
+    ("every policy", SchedulePolicies(overlap_policy=3, catchup_window=seconds(3600), pause_on_failure=True,
+                                      keep_original_workflow_id=True)),
+    ("catchup window below the minimum", SchedulePolicies(catchup_window=seconds(5))),
+    ("overlap policy only", SchedulePolicies(overlap_policy=5)),
+]
+
+
+def schedule_of(spec: ScheduleSpec, policies: SchedulePolicies | None = None) -> Schedule:
     return Schedule(
         spec=spec,
+        policies=policies,
         action=ScheduleAction(start_workflow=NewWorkflowExecutionInfo(
             workflow_id="differential-schedule", workflow_type=WorkflowType(name="Never"),
             task_queue=TaskQueue(name="differential-schedules-nobody-polls"))),
@@ -148,6 +162,18 @@ async def try_spec(client: Client, schedule_id: str, spec: ScheduleSpec, windows
     return ("accepted", canonical, times)
 
 
+async def described_policies(client: Client, schedule_id: str, policies: SchedulePolicies | None) -> dict:
+    spec = ScheduleSpec(interval=[IntervalSpec(interval=seconds(3600))])
+    await client.workflow_service.create_schedule(CreateScheduleRequest(
+        namespace=client.namespace, schedule_id=schedule_id, schedule=schedule_of(spec, policies),
+        identity="differential", request_id=str(uuid.uuid4())))
+    described = await client.workflow_service.describe_schedule(
+        DescribeScheduleRequest(namespace=client.namespace, schedule_id=schedule_id))
+    await client.workflow_service.delete_schedule(
+        DeleteScheduleRequest(namespace=client.namespace, schedule_id=schedule_id, identity="differential"))
+    return MessageToDict(described.schedule.policies)
+
+
 async def main(args) -> None:
     temper = await Client.connect(args.address, namespace=args.namespace)
     temporal = await Client.connect(args.reference, namespace=args.namespace)
@@ -161,7 +187,15 @@ async def main(args) -> None:
         else:
             summary = ours[1] if ours[0] == "refused" else f"{sum(len(t) for t in ours[2])} matching times"
             log(f"{name}: same ({summary})")
-    check(not differences, "schedule specs evaluated differently:\n" + "\n".join(differences))
+    for name, policies in POLICIES:
+        schedule_id = new_id("differential-policies")
+        ours = await described_policies(temper, schedule_id, policies)
+        theirs = await described_policies(temporal, schedule_id, policies)
+        if ours != theirs:
+            differences.append(f"policies, {name}:\n  Temper:   {ours}\n  Temporal: {theirs}")
+        else:
+            log(f"policies, {name}: same ({ours})")
+    check(not differences, "schedules described differently:\n" + "\n".join(differences))
     check_eq(len(SPECS), 27, "specs compared")
 
 

@@ -12,7 +12,10 @@ once per workflow before it succeeds, then scrapes the server's `/metrics`
   - temporal_service_requests_total and temper_commands_appended_total for
     the starts, and temporal_service_errors_total for a start refused as a
     duplicate;
-  - temporal_task_queue_length for a queue nobody polls.
+  - temporal_task_queue_length for a queue nobody polls;
+  - temporal_schedule_action_success_total and the
+    temporal_schedule_action_delay_seconds histogram's count for a
+    schedule's trigger.
 
 Counts are checked as increases over a scrape taken first, of workflow and
 activity types that are the scenario's own, so whatever else ran on the
@@ -23,10 +26,17 @@ import asyncio
 import re
 import time
 import urllib.request
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from temporalio import activity, workflow
-from temporalio.client import WorkflowFailureError
+from temporalio.client import (
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    ScheduleSpec,
+    WorkflowFailureError,
+)
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.worker import Worker
@@ -146,6 +156,16 @@ async def main(args) -> None:
             run_timeout=timedelta(seconds=1),
         )
         unpolled = await client.start_workflow("MetricsUnpolled", id=new_id("metrics-u"), task_queue=unpolled_queue)
+        schedule = await client.create_schedule(
+            new_id("metrics-schedule"),
+            Schedule(
+                # Nobody polls its queue: the start is what is counted.
+                action=ScheduleActionStartWorkflow("MetricsScheduled", id=new_id("metrics-s"), task_queue=new_id("metrics-scheduled-tq")),
+                # Its spec's first time is a day away: only the triggers act.
+                spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(days=1))], start_at=datetime.now(timezone.utc) + timedelta(days=1)),
+            ),
+        )
+        await schedule.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
         try:
             await client.start_workflow(MetricsWaits.run, id=to_terminate.id, task_queue=task_queue)
             raise AssertionError("a second start of a running workflow id was accepted")
@@ -188,6 +208,8 @@ async def main(args) -> None:
             ("temporal_activity_completed_total", (("namespace", ns), ("activity_type", "metrics_flaky"))): COMPLETING,
             ("temporal_activity_execution_latency_count", (("namespace", ns), ("activity_type", "metrics_flaky"))): 2 * COMPLETING,
             unpolled_length: 1,
+            ("temporal_schedule_action_success_total", (("namespace", ns),)): 1,
+            ("temporal_schedule_action_delay_seconds_count", (("namespace", ns),)): 1,
         }
         found = await until_counted(args.metrics_url, expected, baseline)
         starts = value(found, "temporal_service_requests_total", operation="StartWorkflowExecution")
@@ -203,6 +225,7 @@ async def main(args) -> None:
         for family in ("temper_commit_latency_seconds", "temper_shard_lag", "temper_projection_lag_seconds"):
             check(f"# TYPE {family} " in scrape(args.metrics_url), f"{family} is exposed")
 
+        await schedule.delete()
         await unpolled.terminate("metrics scenario")
         del expected[unpolled_length]
         expected[outcome("terminated", "MetricsUnpolled", ns)] = 1

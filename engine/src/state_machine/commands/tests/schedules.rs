@@ -222,22 +222,45 @@ fn terminate_other_stops_the_running_workflow_and_then_starts() {
     assert_eq!(h.starts().len(), 2);
 }
 
-#[test]
-fn after_downtime_the_catchup_window_decides_which_missed_times_run() {
+/// A schedule every minute, with a ten-minute catchup window, woken an hour
+/// late (down for an hour: the wakeup fires late, once).
+fn woken_after_an_hour_down() -> Harness {
     let catchup = SchedulePolicies {
         overlap_policy: ScheduleOverlapPolicy::AllowAll as i32,
         catchup_window: Some(duration_from_nanos(10 * MINUTE)),
         ..Default::default()
     };
     let mut h = create(schedule(every(60), catchup));
-    // Down for an hour: the wakeup fires late, once.
     h.wake_at(CREATED_AT + 60 * MINUTE);
+    h
+}
+
+#[test]
+fn after_downtime_the_catchup_window_decides_which_missed_times_run() {
+    let h = woken_after_an_hour_down();
     let starts = h.starts();
     assert_eq!(h.info().missed_catchup_window, 50, "times more than ten minutes old are missed");
     assert_eq!(starts.len(), 10, "the last ten minutes' times run");
     assert_eq!(starts[0].0, "report-1970-01-01T01:07:00Z");
     assert_eq!(starts[9].0, "report-1970-01-01T01:16:00Z");
     assert_eq!(h.wakeup(), Some(4_620 * S));
+}
+
+#[test]
+fn metrics_count_missed_times_and_each_start_with_its_delay() {
+    use crate::state_machine::{Measurement, ScheduleEvent};
+    let mut h = woken_after_an_hour_down();
+    let namespace_id = h.schedule_state().namespace_id.clone();
+    let measured = |event| Measurement::Schedule { namespace_id: namespace_id.clone(), event };
+    assert_eq!(h.measured, vec![measured(ScheduleEvent::MissedCatchupWindow); 50], "one per missed time, nothing started yet");
+
+    let (workflow_id, _, start_id) = h.starts()[0].clone();
+    assert_eq!(workflow_id, "report-1970-01-01T01:07:00Z");
+    h.now += 2 * S;
+    h.answer_start(start_id, "started-run");
+    let due = (60 + 7) * MINUTE;
+    assert_eq!(h.measured.last(), Some(&measured(ScheduleEvent::ActionSucceeded { delay_nanos: h.now - due })));
+    assert_eq!(h.measured.len(), 51);
 }
 
 #[test]
