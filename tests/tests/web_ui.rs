@@ -6,8 +6,8 @@
 //! installed by tests/services/chromium.sh) with playwright-core through
 //! the workflow list (rows, counts by status, a query), a completed
 //! workflow's history, input and result, a signal, a termination, a
-//! cancellation and a reset sent from the UI (each checked through the
-//! SDK), a run's Pending Activities, Call Stack, Workers and Relationships
+//! cancellation, a reset, an update and a start sent from the UI (each
+//! checked through the SDK), a run's Pending Activities, Call Stack, Workers and Relationships
 //! tabs, and the schedules pages with a trigger; every `/api/v1/` call the UI makes
 //! must succeed. Against Temporal's dev server (`TEMPER_TEST_AGAINST_TEMPORAL=1`)
 //! the same script runs on the UI that server embeds.

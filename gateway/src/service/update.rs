@@ -34,12 +34,12 @@ pub const LONG_POLL: Duration = Duration::from_secs(60);
 
 pub async fn update_workflow_execution(
     gateway: &Gateway,
-    request: UpdateWorkflowExecutionRequest,
+    mut request: UpdateWorkflowExecutionRequest,
     deadline: Instant,
     _forwarded: bool,
 ) -> ApiResult<UpdateWorkflowExecutionResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    validate_update(&request)?;
+    check_update(&mut request)?;
     let workflow_id = request.workflow_execution.as_ref().map(|e| e.workflow_id.clone()).unwrap_or_default();
     let wanted = wanted_stage(request.wait_policy.as_ref().map(|p| p.lifecycle_stage()));
     let update_id = update_id_of(&request);
@@ -112,9 +112,9 @@ pub async fn execute_multi_operation(
     _forwarded: bool,
 ) -> ApiResult<ExecuteMultiOperationResponse> {
     let namespace = gateway.namespaces.resolve(&request.namespace).await?;
-    let (mut start, update) = start_and_update(request)?;
+    let (mut start, mut update) = start_and_update(request)?;
     validate_new_run(&start)?;
-    validate_update(&update)?;
+    check_update(&mut update)?;
     if update.workflow_execution.as_ref().is_none_or(|e| e.workflow_id != start.workflow_id) {
         return Err(ApiError::invalid("The update of an update-with-start must name the workflow id of its start."));
     }
@@ -167,12 +167,19 @@ fn start_and_update(
     }
 }
 
-fn validate_update(request: &UpdateWorkflowExecutionRequest) -> ApiResult<()> {
+/// Refuses an update request missing what it needs, in Temporal's words, and
+/// gives one without an update id a new one, as Temporal does (the Web UI
+/// sends none unless the user types one).
+fn check_update(request: &mut UpdateWorkflowExecutionRequest) -> ApiResult<()> {
     let execution = request.workflow_execution.as_ref().ok_or_else(|| ApiError::invalid("WorkflowExecution is not set on request."))?;
     require_id(&execution.workflow_id, "WorkflowId")?;
-    let update = request.request.as_ref().ok_or_else(|| ApiError::invalid("Request is not set on request."))?;
-    require_id(update.meta.as_ref().map(|m| m.update_id.as_str()).unwrap_or_default(), "UpdateId")?;
-    require_id(update.input.as_ref().map(|i| i.name.as_str()).unwrap_or_default(), "Update name")
+    let update = request.request.as_mut().ok_or_else(|| ApiError::invalid("Update meta is not set on request."))?;
+    let meta = update.meta.as_mut().ok_or_else(|| ApiError::invalid("Update meta is not set on request."))?;
+    require_id(update.input.as_ref().map(|i| i.name.as_str()).unwrap_or_default(), "Update name")?;
+    if meta.update_id.is_empty() {
+        meta.update_id = uuid::Uuid::new_v4().to_string();
+    }
+    Ok(())
 }
 
 fn update_id_of(request: &UpdateWorkflowExecutionRequest) -> String {

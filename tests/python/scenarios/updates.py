@@ -7,7 +7,9 @@ an accepted update returns its result and writes accepted and completed
 events; a rejected one raises WorkflowUpdateFailedError and leaves no trace
 in history (not even a workflow task); start_update returns once the update
 is accepted, and its result comes later; an update sent again with the same
-id runs once; update-with-start starts the workflow and delivers the update
+id runs once; an update sent without an id (as the Web UI sends them) is
+given one, and one without its meta is refused in Temporal's words;
+update-with-start starts the workflow and delivers the update
 to its first workflow task; the workflow waits for its handlers to finish
 before completing; an update to a closed workflow is refused.
 """
@@ -16,6 +18,10 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
+from temporalio.api.common.v1 import Payloads, WorkflowExecution
+from temporalio.api.enums.v1 import UpdateWorkflowExecutionLifecycleStage
+from temporalio.api.update.v1 import Input, Meta, Request, WaitPolicy
+from temporalio.api.workflowservice.v1 import UpdateWorkflowExecutionRequest
 from temporalio.client import WithStartWorkflowOperation, WorkflowUpdateFailedError, WorkflowUpdateStage
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
@@ -78,11 +84,30 @@ async def main(args) -> None:
         again = await handle.execute_update(Counter.add_slowly, 3, id="slow-1")
         check_eq(again, 8, "the same update id again gets the first outcome")
 
+        def raw_add(meta):
+            return UpdateWorkflowExecutionRequest(
+                namespace=client.namespace, workflow_execution=WorkflowExecution(workflow_id=handle.id),
+                request=Request(meta=meta, input=Input(
+                    name="add", args=Payloads(payloads=client.data_converter.payload_converter.to_payloads([1])))),
+                wait_policy=WaitPolicy(
+                    lifecycle_stage=UpdateWorkflowExecutionLifecycleStage.UPDATE_WORKFLOW_EXECUTION_LIFECYCLE_STAGE_COMPLETED),
+            )
+        answered = await client.workflow_service.update_workflow_execution(raw_add(Meta(update_id="")))
+        check(answered.update_ref.update_id != "", "an update sent without an id is given one")
+        check_eq(client.data_converter.payload_converter.from_payloads(answered.outcome.success.payloads), [9],
+                 "the result of the update sent without an id")
+        try:
+            await client.workflow_service.update_workflow_execution(raw_add(None))
+            check(False, "an update without its meta was accepted")
+        except RPCError as err:
+            check_eq((err.status.name, err.message), ("INVALID_ARGUMENT", "Update meta is not set on request."),
+                     "the refusal of an update without its meta")
+
         await handle.signal(Counter.finish)
-        check_eq(await handle.result(), 8, "the workflow's result")
+        check_eq(await handle.result(), 9, "the workflow's result")
         types = event_types(await handle.fetch_history())
-        check_eq(types.count("WorkflowExecutionUpdateAccepted"), 2, f"accepted updates in {types}")
-        check_eq(types.count("WorkflowExecutionUpdateCompleted"), 2, f"completed updates in {types}")
+        check_eq(types.count("WorkflowExecutionUpdateAccepted"), 3, f"accepted updates in {types}")
+        check_eq(types.count("WorkflowExecutionUpdateCompleted"), 3, f"completed updates in {types}")
 
         try:
             await handle.execute_update(Counter.add, 1)

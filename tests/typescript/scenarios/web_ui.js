@@ -18,6 +18,11 @@
 //   WorkflowTaskCompleted: the SDK sees the new run the reset call answered
 //   as the workflow id's latest, with a WorkflowTaskFailed of cause
 //   RESET_WORKFLOW, completing again with the same result;
+// - a counter workflow updated from the UI's "Update" dialog (the SDK sees
+//   the update's result in the history) and an update its validator
+//   refuses (the dialog shows the refusal);
+// - a workflow started from the completed one's "Start Workflow Like This
+//   One" page under a new id: it runs on the worker to the same result;
 // - the workflow waiting on an activity: its Pending Activities tab (the
 //   activity id and type the SDK describes), its Call Stack tab (the
 //   `__stack_trace` the SDK queries) and its Workers tab (the pollers
@@ -90,6 +95,7 @@ async function seed(client, taskQueue) {
     signalled: newId('web-ui-signal-me'),
     terminated: newId('web-ui-terminated'),
     awaiting: newId('web-ui-awaiting-activity'),
+    counter: newId('web-ui-counter'),
     parent: newId('web-ui-parent'),
   };
   const completed = await client.workflow.start('greetingWorkflow', { args: ['web-ui'], taskQueue, workflowId: ids.completed });
@@ -108,6 +114,8 @@ async function seed(client, taskQueue) {
   checkEq((await running.describe()).status.name, 'RUNNING', 'the running workflow status');
   const awaiting = await client.workflow.start('awaitingActivityWorkflow', { taskQueue, workflowId: ids.awaiting });
   await waitFor(async () => (await awaiting.describe()).raw.pendingActivities?.[0]?.state === 2 /* PENDING_ACTIVITY_STATE_STARTED */, 'the awaited activity started');
+  const counter = await client.workflow.start('counterWorkflow', { taskQueue, workflowId: ids.counter });
+  await waitFor(async () => eventTypes(await counter.fetchHistory()).includes('WorkflowTaskCompleted'), 'the counter workflow running its handlers');
   const parent = await client.workflow.start('twoChildrenWorkflow', { args: [ids.parent], taskQueue, workflowId: ids.parent });
   checkEq(await parent.result(), ['FIRST', 'SECOND'], 'the parent workflow result');
   const children = [`${ids.parent}-first`, `${ids.parent}-second`];
@@ -127,6 +135,7 @@ async function seed(client, taskQueue) {
     [ids.signalled]: 'RUNNING',
     [ids.terminated]: 'TERMINATED',
     [ids.awaiting]: 'RUNNING',
+    [ids.counter]: 'RUNNING',
     [ids.parent]: 'COMPLETED',
     [children[0]]: 'COMPLETED',
     [children[1]]: 'COMPLETED',
@@ -145,9 +154,10 @@ async function seed(client, taskQueue) {
       signalled: signalled.firstExecutionRunId,
       running: running.firstExecutionRunId,
       awaiting: awaiting.firstExecutionRunId,
+      counter: counter.firstExecutionRunId,
       parent: parent.firstExecutionRunId,
     },
-    handles: { completed, signalled, running, awaiting },
+    handles: { completed, signalled, running, awaiting, counter },
     children,
     client,
     taskQueue,
@@ -267,7 +277,7 @@ async function workflowList(page, ui, seeded, screenshots) {
   const all = Object.values(seeded.ids);
   await page.goto(`${ui}/namespaces/default/workflows`);
   await waitFor(async () => (await listedWorkflowIds(page, all)).length === all.length, 'a row for every seeded workflow');
-  await checkStatusCounts(page, { Running: 3, Completed: 4, Failed: 1, Terminated: 1 }, 'the workflow list');
+  await checkStatusCounts(page, { Running: 4, Completed: 4, Failed: 1, Terminated: 1 }, 'the workflow list');
   await settle(page);
   await checkNoErrorShown(page, 'the workflow list');
   await screenshot(page, screenshots, 'workflow-list');
@@ -511,6 +521,80 @@ async function reset(page, ui, seeded, screenshots) {
   log('the SDK sees the new run, with the reset WorkflowTaskFailed, completed');
 }
 
+/** Opens the "Update" dialog of the open run's page and sends `add(amount)`. */
+async function sendAddUpdate(page, amount) {
+  await page.getByRole('button', { name: 'More Actions' }).first().click();
+  await page.getByTestId('update-button').locator('visible=true').first().click();
+  const dialog = await openedModal(page, 'update-confirmation-modal');
+  const select = dialog.getByTestId('update-select-button');
+  if (await select.count()) {
+    // The workflow's update definitions (from its metadata query) are offered.
+    await select.click();
+    await page.getByRole('option', { name: 'add', exact: true }).locator('visible=true').first().click();
+  } else {
+    await dialog.locator('#update-name').fill('add');
+  }
+  await dialog.locator('.cm-content').first().fill(String(amount));
+  return dialog;
+}
+
+async function update(page, ui, seeded, screenshots) {
+  const { counter: id } = seeded.ids;
+  await openHistory(page, ui, id, seeded.runIds.counter);
+  await page.getByText('Running', { exact: true }).first().waitFor({ state: 'visible' });
+  const accepted = await sendAddUpdate(page, 5);
+  await confirmModal(page, accepted, '/update/', 'update');
+  await waitFor(async () => (await shownEventTypes(page)).some((event) => event.type === 'WorkflowExecutionUpdateCompleted'), 'the update in the shown history');
+  await settle(page);
+  await checkNoErrorShown(page, 'the workflow page after the update');
+  await screenshot(page, screenshots, 'workflow-updated');
+  log('sent the update add(5) from the UI');
+
+  // The validator refuses a negative amount: the dialog says so and stays.
+  const refused = await sendAddUpdate(page, -1);
+  const refusal = page.waitForResponse((response) => response.url().includes('/update/') && response.request().method() === 'POST');
+  await refused.getByTestId('confirm-modal-button').click();
+  checkEq((await refusal).status(), 200, 'the status of the refused update call (the refusal is its outcome)');
+  await waitFor(async () => (await refused.textContent()).includes('cannot add -1'), 'the refusal shown in the Update dialog');
+  await screenshot(page, screenshots, 'workflow-update-refused');
+  await refused.getByTestId('cancel-modal-button').click();
+  await refused.waitFor({ state: 'hidden' });
+  log('the refused update add(-1): the dialog shows the validator\'s message');
+
+  const handle = seeded.handles.counter;
+  const events = (await handle.fetchHistory()).events;
+  const completed = events.filter((event) => event.workflowExecutionUpdateCompletedEventAttributes);
+  checkEq(
+    completed.map((event) => decode(event.workflowExecutionUpdateCompletedEventAttributes.outcome.success.payloads)),
+    [[5]],
+    'the update results in the history (the refused one leaves none)',
+  );
+  await handle.signal('done');
+  checkEq(await handle.result(), 5, 'the counter after the UI update');
+  log('the SDK sees the update add(5) and the counter at 5');
+}
+
+async function startFromTheUi(page, ui, seeded, screenshots) {
+  const { completed: id } = seeded.ids;
+  await openHistory(page, ui, id, seeded.runIds.completed);
+  await page.getByRole('button', { name: 'More Actions' }).first().click();
+  await page.getByTestId('start-workflow-button').locator('visible=true').first().click();
+  await page.getByTestId('start-workflow').first().waitFor({ state: 'visible' });
+  // The page is filled in from the completed run: type, task queue and input.
+  await waitFor(async () => (await page.locator('#workflowType').inputValue()) === 'greetingWorkflow', 'the workflow type filled in');
+  checkEq(await page.locator('#taskQueue').inputValue(), seeded.taskQueue, 'the task queue filled in');
+  await waitFor(async () => (await page.locator('.cm-content').first().textContent()).includes('web-ui'), 'the input filled in');
+  const newWorkflowId = newId('web-ui-started-from-the-ui');
+  await page.locator('#workflowId').fill(newWorkflowId);
+  const startCall = page.waitForResponse((response) => response.request().method() === 'POST' && response.url().includes(`/workflows/${newWorkflowId}`));
+  await page.locator('button[data-testid="start-workflow-button"]').locator('visible=true').first().click();
+  checkEq((await startCall).status(), 200, 'the status of the UI start call');
+  await settle(page);
+  await screenshot(page, screenshots, 'workflow-started-from-the-ui');
+  checkEq(await seeded.client.workflow.getHandle(newWorkflowId).result(), 'Hello, web-ui!', 'the result of the workflow the UI started');
+  log(`started ${newWorkflowId} from the UI: it ran to the same result`);
+}
+
 /** The page's visible text, whitespace collapsed. */
 async function pageText(page) {
   return (await page.locator('main').first().innerText()).replace(/\s+/g, ' ');
@@ -518,7 +602,10 @@ async function pageText(page) {
 
 /** Opens a tab of a run's page and waits until it shows every one of `texts`. */
 async function openTab(page, ui, screenshots, { workflowId, runId, tab, texts, what }) {
-  await openHistory(page, ui, workflowId, runId);
+  // From another tab of the same run, the tab's own link is enough.
+  if (!new URL(page.url()).pathname.includes(`/workflows/${encodeURIComponent(workflowId)}/${runId}/`)) {
+    await openHistory(page, ui, workflowId, runId);
+  }
   await page.getByTestId(`${tab}-tab`).locator('visible=true').first().click();
   await waitFor(async () => {
     const text = await pageText(page);
@@ -598,9 +685,10 @@ async function schedules(page, ui, seeded, screenshots) {
 
 async function workflowListAfterwards(page, ui, seeded, screenshots) {
   await page.goto(`${ui}/namespaces/default/workflows`);
-  // The reset's new run completed beside its base run, and the run the
-  // trigger started; one cancelled, one more terminated.
-  await checkStatusCounts(page, { Running: 1, Completed: 6, Failed: 1, Terminated: 2, Canceled: 1 }, 'the workflow list after the UI actions');
+  // The reset's new run completed beside its base run, and the counter, the
+  // workflow the UI started and the run the trigger started; one cancelled,
+  // one more terminated.
+  await checkStatusCounts(page, { Running: 1, Completed: 8, Failed: 1, Terminated: 2, Canceled: 1 }, 'the workflow list after the UI actions');
   await settle(page);
   await checkNoErrorShown(page, 'the workflow list afterwards');
   await screenshot(page, screenshots, 'workflow-list-after');
@@ -631,6 +719,8 @@ async function main(args) {
       await signalAndTerminate(page, ui, seeded, screenshots);
       await requestCancellation(page, ui, seeded, screenshots);
       await reset(page, ui, seeded, screenshots);
+      await update(page, ui, seeded, screenshots);
+      await startFromTheUi(page, ui, seeded, screenshots);
       await workflowTabs(page, ui, seeded, screenshots);
       await schedules(page, ui, seeded, screenshots);
       await workflowListAfterwards(page, ui, seeded, screenshots);
