@@ -7,7 +7,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-/// The ui-server release Temper is tested with (the one Temporal's CLI embeds).
+/// The ui-server release the install hint names and the browser test runs
+/// (tests/services/ui-server.sh).
 pub const UI_SERVER_VERSION: &str = "v2.53.1";
 
 /// The ui-server binary's name on the `PATH`.
