@@ -11,8 +11,8 @@ child (parent and root); memo and search attributes; a cron run waiting for
 its time; a retried workflow; a reset. Each run's whole
 DescribeWorkflowExecutionResponse is compared as protobuf JSON, after
 replacing only what differs by nature between two servers or two runs
-(NORMALIZED below): times become "<time>" and run ids "run-N" in order of
-appearance, so presence and which run a field names are still compared.
+(NORMALIZED below): times become "start" (written by the run's start),
+"before start" or "after start", and run ids "run-N" in order of appearance, so presence and which run a field names are still compared.
 Any other difference fails the scenario.
 """
 
@@ -28,12 +28,13 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.timestamp_pb2 import Timestamp
 from temporalio import activity, workflow
 from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import (
     DescribeWorkflowExecutionRequest,
     DescribeWorkflowExecutionResponse,
+    GetWorkflowExecutionHistoryRequest,
     PollWorkflowTaskQueueRequest,
 )
 from temporalio.client import Client, WorkflowFailureError, WorkflowHandle
@@ -56,6 +57,7 @@ PRESENCE_ONLY = {"historySizeBytes", "parentNamespaceId", "createTime"}
 UNORDERED = {"pendingActivities": "activityId", "pendingChildren": "initiatedId"}
 # Waits computed from two clock readings: compared to the second.
 ROUNDED = {"currentRetryInterval"}
+# Clock readings this close to what the start wrote count as written by it.
 SAME_INSTANT_NANOS = 1_000_000
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Workers name their build by a binary checksum, or by a build id where the
@@ -300,15 +302,17 @@ class Normalizer:
     """Replaces what differs by nature, keeping presence: run ids become
     run-N in the order they first appear, so which run a field names is
     still compared; times become "start", "before start" or "after start"
-    of the described run."""
+    of the described run, "start" meaning written by the run's start."""
 
     def __init__(self) -> None:
         self.runs: dict[str, str] = {}
-        self.start = ""
+        self.start = 0
+        self.start_written = 0
 
-    def describe_response(self, response: dict[str, Any]) -> dict[str, Any]:
+    def describe_response(self, response: dict[str, Any], start_written: Timestamp) -> dict[str, Any]:
         info = response["workflowExecutionInfo"]
-        self.start = info["startTime"]
+        self.start = nanos(info["startTime"])
+        self.start_written = max(self.start, start_written.ToNanoseconds())
         # The run's own id first, so that it is run-1... in both.
         self(info["execution"]["runId"])
         return self(response)
@@ -336,22 +340,43 @@ class Normalizer:
         return value
 
     def relative_to_start(self, time: str) -> str:
-        stamp, start = Timestamp(), Timestamp()
-        stamp.FromJsonString(time)
-        start.FromJsonString(self.start)
         # Temporal reads its clock again for each record of one transaction
-        # (microseconds apart), Temper once per command: both are "start".
-        offset = stamp.ToNanoseconds() - start.ToNanoseconds()
-        if abs(offset) < SAME_INSTANT_NANOS:
+        # (microseconds apart, milliseconds on a busy machine), Temper once
+        # per command: what the start wrote is "start" on both.
+        stamp = nanos(time)
+        if self.start - SAME_INSTANT_NANOS < stamp < self.start_written + SAME_INSTANT_NANOS:
             return "start"
-        return "before start" if offset < 0 else "after start"
+        return "before start" if stamp < self.start else "after start"
+
+
+def nanos(time: str) -> int:
+    stamp = Timestamp()
+    stamp.FromJsonString(time)
+    return stamp.ToNanoseconds()
+
+
+async def written_by_start(client: Client, workflow_id: str, run_id: str) -> Timestamp:
+    """The time of the last event the run's start wrote: its first workflow
+    task's scheduling when that came at once (no backoff), else the started
+    event."""
+    history = await client.workflow_service.get_workflow_execution_history(GetWorkflowExecutionHistoryRequest(
+        namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id, run_id=run_id),
+        maximum_page_size=2,
+    ))
+    events = history.history.events
+    backoff = events[0].workflow_execution_started_event_attributes.first_workflow_task_backoff.ToNanoseconds()
+    if backoff == 0 and len(events) > 1 and events[1].event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED:
+        return events[1].event_time
+    return events[0].event_time
 
 
 async def described(client: Client, runs: Described) -> dict[str, Any]:
     normalize = Normalizer()
     found = {}
     for label, (workflow_id, run_id) in runs.items():
-        found[label] = normalize.describe_response(MessageToDict(await describe(client, workflow_id, run_id)))
+        response = MessageToDict(await describe(client, workflow_id, run_id))
+        start_written = await written_by_start(client, workflow_id, response["workflowExecutionInfo"]["execution"]["runId"])
+        found[label] = normalize.describe_response(response, start_written)
     return found
 
 
