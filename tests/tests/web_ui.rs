@@ -7,8 +7,9 @@
 //! the workflow list (rows, counts by status, a query), a completed
 //! workflow's history, input and result, a signal, a termination, a
 //! cancellation, a reset, an update and a start sent from the UI (each
-//! checked through the SDK), a run's Pending Activities, Call Stack, Workers and Relationships
-//! tabs, and the schedules pages with a trigger; every `/api/v1/` call the UI makes
+//! checked through the SDK), a run's Pending Activities, Call Stack,
+//! Workers and Relationships tabs, the namespace and task queue pages, and
+//! the schedules pages with a trigger; every `/api/v1/` call the UI makes
 //! must succeed. Against Temporal's dev server (`TEMPER_TEST_AGAINST_TEMPORAL=1`)
 //! the same script runs on the UI that server embeds.
 //!

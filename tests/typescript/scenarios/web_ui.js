@@ -28,6 +28,9 @@
 //   `__stack_trace` the SDK queries) and its Workers tab (the pollers
 //   DescribeTaskQueue reports); the parent's Relationships tab (its
 //   children);
+// - the namespaces page and the default namespace's page, and the task
+//   queue's page (reached from a workflow's task queue link) listing the
+//   worker's pollers;
 // - the schedules page listing the schedule, the schedule's page, and a
 //   trigger from its Schedule Actions menu: the SDK sees the action taken,
 //   and the schedule's page shows the run it started.
@@ -651,6 +654,42 @@ async function workflowTabs(page, ui, seeded, screenshots) {
   log(`relationships tab: ${seeded.children.join(', ')}`);
 }
 
+async function namespaceAndTaskQueuePages(page, ui, seeded, screenshots) {
+  await page.goto(`${ui}/namespaces`);
+  await waitFor(async () => (await pageText(page)).includes('default'), 'the namespaces page listing default');
+  await settle(page);
+  await checkNoErrorShown(page, 'the namespaces page');
+  await screenshot(page, screenshots, 'namespaces');
+
+  const described = await seeded.client.workflowService.describeNamespace({ namespace: 'default' });
+  const retentionDays = Number(described.config.workflowExecutionRetentionTtl.seconds) / 86400;
+  await page.goto(`${ui}/namespaces/default`);
+  await waitFor(async () => (await pageText(page)).includes(`${retentionDays} day`), `the namespace page showing the retention of ${retentionDays} days`);
+  await settle(page);
+  await checkNoErrorShown(page, 'the namespace page');
+  await screenshot(page, screenshots, 'namespace');
+  log(`namespaces page and the default namespace's page (retention ${retentionDays} days)`);
+
+  // From a workflow's page, its task queue's link.
+  await openHistory(page, ui, seeded.ids.awaiting, seeded.runIds.awaiting);
+  await page.getByRole('link', { name: seeded.taskQueue }).first().click();
+  await page.waitForURL((url) => url.pathname.endsWith(`/task-queues/${encodeURIComponent(seeded.taskQueue)}`));
+  const { pollers } = await seeded.client.workflowService.describeTaskQueue({
+    namespace: 'default',
+    taskQueue: { name: seeded.taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  const identities = [...new Set(pollers.map((poller) => poller.identity))];
+  await waitFor(async () => {
+    const text = await pageText(page);
+    return identities.every((identity) => text.includes(identity));
+  }, `the task queue page listing the pollers ${identities}`);
+  await settle(page);
+  await checkNoErrorShown(page, 'the task queue page');
+  await screenshot(page, screenshots, 'task-queue');
+  log(`task queue page: pollers ${identities.join(', ')}`);
+}
+
 async function schedules(page, ui, seeded, screenshots) {
   await page.goto(`${ui}/namespaces/default/schedules`);
   await page.getByText(seeded.scheduleId, { exact: true }).first().waitFor({ state: 'visible' });
@@ -722,6 +761,7 @@ async function main(args) {
       await update(page, ui, seeded, screenshots);
       await startFromTheUi(page, ui, seeded, screenshots);
       await workflowTabs(page, ui, seeded, screenshots);
+      await namespaceAndTaskQueuePages(page, ui, seeded, screenshots);
       await schedules(page, ui, seeded, screenshots);
       await workflowListAfterwards(page, ui, seeded, screenshots);
     } catch (error) {
