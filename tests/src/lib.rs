@@ -574,6 +574,18 @@ pub fn free_port() -> u16 {
     }
 }
 
+/// Whether something listens on `address`. A connection to oneself does not
+/// count: retried connects to a free port of the ephemeral range can be
+/// given that very port as their own and connect to themselves (TCP
+/// simultaneous open), which once passed for a server that had not bound
+/// its port yet (the CI run at ade9fc0).
+fn accepts_connections(address: &SocketAddr) -> bool {
+    match TcpStream::connect_timeout(address, Duration::from_millis(250)) {
+        Ok(stream) => stream.local_addr().ok() != Some(*address),
+        Err(_) => false,
+    }
+}
+
 /// Lines of output of a child process, shared with the threads reading it.
 #[derive(Clone, Default)]
 struct OutputLog {
@@ -904,6 +916,19 @@ impl TestServer {
         }
     }
 
+    /// Whether this run of the server said it is ready: Temper prints a
+    /// ready line once it serves (a port that accepts alone could be
+    /// another process's). Temporal's dev server is taken at its port.
+    fn says_ready(&self, run: u32) -> bool {
+        match self.kind {
+            ServerKind::Temper(_) => {
+                let prefix = format!("[run {run}] ");
+                self.output().lines().any(|line| line.starts_with(&prefix) && line.contains(" ready: "))
+            }
+            ServerKind::Temporal => true,
+        }
+    }
+
     fn spawn_and_wait(&mut self) -> Result<(), StartFailure> {
         self.run += 1;
         let run = self.run;
@@ -957,7 +982,7 @@ impl TestServer {
                     },
                 );
             }
-            if TcpStream::connect_timeout(&address, Duration::from_millis(250)).is_ok() {
+            if self.says_ready(run) && accepts_connections(&address) {
                 eprintln!(
                     "[harness] server ready on {address} after {:.2}s (run {run}, {:?})",
                     started.elapsed().as_secs_f64(),
@@ -1315,6 +1340,14 @@ mod tests {
             })
             .collect();
         assert_eq!(listeners.len(), ports.len());
+    }
+
+    #[test]
+    fn a_port_accepts_connections_only_once_something_listens_on_it() {
+        let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        assert!(!accepts_connections(&address), "nothing listens on {address} yet");
+        let _listener = TcpListener::bind(address).expect("the free port binds");
+        assert!(accepts_connections(&address), "{address} listens now");
     }
 
     #[test]
