@@ -1,8 +1,9 @@
 //! What happened to workflows and activities, counted by namespace and type:
 //! `temporal_workflow_completed_total`, `temporal_activity_execution_latency`
 //! and their siblings; and what schedules did, by namespace
-//! (`temporal_schedule_action_success_total`, ...). Shards hand over the measurements of each committed
-//! batch; a task of its own names their namespaces (the state machine knows
+//! (`temporal_schedule_action_success_total`, ...). Shards hand over the
+//! measurements of each committed batch; a task of its own names their
+//! namespaces (the state machine knows
 //! namespace ids; the labels are names, as Temporal's are), so a store read
 //! never delays a shard. Should that task fall far behind, measurements are
 //! dropped and counted in `temper_metrics_dropped_total` rather than queued
