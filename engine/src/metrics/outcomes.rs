@@ -3,9 +3,8 @@
 //! and their siblings; and what schedules did, by namespace
 //! (`temporal_schedule_action_success_total`, ...). Shards hand over the
 //! measurements of each committed batch; a task of its own names their
-//! namespaces (the state machine knows
-//! namespace ids; the labels are names, as Temporal's are), so a store read
-//! never delays a shard. Should that task fall far behind, measurements are
+//! namespaces (the state machine knows namespace ids; the labels are names,
+//! as Temporal's are), so a store read never delays a shard. Should that task fall far behind, measurements are
 //! dropped and counted in `temper_metrics_dropped_total` rather than queued
 //! without bound.
 
